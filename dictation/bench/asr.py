@@ -1,0 +1,253 @@
+"""`radscribe bench asr`: accuracy and speed of dictation, stage by stage, against plain faster-whisper.
+
+Everything runs in one process on the same audio: the development set in devset.toml is spoken
+by the offline Piper voice, then transcribed by
+  1. plain faster-whisper (its defaults: beam 5, 30 s window), no vocabulary, no rules;
+  2. radscribe's decoding (VAD utterances, short encoder window, greedy), no prompt;
+  3. + a prompt built from the lexicon group of the study;
+  4. + spoken-to-written rules;
+  5. + vocabulary correction (the full product).
+End-of-utterance latency is measured by replaying dictations in real time through the live
+DictationSession, beside the latency a plain system would add by decoding after the silence.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE, ArraySource
+from ..correction import default_lexicon
+from ..recognizer import Recognizer
+from ..segmenter import split_utterances
+from ..session import DictationSession
+from ..spoken import join_text
+from ..transcribe import TextPipeline, TextStages
+from .metrics import ErrorCounts, medical_vocabulary, percentile, score
+
+
+@dataclass
+class Dictation:
+    id: str
+    group: str
+    spoken: str
+    written: str
+
+
+def load_devset() -> list[Dictation]:
+    data = tomllib.loads(files("dictation.bench").joinpath("devset.toml").read_text(encoding="utf-8"))
+    return [Dictation(**d) for d in data["dictation"]]
+
+
+def shared_data(data: str | None) -> Path | None:
+    if data:
+        return Path(data)
+    for candidate in (Path.cwd() / ".." / "shared" / "data", Path(__file__).resolve().parents[3] / "shared" / "data"):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, faster-whisper "
+            f"{version('faster-whisper')}, ctranslate2 {version('ctranslate2')}")
+
+
+@dataclass
+class Row:
+    name: str
+    counts: ErrorCounts
+    seconds: float
+    audio: float
+
+    @property
+    def rtf(self) -> float:
+        return self.seconds / self.audio if self.audio else 0.0
+
+
+def _transcribe_utterances(rec: Recognizer, audio: np.ndarray, pipeline: TextPipeline) -> tuple[list, float]:
+    """Decode the VAD utterances of one recording; the transcripts and the seconds it took."""
+    t0 = time.perf_counter()
+    options = pipeline.decode_options()
+    heard = [rec.transcribe(u.audio, options) for u in split_utterances(audio)]
+    return heard, time.perf_counter() - t0
+
+
+def _write(heard: list, pipeline: TextPipeline) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    text = ""
+    for h in heard:
+        written, _ = pipeline.written(h, before=text)
+        text = join_text(text, written)
+    return text, time.perf_counter() - t0
+
+
+def run(*, limit: int | None, latency_items: int, data: str | None, as_json: bool,
+        echo: Callable[[str], None], texts_limit: int = 20) -> dict:
+    from .voice import synthesize
+
+    items = load_devset()[: limit or None]
+    echo(f"machine: {machine()}")
+    echo(f"development set: {len(items)} dictations (dictation/bench/devset.toml), Piper voice en_US-joe-medium")
+    shared = shared_data(data)
+    terms = list(default_lexicon().terms)
+    if shared and (shared / "medical_terms.txt").is_file():
+        terms += [t for t in (shared / "medical_terms.txt").read_text().splitlines() if t and not t.startswith("#")]
+    medical = medical_vocabulary(terms)
+
+    t0 = time.perf_counter()
+    audios = [synthesize(d.spoken) for d in items]
+    echo(f"synthesised {sum(len(a) for a in audios) / SAMPLE_RATE:.0f} s of speech in {time.perf_counter() - t0:.1f} s")
+
+    plain = Recognizer(short_context=False)
+    ours = Recognizer()
+    rss_models = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    none, prompt_only = TextStages(False, False, False), TextStages(True, False, False)
+    norm_only, full = TextStages(True, True, False), TextStages(True, True, True)
+    rows = {name: Row(name, ErrorCounts(), 0.0, 0.0) for name in
+            ("plain faster-whisper", "radscribe decoding", "+ prompting", "+ spoken-to-written", "+ correction (all)")}
+    per_item = []
+    for d, audio in zip(items, audios):
+        seconds = len(audio) / SAMPLE_RATE
+        t = time.perf_counter()
+        plain_text = plain.transcribe(audio, plain=True).text
+        results = {"plain faster-whisper": (plain_text, time.perf_counter() - t)}
+        heard_np, t_np = _transcribe_utterances(ours, audio, TextPipeline(none, group=d.group))
+        results["radscribe decoding"] = (_write(heard_np, TextPipeline(none))[0], t_np)
+        heard, t_dec = _transcribe_utterances(ours, audio, TextPipeline(prompt_only, group=d.group))
+        for name, stages in (("+ prompting", prompt_only), ("+ spoken-to-written", norm_only), ("+ correction (all)", full)):
+            text, t_text = _write(heard, TextPipeline(stages, group=d.group))
+            results[name] = (text, t_dec + t_text)
+        for name, (text, secs) in results.items():
+            row = rows[name]
+            row.counts.add(score(d.written, text, medical))
+            row.seconds += secs
+            row.audio += seconds
+        per_item.append({"id": d.id, "reference": d.written, "plain": plain_text, "radscribe": results["+ correction (all)"][0]})
+
+    echo("")
+    echo(f"{'stage':<24} {'WER':>6} {'med-term ER':>11} {'critical errors':>16} {'RTF':>6}")
+    for row in rows.values():
+        c = row.counts
+        echo(f"{row.name:<24} {c.wer:>6.3f} {c.medical_error_rate:>11.3f} {c.critical_errors:>9d} / {c.critical_words:<4d} {row.rtf:>6.3f}")
+    echo(f"  ({rows['plain faster-whisper'].counts.words} reference words, {rows['plain faster-whisper'].counts.medical_words} "
+         f"medical, {rows['plain faster-whisper'].counts.critical_words} critical: no/new/left/right and numbers)")
+    final = rows["+ correction (all)"].counts
+    if final.critical_examples:
+        echo("  radscribe critical-word errors: " + "; ".join(final.critical_examples))
+
+    latency = _latency(ours, plain, items[: latency_items], audios[: latency_items], echo)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    echo(f"\npeak memory (this process, both models loaded): {peak:.0f} MiB (after loading models: {rss_models:.0f} MiB)")
+
+    texts = _dictation_texts(shared, ours, plain, medical, echo, texts_limit) if shared else None
+    if not shared:
+        echo("\n../shared/data not found: the Radiopaedia dictation-texts comparison was not run")
+
+    result = {
+        "machine": machine(),
+        "stages": {r.name: {"wer": round(r.counts.wer, 4), "medical_term_error_rate": round(r.counts.medical_error_rate, 4),
+                            "critical_errors": r.counts.critical_errors, "critical_words": r.counts.critical_words,
+                            "real_time_factor": round(r.rtf, 4), "words": r.counts.words} for r in rows.values()},
+        "latency": latency, "peak_memory_mib": round(peak), "dictation_texts": texts, "items": per_item,
+    }
+    if as_json:
+        echo(json.dumps(result))
+    return result
+
+
+def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios: list[np.ndarray],
+             echo: Callable[[str], None]) -> dict:
+    if not items:
+        return {}
+    echo(f"\nend-of-utterance latency: {len(items)} dictations replayed in real time through the live session")
+    ours_lat: list[float] = []
+    durations: list[float] = []
+    for d, audio in zip(items, audios):
+        session = DictationSession(ArraySource(audio, realtime=True), lambda e: None, recognizer=ours,
+                                   pipeline=TextPipeline(group=d.group))
+        session.start()
+        session.wait()
+        ours_lat.extend(session.latencies)
+        durations.extend(u.duration for u in split_utterances(audio))
+    # What a plain system adds after the silence: decoding the utterance from scratch.
+    naive = []
+    for audio in audios:
+        for u in split_utterances(audio):
+            t = time.perf_counter()
+            plain.transcribe(u.audio, plain=True)
+            naive.append(time.perf_counter() - t)
+    short = [lat for lat, dur in zip(ours_lat, durations) if dur <= 10.0]
+    echo(f"  utterances: {len(ours_lat)}, {min(durations):.1f}-{max(durations):.1f} s long")
+    echo(f"  {'':<40} {'p50':>6} {'p95':>6}")
+    echo(f"  {'radscribe (speculative final decode)':<40} {percentile(ours_lat, 50):>6.3f} {percentile(ours_lat, 95):>6.3f}")
+    if short and len(short) != len(ours_lat):
+        echo(f"  {'radscribe, utterances up to 10 s':<40} {percentile(short, 50):>6.3f} {percentile(short, 95):>6.3f}")
+    echo(f"  {'plain faster-whisper decode after silence':<40} {percentile(naive, 50):>6.3f} {percentile(naive, 95):>6.3f}")
+    echo("  (seconds from the end of the end-of-utterance silence to the final text; the plain row is decode time only)")
+    return {"radscribe_p50": percentile(ours_lat, 50), "radscribe_p95": percentile(ours_lat, 95),
+            "radscribe_up_to_10s_p95": percentile(short, 95) if short else None,
+            "plain_p50": percentile(naive, 50), "plain_p95": percentile(naive, 95), "utterances": len(ours_lat),
+            "mean_utterance_seconds": statistics.mean(durations)}
+
+
+def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical: set[str],
+                     echo: Callable[[str], None], limit: int) -> dict | None:
+    path = shared / "dictation-texts" / "radiopaedia_msk_dictations.csv"
+    if not path.is_file():
+        echo(f"\n{path} not found: the dictation-texts comparison was not run")
+        return None
+    from .voice import synthesize
+
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))[:limit]
+    echo(f"\nRadiopaedia MSK dictation texts ({path.name}): first {len(rows)} of them, synthesised with the same voice")
+    names = ("PowerScribe (real voice)", "Whisper API large-v2 (real voice)", "plain faster-whisper tiny.en", "radscribe tiny.en")
+    totals = {n: ErrorCounts() for n in names}
+    pipeline = TextPipeline(TextStages(True, True, True), group="msk")
+    for row in rows:
+        ref = row["original_postprocessed"]
+        spoken_text = _readable(ref)
+        audio = synthesize(spoken_text)
+        plain_text = plain.transcribe(audio, plain=True).text
+        heard, _ = _transcribe_utterances(ours, audio, pipeline)
+        ours_text, _ = _write(heard, pipeline)
+        for name, hyp in zip(names, (row["powerscribe_postprocessed"], row["whisper_postprocessed"], plain_text, ours_text)):
+            totals[name].add(score(ref, hyp, medical))
+    echo(f"  {'system':<36} {'WER':>6} {'med-term ER':>11}")
+    for name, c in totals.items():
+        echo(f"  {name:<36} {c.wer:>6.3f} {c.medical_error_rate:>11.3f}")
+    echo("  (words only: lower case, punctuation removed, the same for every row; PowerScribe and Whisper API")
+    echo("   heard the radiologist's real voice, radscribe and plain heard the synthetic voice reading the text)")
+    return {n: {"wer": round(c.wer, 4), "medical_term_error_rate": round(c.medical_error_rate, 4), "words": c.words}
+            for n, c in totals.items()}
+
+
+def _readable(postprocessed: str) -> str:
+    """The CSV's text is lower-cased with punctuation split off; put it back for the voice."""
+    import re
+
+    t = re.sub(r"(\d) \. (\d)", r"\1.\2", postprocessed)
+    t = re.sub(r" ([.,;:])", r"\1", t)
+    return t

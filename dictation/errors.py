@@ -1,0 +1,67 @@
+"""The errors radscribe raises on purpose.
+
+Every one carries a one-line message that says what went wrong and what to do; the command
+line prints it and exits 2, the terminal UI shows it in the status bar. Anything else is a bug.
+
+    RadscribeError
+    ├── AudioError
+    │   ├── NoInputDevice        no microphone, or the named one does not exist
+    │   ├── DeviceError          the device is busy, or vanished mid-dictation
+    │   └── UnreadableAudio      a file that is missing, empty, or not audio
+    ├── ModelError               the speech model cannot be found or loaded
+    ├── DataFileError            a malformed vocab/ or templates/ file (names file and line)
+    └── MissingDependency        an optional package is not installed (names what to install)
+"""
+
+from __future__ import annotations
+
+
+class RadscribeError(Exception):
+    """Base class: a problem the user can act on, described in one line."""
+
+
+class AudioError(RadscribeError):
+    pass
+
+
+class NoInputDevice(AudioError):
+    pass
+
+
+class DeviceError(AudioError):
+    pass
+
+
+class UnreadableAudio(AudioError):
+    pass
+
+
+class ModelError(RadscribeError):
+    pass
+
+
+class DataFileError(RadscribeError):
+    """A data file (vocab/, templates/) that cannot be used as written."""
+
+    def __init__(self, path: object, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.detail = message
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class MissingDependency(RadscribeError):
+    pass
+
+
+__all__ = [
+    "RadscribeError",
+    "AudioError",
+    "NoInputDevice",
+    "DeviceError",
+    "UnreadableAudio",
+    "ModelError",
+    "DataFileError",
+    "MissingDependency",
+]

@@ -1,0 +1,41 @@
+"""Where the data folders are: templates/ and vocab/.
+
+In a built wheel they are packaged as ``dictation/_data/{templates,vocab}``; in a source
+checkout (editable install) they are the top-level folders the reporting leads edit. One
+function answers for both, so no module has to guess paths.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+_ENV = {"vocab": "RADSCRIBE_VOCAB_DIR", "templates": "RADSCRIBE_TEMPLATES_DIR"}
+
+
+@cache
+def _packaged_root() -> Path | None:
+    root = Path(str(files("dictation")))
+    data = root / "_data"
+    if data.is_dir():
+        return data
+    # Source checkout: the package sits beside the top-level data folders.
+    checkout = root.parent
+    if (checkout / "vocab").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout
+    return None
+
+
+def data_dir(kind: str) -> Path:
+    """The folder of built-in ``vocab`` or ``templates`` (an environment variable overrides)."""
+    if kind not in _ENV:
+        raise ValueError(f"unknown data folder {kind!r}")
+    override = os.environ.get(_ENV[kind])
+    if override:
+        return Path(override)
+    root = _packaged_root()
+    if root is None:
+        raise FileNotFoundError(f"radscribe's {kind}/ folder is missing from this installation; reinstall radscribe")
+    return root / kind

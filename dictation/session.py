@@ -1,0 +1,217 @@
+"""DictationSession: audio source → segmenter → streaming recognizer → written text, as events.
+
+The session runs on its own thread and reports through one callback with small event
+dataclasses; the command line prints them, the terminal UI turns them into Textual messages.
+Nothing here knows about either face.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .audio import AudioSource
+from .errors import DeviceError, NoInputDevice, RadscribeError
+from .recognizer import DecodeOptions, Recognizer, StreamingRecognizer, Transcript
+from .segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
+from .spoken import join_text
+from .transcribe import TextPipeline, WrittenUtterance
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """loading, listening, paused, recognising, no_microphone, stopped or error."""
+
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LevelChanged:
+    rms: float
+    peak: float
+    db: float
+    speech_probability: float
+
+
+@dataclass(frozen=True)
+class PartialText:
+    committed: str
+    tentative: str
+
+
+@dataclass(frozen=True)
+class UtteranceCommitted:
+    utterance: WrittenUtterance
+    latency: float  # seconds from end of speech detected to final text
+
+
+@dataclass(frozen=True)
+class SessionError:
+    message: str
+
+
+Event = StateChanged | LevelChanged | PartialText | UtteranceCommitted | SessionError
+
+
+class DictationSession:
+    def __init__(
+        self,
+        source: AudioSource | Callable[[], AudioSource],
+        on_event: Callable[[Event], None],
+        *,
+        recognizer: Recognizer | Callable[[], Recognizer],
+        pipeline: TextPipeline | None = None,
+        segmenter: SegmenterOptions | None = None,
+        on_utterance: Callable[[WrittenUtterance], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._emit = on_event
+        self._recognizer = recognizer
+        self.pipeline = pipeline or TextPipeline()
+        self.segmenter_options = segmenter or SegmenterOptions()
+        # Called before UtteranceCommitted is emitted: where the store makes it durable.
+        self._on_utterance = on_utterance
+        self.text = ""
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.state = "stopped"
+
+    # -- control (any thread) ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="radscribe-dictation", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def pause(self) -> None:
+        self._paused.set()
+        self._set_state("paused")
+
+    def resume(self) -> None:
+        self._paused.clear()
+        if self.state == "paused":
+            self._set_state("listening")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the session to end by itself (end of a recording); True if it did."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the dictation thread ----------------------------------------------------------------
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        self.state = state
+        self._emit(StateChanged(state, detail))
+
+    def _run(self) -> None:
+        try:
+            self._set_state("loading", "speech model")
+            recognizer = self._recognizer() if callable(self._recognizer) and not isinstance(self._recognizer, Recognizer) else self._recognizer
+            self.recognizer = recognizer
+            source = self._source() if callable(self._source) and not isinstance(self._source, AudioSource) else self._source
+            self._loop(recognizer, source)
+        except NoInputDevice as e:
+            self._set_state("no_microphone", str(e))
+            self._emit(SessionError(str(e)))
+        except RadscribeError as e:
+            self._set_state("error", str(e))
+            self._emit(SessionError(str(e)))
+        else:
+            self._set_state("stopped")
+
+    def _loop(self, recognizer: Recognizer, source: AudioSource) -> None:
+        segmenter = Segmenter(self.segmenter_options)
+        options = self.pipeline.decode_options()
+        streamer = StreamingRecognizer(recognizer, options)
+        # Decode speculatively once the silence is as long as the post-roll: the audio is then
+        # exactly what the utterance will hold if the silence goes on long enough to end it.
+        speculate_ms = max(self.segmenter_options.postroll_ms, 150)
+        speculation: tuple[int, Transcript] | None = None
+        source.start()
+        try:
+            self._set_state("listening", source.description)
+            while not self._stop.is_set():
+                try:
+                    block = source.read(timeout=0.5)
+                except TimeoutError:
+                    continue
+                except DeviceError:
+                    # Keep what was captured: finish the utterance in progress, then report.
+                    for u in segmenter.flush():
+                        self._finish(u, recognizer, options, None, time.monotonic())
+                    raise
+                if block is None:
+                    break
+                self._emit(LevelChanged(block.rms, block.peak, block.level_db, segmenter.last_probability))
+                if self._paused.is_set():
+                    continue
+                started = False
+                for event in segmenter.push(block):
+                    if isinstance(event, SpeechStarted):
+                        streamer.reset()
+                        streamer.insert_audio(segmenter.current_audio())
+                        started = True
+                    elif isinstance(event, Utterance):
+                        ready = speculation[1] if speculation and speculation[0] == len(event.audio) else None
+                        self._finish(event, recognizer, options, ready, block.captured_at)
+                        speculation = None
+                        streamer.reset()
+                        if segmenter.in_speech:  # a long utterance cut at max length goes on
+                            streamer.insert_audio(segmenter.current_audio())
+                            started = True
+                if not segmenter.in_speech:
+                    continue
+                if not started:
+                    streamer.insert_audio(block.samples)
+                if segmenter.silence_ms >= speculate_ms:
+                    if speculation is None:
+                        audio = segmenter.closing_audio()
+                        speculation = (len(audio), recognizer.transcribe(audio, options))
+                    continue  # no partials while the utterance is probably ending
+                speculation = None
+                # A partial only when the thread keeps up with the audio: falling behind would
+                # delay the final text, which matters more than one more partial.
+                behind = time.monotonic() - block.captured_at
+                if segmenter.silence_ms == 0 and behind < 0.15 and (partial := streamer.process()) is not None:
+                    committed = self.pipeline.normalizer(partial.committed, before=self.text) if partial.committed else ""
+                    self._emit(PartialText(committed, partial.tentative))
+            for u in segmenter.flush():
+                self._finish(u, recognizer, options, None, time.monotonic())
+        finally:
+            source.stop()
+
+    def _finish(self, u: Utterance, recognizer: Recognizer, options: DecodeOptions,
+                heard: Transcript | None, decided_at: float) -> None:
+        """Final text for an utterance. ``decided_at``: when its end was captured (monotonic)."""
+        self._set_state("recognising")
+        if heard is None:
+            heard = recognizer.transcribe(u.audio, options)
+        written, corrections = self.pipeline.written(heard, before=self.text)
+        latency = max(0.0, time.monotonic() - decided_at)
+        if written:
+            wu = WrittenUtterance(written, heard, u.start, u.end, corrections)
+            if self._on_utterance is not None:
+                self._on_utterance(wu)
+            self.text = join_text(self.text, written)
+            self.latencies.append(latency)
+            self._emit(UtteranceCommitted(wu, latency))
+        else:
+            self._emit(PartialText("", ""))
+        self._set_state("paused" if self._paused.is_set() else "listening")
