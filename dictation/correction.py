@@ -43,10 +43,15 @@ class Lexicon:
 
         The example teaches Whisper to write spoken punctuation as words (the normaliser turns
         them into marks). Short lists beat long ones: on the development set 40 terms gave a
-        lower error rate than 12 or 100 (BENCHMARKS.md).
+        lower error rate than 12 or 100 (BENCHMARKS.md). Without a group (no template known),
+        the first terms of every group take turns.
         """
-        terms = list(self.groups.get(group or "general", []))[:max_terms]
-        style = "Findings colon there is mild atelectasis comma no effusion period new paragraph impression colon number one"
+        if group and group in self.groups:
+            terms = self.groups[group][:max_terms]
+        else:
+            columns = [g for name, g in self.groups.items() if name != "general"]
+            terms = [col[i] for i in range(max(map(len, columns), default=0)) for col in columns if i < len(col)][:max_terms]
+        style = "Findings colon there is mild atelectasis comma no pneumothorax period new paragraph impression colon number one"
         return f"{style} {', '.join(terms)}." if terms else style
 
 
@@ -200,11 +205,12 @@ class Corrector:
         if len(span) > 1 and letters in self._by_letters:
             return 1.0, self._by_letters[letters]  # the term, spaced or hyphenated differently
         freq = [zipf_frequency(w, "en") for w in low]
-        # A rare word that English knows is medical vocabulary the lexicon lacks ("hypointense",
-        # "hamartoma"): never change it. Words English does not know at all are mishearings.
-        if any(0 < f < self.rare_zipf and w not in self._known_words for w, f in zip(low, freq)):
+        # A long rare word that English knows is medical vocabulary the lexicon lacks
+        # ("hypointense", "hamartoma"): never change it. Words English does not know, and short
+        # rare ones ("parl"), are mishearings.
+        if any(0 < f < self.rare_zipf and len(w) >= 6 and w not in self._known_words for w, f in zip(low, freq)):
             return None
-        unheard = [w for w, f in zip(low, freq) if f == 0 and w not in self._known_words]
+        unheard = [w for w, f in zip(low, freq) if f < self.rare_zipf and (f == 0 or len(w) < 6) and w not in self._known_words]
         # Only real words: leave them, unless they are a near-perfect match for a lexicon phrase
         # that shares one of them ("can use medullaris" → "conus medullaris").
         anchored = not unheard
@@ -244,7 +250,10 @@ def _same_stem(a: str, b: str) -> bool:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
-    return n >= 4 and len(a) - n <= 4 and len(b) - n <= 4
+    return n >= 4 and a[n:] in _ENDINGS and b[n:] in _ENDINGS
+
+
+_ENDINGS = {"", "s", "es", "ies", "y", "ed", "d", "e", "ic", "al", "ly", "ally", "ing", "ous", "a", "ia", "um", "i", "ae"}
 
 
 def _match_case(heard: str, written: str) -> str:

@@ -17,7 +17,7 @@ from .errors import DataFileError
 
 def line_of(text: str, needle: str) -> int | None:
     """The first line that mentions ``needle`` (as a key or a table heading), for messages."""
-    pattern = re.compile(r'^\s*(\[+\s*)?"?' + re.escape(needle) + r'"?\s*(\]|=)', re.MULTILINE)
+    pattern = re.compile(r'^[ \t]*(\[+[ \t]*)?"?' + re.escape(needle) + r'"?\s*(\]|=)', re.MULTILINE)
     m = pattern.search(text)
     return text.count("\n", 0, m.start()) + 1 if m else None
 

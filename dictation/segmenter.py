@@ -47,7 +47,7 @@ class SegmenterOptions:
     end_silence_ms: int = 600  # silence that ends an utterance
     max_utterance_s: float = 25.0  # Whisper sees 30 s at most; cut at a pause before that
     preroll_ms: int = 320  # audio kept from before speech started
-    postroll_ms: int = 200  # silence kept after the last speech
+    postroll_ms: int = 150  # silence kept after the last speech
     min_speech_ms: int = 160  # shorter bursts (a click, a cough) are not utterances
 
 

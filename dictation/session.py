@@ -142,7 +142,7 @@ class DictationSession:
         streamer = StreamingRecognizer(recognizer, options)
         # Decode speculatively once the silence is as long as the post-roll: the audio is then
         # exactly what the utterance will hold if the silence goes on long enough to end it.
-        speculate_ms = max(self.segmenter_options.postroll_ms, 150)
+        speculate_ms = max(self.segmenter_options.postroll_ms, 100)
         speculation: tuple[int, Transcript] | None = None
         source.start()
         try:

@@ -1,0 +1,38 @@
+"""Fakes for unit tests, shipped with the code (as httpx ships MockTransport).
+
+``ScriptedRecognizer`` stands in for the speech model where a test is about the flow around
+it (the session, the UI), not about recognition; tests about recognition use the real model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .recognizer import DecodeOptions, Segment, Transcript, Word
+
+
+class ScriptedRecognizer:
+    """Answers final decodes from a script, one text per utterance; partials echo progress."""
+
+    label = "scripted"
+    load_seconds = 0.0
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = list(texts)
+        self.final_calls: list[int] = []  # audio length of each decode with word timings
+        self.partial_calls = 0
+        self._by_length: dict[int, str] = {}
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript:
+        o = options or DecodeOptions()
+        duration = len(audio) / SAMPLE_RATE
+        if not o.word_timestamps:
+            self.partial_calls += 1
+            return Transcript(f"partial {self.partial_calls}", (), duration)
+        self.final_calls.append(len(audio))
+        if len(audio) not in self._by_length:
+            self._by_length[len(audio)] = self.texts.pop(0) if self.texts else ""
+        text = self._by_length[len(audio)]
+        words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
+        return Transcript(text, (Segment(0.0, duration, text, words),) if text else (), duration)

@@ -1,0 +1,70 @@
+"""Real parts: the bundled speech model, synthesised speech, a PulseAudio virtual microphone."""
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from dictation.bench.voice import speak_with_pauses, synthesize, write_wav
+
+CHEST = "there is a small left pleural effusion period no pneumothorax period the heart size is normal period"
+
+
+@pytest.fixture(scope="session")
+def recordings(tmp_path_factory):
+    d = tmp_path_factory.mktemp("speech")
+    return {
+        "chest": write_wav(d / "chest.wav", synthesize(CHEST)),
+        "measure": write_wav(d / "measure.wav", synthesize(
+            "there is a four millimeter nodule in the right upper lobe period at L four L five there is a disc bulge period")),
+        "two": write_wav(d / "two.wav", speak_with_pauses([
+            "the lungs are clear period", "no pleural effusion or pneumothorax period"])),
+    }
+
+
+@pytest.fixture(scope="session")
+def recognizer():
+    from dictation.recognizer import Recognizer
+
+    return Recognizer()
+
+
+def _run(cmd, env, **kw):
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30, **kw)
+
+
+@pytest.fixture(scope="session")
+def virtual_microphone(tmp_path_factory):
+    """A private PulseAudio server whose default source is the monitor of a null sink.
+
+    Whatever is played into the sink ``virtmic`` is what the "microphone" hears. Started and
+    stopped here, so `make test` and CI need nothing running beforehand.
+    """
+    for tool in ("pulseaudio", "pactl", "paplay"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: run `make test`, which installs the Debian packages")
+    runtime = tmp_path_factory.mktemp("pulse")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PULSE_RUNTIME_PATH": str(runtime / "pulse")}
+    env.pop("PULSE_SERVER", None)
+    started = _run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
+                    "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=virtmic",
+                    "--log-target=stderr"], env)
+    if started.returncode != 0:
+        pytest.fail(f"PulseAudio did not start: {started.stderr.strip()[-300:]}")
+    for _ in range(50):
+        if _run(["pactl", "info"], env).returncode == 0:
+            break
+        time.sleep(0.1)
+    assert _run(["pactl", "set-default-source", "virtmic.monitor"], env).returncode == 0
+    assert _run(["pactl", "set-default-sink", "virtmic"], env).returncode == 0
+    yield env
+    _run(["pulseaudio", "--kill"], env)
+
+
+@pytest.fixture
+def radscribe_cmd():
+    exe = Path(os.sys.executable).with_name("radscribe")
+    return [str(exe)] if exe.exists() else [os.sys.executable, "-m", "dictation.cli"]

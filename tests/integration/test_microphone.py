@@ -1,0 +1,45 @@
+"""The real microphone path, no mocks: speech played into a PulseAudio null sink, captured by
+sounddevice from the default source (the sink's monitor), recognised by `radscribe listen`."""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.microphone, pytest.mark.model]
+
+
+def test_dictation_through_the_virtual_microphone(virtual_microphone, radscribe_cmd, recordings):
+    env = virtual_microphone
+    listen = subprocess.Popen([*radscribe_cmd, "listen", "--json", "--seconds", "40", "--group", "chest"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline:
+            line = listen.stderr.readline()
+            if "listening on" in line or not line:
+                break
+        assert "listening on" in line, line + (listen.stderr.read() if listen.poll() is not None else "")
+        time.sleep(0.5)
+        played = subprocess.run(["paplay", "-d", "virtmic", str(recordings["chest"])], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert played.returncode == 0, played.stderr
+        time.sleep(2.0)  # the end-of-utterance silence, then the final decode
+    finally:
+        listen.terminate()
+        out, err = listen.communicate(timeout=30)
+    utterances = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    text = " ".join(u["text"] for u in utterances).lower()
+    assert "left pleural effusion" in text and "pneumothorax" in text, (out, err)
+    assert all(u["words"] for u in utterances)
+
+
+def test_missing_microphone_is_one_line(virtual_microphone, radscribe_cmd):
+    out = subprocess.run([*radscribe_cmd, "listen", "--device", "no-such-microphone", "--seconds", "5"],
+                         env=virtual_microphone, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith("radscribe: no microphone 'no-such-microphone' found"), out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,67 @@
+"""`radscribe transcribe` with the real bundled model on synthesised speech."""
+
+import json
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+
+def transcribe(cmd, *args):
+    return subprocess.run([*cmd, "transcribe", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_key_terms_and_json_shape(radscribe_cmd, recordings):
+    out = transcribe(radscribe_cmd, "--json", recordings["chest"], recordings["measure"])
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 2
+    chest, measure = lines
+    assert set(chest) == {"path", "text", "segments", "model", "timings"}
+    assert chest["model"] == "tiny.en (bundled)"
+    text = chest["text"].lower()
+    for term in ("left pleural effusion", "no pneumothorax", "heart size is normal"):
+        assert term in text, chest["text"]
+    assert chest["text"].endswith(".")  # "period" became a full stop
+    word = chest["segments"][0]["words"][0]
+    assert set(word) == {"word", "start", "end", "probability"}
+    assert 0 <= word["start"] <= word["end"] and 0 < word["probability"] <= 1
+    m = measure["text"]
+    assert "4 mm" in m and "right upper lobe" in m and "L4-L5" in m, m
+
+
+def test_plain_text_output(radscribe_cmd, recordings):
+    out = transcribe(radscribe_cmd, recordings["two"])
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.strip()
+    assert "The lungs are clear." in text and "pneumothorax." in text.lower()
+
+
+def test_bad_file_among_good_ones_loses_nothing(radscribe_cmd, recordings, tmp_path):
+    bad = tmp_path / "report.wav"
+    bad.write_text("not audio")
+    out = transcribe(radscribe_cmd, recordings["chest"], bad)
+    assert out.returncode == 2
+    assert "pneumothorax" in out.stdout.lower()  # the good file was still transcribed
+    errors = out.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("radscribe: cannot read") and "Traceback" not in out.stderr
+
+
+def test_silence_and_noise_give_no_text(radscribe_cmd, tmp_path):
+    import numpy as np
+
+    from dictation.bench.voice import write_wav
+
+    rng = np.random.default_rng(1)
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 4, np.float32))
+    noise = write_wav(tmp_path / "noise.wav", (rng.standard_normal(16000 * 4) * 0.05).astype(np.float32))
+    out = transcribe(radscribe_cmd, "--json", silence, noise)
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["text"] for line in out.stdout.splitlines()] == ["", ""]
+
+
+def test_raw_mode_is_plain_whisper(radscribe_cmd, recordings):
+    out = transcribe(radscribe_cmd, "--raw", recordings["chest"])
+    assert out.returncode == 0
+    assert "period" in out.stdout.lower()  # no spoken-to-written rules in the baseline

@@ -1,0 +1,81 @@
+"""The vocabulary corrector: fixes mishearings of medical terms, never the radiologist's words."""
+
+import tomllib
+from importlib.resources import files
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dictation.correction import default_corrector, default_lexicon
+
+
+@pytest.fixture(scope="module")
+def corrector():
+    return default_corrector()
+
+
+@pytest.mark.parametrize(
+    "heard, written",
+    [
+        ("There is a small left plural effusion.", "There is a small left pleural effusion."),
+        ("No name a thorax.", "No pneumothorax."),
+        ("The hiller regions are normal.", "The hilar regions are normal."),
+        ("There is a disc bolge.", "There is a disc bulge."),  # fuzzy: sound and spelling
+        ("Pericolcystic fluid.", "Pericholecystic fluid."),
+        ("A hopodense lesion.", "A hypodense lesion."),
+        ("New hyper dense focus.", "New hyperdense focus."),  # split word
+        ("The can use medullaris terminates at L1.", "The conus medullaris terminates at L1."),  # anchored phrase
+        ("Surrounding fat straining.", "Surrounding fat stranding."),
+    ],
+)
+def test_fixes_misheard_terms(corrector, heard, written):
+    assert corrector(heard) == written
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No new nodule. The left lung is clear. There is no right pneumothorax.",
+        "The heart is normal in size and the lungs are clear.",
+        "There are filling defects in the segmental pulmonary arteries.",  # plural stays plural
+        "Hypointense T1 signal and a hamartoma.",  # rare real words the lexicon lacks
+        "Prevertebral soft tissues are normal.",
+        "Degenerative changes with osteophytes.",
+        "The common bile duct measures 4 mm.",
+    ],
+)
+def test_leaves_correct_text_alone(corrector, text):
+    assert corrector(text) == text
+
+
+def test_reference_texts_of_the_development_set_pass_unchanged(corrector):
+    data = tomllib.loads(files("dictation.bench").joinpath("devset.toml").read_text())
+    changed = [(d["written"], corrector(d["written"])) for d in data["dictation"] if corrector(d["written"]) != d["written"]]
+    assert changed == []
+
+
+_protected_words = ["no", "new", "left", "right", "not", "known", "now", "normal", "mild", "severe"]
+_common = ["the", "lung", "is", "clear", "there", "with", "small", "large", "heart", "size", "and", "in", "of",
+           "lobe", "upper", "lower", "effusion", "nodule", "seen", "stable"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_protected_words + _common), min_size=1, max_size=12))
+def test_never_changes_protected_or_common_words(words):
+    text = " ".join(words)
+    assert default_corrector()(text) == text
+
+
+def test_protected_words_are_never_produced(corrector):
+    # "lift lower lobe" must not become "left lower lobe": a laterality is never invented.
+    assert "left" not in corrector("lift lower lobe").lower()
+    assert "right" not in corrector("rite upper lobe").lower()
+
+
+def test_prompt_is_short_and_from_the_group():
+    lexicon = default_lexicon()
+    prompt = lexicon.prompt("chest")
+    assert "pleural effusion" in prompt and "pneumothorax" in prompt
+    assert "intracranial hemorrhage" not in prompt  # a neuro term does not bias a chest X-ray
+    assert len(prompt.split(",")) <= 41

@@ -1,0 +1,80 @@
+"""DictationSession's flow around the recognizer (scripted recognizer; the real one is in integration)."""
+
+import numpy as np
+
+from dictation.audio import SAMPLE_RATE, ArraySource
+from dictation.bench.voice import synthesize
+from dictation.errors import NoInputDevice
+from dictation.session import DictationSession, LevelChanged, PartialText, SessionError, StateChanged, UtteranceCommitted
+from dictation.testing import ScriptedRecognizer
+from dictation.audio import AudioSource
+
+
+def run(audio, texts, events=None, **kw):
+    events = [] if events is None else events
+    recognizer = ScriptedRecognizer(texts)
+    session = DictationSession(ArraySource(audio), events.append, recognizer=recognizer, **kw)
+    session.start()
+    assert session.wait(30)
+    return session, events, recognizer
+
+
+def test_utterances_are_stored_before_they_are_shown():
+    first = synthesize("there is a small left pleural effusion period", lead=0.3, trail=1.0)
+    second = synthesize("no pneumothorax period", lead=0.3, trail=1.0)
+    stored = []
+    events = []
+
+    def on_utterance(u):  # record how many utterances had been shown when this one was stored
+        stored.append((u.text, sum(isinstance(e, UtteranceCommitted) for e in events)))
+
+    session, events, recognizer = run(np.concatenate([first, second]), ["small effusion period", "no pneumothorax period"],
+                                      events, on_utterance=on_utterance)
+    committed = [e for e in events if isinstance(e, UtteranceCommitted)]
+    assert [e.utterance.text for e in committed] == ["Small effusion.", "No pneumothorax."]
+    assert stored == [("Small effusion.", 0), ("No pneumothorax.", 1)]
+    assert session.text == "Small effusion. No pneumothorax."
+    assert any(isinstance(e, PartialText) and e.tentative for e in events)  # tentative text while speaking
+    assert any(isinstance(e, LevelChanged) and e.peak > 0.1 for e in events)
+    assert [e.state for e in events if isinstance(e, StateChanged)][-1] == "stopped"
+    # The final text came from the speculative decode made during the silence: one final decode each.
+    assert len(recognizer.final_calls) == 2
+
+
+def test_words_keep_times_in_the_recording():
+    speech = synthesize("no pneumothorax", lead=1.0, trail=1.0)
+    _, events, _ = run(speech, ["no pneumothorax"])
+    u = next(e for e in events if isinstance(e, UtteranceCommitted)).utterance
+    assert u.start > 0.5
+    assert u.segment_json()["words"][0]["start"] >= round(u.start, 3)
+
+
+class MissingMicrophone(AudioSource):
+    def start(self):
+        raise NoInputDevice("no microphone found: connect one, pick another in settings, or use --audio FILE")
+
+    def read(self, timeout=None):
+        return None
+
+    def stop(self):
+        pass
+
+
+def test_no_microphone_is_a_state_not_a_crash():
+    events = []
+    session = DictationSession(MissingMicrophone(), events.append, recognizer=ScriptedRecognizer([]))
+    session.start()
+    assert session.wait(5)
+    assert any(isinstance(e, StateChanged) and e.state == "no_microphone" for e in events)
+    assert any(isinstance(e, SessionError) and "no microphone" in e.message for e in events)
+
+
+def test_pause_drops_audio():
+    speech = synthesize("there is a small left pleural effusion", lead=0.3, trail=1.0)
+    events = []
+    session = DictationSession(ArraySource(speech), events.append, recognizer=ScriptedRecognizer(["x"]))
+    session.pause()
+    session.start()
+    assert session.wait(30)
+    assert not any(isinstance(e, UtteranceCommitted) for e in events)
+    assert len(speech) / SAMPLE_RATE > 1

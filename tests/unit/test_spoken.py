@@ -1,0 +1,108 @@
+"""Spoken → written rules (vocab/spoken.toml) on the forms a radiologist says and Whisper writes."""
+
+import pytest
+
+from dictation.spoken import Normalizer, join_text
+
+
+@pytest.fixture(scope="module")
+def norm():
+    return Normalizer()
+
+
+@pytest.mark.parametrize(
+    "heard, written",
+    [
+        # punctuation and layout
+        ("there is a small effusion period no pneumothorax full stop", "There is a small effusion. No pneumothorax."),
+        ("findings colon normal", "Findings: normal"),
+        ("mild comma moderate semicolon severe", "Mild, moderate; severe"),
+        ("well hyphen defined", "Well-defined"),
+        ("open parenthesis series three close parenthesis", "(Series 3)"),  # a sentence start
+        ("first line new line second line", "First line\nSecond line"),
+        ("first paragraph new paragraph second paragraph", "First paragraph\n\nSecond paragraph"),
+        ("is it stable question mark", "Is it stable?"),
+        # numbers and units
+        ("four millimeters", "4 mm"),
+        ("two point three centimeters", "2.3 cm"),
+        ("eleven by eight millimeters", "11 x 8 mm"),
+        ("four by three by two centimeters", "4 x 3 x 2 cm"),
+        ("one hundred twenty hounsfield units", "120 HU"),
+        ("twenty five percent", "25%"),
+        ("series two image thirty four", "Series 2 image 34"),
+        ("follow up in three months", "Follow up in 3 months"),
+        # spine levels
+        ("L four L five", "L4-L5"),
+        ("C five six", "C5-C6"),
+        ("L five S one", "L5-S1"),
+        ("T twelve L one", "T12-L1"),
+        ("T twelve", "T12"),
+        # list items
+        ("number one small effusion period number two no pneumothorax period", "1. Small effusion.\n2. No pneumothorax."),
+    ],
+)
+def test_spoken_forms(norm, heard, written):
+    assert norm(heard) == written
+
+
+@pytest.mark.parametrize(
+    "heard, written",
+    [
+        # What Whisper itself writes for the same speech
+        ("There is a 4mm nodule.", "There is a 4 mm nodule"),
+        ("At L4 L5, there's a disc bulge period.", "At L4-L5 there is a disc bulge."),
+        ("At C5-6.", "At C5-C6"),
+        ("At C56 there is", "At C5-C6 there is"),
+        ("L5-S1 is normal period.", "L5-S1 is normal."),
+        ("It measures 11 by 8 mm period.", "It measures 11 x 8 mm."),
+        ("The duct measures for millimeters period.", "The duct measures 4 mm."),
+        ("No pneumothorax, x-period.", "No pneumothorax x."),
+        ("New paragraph. Impression colon.", "\n\nImpression:"),
+    ],
+)
+def test_whisper_forms(norm, heard, written):
+    assert norm(heard) == written
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "one of the nodules is calcified",  # a count stays a word
+        "there are two nodules",
+        "the sigmoid colon is normal",  # the organ, not the mark
+        "in the postoperative period",
+        "no new nodule in the left or right lung",
+    ],
+)
+def test_words_left_alone(norm, text):
+    assert norm(text).lower() == text
+
+
+def test_colon_opening_a_sentence_is_the_organ(norm):
+    assert norm("normal period colon is unremarkable period") == "Normal. Colon is unremarkable."
+
+
+def test_a_lone_punctuation_utterance_is_the_mark(norm):
+    assert join_text("There is a small effusion", norm("period", before="There is a small effusion")) == "There is a small effusion."
+
+
+def test_capitalisation_follows_what_came_before(norm):
+    assert norm("no pneumothorax", before="Small effusion.") == "No pneumothorax"
+    assert norm("with atelectasis", before="Small effusion") == "with atelectasis"
+    assert norm("number one small effusion", before="Impression:") == "1. Small effusion"
+
+
+def test_case_list_and_acronyms(norm):
+    assert norm("color doppler flow on the CT") == "Color Doppler flow on the CT"
+
+
+def test_auto_punctuation_mode_keeps_whisper_marks():
+    auto = Normalizer(spoken_punctuation=False)
+    assert auto("The lungs are clear. No effusion, no pneumothorax.") == "The lungs are clear. No effusion, no pneumothorax."
+
+
+@pytest.mark.parametrize("before, new, joined", [
+    ("", "Text", "Text"), ("Small effusion", ".", "Small effusion."), ("A.", "B", "A. B"), ("A\n", "B", "A\nB"),
+])
+def test_join_text(before, new, joined):
+    assert join_text(before, new) == joined
