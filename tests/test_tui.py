@@ -1,0 +1,67 @@
+"""The terminal UI driven by Textual's Pilot (scripted recognizer: this is about the UI)."""
+
+import numpy as np
+import pytest
+from textual.widgets import Static, TextArea
+
+from dictation.audio import ArraySource, AudioSource
+from dictation.bench.voice import synthesize
+from dictation.errors import NoInputDevice
+from dictation.testing import ScriptedRecognizer
+from tui.app import RadscribeApp
+
+
+class NoMicrophone(AudioSource):
+    def start(self):
+        raise NoInputDevice("no microphone found: connect one, pick another in settings, or use --audio FILE")
+
+    def read(self, timeout=None):
+        return None
+
+    def stop(self):
+        pass
+
+
+async def wait_for(pilot, condition, seconds=30.0):
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+@pytest.mark.asyncio
+async def test_dictated_text_appears_in_the_report():
+    speech = synthesize("there is a small left pleural effusion period", lead=0.3, trail=1.0)
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(["small left pleural effusion period"]))
+    async with app.run_test() as pilot:
+        report = app.query_one("#report", TextArea)
+        await wait_for(pilot, lambda: report.text)
+        assert report.text == "Small left pleural effusion."
+        assert "last" in str(app.query_one("#status", Static).render())  # latency in the status bar
+
+
+@pytest.mark.asyncio
+async def test_no_microphone_says_so_and_typing_still_works():
+    app = RadscribeApp(NoMicrophone, ScriptedRecognizer([]))
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.state == "no_microphone")
+        status = str(app.query_one("#status", Static).render())
+        assert "No microphone" in status and "typing still works" in status
+        report = app.query_one("#report", TextArea)
+        report.focus()
+        await pilot.press("N", "o", "space", "e", "f", "f", "u", "s", "i", "o", "n")
+        assert report.text == "No effusion"
+
+
+@pytest.mark.asyncio
+async def test_f4_pauses_and_resumes_listening():
+    silence = np.zeros(16000 * 30, np.float32)
+    app = RadscribeApp(lambda: ArraySource(silence, realtime=True), ScriptedRecognizer([]))
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.state == "listening")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: app.state == "paused")
+        assert "Paused" in str(app.query_one("#status", Static).render())
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: app.state == "listening")
