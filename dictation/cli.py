@@ -106,14 +106,17 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
 @click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per utterance per line.")
 @click.option("--group", help="Lexicon group used for the recognition prompt.")
+@click.option("--end-silence", type=click.IntRange(200, 3000), default=600, show_default=True,
+              help="Milliseconds of silence that end an utterance.")
 @friendly
 def listen(device: str | None, audio: str | None, seconds: float | None, model: str | None, as_json: bool,
-           group: str | None) -> None:
+           group: str | None, end_silence: int) -> None:
     """Dictate without the UI: print each utterance as it is recognised (a microphone test)."""
     import threading
 
     from .audio import FileSource, MicrophoneSource
     from .recognizer import Recognizer
+    from .segmenter import SegmenterOptions
     from .session import DictationSession, SessionError, StateChanged, UtteranceCommitted
     from .transcribe import TextPipeline
 
@@ -135,7 +138,7 @@ def listen(device: str | None, audio: str | None, seconds: float | None, model: 
 
     source = FileSource(audio, realtime=True) if audio else MicrophoneSource(_device(device))
     session = DictationSession(source, on_event, recognizer=lambda: Recognizer(model),
-                               pipeline=TextPipeline(group=group))
+                               pipeline=TextPipeline(group=group), segmenter=SegmenterOptions(end_silence_ms=end_silence))
     session.start()
     try:
         finished = session.wait(seconds) if seconds else session.wait()

@@ -243,7 +243,9 @@ class Recognizer:
             hotwords=o.hotwords or None,
             word_timestamps=o.word_timestamps,
             condition_on_previous_text=False,  # the main cause of repetition loops
-            without_timestamps=not o.word_timestamps,
+            # An utterance fits one window: timestamp tokens would only let Whisper end a segment
+            # early and decode the rest again (twice the time); word timings come from alignment.
+            without_timestamps=True,
             vad_filter=False,  # the segmenter has already cut the speech
             # One fallback, only for a decode that loops (compression ratio): a sampled re-decode
             # of merely unsure speech costs latency and makes results differ run to run.
@@ -251,6 +253,9 @@ class Recognizer:
             compression_ratio_threshold=2.4,
             log_prob_threshold=None,
             no_speech_threshold=0.6,
+            # Speech runs at most ~5 tokens a second; a decode far past that is a loop, and an
+            # uncapped loop runs to Whisper's 448 tokens (seconds of CPU on the latency path).
+            max_new_tokens=int(16 + 8 * len(audio) / SAMPLE_RATE),
         )
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         segs = [self._segment(s) for s in segments if not _is_hallucination(s, rms)]
