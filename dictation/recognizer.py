@@ -137,21 +137,26 @@ _HALLUCINATIONS = {
 
 
 def collapse_repeats(words: list[str], min_copies: int = 3) -> list[str]:
-    """Remove a repetition loop: an n-gram (n ≤ 6) repeated ``min_copies``+ times in a row → once."""
+    """Remove a repetition loop: an n-gram (n ≤ 8) repeated in a row → once.
+
+    Three copies for short n-grams ("very very" is speech, "the the the" is a loop); two for
+    three words or more: nobody dictates the same phrase twice in a row, but Whisper does.
+    """
     out = list(words)
     changed = True
     while changed:
         changed = False
-        for n in range(1, 7):
+        for n in range(1, 9):
+            copies_needed = min_copies if n < 3 else 2
             i = 0
-            while i + n * min_copies <= len(out):
+            while i + n * copies_needed <= len(out):
                 gram = [w.lower().strip(".,;:") for w in out[i : i + n]]
                 copies = 1
                 while out[i + copies * n : i + (copies + 1) * n] and [
                     w.lower().strip(".,;:") for w in out[i + copies * n : i + (copies + 1) * n]
                 ] == gram:
                     copies += 1
-                if copies >= min_copies:
+                if copies >= copies_needed:
                     del out[i + n : i + copies * n]
                     changed = True
                 i += 1
@@ -191,7 +196,9 @@ def _short_context_model_class():
 
     class ShortContextWhisper(WhisperModel):
         margin_frames = 100  # 1 s of padding after the speech
-        min_frames = 200
+        # Below ~5 s of context Whisper starts repeating itself on short utterances; 5 s still
+        # encodes in ~0.04 s.
+        min_frames = 500
 
         def encode(self, features):
             f = features if features.ndim == 3 else features[None]

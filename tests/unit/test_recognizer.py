@@ -37,6 +37,8 @@ def test_named_model_offline_names_both_alternatives(monkeypatch, tmp_path):
     ("no acute no acute no acute no acute findings", "no acute findings"),
     ("1. 2. 3.", "1. 2. 3."),
     ("very very clear", "very very clear"),  # two copies are speech, three are a loop
+    ("The lawns are clear. The lawns are clear.", "The lawns are clear."),  # a phrase twice is a loop
+    ("no new nodule no new", "no new nodule no new"),
 ])
 def test_collapse_repeats(words, expected):
     assert " ".join(collapse_repeats(words.split())) == expected
