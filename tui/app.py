@@ -76,6 +76,8 @@ class RadscribeApp(App):
     # -- engine events -------------------------------------------------------------------------
 
     def on_session_event(self, message: SessionEvent) -> None:
+        if not self.screen.is_mounted or not self.query(LevelMeter):
+            return  # the app is closing: the dictation thread may still be saying goodbye
         e = message.event
         if isinstance(e, LevelChanged):
             meter = self.query_one(LevelMeter)

@@ -31,9 +31,12 @@ def synthesize(text: str, *, lead: float = 0.3, trail: float = 0.8) -> np.ndarra
     """Speak ``text``; 16 kHz mono float32 with ``lead``/``trail`` seconds of silence around it."""
     from faster_whisper.audio import decode_audio
 
+    from piper import SynthesisConfig
+
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
-        _voice().synthesize_wav(text, w)
+        # No sampling noise: the same text gives the same audio, so tests and benchmarks repeat.
+        _voice().synthesize_wav(text, w, syn_config=SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
     buf.seek(0)
     speech = decode_audio(buf, sampling_rate=SAMPLE_RATE)
     return np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), speech,
