@@ -201,12 +201,19 @@ def bench() -> None:
               help="Dictations replayed in real time through the live session for end-of-utterance latency.")
 @click.option("--data", type=click.Path(file_okay=False), help="The shared evaluation data folder (default: ../shared/data if present).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+@click.option("--texts", type=int, default=20, show_default=True, help="How many Radiopaedia dictation texts to synthesise.")
+@click.option("--ablation", is_flag=True, help="Instead: compare beam sizes and prompt lengths on the development set.")
 @friendly
-def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool) -> None:
+def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool, texts: int, ablation: bool) -> None:
     """Speech recognition accuracy and speed on synthesised radiology dictations."""
-    from .bench.asr import run
+    from .bench import asr
 
-    run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo)
+    if ablation:
+        result = asr.ablation(limit=limit, echo=click.echo)
+        if as_json:
+            click.echo(json.dumps(result))
+        return
+    asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, AudioSource
+from .errors import NoInputDevice
 from .recognizer import DecodeOptions, Segment, Transcript, Word
 
 
@@ -38,3 +39,18 @@ class ScriptedRecognizer:
         text = self._by_start[key]
         words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
         return Transcript(text, (Segment(0.0, duration, text, words),) if text else (), duration)
+
+
+class MissingMicrophone(AudioSource):
+    """A machine without a microphone: starting it raises what MicrophoneSource raises."""
+
+    description = "microphone"
+
+    def start(self) -> None:
+        raise NoInputDevice("no microphone found: connect one, pick another in settings, or use --audio FILE")
+
+    def read(self, timeout: float | None = None) -> None:
+        return None
+
+    def stop(self) -> None:
+        pass

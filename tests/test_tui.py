@@ -4,22 +4,10 @@ import numpy as np
 import pytest
 from textual.widgets import Static, TextArea
 
-from dictation.audio import ArraySource, AudioSource
+from dictation.audio import ArraySource
 from dictation.bench.voice import synthesize
-from dictation.errors import NoInputDevice
-from dictation.testing import ScriptedRecognizer
+from dictation.testing import MissingMicrophone, ScriptedRecognizer
 from tui.app import RadscribeApp
-
-
-class NoMicrophone(AudioSource):
-    def start(self):
-        raise NoInputDevice("no microphone found: connect one, pick another in settings, or use --audio FILE")
-
-    def read(self, timeout=None):
-        return None
-
-    def stop(self):
-        pass
 
 
 async def wait_for(pilot, condition, seconds=30.0):
@@ -43,7 +31,7 @@ async def test_dictated_text_appears_in_the_report():
 
 @pytest.mark.asyncio
 async def test_no_microphone_says_so_and_typing_still_works():
-    app = RadscribeApp(NoMicrophone, ScriptedRecognizer([]))
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]))
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: app.state == "no_microphone")
         status = str(app.query_one("#status", Static).render())

@@ -129,8 +129,11 @@ class RadscribeApp(App):
 
 def run_app(*, audio: str | None = None, template_id: str | None = None, model: str | None = None,
             device: int | str | None = None) -> None:
+    from dictation.errors import RadscribeError
     from dictation.recognizer import resolve_model
 
+    if template_id is not None:
+        raise RadscribeError("--template is not available yet: report templates are not in this version")
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens
 
     def source() -> AudioSource:

@@ -103,6 +103,37 @@ def _write(heard: list, pipeline: TextPipeline) -> tuple[str, float]:
     return text, time.perf_counter() - t0
 
 
+def ablation(*, limit: int | None, echo: Callable[[str], None]) -> dict:
+    """Beam size and prompt length, the two choices that trade accuracy for speed."""
+    from ..recognizer import DecodeOptions
+    from .voice import synthesize
+
+    items = load_devset()[: limit or None]
+    echo(f"machine: {machine()}")
+    echo(f"ablation on the development set ({len(items)} dictations, full text pipeline)")
+    audios = [synthesize(d.spoken) for d in items]
+    utterances = [split_utterances(a) for a in audios]
+    total_audio = sum(len(a) for a in audios) / SAMPLE_RATE
+    rec = Recognizer()
+    lexicon = default_lexicon()
+    out = {}
+    echo(f"{'beam':>4} {'prompt terms':>12} {'WER':>6} {'critical':>8} {'RTF':>6}")
+    for beam, terms in ((1, 40), (3, 40), (5, 40), (3, 0), (3, 12), (3, 100)):
+        counts = ErrorCounts()
+        seconds = 0.0
+        for d, utts in zip(items, utterances):
+            options = DecodeOptions(beam_size=beam, prompt=lexicon.prompt(d.group, max_terms=terms))
+            t = time.perf_counter()
+            heard = [rec.transcribe(u.audio, options) for u in utts]
+            seconds += time.perf_counter() - t
+            text, _ = _write(heard, TextPipeline(group=d.group))
+            counts.add(score(d.written, text, set()))
+        out[f"beam{beam}_terms{terms}"] = {"wer": round(counts.wer, 4), "critical_errors": counts.critical_errors,
+                                           "real_time_factor": round(seconds / total_audio, 4)}
+        echo(f"{beam:>4} {terms:>12} {counts.wer:>6.3f} {counts.critical_errors:>8d} {seconds / total_audio:>6.3f}")
+    return out
+
+
 def run(*, limit: int | None, latency_items: int, data: str | None, as_json: bool,
         echo: Callable[[str], None], texts_limit: int = 20) -> dict:
     from .voice import synthesize
@@ -225,8 +256,12 @@ def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical:
     echo(f"\nRadiopaedia MSK dictation texts ({path.name}): first {len(rows)} of them, synthesised with the same voice")
     names = ("PowerScribe (real voice)", "Whisper API large-v2 (real voice)", "plain faster-whisper tiny.en", "radscribe tiny.en")
     totals = {n: ErrorCounts() for n in names}
-    pipeline = TextPipeline(TextStages(True, True, True), group="msk")
+    groups = default_lexicon().groups
     for row in rows:
+        # The study's body part picks the prompt group, as a template for that body part would.
+        anatomy = row["anatomy"]
+        group = anatomy if anatomy in groups else "spine" if "spine" in anatomy else "msk"
+        pipeline = TextPipeline(TextStages(True, True, True), group=group)
         ref = row["original_postprocessed"]
         spoken_text = _readable(ref)
         audio = synthesize(spoken_text)

@@ -4,10 +4,8 @@ import numpy as np
 
 from dictation.audio import SAMPLE_RATE, ArraySource
 from dictation.bench.voice import synthesize
-from dictation.errors import NoInputDevice
 from dictation.session import DictationSession, LevelChanged, PartialText, SessionError, StateChanged, UtteranceCommitted
-from dictation.testing import ScriptedRecognizer
-from dictation.audio import AudioSource
+from dictation.testing import MissingMicrophone, ScriptedRecognizer
 
 
 def run(audio, texts, events=None, **kw):
@@ -47,17 +45,6 @@ def test_words_keep_times_in_the_recording():
     u = next(e for e in events if isinstance(e, UtteranceCommitted)).utterance
     assert u.start > 0.5
     assert u.segment_json()["words"][0]["start"] >= round(u.start, 3)
-
-
-class MissingMicrophone(AudioSource):
-    def start(self):
-        raise NoInputDevice("no microphone found: connect one, pick another in settings, or use --audio FILE")
-
-    def read(self, timeout=None):
-        return None
-
-    def stop(self):
-        pass
 
 
 def test_no_microphone_is_a_state_not_a_crash():
