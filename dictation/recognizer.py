@@ -174,10 +174,11 @@ def _is_hallucination(seg, audio_rms: float) -> bool:
 
 @dataclass
 class DecodeOptions:
-    # Final text: beam 3. On the development set greedy decoding made 0.10 WER and heard
-    # "no pneumothorax" as "known in the thorax"; beam 3 made 0.065 at RTF 0.145, beam 5 no
-    # better and slower (BENCHMARKS.md). Partials stay greedy.
-    beam_size: int = 3
+    # Final text: beam 5. On the development set (`radscribe bench asr --ablation`, BENCHMARKS.md)
+    # greedy decoding made 0.086 WER and heard "no pneumothorax" as "known in the thorax";
+    # beam 3 made 0.071, beam 5 0.056 at about the same real-time factor (the short encoder
+    # window leaves the decoder most of the time). Partials stay greedy.
+    beam_size: int = 5
     prompt: str | None = None
     hotwords: str | None = None
     word_timestamps: bool = True
