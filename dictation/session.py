@@ -110,10 +110,6 @@ class DictationSession:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     # -- the dictation thread ----------------------------------------------------------------
 
     def _set_state(self, state: str, detail: str = "") -> None:
@@ -146,7 +142,7 @@ class DictationSession:
         speculation: tuple[int, Transcript] | None = None
         source.start()
         try:
-            self._set_state("listening", source.description)
+            self._set_state("paused" if self._paused.is_set() else "listening", source.description)
             while not self._stop.is_set():
                 try:
                     block = source.read(timeout=0.5)

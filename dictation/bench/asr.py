@@ -3,7 +3,7 @@
 Everything runs in one process on the same audio: the development set in devset.toml is spoken
 by the offline Piper voice, then transcribed by
   1. plain faster-whisper (its defaults: beam 5, 30 s window), no vocabulary, no rules;
-  2. radscribe's decoding (VAD utterances, short encoder window, greedy), no prompt;
+  2. radscribe's decoding (VAD utterances, short encoder window, beam 5), no prompt;
   3. + a prompt built from the lexicon group of the study;
   4. + spoken-to-written rules;
   5. + vocabulary correction (the full product).
