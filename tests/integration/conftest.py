@@ -1,5 +1,6 @@
 """Real parts: the bundled speech model, synthesised speech, a PulseAudio virtual microphone."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -36,17 +37,17 @@ def _run(cmd, env, **kw):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30, **kw)
 
 
-@pytest.fixture(scope="session")
-def virtual_microphone(tmp_path_factory):
+@contextlib.contextmanager
+def pulseaudio_server(runtime: Path):
     """A private PulseAudio server whose default source is the monitor of a null sink.
 
-    Whatever is played into the sink ``virtmic`` is what the "microphone" hears. Started and
-    stopped here, so `make test` and CI need nothing running beforehand.
+    Whatever is played into the sink ``virtmic`` is what the "microphone" hears. Tests start and
+    stop it themselves, so `make test` and CI need nothing running beforehand. Yields the
+    environment that reaches it.
     """
     for tool in ("pulseaudio", "pactl", "paplay"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run `make test`, which installs the Debian packages")
-    runtime = tmp_path_factory.mktemp("pulse")
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PULSE_RUNTIME_PATH": str(runtime / "pulse")}
     env.pop("PULSE_SERVER", None)
     started = _run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
@@ -60,8 +61,16 @@ def virtual_microphone(tmp_path_factory):
         time.sleep(0.1)
     assert _run(["pactl", "set-default-source", "virtmic.monitor"], env).returncode == 0
     assert _run(["pactl", "set-default-sink", "virtmic"], env).returncode == 0
-    yield env
-    _run(["pulseaudio", "--kill"], env)
+    try:
+        yield env
+    finally:
+        _run(["pulseaudio", "--kill"], env)
+
+
+@pytest.fixture(scope="session")
+def virtual_microphone(tmp_path_factory):
+    with pulseaudio_server(tmp_path_factory.mktemp("pulse")) as env:
+        yield env
 
 
 @pytest.fixture

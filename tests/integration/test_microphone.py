@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from .conftest import pulseaudio_server
+
 pytestmark = [pytest.mark.microphone, pytest.mark.model]
 
 
@@ -43,3 +45,30 @@ def test_missing_microphone_is_one_line(virtual_microphone, radscribe_cmd):
     lines = out.stderr.strip().splitlines()
     assert lines[-1].startswith("radscribe: no microphone 'no-such-microphone' found"), out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_microphone_vanishing_mid_dictation_keeps_what_was_said(tmp_path, radscribe_cmd, recordings):
+    """The sound server dies while the radiologist speaks: what was captured is recognised and
+    printed, then one line says what happened."""
+    with pulseaudio_server(tmp_path / "pulse") as env:
+        listen = subprocess.Popen([*radscribe_cmd, "listen", "--seconds", "40", "--group", "chest"],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "listening on" not in line:
+            line = listen.stderr.readline()
+            if not line:
+                break
+        assert "listening on" in line
+        time.sleep(0.5)
+        player = subprocess.Popen(["paplay", "-d", "virtmic", str(recordings["chest"])], env=env,
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(3.0)  # about two thirds of the dictation
+        subprocess.run(["pulseaudio", "--kill"], env=env, timeout=30)
+        player.wait(timeout=30)
+        out, err = listen.communicate(timeout=60)
+    assert listen.returncode == 2
+    assert "there is a small left" in out.lower(), (out, err)  # the words before the server died
+    ours = [l for l in err.splitlines() if l.startswith("radscribe:") and "listening" not in l]
+    assert len(ours) == 1 and "what was captured is kept" in ours[0], err
+    assert "Traceback" not in err
