@@ -289,6 +289,7 @@ class StreamingRecognizer:
         self.recognizer = recognizer
         self.options = options or DecodeOptions()
         self.interval = interval
+        self.min_audio = 1.0
         self.reset()
 
     def reset(self) -> None:
@@ -316,8 +317,8 @@ class StreamingRecognizer:
         """A new partial, or ``None`` when too little new audio arrived since the last one."""
         # Never spend more than about half the time decoding partials.
         interval = min(1.5 * self.interval, max(self.interval, 2 * self._last_cost))
-        if self._samples - self._decoded_at < interval * SAMPLE_RATE:
-            return None
+        if self._samples - self._decoded_at < interval * SAMPLE_RATE or self._samples < self.min_audio * SAMPLE_RATE:
+            return None  # too soon, or too little audio: under a second Whisper guesses ("nope. nope.")
         self._decoded_at = self._samples
         o = self.options
         quick = DecodeOptions(beam_size=1, prompt=o.prompt, hotwords=o.hotwords, word_timestamps=False, fallback=False)

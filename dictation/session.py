@@ -186,8 +186,11 @@ class DictationSession:
                 # delay the final text, which matters more than one more partial.
                 behind = time.monotonic() - block.captured_at
                 if segmenter.silence_ms == 0 and behind < 0.15 and (partial := streamer.process()) is not None:
-                    committed = self.pipeline.normalizer(partial.committed, before=self.text) if partial.committed else ""
-                    self._emit(PartialText(committed, partial.tentative))
+                    # Shown in written form too, so "period" never flashes on screen as a word.
+                    norm = self.pipeline.normalizer
+                    committed = norm(partial.committed, before=self.text) if partial.committed else ""
+                    tentative = norm(partial.tentative, before=join_text(self.text, committed)) if partial.tentative else ""
+                    self._emit(PartialText(committed, tentative))
             for u in segmenter.flush():
                 self._finish(u, recognizer, options, None, time.monotonic())
         finally:
