@@ -193,7 +193,7 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     echo(f"\npeak memory (this process, both models loaded): {peak:.0f} MiB (after loading models: {rss_models:.0f} MiB)")
 
-    texts = _dictation_texts(shared, ours, plain, medical, echo, texts_limit) if shared else None
+    texts = _dictation_texts(shared, ours, plain, medical, echo, texts_limit) if shared and texts_limit else None
     if not shared:
         echo("\n../shared/data not found: the Radiopaedia dictation-texts comparison was not run")
 
