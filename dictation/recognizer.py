@@ -300,10 +300,6 @@ class StreamingRecognizer:
         self._committed: list[str] = []
         self._last_cost = 0.0
 
-    @property
-    def audio_seconds(self) -> float:
-        return self._samples / SAMPLE_RATE
-
     def insert_audio(self, samples: np.ndarray) -> None:
         self._chunks.append(np.asarray(samples, dtype=np.float32))
         self._samples += len(samples)

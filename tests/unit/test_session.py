@@ -65,3 +65,24 @@ def test_pause_drops_audio():
     assert session.wait(30)
     assert not any(isinstance(e, UtteranceCommitted) for e in events)
     assert len(speech) / SAMPLE_RATE > 1
+
+
+def test_streaming_recognizer_push_api():
+    """insert_audio / process / finish, without I/O: partials only after enough new audio."""
+    from dictation.recognizer import StreamingRecognizer
+
+    recognizer = ScriptedRecognizer(["no pneumothorax"])
+    stream = StreamingRecognizer(recognizer)
+    stream.insert_audio(np.zeros(SAMPLE_RATE // 2, np.float32))
+    assert stream.process() is None  # half a second: too little to guess from
+    stream.insert_audio(np.zeros(SAMPLE_RATE, np.float32))
+    first = stream.process()
+    assert first is not None and first.tentative == "partial 1" and first.committed == ""
+    assert stream.process() is None  # nothing new since
+    stream.insert_audio(np.zeros(SAMPLE_RATE, np.float32))
+    second = stream.process()
+    # LocalAgreement-2: the words two passes agree on are committed, the rest stays tentative.
+    assert (second.committed, second.tentative) == ("partial", "2")
+    final = stream.finish()
+    assert final.text == "no pneumothorax" and final.words[0].word == "no"
+    assert recognizer.final_calls == [int(2.5 * SAMPLE_RATE)]  # the whole utterance, once
