@@ -66,9 +66,9 @@ def test_file_source_paces_like_a_microphone(tmp_path):
     assert elapsed >= 0.95  # a second of audio cannot arrive faster than a second
 
 
-def test_file_source_fast_mode_is_fast(tmp_path):
+def test_file_source_without_pacing_does_not_wait(tmp_path):
     path = write_wav(tmp_path / "a.wav", tone(5.0))
     start = time.monotonic()
     with FileSource(path) as source:
         list(source)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 2.5  # far less than the 5 s a paced source would take
