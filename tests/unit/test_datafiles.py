@@ -24,46 +24,25 @@ def test_builtin_vocabulary_loads():
     assert load_corrections().phrases["plural effusion"] == "pleural effusion"
 
 
-def test_bad_toml_names_file_and_line(tmp_path):
-    p = write(tmp_path, "spoken.toml", '[punctuation]\n"period" = "."\n"comma" = \n')
+@pytest.mark.parametrize(
+    "loader, name, text, line, says",
+    [
+        (load_spoken_rules, "spoken.toml", '[punctuation]\n"period" = "."\n"comma" = \n', 3, "not valid TOML"),
+        (load_spoken_rules, "spoken.toml", '[punctuation]\n"period" = "."\n\n[punctuaton_extra]\n"x" = "y"\n', 4,
+         "unknown section"),
+        (load_spoken_rules, "spoken.toml", '[punctuation]\n"period" = 1\n', 2, "must map to text"),
+        (load_lexicon, "lexicon.txt", "# comment\npneumothorax\n", 2, "before any [group] heading"),
+        (load_lexicon, "lexicon.txt", "[chest]\n[Chest Group\n", 2, "bad heading"),
+        (load_lexicon, "lexicon.txt", "[chest]\npneumothorax\neffusion; atelectasis\n", 3, "characters a term cannot have"),
+        (load_corrections, "corrections.toml", '[corrections]\n"a" = "b"\n[protected]\nword = ["no"]\n', 4, "unknown key"),
+    ],
+)
+def test_malformed_file_is_one_line_naming_file_and_line(tmp_path, loader, name, text, line, says):
+    path = write(tmp_path, name, text)
     with pytest.raises(DataFileError) as e:
-        load_spoken_rules(p)
-    assert f"{p}:3:" in str(e.value)
-
-
-def test_unknown_section_is_rejected_with_its_line(tmp_path):
-    p = write(tmp_path, "spoken.toml", '[punctuation]\n"period" = "."\n\n[punctuaton_extra]\n"x" = "y"\n')
-    with pytest.raises(DataFileError) as e:
-        load_spoken_rules(p)
-    assert f"{p}:4:" in str(e.value) and "unknown section" in str(e.value)
-
-
-def test_wrong_value_type_is_rejected(tmp_path):
-    p = write(tmp_path, "spoken.toml", '[punctuation]\n"period" = 1\n')
-    with pytest.raises(DataFileError) as e:
-        load_spoken_rules(p)
-    assert f"{p}:2:" in str(e.value)
-
-
-def test_lexicon_term_before_heading(tmp_path):
-    p = write(tmp_path, "lexicon.txt", "# comment\npneumothorax\n")
-    with pytest.raises(DataFileError) as e:
-        load_lexicon(p)
-    assert f"{p}:2:" in str(e.value) and "heading" in str(e.value)
-
-
-def test_lexicon_bad_heading_and_bad_term(tmp_path):
-    with pytest.raises(DataFileError, match=r":2: bad heading"):
-        load_lexicon(write(tmp_path, "lexicon.txt", "[chest]\n[Chest Group\n"))
-    with pytest.raises(DataFileError, match=r":3: term"):
-        load_lexicon(write(tmp_path, "lexicon.txt", "[chest]\npneumothorax\neffusion; atelectasis\n"))
-
-
-def test_corrections_unknown_key(tmp_path):
-    p = write(tmp_path, "corrections.toml", '[corrections]\n"a" = "b"\n[protected]\nword = ["no"]\n')
-    with pytest.raises(DataFileError) as e:
-        load_corrections(p)
-    assert f"{p}:4:" in str(e.value)
+        loader(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}:{line}: ") and says in message and "\n" not in message
 
 
 def test_vocab_check_command(tmp_path):
