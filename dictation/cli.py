@@ -171,7 +171,8 @@ def vocab() -> None:
 @vocab.command("check")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True))
 def vocab_check(folder: str | None) -> None:
-    """Validate spoken.toml, lexicon.txt and corrections.toml (exit 1 on problems)."""
+    """Validate spoken.toml, lexicon.txt, corrections.toml, commands.toml and macros.toml (exit 1 on problems)."""
+    from .commands import CommandParser, load_commands, load_macros
     from .correction import load_corrections, load_lexicon
     from .resources import data_dir
     from .spoken import load_spoken_rules
@@ -179,15 +180,218 @@ def vocab_check(folder: str | None) -> None:
     root = Path(folder) if folder else data_dir("vocab")
     problems = 0
     for name, loader in (("spoken.toml", load_spoken_rules), ("lexicon.txt", load_lexicon),
-                         ("corrections.toml", load_corrections)):
+                         ("corrections.toml", load_corrections), ("macros.toml", load_macros)):
         try:
             loader(root / name)
         except DataFileError as e:
             click.echo(str(e))
             problems += 1
+    try:
+        commands = load_commands(root / "commands.toml", root / "macros.toml")
+    except DataFileError as e:
+        click.echo(str(e))
+        problems += 1
+    else:
+        # Fixed phrases that the matcher cannot tell apart (two commands, or a command and a macro).
+        for _, other, why in CommandParser(commands).collisions():
+            click.echo(f"{root / 'commands.toml'}: {why}")
+            problems += 1
     if problems:
         sys.exit(1)
     click.echo(f"{root}: vocabulary OK")
+
+
+def _library():
+    from .config import load_config
+    from .templates import TemplateLibrary
+
+    return TemplateLibrary(load_config().template_folders)
+
+
+@main.group()
+def templates() -> None:
+    """Report templates: list, check (lint), show."""
+
+
+@templates.command("list")
+@friendly
+def templates_list() -> None:
+    """Every template id with its title, modality and file (site templates override built-ins)."""
+    library = _library()
+    for t in library:
+        click.echo(f"{t.id:<28} {t.spec.modality:<3} {t.title:<45} {t.path}")
+
+
+@templates.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@friendly
+def templates_check(paths: tuple[str, ...]) -> None:
+    """Lint templates: the given files or folders, or every template in use (exit 1 on problems)."""
+    from .template_lint import check_paths
+
+    if paths:
+        targets = [Path(p) for p in paths]
+    else:
+        library = _library()
+        targets = library.folders
+    checked, problems = check_paths(targets)
+    for p in problems:
+        click.echo(str(p))
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {len({p.path for p in problems})} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{len(checked)} template{'s' * (len(checked) != 1)} OK")
+
+
+@templates.command("show")
+@click.argument("template_id")
+@click.option("--json", "as_json", is_flag=True, help="The template's structure as JSON instead.")
+@friendly
+def templates_show(template_id: str, as_json: bool) -> None:
+    """The template rendered with every default (as a report would read if all were accepted)."""
+    from .report import Report
+
+    t = _library().get(template_id)
+    if as_json:
+        click.echo(json.dumps(t.spec.model_dump(), indent=2))
+        return
+    click.echo(Report.new(t).render(with_unaccepted=True), nl=False)
+
+
+def _report_json(report: object, handled: list | None = None) -> dict:
+    from .report import Report
+
+    assert isinstance(report, Report)
+    return {
+        "id": report.id,
+        "template": report.template.id,
+        "status": report.status,
+        "sections": report.sections_text(),
+        "fields": report.fields_text(),
+        "not_accepted": report.unaccepted_defaults(),
+        "cursor": report.slot.key,
+        "utterances": [{"seq": u.seq, "kind": u.kind, "text": u.text, "slot": u.slot, "command": u.command,
+                        "start": round(u.start, 3), "end": round(u.end, 3), "scratched": u.scratched,
+                        **({"message": u.message} if u.message else {})} for u in report.utterances],
+        "flags": [],
+        "text": report.render(),
+    }
+
+
+@main.command()
+@click.argument("audio", type=click.Path(dir_okay=False))
+@click.option("--template", "template_id", help="Template id (`radscribe templates list`).")
+@click.option("--resume", "resume_id", help="Go on dictating into this draft instead of a new report.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@click.option("--no-route", is_flag=True, help="Keep every sentence in the active field (no routing by anatomy).")
+@click.option("--realtime", is_flag=True, help="Replay AUDIO in real time through the live session, as a microphone.")
+@click.option("--progress", is_flag=True, help="Print each utterance to stderr once it is stored.")
+@friendly
+def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json: bool, model: str | None,
+            store_path: str | None, no_route: bool, realtime: bool, progress: bool) -> None:
+    """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
+    from .audio import FileSource, decode_file
+    from .config import load_config
+    from .recognizer import Recognizer
+    from .report import Report
+    from .reporting import ReportController, dictate_audio
+    from .segmenter import SegmenterOptions
+    from .store import Store
+
+    if (template_id is None) == (resume_id is None):
+        fail("give --template ID for a new report, or --resume DRAFT to go on with one")
+    config = load_config()
+    library = _library()
+    samples = decode_file(audio)  # a bad file is a one-line error before anything loads
+    store = Store(store_path or config.store_path)
+    report = store.load_report(resume_id, library) if resume_id else Report.new(library.get(template_id or ""))
+    if report.status in ("final", "corrected"):
+        fail(f"draft {report.id} is signed {report.status}; it takes no more dictation")
+
+    def show(handled: object) -> None:
+        from .reporting import Handled
+
+        assert isinstance(handled, Handled)
+        if progress:
+            r = handled.record
+            what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
+            click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
+
+    controller = ReportController(report, store=store, route=config.route_by_anatomy and not no_route)
+    segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
+    recognizer = Recognizer(model)
+    if realtime:
+        from .session import DictationSession, SessionError
+
+        errors: list[str] = []
+        original = controller.handle
+
+        def handle(*args: object, **kwargs: object) -> object:
+            handled = original(*args, **kwargs)  # type: ignore[arg-type]
+            if handled is not None:
+                show(handled)
+            return handled
+
+        controller.handle = handle  # type: ignore[method-assign]
+        session = DictationSession(FileSource(audio, realtime=True), lambda e: errors.append(e.message) if isinstance(e, SessionError) else None,
+                                   recognizer=recognizer, controller=controller, segmenter=segmenter)
+        session.start()
+        session.wait()
+        if errors:
+            fail(errors[0])
+    else:
+        for handled in dictate_audio(samples, recognizer, controller, segmenter):
+            show(handled)
+    if as_json:
+        click.echo(json.dumps(_report_json(report), ensure_ascii=False))
+    else:
+        click.echo(report.render(), nl=False)
+        click.echo(f"radscribe: {report.status} report {report.id} stored in {store.path}", err=True)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@click.option("--all", "include_signed", is_flag=True, help="Signed reports too.")
+@click.pass_context
+@friendly
+def drafts(ctx: click.Context, store_path: str | None, include_signed: bool) -> None:
+    """Reports in the store that are not signed final: what survives a crash."""
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = store_path
+    if ctx.invoked_subcommand is not None:
+        return
+    import datetime as dt
+
+    from .config import load_config
+    from .store import Store
+
+    store = Store(store_path or load_config().store_path)
+    found = store.drafts(include_signed=include_signed)
+    if not found:
+        click.echo(f"no drafts in {store.path}", err=True)
+    for d in found:
+        when = dt.datetime.fromtimestamp(d.updated_at).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{d.id[:12]}  {d.status:<11} {d.template_id:<28} {d.utterances:>3} utterances  {when}  {d.accession or ''}".rstrip())
+
+
+@drafts.command("show")
+@click.argument("draft_id")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.pass_context
+@friendly
+def drafts_show(ctx: click.Context, draft_id: str, as_json: bool) -> None:
+    """One stored report, as `radscribe dictate` prints it."""
+    from .config import load_config
+    from .store import Store
+
+    store = Store(ctx.obj.get("store") or load_config().store_path)
+    report = store.load_report(draft_id, _library())
+    if as_json:
+        click.echo(json.dumps(_report_json(report), ensure_ascii=False))
+    else:
+        click.echo(report.render(with_unaccepted=True), nl=False)
 
 
 @main.group()

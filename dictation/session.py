@@ -11,13 +11,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .audio import AudioSource
+from .commands import Command
 from .errors import DeviceError, NoInputDevice, RadscribeError
 from .recognizer import DecodeOptions, Recognizer, StreamingRecognizer, Transcript
 from .segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
 from .spoken import join_text
 from .transcribe import TextPipeline, WrittenUtterance
+
+if TYPE_CHECKING:
+    from .reporting import ReportController
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,21 @@ class UtteranceCommitted:
 
 
 @dataclass(frozen=True)
+class CommandApplied:
+    """A voice command was recognised and applied (ok) or could not apply (message says why)."""
+
+    command: Command
+    ok: bool
+    message: str
+    latency: float
+
+
+@dataclass(frozen=True)
 class SessionError:
     message: str
 
 
-Event = StateChanged | LevelChanged | PartialText | UtteranceCommitted | SessionError
+Event = StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | SessionError
 
 
 class DictationSession:
@@ -66,11 +81,14 @@ class DictationSession:
         pipeline: TextPipeline | None = None,
         segmenter: SegmenterOptions | None = None,
         on_utterance: Callable[[WrittenUtterance], None] | None = None,
+        controller: ReportController | None = None,
     ) -> None:
         self._source = source
         self._emit = on_event
         self._recognizer = recognizer
-        self.pipeline = pipeline or TextPipeline()
+        # With a report: commands are obeyed, text goes into the report and the store.
+        self.controller = controller
+        self.pipeline = pipeline or (controller.pipeline if controller else TextPipeline())
         self.segmenter_options = segmenter or SegmenterOptions()
         # Called before UtteranceCommitted is emitted: where the store makes it durable.
         self._on_utterance = on_utterance
@@ -188,8 +206,9 @@ class DictationSession:
                 if segmenter.silence_ms == 0 and behind < 0.15 and (partial := streamer.process()) is not None:
                     # Shown in written form too, so "period" never flashes on screen as a word.
                     norm = self.pipeline.normalizer
-                    committed = norm(partial.committed, before=self.text) if partial.committed else ""
-                    tentative = norm(partial.tentative, before=join_text(self.text, committed)) if partial.tentative else ""
+                    before = self.controller.context() if self.controller else self.text
+                    committed = norm(partial.committed, before=before) if partial.committed else ""
+                    tentative = norm(partial.tentative, before=join_text(before, committed)) if partial.tentative else ""
                     self._emit(PartialText(committed, tentative))
             for u in segmenter.flush():
                 self._finish(u, recognizer, options, None, time.monotonic())
@@ -202,6 +221,9 @@ class DictationSession:
         self._set_state("recognising")
         if heard is None:
             heard = recognizer.transcribe(u.audio, options)
+        if self.controller is not None:
+            self._finish_into_report(u, heard, decided_at)
+            return
         written, corrections = self.pipeline.written(heard, before=self.text)
         latency = max(0.0, time.monotonic() - decided_at)
         if written:
@@ -214,3 +236,20 @@ class DictationSession:
         else:
             self._emit(PartialText("", ""))
         self._set_state("paused" if self._paused.is_set() else "listening")
+
+    def _finish_into_report(self, u: Utterance, heard: Transcript, decided_at: float) -> None:
+        assert self.controller is not None
+        handled = self.controller.handle(heard, u.start, u.end)  # durable before it counts as done
+        latency = max(0.0, time.monotonic() - decided_at)
+        if handled is None:
+            self._emit(PartialText("", ""))
+        elif handled.command is not None:
+            self.latencies.append(latency)
+            self._emit(CommandApplied(handled.command, handled.outcome.ok, handled.outcome.message, latency))
+        elif handled.written is not None:
+            self.latencies.append(latency)
+            self.text = join_text(self.text, handled.written.text)
+            self._emit(UtteranceCommitted(handled.written, latency))
+        else:
+            self._emit(SessionError(handled.outcome.message))
+        self._set_state("paused" if self._paused.is_set() else ("listening" if self.controller.report.listening else "asleep"))

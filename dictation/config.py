@@ -1,0 +1,73 @@
+"""The user's settings: one TOML file (``radscribe config`` paths are in the README).
+
+    [templates]
+    folders = ["/srv/radiology/site-templates"]   # site templates; same id overrides a built-in
+
+    [dictation]
+    route_by_anatomy = true     # send a findings sentence to the field its anatomy words name
+    end_silence_ms = 600        # silence that ends an utterance
+
+    [store]
+    path = "/home/me/radscribe.db"                # default: the user data folder
+
+The file is found at ``$RADSCRIBE_CONFIG`` or in the user config folder; a missing file means
+the defaults. Unknown keys are errors with file and line, like every data file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_config_dir
+
+from .datafiles import check_keys, line_of, load_toml
+from .errors import DataFileError
+
+ENV = "RADSCRIBE_CONFIG"
+
+
+def config_path() -> Path:
+    override = os.environ.get(ENV)
+    if override:
+        return Path(override)
+    return Path(user_config_dir("radscribe", appauthor=False)) / "config.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    template_folders: list[Path] = field(default_factory=list)
+    route_by_anatomy: bool = True
+    end_silence_ms: int = 600
+    store_path: Path | None = None
+    path: Path | None = None
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = Path(path) if path else config_path()
+    if not path.exists():
+        if os.environ.get(ENV):
+            raise DataFileError(path, None, f"config file not found (named by ${ENV})")
+        return Config()
+    data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict})
+    text = data["__text__"]
+    check_keys(path, data, "templates", {"folders"})
+    check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms"})
+    check_keys(path, data, "store", {"path"})
+    folders = data.get("templates", {}).get("folders", [])
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise DataFileError(path, line_of(text, "folders"), "[templates] folders must be a list of folder paths")
+    dictation = data.get("dictation", {})
+    route = dictation.get("route_by_anatomy", True)
+    if not isinstance(route, bool):
+        raise DataFileError(path, line_of(text, "route_by_anatomy"), "[dictation] route_by_anatomy must be true or false")
+    silence = dictation.get("end_silence_ms", 600)
+    if not isinstance(silence, int) or not 200 <= silence <= 3000:
+        raise DataFileError(path, line_of(text, "end_silence_ms"), "[dictation] end_silence_ms must be a whole number from 200 to 3000")
+    store = data.get("store", {}).get("path")
+    if store is not None and not isinstance(store, str):
+        raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
+    base = path.parent
+    return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
+                  (base / Path(store).expanduser()) if store else None, path)

@@ -1,0 +1,97 @@
+"""From recognised utterances to a report: commands or dictation, applied and stored durably.
+
+``ReportController`` is the one place where an utterance becomes part of a report. Given what
+the recogniser heard, it asks the command parser whether the whole utterance is a command; if
+so it applies it, otherwise it writes the text (spoken forms, corrections) into the active
+field, or routes it by anatomy. Either way the utterance is committed to the store before
+``handle`` returns: the caller reports it as done only after that. The live session and
+``radscribe dictate`` both go through here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .commands import Command, CommandParser
+from .recognizer import DecodeOptions, Recognizer, Transcript
+from .report import Outcome, Report, ReportLocked, UtteranceRecord
+from .segmenter import SegmenterOptions, split_utterances
+from .store import Store
+from .transcribe import TextPipeline, WrittenUtterance
+
+
+@dataclass(frozen=True)
+class Handled:
+    record: UtteranceRecord
+    outcome: Outcome
+    command: Command | None
+    written: WrittenUtterance | None  # dictation only
+
+
+class ReportController:
+    def __init__(self, report: Report, *, store: Store | None = None, parser: CommandParser | None = None,
+                 pipeline: TextPipeline | None = None, route: bool = True) -> None:
+        self.report = report
+        self.store = store
+        self.parser = parser or CommandParser(template=report.template)
+        self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
+        self.route = route
+        if store is not None:
+            store.save_report(report)
+
+    def decode_options(self) -> DecodeOptions:
+        return self.pipeline.decode_options()
+
+    def context(self) -> str:
+        return self.report.text_before_cursor()
+
+    def handle(self, heard: Transcript, start: float = 0.0, end: float = 0.0) -> Handled | None:
+        """Apply one utterance; None when it held no words (or was heard while asleep)."""
+        report = self.report
+        seq = (report.utterances[-1].seq + 1) if report.utterances else 1
+        words = [{"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
+                  "probability": round(w.probability, 4)} for w in heard.words]
+        command = self.parser.parse(heard.text) if heard.text.strip() else None
+        written: WrittenUtterance | None = None
+        if command is not None:
+            outcome = report.apply(command, self.parser, utterance=seq)
+            kind = "command" if outcome.ok else "rejected"
+            record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     command.describe(), outcome.message, time.time())
+        else:
+            if not report.listening:
+                return None  # asleep: nothing dictated is kept, only "start listening" wakes it
+            text, corrections = self.pipeline.written(heard, before=self.context())
+            if not text:
+                return None
+            try:
+                slots = report.dictate(text, utterance=seq, route=self.route)
+            except ReportLocked as e:  # a signed report takes no more dictation
+                outcome = Outcome(False, str(e))
+                record = UtteranceRecord(seq, "rejected", text, heard.text, start, end, words, report.slot.key, None,
+                                         outcome.message, time.time())
+            else:
+                outcome = Outcome(True, "dictated into " + ", ".join(slots), True)
+                record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, ",".join(slots), None,
+                                         "", time.time())
+                written = WrittenUtterance(text, heard, start, end, corrections)
+        report.utterances.append(record)
+        if self.store is not None:
+            self.store.commit_utterance(report, record)
+        return Handled(record, outcome, command, written)
+
+
+def dictate_audio(audio: np.ndarray, recognizer: Recognizer, controller: ReportController,
+                  segmenter: SegmenterOptions | None = None) -> list[Handled]:
+    """A whole recording through the controller, utterance by utterance (``radscribe dictate``)."""
+    out = []
+    options = controller.decode_options()
+    for u in split_utterances(audio, segmenter):
+        heard = recognizer.transcribe(u.audio, options)
+        handled = controller.handle(heard, u.start, u.end)
+        if handled is not None:
+            out.append(handled)
+    return out
