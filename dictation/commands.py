@@ -213,6 +213,21 @@ class CommandParser:
                     self._fixed.append(normalise(phrase))
                     self._fixed_meaning.append(Command("macro", macro.name, phrase))
 
+    def prompt(self, max_words: int = 70) -> str:
+        """A recognition prompt made of command phrases, for a second look at a short utterance."""
+        parts: list[str] = []
+        sections = [s.title.lower() for s in self.template.spec.sections] if self.template else ["findings", "impression"]
+        for name, phrases in self.commands.phrases.items():
+            phrase = phrases[0]
+            if "{target}" in phrase:
+                parts += [phrase.replace("{target}", t) for t in sections]
+            elif "{field}" in phrase or "{option}" in phrase:
+                continue
+            else:
+                parts.append(phrase)
+        text = ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+        return " ".join(text.split()[:max_words])
+
     def threshold_for(self, phrase: str) -> float:
         return self.commands.short_threshold if len(phrase) <= 8 else self.commands.threshold
 

@@ -163,6 +163,43 @@ def collapse_repeats(words: list[str], min_copies: int = 3) -> list[str]:
     return out
 
 
+_TAIL_HALLUCINATIONS = {"thanks", "thank", "you", "bye", "so"}
+
+
+def _norm_word(w: str) -> str:
+    return re.sub(r"[^a-z0-9']", "", w.lower())
+
+
+def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
+    """Cut what Whisper adds after the speech has ended, judged by word timings and confidence.
+
+    Two patterns seen on short utterances: a stock word at the end with almost no probability
+    ("go to findings, Thanks." with p=0.02), and a loop squeezed into the last instant, where
+    the alignment gives the repeated words no duration ("sign as preliminary sign as
+    preliminary sign ..."). A loop tail is cut only when every word in it was already said.
+    """
+    words = [w for s in segs for w in s.words]
+    if not words:
+        return segs
+    keep = len(words)
+    for i in range(1, len(words) - 1):
+        if words[i].end - words[i].start < 0.02 and words[i + 1].end - words[i + 1].start < 0.02:
+            head = {_norm_word(w.word) for w in words[:i]}
+            if all(_norm_word(w.word) in head for w in words[i:]):
+                keep = i
+            break
+    while keep > 1 and _norm_word(words[keep - 1].word) in _TAIL_HALLUCINATIONS and words[keep - 1].probability < 0.1:
+        keep -= 1
+    if keep == len(words):
+        return segs
+    kept = list(words[:keep])
+    last = kept[-1]
+    kept[-1] = Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)
+    text = " ".join(w.word for w in kept)
+    first = segs[0]
+    return [Segment(first.start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)]
+
+
 def _is_hallucination(seg, audio_rms: float) -> bool:
     text = re.sub(r"[^a-z ]", "", seg.text.lower()).strip()
     if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
@@ -267,6 +304,7 @@ class Recognizer:
         )
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         segs = [self._segment(s) for s in segments if not _is_hallucination(s, rms)]
+        segs = trim_hallucinated_tail(segs)
         words = collapse_repeats(" ".join(s.text for s in segs).split())
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
 

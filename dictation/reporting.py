@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .commands import Command, CommandParser
+from .audio import SAMPLE_RATE
 from .recognizer import DecodeOptions, Recognizer, Transcript
 from .report import Outcome, Report, ReportLocked, UtteranceRecord
 from .segmenter import SegmenterOptions, split_utterances
@@ -39,11 +40,27 @@ class ReportController:
         self.parser = parser or CommandParser(template=report.template)
         self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
         self.route = route
+        self.second_look_seconds = 3.0
+        self._command_prompt = self.parser.prompt()
         if store is not None:
             store.save_report(report)
 
     def decode_options(self) -> DecodeOptions:
         return self.pipeline.decode_options()
+
+    def recognise(self, recognizer: Recognizer, audio: np.ndarray, heard: Transcript | None = None) -> Transcript:
+        """Final text of an utterance, with a second look when it may be a misheard command.
+
+        The dictation prompt makes the model expect findings, so a short command can come out
+        as "Sin is preliminary". A short utterance that is not a command is decoded once more
+        with the command phrases as the prompt; that reading is taken only if it is a command.
+        """
+        heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
+        if len(audio) <= self.second_look_seconds * SAMPLE_RATE and self.parser.parse(heard.text) is None:
+            alt = recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt))
+            if self.parser.parse(alt.text) is not None:
+                return alt
+        return heard
 
     def context(self) -> str:
         return self.report.text_before_cursor()
@@ -90,7 +107,7 @@ def dictate_audio(audio: np.ndarray, recognizer: Recognizer, controller: ReportC
     out = []
     options = controller.decode_options()
     for u in split_utterances(audio, segmenter):
-        heard = recognizer.transcribe(u.audio, options)
+        heard = controller.recognise(recognizer, u.audio, recognizer.transcribe(u.audio, options))
         handled = controller.handle(heard, u.start, u.end)
         if handled is not None:
             out.append(handled)

@@ -222,6 +222,7 @@ class DictationSession:
         if heard is None:
             heard = recognizer.transcribe(u.audio, options)
         if self.controller is not None:
+            heard = self.controller.recognise(recognizer, u.audio, heard)
             self._finish_into_report(u, heard, decided_at)
             return
         written, corrections = self.pipeline.written(heard, before=self.text)

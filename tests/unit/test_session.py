@@ -86,3 +86,34 @@ def test_streaming_recognizer_push_api():
     final = stream.finish()
     assert final.text == "no pneumothorax" and final.words[0].word == "no"
     assert recognizer.final_calls == [int(2.5 * SAMPLE_RATE)]  # the whole utterance, once
+
+
+def test_with_a_report_commands_are_obeyed_and_every_utterance_is_stored_before_it_is_shown(tmp_path):
+    from dictation.report import Report
+    from dictation.reporting import ReportController
+    from dictation.session import CommandApplied
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
+
+    parts = [synthesize(t, lead=0.3, trail=1.0) for t in ("go to impression", "pneumonia period", "scratch that")]
+    store = Store(tmp_path / "s.db")
+    report = Report.new(TemplateLibrary().get("xr-chest"))
+    controller = ReportController(report, store=store)
+    seen_in_store = []
+    events = []
+
+    def on_event(e):
+        events.append(e)
+        if isinstance(e, (CommandApplied, UtteranceCommitted)):
+            seen_in_store.append(len(store.utterances(report.id)))
+
+    recognizer = ScriptedRecognizer(["go to impression", "pneumonia period", "scratch that"])
+    session = DictationSession(ArraySource(np.concatenate(parts)), on_event, recognizer=recognizer, controller=controller)
+    session.start()
+    assert session.wait(30)
+    applied = [e for e in events if isinstance(e, CommandApplied)]
+    assert [(e.command.name, e.ok) for e in applied] == [("go_to", True), ("scratch_that", True)]
+    assert [e.utterance.text for e in events if isinstance(e, UtteranceCommitted)] == ["Pneumonia."]
+    assert seen_in_store == [1, 2, 3]  # each event came after its utterance was in the store
+    assert report.slot_text("impression") == ""
+    assert report.utterances[1].scratched

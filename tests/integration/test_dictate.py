@@ -1,0 +1,102 @@
+"""`radscribe dictate`: the whole chain on synthesised speech, and drafts that survive SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from dictation.bench.voice import speak_with_pauses, write_wav
+
+REPORT = ["go to indication", "shortness of breath period", "go to findings", "the lungs are clear period",
+          "scratch that", "there is a small left pleural effusion period", "go to impression",
+          "small left pleural effusion period", "sign as preliminary"]
+
+
+@pytest.fixture(scope="module")
+def report_wav(tmp_path_factory):
+    return write_wav(tmp_path_factory.mktemp("dictate") / "report.wav", speak_with_pauses(REPORT))
+
+
+def run(cmd, env=None, timeout=180):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def env(tmp_path):
+    (tmp_path / "config.toml").write_text("# defaults: no site templates\n")  # not the user's own config
+    return {**os.environ, "RADSCRIBE_STORE": str(tmp_path / "store.db"), "RADSCRIBE_CONFIG": str(tmp_path / "config.toml")}
+
+
+def test_commands_are_obeyed_and_text_lands_in_the_right_sections(radscribe_cmd, report_wav, env):
+    done = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["template"] == "xr-chest" and report["status"] == "preliminary"
+    kinds = [(u["kind"], u["command"]) for u in report["utterances"]]
+    assert kinds == [("command", "go_to indication"), ("dictation", None), ("command", "go_to findings.lines_tubes"),
+                     ("dictation", None), ("command", "scratch_that"), ("dictation", None),
+                     ("command", "go_to impression"), ("dictation", None), ("command", "sign_preliminary")]
+    sections = report["sections"]
+    assert sections["indication"].lower() == "shortness of breath."
+    # Routed by anatomy from the first findings field into the pleura field.
+    assert report["fields"]["findings"]["pleura"].lower() == "there is a small left pleural effusion."
+    assert "lungs are clear" not in json.dumps(report).split('"utterances"')[0]  # scratched from every section
+    assert report["utterances"][3]["scratched"] is True
+    assert sections["impression"].lower() == "small left pleural effusion."
+    assert "INDICATION: Shortness of breath." in report["text"]
+    assert "Pleura: There is a small left pleural effusion." in report["text"]
+    assert "Lungs:" not in report["text"]  # its default was never accepted: not in the report
+
+
+def test_bad_template_id_and_bad_audio_are_one_line_errors(radscribe_cmd, report_wav, env, tmp_path):
+    bad = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "ct-haed"], env)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "ct-head" in bad.stderr and "Traceback" not in bad.stderr
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    unreadable = run([*radscribe_cmd, "dictate", str(text), "--template", "ct-head"], env)
+    assert unreadable.returncode == 2 and unreadable.stderr.count("\n") == 1 and "notes.wav" in unreadable.stderr
+
+
+def test_sigkill_mid_dictation_loses_no_stored_utterance(radscribe_cmd, report_wav, env, tmp_path):
+    store = tmp_path / "store.db"
+    stored = []
+    with subprocess.Popen([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--realtime",
+                           "--progress", "--store", str(store)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          text=True, env=env) as proc:
+        deadline = time.monotonic() + 120
+        try:
+            while len(stored) < 4 and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                if line.startswith("stored utterance"):
+                    stored.append(line.strip())
+            assert len(stored) == 4, stored
+        finally:
+            proc.send_signal(signal.SIGKILL)  # no chance to clean up: what is on disk is all there is
+            proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    # A new process: the draft is there, with every utterance that had been reported stored.
+    listed = run([*radscribe_cmd, "drafts", "--store", str(store)], env)
+    assert listed.returncode == 0 and "xr-chest" in listed.stdout and "draft" in listed.stdout
+    draft_id = listed.stdout.split()[0]
+    shown = run([*radscribe_cmd, "drafts", "--store", str(store), "show", draft_id, "--json"], env)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["status"] == "draft"
+    assert len(report["utterances"]) >= 4
+    for line, utterance in zip(stored, report["utterances"]):
+        assert line.startswith(f"stored utterance {utterance['seq']} ({utterance['kind']})")
+    assert report["sections"]["indication"].lower() == "shortness of breath."
+    # And dictation goes on into the same draft.
+    more = write_wav(tmp_path / "more.wav", speak_with_pauses(["go to impression", "pneumonia period"]))
+    resumed = run([*radscribe_cmd, "dictate", str(more), "--resume", draft_id, "--store", str(store), "--json"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    after = json.loads(resumed.stdout)
+    assert after["id"].startswith(draft_id)
+    assert after["sections"]["indication"].lower() == "shortness of breath."
+    assert after["sections"]["impression"].lower() == "pneumonia."

@@ -1,0 +1,61 @@
+"""The SQLite store: durable settings, reports and utterances survive a new connection."""
+
+import os
+import stat
+
+import pytest
+
+from dictation.recognizer import Segment, Transcript, Word
+from dictation.report import Report
+from dictation.reporting import ReportController
+from dictation.store import Store, StoreError
+from dictation.templates import TemplateLibrary
+
+
+def heard(text):
+    words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
+    return Transcript(text, (Segment(0, 1, text, words),), 1.0)
+
+
+def test_wal_full_sync_and_owner_only(tmp_path):
+    store = Store(tmp_path / "s.db")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert stat.S_IMODE(os.stat(tmp_path / "s.db").st_mode) == 0o600
+
+
+def test_every_utterance_is_stored_with_the_report(tmp_path):
+    library = TemplateLibrary()
+    store = Store(tmp_path / "s.db")
+    report = Report.new(library.get("xr-chest"))
+    controller = ReportController(report, store=store)
+    for text in ["go to indication", "cough period", "go to impression", "pneumonia period", "scratch that"]:
+        controller.handle(heard(text), 0.0, 1.0)
+    again = Store(tmp_path / "s.db")  # a new connection sees everything committed
+    rows = again.utterances(report.id)
+    assert [r["kind"] for r in rows] == ["command", "dictation", "command", "dictation", "command"]
+    assert rows[1]["text"] == "Cough." and rows[1]["slot"] == "indication"
+    loaded = again.load_report(report.id[:8], library)
+    assert loaded.slot_text("indication") == "Cough." and loaded.slot_text("impression") == ""
+    assert loaded.utterances[3].scratched
+    assert [d.id for d in again.drafts()] == [report.id]
+
+
+def test_unknown_draft_and_not_a_database(tmp_path):
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(StoreError, match="no draft"):
+        store.load_report("nope")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the radscribe store"):
+        Store(junk)
+
+
+def test_worklist_orders_stat_first_then_by_age(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.add_worklist_item("A1", priority="routine", ordered_at=1.0)
+    store.add_worklist_item("A2", priority="stat", ordered_at=3.0)
+    store.add_worklist_item("A3", priority="stat", ordered_at=2.0)
+    assert [r["accession"] for r in store.worklist()] == ["A3", "A2", "A1"]
+    with pytest.raises(StoreError, match="already on the worklist"):
+        store.add_worklist_item("A1")
