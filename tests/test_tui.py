@@ -53,3 +53,24 @@ async def test_f4_pauses_and_resumes_listening():
         assert "Paused" in str(app.query_one("#status", Static).render())
         await pilot.press("f4")
         await wait_for(pilot, lambda: app.state == "listening")
+
+
+@pytest.mark.asyncio
+async def test_with_a_template_commands_move_the_cursor_and_text_fills_fields(tmp_path):
+    from dictation.report import Report
+    from dictation.reporting import ReportController
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
+
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in ("go to impression", "pneumonia period")])
+    report = Report.new(TemplateLibrary().get("xr-chest"))
+    controller = ReportController(report, store=Store(tmp_path / "s.db"))
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True),
+                       ScriptedRecognizer(["go to impression", "pneumonia period"]), controller=controller)
+    async with app.run_test() as pilot:
+        area = app.query_one("#report", TextArea)
+        assert "Lungs: (not dictated) The lungs are clear." in area.text
+        await wait_for(pilot, lambda: "▶ Pneumonia." in area.text)
+        status = str(app.query_one("#status", Static).render())
+        assert "at Impression" in status and "✓ at Impression" in status
+        assert area.read_only

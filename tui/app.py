@@ -15,7 +15,9 @@ from textual.widgets import Footer, Header, Static, TextArea
 
 from dictation.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.recognizer import Recognizer
-from dictation.session import (DictationSession, LevelChanged, PartialText, SessionError, StateChanged,
+from dictation.report import Report
+from dictation.reporting import ReportController
+from dictation.session import (CommandApplied, DictationSession, LevelChanged, PartialText, SessionError, StateChanged,
                                UtteranceCommitted)
 from dictation.spoken import join_text
 from dictation.transcribe import TextPipeline
@@ -28,6 +30,7 @@ STATE_TEXT = {
     "listening": "● Listening",
     "paused": "❚❚ Paused (F4 to listen)",
     "recognising": "… Recognising",
+    "asleep": "☾ Asleep (say “start listening”)",
     "no_microphone": "No microphone",
     "error": "Error",
     "stopped": "Stopped",
@@ -43,8 +46,11 @@ class RadscribeApp(App):
     ]
 
     def __init__(self, source: Callable[[], AudioSource], recognizer: Callable[[], Recognizer] | Recognizer,
-                 *, model_label: str = "tiny.en (bundled)", group: str | None = None) -> None:
+                 *, model_label: str = "tiny.en (bundled)", group: str | None = None,
+                 controller: ReportController | None = None) -> None:
         super().__init__()
+        self.controller = controller
+        self.last_command = ""
         self._source_factory = source
         self._recognizer = recognizer
         self.model_label = model_label
@@ -63,10 +69,17 @@ class RadscribeApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#report", TextArea).border_title = "Report"
+        area = self.query_one("#report", TextArea)
+        area.border_title = "Report"
+        if self.controller is not None:
+            # The report is built by voice; typing into fields arrives with the full report screen.
+            area.read_only = True
+            area.border_title = self.controller.report.template.title
+            self._show_report()
         self._show_status()
         self.session = DictationSession(self._source_factory, lambda e: self.post_message(SessionEvent(e)),
-                                        recognizer=self._recognizer, pipeline=TextPipeline(group=self.group))
+                                        recognizer=self._recognizer, controller=self.controller,
+                                        pipeline=None if self.controller else TextPipeline(group=self.group))
         self.session.start()
 
     def on_unmount(self) -> None:
@@ -86,6 +99,17 @@ class RadscribeApp(App):
         elif isinstance(e, PartialText):
             tentative = self.query_one("#tentative", Static)
             tentative.update(" ".join(t for t in (e.committed, e.tentative) if t))
+        elif isinstance(e, CommandApplied):
+            self.latency = e.latency
+            self.last_command = ("✓ " if e.ok else "✗ ") + e.message
+            self.query_one("#tentative", Static).update("")
+            self._show_report()
+            self._show_status()
+        elif isinstance(e, UtteranceCommitted) and self.controller is not None:
+            self.latency = e.latency
+            self.query_one("#tentative", Static).update("")
+            self._show_report()
+            self._show_status()
         elif isinstance(e, UtteranceCommitted):
             self.latency = e.latency
             report = self.query_one("#report", TextArea)
@@ -101,6 +125,11 @@ class RadscribeApp(App):
             self.detail = e.message
             self._show_status()
 
+    def _show_report(self) -> None:
+        if self.controller is not None:
+            area = self.query_one("#report", TextArea)
+            area.load_text(report_view(self.controller.report))
+
     def _show_status(self) -> None:
         status = self.query_one("#status", Static)
         parts = [STATE_TEXT.get(self.state, self.state)]
@@ -110,6 +139,11 @@ class RadscribeApp(App):
             parts.append(self.detail)
         elif self.state == "listening" and self.detail:
             parts.append(self.detail)
+        if self.controller is not None:
+            report = self.controller.report
+            parts.append(f"{report.status} · at {report.slot.title}")
+            if self.last_command:
+                parts.append(self.last_command)
         parts.append(f"model {self.model_label}")
         if self.latency is not None:
             parts.append(f"last {self.latency * 1000:.0f} ms")
@@ -127,16 +161,45 @@ class RadscribeApp(App):
             self.session.pause()
 
 
+def report_view(report: Report) -> str:
+    """The report as the radiologist sees it while dictating: every field, the active one marked,
+    defaults nobody accepted shown as such (they are not in the report until accepted)."""
+    lines: list[str] = [f"{report.template.title}   [{report.status}]", ""]
+    active = report.slot.key
+    for section in report.template.spec.sections:
+        slots = [s for s in report.template.slots if s.section.key == section.key]
+        lines.append(section.title.upper() + ("" if not section.required else " *"))
+        for slot in slots:
+            marker = "▶ " if slot.key == active else "  "
+            accepted = report.slot_text(slot.key)
+            pending = [p.text for p in report.slots[slot.key] if not p.accepted]
+            label = f"{slot.field.title}: " if slot.field else ""
+            if accepted:
+                lines.append(f"{marker}{label}{accepted}")
+            elif pending:
+                lines.append(f"{marker}{label}(not dictated) {' '.join(pending)}")
+            else:
+                lines.append(f"{marker}{label}…".rstrip())
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def run_app(*, audio: str | None = None, template_id: str | None = None, model: str | None = None,
             device: int | str | None = None) -> None:
-    from dictation.errors import RadscribeError
+    from dictation.config import load_config
     from dictation.recognizer import resolve_model
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
 
-    if template_id is not None:
-        raise RadscribeError("--template is not available yet: report templates are not in this version")
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens
+    controller = None
+    if template_id is not None:  # a bad id is a one-line error before the screen opens
+        config = load_config()
+        template = TemplateLibrary(config.template_folders).get(template_id)
+        controller = ReportController(Report.new(template), store=Store(config.store_path),
+                                      route=config.route_by_anatomy)
 
     def source() -> AudioSource:
         return FileSource(Path(audio), realtime=True) if audio else MicrophoneSource(device)
 
-    RadscribeApp(source, lambda: Recognizer(model), model_label=label).run()
+    RadscribeApp(source, lambda: Recognizer(model), model_label=label, controller=controller).run()
