@@ -420,5 +420,18 @@ def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: 
     asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts)
 
 
+@bench.command("commands")
+@click.option("--limit", type=int, help="Only the first N dictated sentences.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+@friendly
+def bench_commands(limit: int | None, as_json: bool) -> None:
+    """Voice commands obeyed, and dictation never taken for a command, against exact matching."""
+    from .bench import commands
+
+    result = commands.run(echo=click.echo, limit=limit)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
 if __name__ == "__main__":
     main()
