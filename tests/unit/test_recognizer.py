@@ -42,3 +42,33 @@ def test_named_model_offline_names_both_alternatives(monkeypatch, tmp_path):
 ])
 def test_collapse_repeats(words, expected):
     assert " ".join(collapse_repeats(words.split())) == expected
+
+
+def test_a_whole_utterance_decoded_twice_is_kept_once():
+    from dictation.recognizer import undouble
+
+    assert undouble("next field, next field,".split()) == ["next", "field"]
+    assert undouble("Normal lungs, normal lungs".split()) == ["Normal", "lungs"]
+    assert undouble("no no".split()) == ["no"]
+    assert undouble("the left and the right".split()) == "the left and the right".split()
+    assert undouble("small effusion small".split()) == "small effusion small".split()
+
+
+def test_trailing_stock_word_with_no_confidence_is_cut():
+    from dictation.recognizer import Segment, Word, trim_hallucinated_tail
+
+    words = (Word("go", 0, 0.5, 0.3), Word("to", 0.5, 0.7, 0.99), Word("findings,", 0.7, 1.1, 0.86), Word("Thanks.", 1.1, 1.3, 0.02))
+    kept = trim_hallucinated_tail([Segment(0, 1.3, "go to findings, Thanks.", words)])
+    assert kept[0].text == "go to findings"
+    sure = (Word("thank", 0, 0.4, 0.9), Word("you", 0.4, 0.6, 0.9))
+    assert trim_hallucinated_tail([Segment(0, 0.6, "thank you", sure)])[0].text == "thank you"
+
+
+def test_a_loop_squeezed_into_no_time_is_cut_when_it_only_repeats():
+    from dictation.recognizer import Segment, Word, trim_hallucinated_tail
+
+    said = [Word("sign", 0, 0.6, 0.2), Word("as", 0.6, 0.8, 0.6), Word("preliminary", 0.8, 1.3, 0.5)]
+    loop = [Word(w, 1.32, 1.32, 0.5) for w in ("sign", "as", "preliminary", "sign")]
+    assert trim_hallucinated_tail([Segment(0, 1.3, "", tuple(said + loop))])[0].text == "sign as preliminary"
+    new_words = [Word(w, 1.32, 1.32, 0.5) for w in ("left", "lobe")]
+    assert trim_hallucinated_tail([Segment(0, 1.3, "x", tuple(said + new_words))])[0].text == "x"
