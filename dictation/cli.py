@@ -258,7 +258,7 @@ def templates_show(template_id: str, as_json: bool) -> None:
     click.echo(Report.new(t).render(with_unaccepted=True), nl=False)
 
 
-def _report_json(report: object, handled: list | None = None) -> dict:
+def _report_json(report: object) -> dict:
     from .report import Report
 
     assert isinstance(report, Report)
@@ -296,7 +296,7 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     from .config import load_config
     from .recognizer import Recognizer
     from .report import Report
-    from .reporting import ReportController, dictate_audio
+    from .reporting import Handled, ReportController, dictate_audio
     from .segmenter import SegmenterOptions
     from .store import Store
 
@@ -310,40 +310,28 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     if report.status in ("final", "corrected"):
         fail(f"draft {report.id} is signed {report.status}; it takes no more dictation")
 
-    def show(handled: object) -> None:
-        from .reporting import Handled
+    def show(handled: Handled) -> None:
+        r = handled.record
+        what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
+        click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
 
-        assert isinstance(handled, Handled)
-        if progress:
-            r = handled.record
-            what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
-            click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
-
-    controller = ReportController(report, store=store, route=config.route_by_anatomy and not no_route)
+    controller = ReportController(report, store=store, route=config.route_by_anatomy and not no_route,
+                                  on_handled=show if progress else None)
     segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
     recognizer = Recognizer(model)
     if realtime:
         from .session import DictationSession, SessionError
 
         errors: list[str] = []
-        original = controller.handle
-
-        def handle(*args: object, **kwargs: object) -> object:
-            handled = original(*args, **kwargs)  # type: ignore[arg-type]
-            if handled is not None:
-                show(handled)
-            return handled
-
-        controller.handle = handle  # type: ignore[method-assign]
-        session = DictationSession(FileSource(audio, realtime=True), lambda e: errors.append(e.message) if isinstance(e, SessionError) else None,
+        session = DictationSession(FileSource(audio, realtime=True),
+                                   lambda e: errors.append(e.message) if isinstance(e, SessionError) else None,
                                    recognizer=recognizer, controller=controller, segmenter=segmenter)
         session.start()
         session.wait()
         if errors:
             fail(errors[0])
     else:
-        for handled in dictate_audio(samples, recognizer, controller, segmenter):
-            show(handled)
+        dictate_audio(samples, recognizer, controller, segmenter)
     if as_json:
         click.echo(json.dumps(_report_json(report), ensure_ascii=False))
     else:

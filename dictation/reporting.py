@@ -11,6 +11,7 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +35,14 @@ class Handled:
 
 class ReportController:
     def __init__(self, report: Report, *, store: Store | None = None, parser: CommandParser | None = None,
-                 pipeline: TextPipeline | None = None, route: bool = True) -> None:
+                 pipeline: TextPipeline | None = None, route: bool = True,
+                 on_handled: Callable[[Handled], None] | None = None) -> None:
         self.report = report
         self.store = store
         self.parser = parser or CommandParser(template=report.template)
         self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
         self.route = route
+        self.on_handled = on_handled  # called once the utterance is stored
         self.second_look_seconds = 3.0
         self._command_prompt = self.parser.prompt()
         if store is not None:
@@ -98,7 +101,10 @@ class ReportController:
         report.utterances.append(record)
         if self.store is not None:
             self.store.commit_utterance(report, record)
-        return Handled(record, outcome, command, written)
+        handled = Handled(record, outcome, command, written)
+        if self.on_handled is not None:
+            self.on_handled(handled)
+        return handled
 
 
 def dictate_audio(audio: np.ndarray, recognizer: Recognizer, controller: ReportController,

@@ -64,11 +64,20 @@ class CommandApplied:
 
 
 @dataclass(frozen=True)
+class UtteranceRejected:
+    """Dictation that could not go into the report (it is signed final): kept out, said why."""
+
+    text: str
+    message: str
+
+
+@dataclass(frozen=True)
 class SessionError:
     message: str
 
 
-Event = StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | SessionError
+Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
+         | SessionError)
 
 
 class DictationSession:
@@ -252,5 +261,5 @@ class DictationSession:
             self.text = join_text(self.text, handled.written.text)
             self._emit(UtteranceCommitted(handled.written, latency))
         else:
-            self._emit(SessionError(handled.outcome.message))
+            self._emit(UtteranceRejected(handled.record.text, handled.outcome.message))
         self._set_state("paused" if self._paused.is_set() else ("listening" if self.controller.report.listening else "asleep"))

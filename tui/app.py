@@ -18,7 +18,7 @@ from dictation.recognizer import Recognizer
 from dictation.report import Report
 from dictation.reporting import ReportController
 from dictation.session import (CommandApplied, DictationSession, LevelChanged, PartialText, SessionError, StateChanged,
-                               UtteranceCommitted)
+                               UtteranceCommitted, UtteranceRejected)
 from dictation.spoken import join_text
 from dictation.transcribe import TextPipeline
 
@@ -104,6 +104,10 @@ class RadscribeApp(App):
             self.last_command = ("✓ " if e.ok else "✗ ") + e.message
             self.query_one("#tentative", Static).update("")
             self._show_report()
+            self._show_status()
+        elif isinstance(e, UtteranceRejected):
+            self.last_command = "✗ " + e.message
+            self.query_one("#tentative", Static).update("")
             self._show_status()
         elif isinstance(e, UtteranceCommitted) and self.controller is not None:
             self.latency = e.latency
