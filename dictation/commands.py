@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -323,11 +322,3 @@ class CommandParser:
             if m.name == name:
                 return m
         raise KeyError(name)
-
-
-def describe_all(commands: CommandSet | None = None) -> list[tuple[str, list[str]]]:
-    """Every command with its phrases, for help screens and the README."""
-    commands = commands or default_commands()
-    out: list[tuple[str, Any]] = [(name, phrases) for name, phrases in commands.phrases.items()]
-    out += [(f"macro {m.name}", m.phrases) for m in commands.macros]
-    return out

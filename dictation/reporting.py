@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .commands import Command, CommandParser
 from .audio import SAMPLE_RATE
+from .commands import Command, CommandParser
 from .recognizer import DecodeOptions, Recognizer, Transcript
 from .report import Outcome, Report, ReportLocked, UtteranceRecord
 from .segmenter import SegmenterOptions, split_utterances
