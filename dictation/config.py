@@ -20,19 +20,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from platformdirs import user_config_dir
-
 from .datafiles import check_keys, line_of, load_toml
 from .errors import DataFileError
+from .resources import user_file
 
 ENV = "RADSCRIBE_CONFIG"
 
 
 def config_path() -> Path:
-    override = os.environ.get(ENV)
-    if override:
-        return Path(override)
-    return Path(user_config_dir("radscribe", appauthor=False)) / "config.toml"
+    return user_file(ENV, "config", "config.toml")
 
 
 @dataclass(frozen=True)

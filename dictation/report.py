@@ -149,18 +149,17 @@ class Report:
             u.scratched = s
 
     def undo(self) -> Outcome:
-        if not self._undo:
-            return Outcome(False, "nothing to undo")
-        self._redo.append(self._state())
-        self._restore(self._undo.pop())
-        return Outcome(True, "undone", True)
+        return self._step(self._undo, self._redo, "undo", "undone")
 
     def redo(self) -> Outcome:
-        if not self._redo:
-            return Outcome(False, "nothing to redo")
-        self._undo.append(self._state())
-        self._restore(self._redo.pop())
-        return Outcome(True, "redone", True)
+        return self._step(self._redo, self._undo, "redo", "redone")
+
+    def _step(self, back: list[Any], forth: list[Any], verb: str, done: str) -> Outcome:
+        if not back:
+            return Outcome(False, f"nothing to {verb}")
+        forth.append(self._state())
+        self._restore(back.pop())
+        return Outcome(True, done, True)
 
     # -- editing -------------------------------------------------------------------------------
 

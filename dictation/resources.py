@@ -39,3 +39,15 @@ def data_dir(kind: str) -> Path:
     if root is None:
         raise FileNotFoundError(f"radscribe's {kind}/ folder is missing from this installation; reinstall radscribe")
     return root / kind
+
+
+def user_file(env: str, folder: str, name: str) -> Path:
+    """A per-user file: the path an environment variable names, else ``name`` in the user's
+    ``config`` or ``data`` folder (platformdirs)."""
+    override = os.environ.get(env)
+    if override:
+        return Path(override)
+    from platformdirs import user_config_dir, user_data_dir
+
+    base = {"config": user_config_dir, "data": user_data_dir}[folder]
+    return Path(base("radscribe", appauthor=False)) / name

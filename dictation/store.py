@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
-
 from .errors import RadscribeError
 from .report import Report, UtteranceRecord
+from .resources import user_file
 from .templates import TemplateLibrary
 
 ENV = "RADSCRIBE_STORE"
@@ -79,10 +78,7 @@ class StoreError(RadscribeError):
 
 
 def default_path() -> Path:
-    override = os.environ.get(ENV)
-    if override:
-        return Path(override)
-    return Path(user_data_dir("radscribe", appauthor=False)) / "radscribe.db"
+    return user_file(ENV, "data", "radscribe.db")
 
 
 @dataclass(frozen=True)
