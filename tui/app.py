@@ -89,8 +89,10 @@ class RadscribeApp(App):
     # -- engine events -------------------------------------------------------------------------
 
     def on_session_event(self, message: SessionEvent) -> None:
-        if not self.screen.is_mounted or not self.query(LevelMeter):
-            return  # the app is closing: the dictation thread may still be saying goodbye
+        # The app is closing: events the dictation thread posted before it stopped may still
+        # arrive after the last screen has gone (then even reading self.screen raises).
+        if not self.screen_stack or not self.screen.is_mounted or not self.query(LevelMeter):
+            return
         e = message.event
         if isinstance(e, LevelChanged):
             meter = self.query_one(LevelMeter)
