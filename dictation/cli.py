@@ -171,7 +171,8 @@ def vocab() -> None:
 @vocab.command("check")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True))
 def vocab_check(folder: str | None) -> None:
-    """Validate spoken.toml, lexicon.txt, corrections.toml, commands.toml and macros.toml (exit 1 on problems)."""
+    """Validate every vocab file: spoken forms, lexicon, corrections, commands, macros, critical
+    findings, observations, context rules, anatomy (exit 1 on problems)."""
     from .commands import CommandParser, load_commands, load_macros
     from .correction import load_corrections, load_lexicon
     from .resources import data_dir
@@ -196,6 +197,13 @@ def vocab_check(folder: str | None) -> None:
         for _, other, why in CommandParser(commands).collisions():
             click.echo(f"{root / 'commands.toml'}: {why}")
             problems += 1
+    from .checks import load_lexicon
+
+    try:
+        load_lexicon(root)  # critical_findings, observations, context_rules, anatomy
+    except DataFileError as e:
+        click.echo(str(e))
+        problems += 1
     if problems:
         sys.exit(1)
     click.echo(f"{root}: vocabulary OK")
@@ -258,8 +266,13 @@ def templates_show(template_id: str, as_json: bool) -> None:
     click.echo(Report.new(t).render(with_unaccepted=True), nl=False)
 
 
-def _report_json(report: object) -> dict:
+def _report_json(report: object, flags: list | None = None) -> dict:
     from .report import Report
+
+    if flags is None:
+        from .checks import Checker
+
+        flags = Checker().check_report(report)  # type: ignore[arg-type]
 
     assert isinstance(report, Report)
     return {
@@ -273,7 +286,7 @@ def _report_json(report: object) -> dict:
         "utterances": [{"seq": u.seq, "kind": u.kind, "text": u.text, "slot": u.slot, "command": u.command,
                         "start": round(u.start, 3), "end": round(u.end, 3), "scratched": u.scratched,
                         **({"message": u.message} if u.message else {})} for u in report.utterances],
-        "flags": [],
+        "flags": [f.to_dict() for f in flags],
         "text": report.render(),
     }
 
@@ -332,11 +345,59 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
             fail(errors[0])
     else:
         dictate_audio(samples, recognizer, controller, segmenter)
+    controller.run_checks()  # the final state (the session checked after every utterance)
+    if controller.check_error:
+        click.echo(f"radscribe: {controller.check_error}", err=True)
     if as_json:
-        click.echo(json.dumps(_report_json(report), ensure_ascii=False))
+        click.echo(json.dumps(_report_json(report, controller.flags), ensure_ascii=False))
     else:
         click.echo(report.render(), nl=False)
+        for flag in controller.flags:
+            click.echo(f"radscribe: {flag.describe()}", err=True)
         click.echo(f"radscribe: {report.status} report {report.id} stored in {store.path}", err=True)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--template", "template_id", help="Template the reports follow (its sections, required fields and sex).")
+@click.option("--sex", type=click.Choice(["F", "M", "female", "male"], case_sensitive=False), help="The patient's sex (for anatomy checks).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
+@friendly
+def check(files: tuple[str, ...], template_id: str | None, sex: str | None, as_json: bool) -> None:
+    """The clinical pass on report text: critical findings, completeness, consistency, follow-up.
+
+    Sections are read from headings like FINDINGS: and IMPRESSION:. Exit 0 when nothing needs a
+    look (info only), 1 when a file has a critical or warning flag, 2 on bad input."""
+    from .checks import Checker
+    from .datafiles import read_text
+
+    template = _library().get(template_id) if template_id else None
+    texts = []
+    for path in files:  # every file readable before the pipeline loads
+        try:
+            texts.append((path, read_text(Path(path))))
+        except DataFileError as e:
+            fail(f"{path}: {e.detail}")
+    checker = Checker()
+    worst = 0
+    for path, text in texts:
+        flags = checker.check_text(text, template, sex)
+        if any(f.severity in ("critical", "warning") for f in flags):
+            worst = 1
+        if as_json:
+            click.echo(json.dumps({"path": path, "flags": [f.to_dict() for f in flags]}, ensure_ascii=False))
+            continue
+        click.echo(f"{path}: {len(flags) or 'no'} flag{'s' if len(flags) != 1 else ''}")
+        for f in flags:
+            where = ""
+            if f.start is not None:
+                line = text.count("\n", 0, f.start) + 1
+                col = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
+                where = f"{line}:{col} "
+            click.echo(f"  {where}{f.describe()}")
+            if f.action:
+                click.echo(f"      → {f.action}")
+    sys.exit(worst)
 
 
 @main.group(invoke_without_command=True)
@@ -417,6 +478,19 @@ def bench_commands(limit: int | None, as_json: bool) -> None:
     from .bench import commands
 
     result = commands.run(echo=click.echo, limit=limit)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("checks")
+@click.option("--data", type=click.Path(file_okay=False), help="The shared evaluation data folder (default: ../shared/data if present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+@friendly
+def bench_checks(data: str | None, as_json: bool) -> None:
+    """Critical findings, negation and chest radiograph labels against keyword baselines; speed."""
+    from .bench import checks
+
+    result = checks.run(echo=click.echo, data=data)
     if as_json:
         click.echo(json.dumps(result))
 

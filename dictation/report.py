@@ -220,7 +220,12 @@ class Report:
             if u.seq in present and not u.scratched:
                 self._checkpoint()
                 for key in self.slots:
-                    self.slots[key] = [p for p in self.slots[key] if p.utterance != u.seq]
+                    kept = [p for p in self.slots[key] if p.utterance != u.seq]
+                    if not kept and self.slots[key]:
+                        # The scratched text had replaced the default: it comes back, still "not dictated".
+                        default = self.template.slot(key).default
+                        kept = [Piece(default, "default", accepted=False)] if default else []
+                    self.slots[key] = kept
                 u.scratched = True
                 return Outcome(True, f"scratched “{_clip(u.text)}”", True)
         return Outcome(False, "nothing to scratch")

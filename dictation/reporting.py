@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .audio import SAMPLE_RATE
+from .checks import Checker, Flag
 from .commands import Command, CommandParser
+from .errors import RadscribeError
 from .recognizer import DecodeOptions, Recognizer, Transcript
 from .report import Outcome, Report, ReportLocked, UtteranceRecord
 from .segmenter import SegmenterOptions, split_utterances
@@ -36,7 +38,7 @@ class Handled:
 class ReportController:
     def __init__(self, report: Report, *, store: Store | None = None, parser: CommandParser | None = None,
                  pipeline: TextPipeline | None = None, route: bool = True,
-                 on_handled: Callable[[Handled], None] | None = None) -> None:
+                 on_handled: Callable[[Handled], None] | None = None, checks: bool = True) -> None:
         self.report = report
         self.store = store
         self.parser = parser or CommandParser(template=report.template)
@@ -45,8 +47,42 @@ class ReportController:
         self.on_handled = on_handled  # called once the utterance is stored
         self.second_look_seconds = 3.0
         self._command_prompt = self.parser.prompt()
+        self.checks = checks
+        self._checker: Checker | None = None
+        self.flags: list[Flag] = []
+        self.check_error = ""
         if store is not None:
             store.save_report(report)
+
+    @property
+    def checker(self) -> Checker:
+        """The clinical checks (spaCy + ConText load on first use: a couple of seconds)."""
+        if self._checker is None:
+            self._checker = Checker()
+        return self._checker
+
+    def warm_up(self) -> None:
+        """Load the checks now (from a background thread); a failure shows on the next check."""
+        try:
+            self.checker  # noqa: B018 - loads the pipeline
+        except RadscribeError:
+            pass
+
+    def run_checks(self) -> tuple[list[Flag], bool]:
+        """Check the report as it stands; returns the flags and whether they changed.
+
+        A broken vocab file turns the checks off with a message (``check_error``) but never
+        stops dictation."""
+        if not self.checks or self.check_error:
+            return self.flags, False
+        try:
+            flags = self.checker.check_report(self.report)
+        except RadscribeError as e:
+            self.check_error = f"clinical checks are off: {e}"
+            return self.flags, False
+        changed = [f.key for f in flags] != [f.key for f in self.flags]
+        self.flags = flags
+        return flags, changed
 
     def decode_options(self) -> DecodeOptions:
         return self.pipeline.decode_options()

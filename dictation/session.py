@@ -22,6 +22,7 @@ from .spoken import join_text
 from .transcribe import TextPipeline, WrittenUtterance
 
 if TYPE_CHECKING:
+    from .checks import Flag
     from .reporting import ReportController
 
 
@@ -72,12 +73,19 @@ class UtteranceRejected:
 
 
 @dataclass(frozen=True)
+class FlagsChanged:
+    """The clinical checks ran after an utterance and their result changed."""
+
+    flags: list[Flag]
+
+
+@dataclass(frozen=True)
 class SessionError:
     message: str
 
 
 Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
-         | SessionError)
+         | FlagsChanged | SessionError)
 
 
 class DictationSession:
@@ -103,6 +111,7 @@ class DictationSession:
         self._on_utterance = on_utterance
         self.text = ""
         self.latencies: list[float] = []
+        self._told_check_error = False
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,6 +153,9 @@ class DictationSession:
         self._emit(StateChanged(state, detail))
 
     def _run(self) -> None:
+        if self.controller is not None and self.controller.checks:
+            # The NLP pipeline loads beside the speech model, not on the first utterance.
+            threading.Thread(target=self.controller.warm_up, name="radscribe-checks", daemon=True).start()
         try:
             self._set_state("loading", "speech model")
             recognizer = self._recognizer() if callable(self._recognizer) and not isinstance(self._recognizer, Recognizer) else self._recognizer
@@ -262,4 +274,12 @@ class DictationSession:
             self._emit(UtteranceCommitted(handled.written, latency))
         else:
             self._emit(UtteranceRejected(handled.record.text, handled.outcome.message))
+        if handled is not None:
+            # After the utterance is shown, so checks never add to end-of-utterance latency.
+            flags, changed = self.controller.run_checks()
+            if changed:
+                self._emit(FlagsChanged(list(flags)))
+            if self.controller.check_error and not self._told_check_error:
+                self._told_check_error = True
+                self._emit(SessionError(self.controller.check_error))
         self._set_state("paused" if self._paused.is_set() else ("listening" if self.controller.report.listening else "asleep"))

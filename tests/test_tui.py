@@ -74,3 +74,22 @@ async def test_with_a_template_commands_move_the_cursor_and_text_fills_fields(tm
         status = str(app.query_one("#status", Static).render())
         assert "at Impression" in status and "✓ at Impression" in status
         assert area.read_only
+
+
+@pytest.mark.asyncio
+async def test_the_flags_panel_shows_a_critical_finding_after_the_utterance(tmp_path):
+    from dictation.report import Report
+    from dictation.reporting import ReportController
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
+
+    said = ["go to impression", "large right pneumothorax period"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said), controller=controller)
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one("#flags", Static)
+        await wait_for(pilot, lambda: "Critical finding: pneumothorax" in str(panel.render()))
+        text = " ".join(str(panel.render()).split())  # the panel wraps long lines
+        assert "pneumothorax [impression] ACR category 2: communicate within 6 h" in text
+        assert text.index("Critical finding") < text.index("default text not accepted")  # critical first

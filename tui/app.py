@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static, TextArea
 
 from dictation.audio import AudioSource, FileSource, MicrophoneSource
+from dictation.checks import Flag
 from dictation.recognizer import Recognizer
 from dictation.report import Report
 from dictation.reporting import ReportController
-from dictation.session import (CommandApplied, DictationSession, LevelChanged, PartialText, SessionError, StateChanged,
-                               UtteranceCommitted, UtteranceRejected)
+from dictation.session import (CommandApplied, DictationSession, FlagsChanged, LevelChanged, PartialText, SessionError,
+                               StateChanged, UtteranceCommitted, UtteranceRejected)
 from dictation.spoken import join_text
 from dictation.transcribe import TextPipeline
 
@@ -64,7 +67,10 @@ class RadscribeApp(App):
         yield Header(show_clock=True)
         yield Static(id="status")
         yield LevelMeter(id="meter")
-        yield TextArea(id="report", soft_wrap=True)
+        with Horizontal(id="body"):
+            yield TextArea(id="report", soft_wrap=True)
+            if self.controller is not None:
+                yield Static(flags_view([]), id="flags")
         yield Static(id="tentative")
         yield Footer()
 
@@ -124,6 +130,8 @@ class RadscribeApp(App):
             report.move_cursor(report.document.end)
             self.query_one("#tentative", Static).update("")
             self._show_status()
+        elif isinstance(e, FlagsChanged):
+            self.query_one("#flags", Static).update(flags_view(e.flags))
         elif isinstance(e, StateChanged):
             self.state, self.detail = e.state, e.detail or self.detail
             self._show_status()
@@ -153,7 +161,7 @@ class RadscribeApp(App):
         parts.append(f"model {self.model_label}")
         if self.latency is not None:
             parts.append(f"last {self.latency * 1000:.0f} ms")
-        status.update("  ·  ".join(parts))
+        status.update(Text("  ·  ".join(parts)))
         status.set_class(self.state in ("no_microphone", "error"), "problem")
 
     # -- actions ---------------------------------------------------------------------------------
@@ -165,6 +173,33 @@ class RadscribeApp(App):
             self.session.resume()
         else:
             self.session.pause()
+
+
+SEVERITY_MARK = {"critical": "‼", "warning": "!", "info": "·"}
+
+
+def flags_view(flags: list[Flag]) -> Text:
+    """The flags panel: critical findings first, each with what to do and by when (plain text:
+    report words in brackets must not be read as markup)."""
+    if not flags:
+        return Text("Checks\n\nNothing to look at yet.")
+    lines = [f"Checks ({len(flags)})", ""]
+    for f in flags:
+        where = f.slot or f.section or ""
+        lines.append(f"{SEVERITY_MARK[f.severity]} {f.message}" + (f"  [{where}]" if where else ""))
+        if f.acr_category:
+            lines.append(f"   ACR category {f.acr_category}: communicate within {_minutes(f.deadline_minutes)}")
+    return Text("\n".join(lines))
+
+
+def _minutes(minutes: int | None) -> str:
+    if not minutes:
+        return "?"
+    if minutes >= 1440 and minutes % 1440 == 0:
+        return f"{minutes // 1440} d"
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
 
 
 def report_view(report: Report) -> str:

@@ -49,6 +49,10 @@ def test_commands_are_obeyed_and_text_lands_in_the_right_sections(radscribe_cmd,
     assert "INDICATION: Shortness of breath." in report["text"]
     assert "Pleura: There is a small left pleural effusion." in report["text"]
     assert "Lungs:" not in report["text"]  # its default was never accepted: not in the report
+    # The checks ran: nothing critical was said, and the defaults nobody accepted are listed.
+    flags = report["flags"]
+    assert not [f for f in flags if f["kind"] == "critical_finding"]
+    assert "findings.lungs" in {f["slot"] for f in flags if f["kind"] == "default_not_accepted"}
 
 
 def test_bad_template_id_and_bad_audio_are_one_line_errors(radscribe_cmd, report_wav, env, tmp_path):

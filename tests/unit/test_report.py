@@ -35,6 +35,19 @@ def test_dictating_over_a_default_replaces_it(chest):
     assert chest.slots["findings.lungs"][0].source == "dictated"
 
 
+def test_scratching_dictation_that_replaced_a_default_brings_the_default_back_unaccepted(chest):
+    from dictation.report import UtteranceRecord
+
+    chest.go_to("findings.lungs")
+    chest.dictate("Patchy right lower lobe opacity.", utterance=1)
+    chest.utterances.append(UtteranceRecord(1, "dictation", "Patchy right lower lobe opacity.", "", 0, 1, []))
+    assert chest.scratch_last().ok
+    piece = chest.slots["findings.lungs"][0]
+    assert (piece.source, piece.accepted) == ("default", False)
+    assert "findings.lungs" in chest.unaccepted_defaults()
+    assert "Lungs:" not in chest.render()  # still not in the report until accepted
+
+
 def test_empty_optional_sections_vanish(chest):
     chest.go_to("impression")
     chest.dictate("No acute cardiopulmonary process.")

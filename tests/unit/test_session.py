@@ -117,3 +117,55 @@ def test_with_a_report_commands_are_obeyed_and_every_utterance_is_stored_before_
     assert seen_in_store == [1, 2, 3]  # each event came after its utterance was in the store
     assert report.slot_text("impression") == ""
     assert report.utterances[1].scratched
+
+
+def _report_session(tmp_path, texts, controller_setup=None):
+    from dictation.report import Report
+    from dictation.reporting import ReportController
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
+
+    parts = [synthesize(t, lead=0.3, trail=1.0) for t in texts]
+    report = Report.new(TemplateLibrary().get("xr-chest"))
+    controller = ReportController(report, store=Store(tmp_path / "s.db"))
+    if controller_setup:
+        controller_setup(controller)
+    events = []
+    session = DictationSession(ArraySource(np.concatenate(parts)), events.append,
+                               recognizer=ScriptedRecognizer(list(texts)), controller=controller)
+    session.start()
+    assert session.wait(60)
+    return controller, events
+
+
+def test_checks_run_after_every_utterance_and_flags_follow_the_text(tmp_path):
+    from dictation.session import FlagsChanged
+
+    texts = ["go to impression", "large right pneumothorax period", "scratch that"]
+    controller, events = _report_session(tmp_path, texts)
+    order = [type(e).__name__ for e in events if isinstance(e, (UtteranceCommitted, FlagsChanged))
+             or type(e).__name__ == "CommandApplied"]
+    # Each change of flags comes right after the utterance that caused it is shown.
+    assert order == ["CommandApplied", "FlagsChanged", "UtteranceCommitted", "FlagsChanged", "CommandApplied", "FlagsChanged"]
+    flag_events = [e for e in events if isinstance(e, FlagsChanged)]
+    critical = [[f.finding for f in e.flags if f.kind == "critical_finding"] for e in flag_events]
+    assert ["pneumothorax"] in critical  # dictated: flagged
+    assert critical[-1] == []  # scratched: the flag is gone
+    assert controller.flags == flag_events[-1].flags
+
+
+def test_broken_checks_are_said_once_and_dictation_goes_on(tmp_path):
+    from dictation.errors import DataFileError
+
+    class Broken:
+        def check_report(self, report):
+            raise DataFileError("vocab/critical_findings.toml", 3, "unknown key 'actoin'")
+
+    def setup(controller):
+        controller._checker = Broken()
+
+    controller, events = _report_session(tmp_path, ["go to impression", "no pneumothorax period", "normal heart period"], setup)
+    errors = [e.message for e in events if isinstance(e, SessionError)]
+    assert errors == ["clinical checks are off: vocab/critical_findings.toml:3: unknown key 'actoin'"]
+    assert controller.report.slot_text("impression") == "No pneumothorax. Normal heart."
+    assert len(controller.report.utterances) == 3

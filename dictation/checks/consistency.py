@@ -1,0 +1,223 @@
+"""Consistency: laterality, sex-specific anatomy, measurements, and meaning-changing words the
+recogniser was unsure of."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from .document import QUESTION_SECTIONS, CheckDocument
+from .flags import Flag
+from .lexicon import Lexicon
+from .nlp import Mention
+
+LOW_CONFIDENCE = 0.5  # a word below this probability is "unsure"
+_UNIT_MM = {"mm": 1.0, "millimeter": 1.0, "millimeters": 1.0, "millimetre": 1.0, "millimetres": 1.0,
+            "cm": 10.0, "centimeter": 10.0, "centimeters": 10.0, "centimetre": 10.0, "centimetres": 10.0}
+MEASUREMENT = re.compile(
+    r"(?P<dims>\d+(?:\.\d+)?(?:\s*(?:x|by|×)\s*\d+(?:\.\d+)?){0,2})\s*(?P<unit>mm|cm|millimet(?:er|re)s?|centimet(?:er|re)s?)\b",
+    re.IGNORECASE,
+)
+
+
+def words_pattern(words: list[str]) -> re.Pattern[str]:
+    alternatives = sorted((re.escape(w) for w in words), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])", re.IGNORECASE)
+
+
+def measurements(text: str) -> list[tuple[int, int, list[float]]]:
+    """Every measurement in ``text`` as (start, end, dimensions in mm)."""
+    out = []
+    for m in MEASUREMENT.finditer(text):
+        factor = _UNIT_MM[m.group("unit").lower()]
+        dims = [float(x) * factor for x in re.findall(r"\d+(?:\.\d+)?", m.group("dims"))]
+        out.append((m.start(), m.end(), dims))
+    return out
+
+
+class Consistency:
+    def __init__(self, lexicon: Lexicon) -> None:
+        a = lexicon.anatomy
+        self.side_words = {
+            "left": words_pattern(a.laterality.left),
+            "right": words_pattern(a.laterality.right),
+            "bilateral": words_pattern(a.laterality.bilateral),
+        }
+        self.sex_words = {"female": words_pattern(a.sex.female), "male": words_pattern(a.sex.male)}
+        self.confirm = {w.lower() for w in a.confirm_words}
+
+    def side_of(self, doc: CheckDocument, m: Mention) -> str | None:
+        """The side a mention is on: the nearest side word before it in its sentence, else after."""
+        sentence = doc.text[m.sentence_start:m.sentence_end]
+        before = sentence[: m.start - m.sentence_start] + doc.text[m.start:m.end]
+        after = sentence[m.end - m.sentence_start:]
+        best: tuple[int, str] | None = None
+        for side, pattern in self.side_words.items():
+            for hit in pattern.finditer(before):
+                if best is None or hit.start() > best[0]:
+                    best = (hit.start(), side)
+        if best:
+            return best[1]
+        first: tuple[int, str] | None = None
+        for side, pattern in self.side_words.items():
+            hit = pattern.search(after)
+            if hit and (first is None or hit.start() < first[0]):
+                first = (hit.start(), side)
+        return first[1] if first else None
+
+    def flags(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
+        flags: list[Flag] = []
+        answer = [m for m in mentions if (p := doc.part_at(m.start)) is not None and p.section not in QUESTION_SECTIONS]
+        flags += self._laterality(doc, answer)
+        flags += self._sex(doc)
+        flags += self._measurements(doc, answer)
+        flags += self._low_confidence(doc, answer)
+        return flags
+
+    def _laterality(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
+        flags = []
+        sides: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        placed: list[tuple[Mention, str, str]] = []
+        for m in mentions:
+            if not m.present:
+                continue
+            part = doc.part_at(m.start)
+            side = self.side_of(doc, m)
+            if part is None or side is None:
+                continue
+            sides[m.name][part.section].add(side)
+            placed.append((m, part.section, side))
+        reported: set[tuple[str, str]] = set()
+        for m, section, side in placed:
+            part = doc.part_at(m.start)
+            if doc.laterality and side in ("left", "right") and side != doc.laterality and (m.name, "exam") not in reported:
+                reported.add((m.name, "exam"))
+                flags.append(self._flag_side(m, part, f"The exam is {doc.laterality.upper()} but {m.name} is described on the {side.upper()}"))
+            if section == "impression" and side in ("left", "right"):
+                in_findings = sides[m.name].get("findings", set())
+                if in_findings and side not in in_findings and "bilateral" not in in_findings and (m.name, "impression") not in reported:
+                    reported.add((m.name, "impression"))
+                    other = "/".join(sorted(in_findings)).upper()
+                    flags.append(self._flag_side(m, part, f"{m.name}: {side.upper()} in the impression but {other} in the findings"))
+        return flags
+
+    @staticmethod
+    def _flag_side(m: Mention, part, message: str) -> Flag:  # type: ignore[no-untyped-def]
+        return Flag(
+            kind="laterality_mismatch",
+            severity="warning",
+            message=message,
+            finding=m.name,
+            text=m.text,
+            start=m.start,
+            end=m.end,
+            section=part.section if part else None,
+            slot=part.slot if part else None,
+            sentence=m.sentence,
+            action="Check the side and correct it.",
+        )
+
+    def _sex(self, doc: CheckDocument) -> list[Flag]:
+        if doc.sex not in ("female", "male"):
+            return []
+        other = "male" if doc.sex == "female" else "female"
+        flags = []
+        seen: set[str] = set()
+        for part in doc.parts:
+            if part.section in ("indication", "examination"):
+                continue
+            body = doc.text[part.start:part.end]
+            for hit in self.sex_words[other].finditer(body):
+                word = hit.group(0).lower()
+                if word in seen:
+                    continue
+                seen.add(word)
+                flags.append(
+                    Flag(
+                        kind="sex_mismatch",
+                        severity="warning",
+                        message=f"{hit.group(0)!r} is {other} anatomy but the patient is {doc.sex}",
+                        text=hit.group(0),
+                        start=part.start + hit.start(),
+                        end=part.start + hit.end(),
+                        section=part.section,
+                        slot=part.slot,
+                        action="Check the patient and the template; correct the text.",
+                    )
+                )
+        return flags
+
+    def _measurements(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
+        """The same finding measured in findings and impression with no size in common."""
+        sizes: dict[str, dict[str, list[tuple[float, Mention]]]] = defaultdict(lambda: defaultdict(list))
+        for m in mentions:
+            if not m.present:
+                continue
+            part = doc.part_at(m.start)
+            if part is None or part.section not in ("findings", "impression"):
+                continue
+            sentence = doc.text[m.sentence_start:m.sentence_end]
+            found = measurements(sentence)
+            if not found:
+                continue
+            # The measurement nearest the mention belongs to it.
+            rel = m.start - m.sentence_start
+            s, e, dims = min(found, key=lambda f: min(abs(f[0] - rel), abs(f[1] - rel)))
+            sizes[m.name][part.section].append((max(dims), m))
+        flags = []
+        for name, by_section in sizes.items():
+            f, i = by_section.get("findings"), by_section.get("impression")
+            if not f or not i:
+                continue
+            f_sizes = {round(v, 1) for v, _ in f}
+            i_sizes = {round(v, 1) for v, _ in i}
+            if f_sizes & i_sizes:
+                continue
+            value, m = i[0]
+            part = doc.part_at(m.start)
+            flags.append(
+                Flag(
+                    kind="measurement_mismatch",
+                    severity="warning",
+                    message=f"{name}: {_mm(sorted(f_sizes))} in the findings but {_mm(sorted(i_sizes))} in the impression",
+                    finding=name,
+                    text=m.text,
+                    start=m.start,
+                    end=m.end,
+                    section=part.section if part else None,
+                    slot=part.slot if part else None,
+                    sentence=m.sentence,
+                    action="Make the measurements agree.",
+                )
+            )
+        return flags
+
+    def _low_confidence(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
+        flags = []
+        for w in doc.words:
+            if w.probability >= LOW_CONFIDENCE or w.text.lower() not in self.confirm:
+                continue
+            m = next((m for m in mentions if m.sentence_start <= w.start < m.sentence_end), None)
+            if m is None:
+                continue
+            part = doc.part_at(w.start)
+            flags.append(
+                Flag(
+                    kind="low_confidence",
+                    severity="warning",
+                    message=f"Confirm {w.text!r} (heard with {w.probability:.0%} confidence) in: {m.sentence}",
+                    finding=m.name,
+                    text=w.text,
+                    start=w.start,
+                    end=w.end,
+                    section=part.section if part else None,
+                    slot=part.slot if part else None,
+                    sentence=m.sentence,
+                    action="Play it back and correct it if needed.",
+                )
+            )
+        return flags
+
+
+def _mm(values: list[float]) -> str:
+    return ", ".join(f"{v:g} mm" for v in values)

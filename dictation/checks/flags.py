@@ -1,0 +1,93 @@
+"""What a check reports: a Flag."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Every kind a check can raise (the command line contract documents this list).
+KINDS = {
+    "critical_finding": "a critical or actionable finding the radiologist said is present or suspected",
+    "missing_section": "a required section (or the impression) is empty",
+    "missing_field": "a required field of the template is empty",
+    "default_not_accepted": "a field still shows its default text, never dictated or accepted",
+    "placeholder": "leftover placeholder text such as [ ], ___ or XXX",
+    "laterality_mismatch": "left/right differ between findings, impression and the exam",
+    "sex_mismatch": "anatomy the patient's sex does not have",
+    "measurement_mismatch": "the same finding measured differently in findings and impression",
+    "low_confidence": "a meaning-changing word (no, new, left, right...) the recogniser was unsure of, in a sentence with a finding",
+    "incomplete_followup": "a recommendation for imaging without a modality or an interval",
+    "followup_suggestion": "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",
+}
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One thing the radiologist should look at before signing.
+
+    ``start``/``end`` are character offsets into the checked text (the report as rendered for
+    checking); ``section`` is the section key and ``slot`` the template slot (``findings.lungs``)
+    when known. ``context`` holds the ConText attributes of a finding mention.
+    """
+
+    kind: str
+    severity: str
+    message: str
+    finding: str | None = None
+    text: str = ""
+    start: int | None = None
+    end: int | None = None
+    section: str | None = None
+    slot: str | None = None
+    sentence: str = ""
+    certainty: str | None = None  # "definite" or "suspected" for findings
+    context: dict[str, bool] = field(default_factory=dict)
+    acr_category: int | None = None
+    deadline_minutes: int | None = None
+    action: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown flag kind {self.kind!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Flag:
+        return cls(**data)
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None, str]:
+        """Identity for comparing two flag lists (what changed after an utterance)."""
+        return (self.kind, self.finding, self.slot or self.section, self.text.lower())
+
+    def describe(self) -> str:
+        """One line for a terminal: what, where, and what to do."""
+        where = f" [{self.slot or self.section}]" if (self.slot or self.section) else ""
+        extra = ""
+        if self.acr_category:
+            extra = f" (ACR category {self.acr_category}, communicate within {_duration(self.deadline_minutes)})"
+        return f"{self.severity.upper():8} {self.kind}{where}: {self.message}{extra}"
+
+
+def _duration(minutes: int | None) -> str:
+    if not minutes:
+        return "?"
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{days} day" + ("s" if days != 1 else "")
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    return f"{minutes} min"
+
+
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def sort_flags(flags: list[Flag]) -> list[Flag]:
+    return sorted(flags, key=lambda f: (SEVERITY_ORDER[f.severity], f.acr_category or 9, f.start if f.start is not None else 10**9))
