@@ -92,4 +92,5 @@ async def test_the_flags_panel_shows_a_critical_finding_after_the_utterance(tmp_
         await wait_for(pilot, lambda: "Critical finding: pneumothorax" in str(panel.render()))
         text = " ".join(str(panel.render()).split())  # the panel wraps long lines
         assert "pneumothorax [impression] ACR category 2: communicate within 6 h" in text
-        assert text.index("Critical finding") < text.index("default text not accepted")  # critical first
+        assert text.index("Critical finding") < text.index("defaults not accepted")  # critical first
+        assert "7 defaults not accepted, left out of the report (technique, lines tubes, lungs" in text

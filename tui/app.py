@@ -184,11 +184,18 @@ def flags_view(flags: list[Flag]) -> Text:
     if not flags:
         return Text("Checks\n\nNothing to look at yet.")
     lines = [f"Checks ({len(flags)})", ""]
+    defaults = [f for f in flags if f.kind == "default_not_accepted"]
     for f in flags:
+        if f.kind == "default_not_accepted":
+            continue  # one line for all of them, below
         where = f.slot or f.section or ""
         lines.append(f"{SEVERITY_MARK[f.severity]} {f.message}" + (f"  [{where}]" if where else ""))
         if f.acr_category:
             lines.append(f"   ACR category {f.acr_category}: communicate within {_minutes(f.deadline_minutes)}")
+    if defaults:
+        names = ", ".join((f.slot or "").split(".")[-1].replace("_", " ") for f in defaults)
+        lines.append(f"{SEVERITY_MARK['info']} {len(defaults)} default{'s' if len(defaults) > 1 else ''} not accepted, "
+                     f"left out of the report ({names}): say “accept defaults”")
     return Text("\n".join(lines))
 
 

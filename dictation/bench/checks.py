@@ -101,8 +101,8 @@ class Sentence:
     text: str
 
 
-def sentences_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "tests" / "data" / "checks" / "critical_sentences.tsv"
+def sentences_path(name: str = "critical_sentences.tsv") -> Path:
+    return Path(__file__).resolve().parents[2] / "tests" / "data" / "checks" / name
 
 
 def load_sentences(path: Path | None = None) -> list[Sentence]:
@@ -144,11 +144,13 @@ class KeywordBaseline:
         return out
 
 
-def own_set(checker: Checker, echo: Callable[[str], None]) -> dict[str, Any] | None:
-    if not sentences_path().is_file():
-        echo(f"1. {sentences_path()} not found (run from a source checkout): not run")
+def own_set(checker: Checker, echo: Callable[[str], None], name: str = "critical_sentences.tsv",
+            title: str = "1. Critical findings, project's labelled sentences") -> dict[str, Any] | None:
+    path = sentences_path(name)
+    if not path.is_file():
+        echo(f"{title}: {path} not found (run from a source checkout): not run")
         return None
-    sentences = load_sentences()
+    sentences = load_sentences(path)
     baseline = KeywordBaseline(checker)
     ours, plain = PRF(), PRF()
     certainty_right = certainty_total = 0
@@ -160,20 +162,20 @@ def own_set(checker: Checker, echo: Callable[[str], None]) -> dict[str, Any] | N
         expected = set(s.findings) if s.label in ("affirmed", "uncertain") else set()
         names = set(flagged)
         keyword = baseline.found(s.text, "critical")
-        for name in expected | names | keyword | set(s.findings):
-            ours.add(name in names, name in expected)
-            plain.add(name in keyword, name in expected)
+        for finding in expected | names | keyword | set(s.findings):
+            ours.add(finding in names, finding in expected)
+            plain.add(finding in keyword, finding in expected)
         right = names == expected
         stats = by_label.setdefault(s.label, [0, 0])
         stats[0] += right
         stats[1] += 1
         if not right:
             mistakes.append(f"    {s.label:<12} expected {sorted(expected) or '-'} got {sorted(names) or '-'}: {s.text}")
-        for name in expected & names:
+        for finding in expected & names:
             certainty_total += 1
             want = "suspected" if s.label == "uncertain" else "definite"
-            certainty_right += flagged[name].certainty == want
-    echo(f"1. Critical findings, project's labelled sentences ({len(sentences)} sentences, tests/data/checks/critical_sentences.tsv)")
+            certainty_right += flagged[finding].certainty == want
+    echo(f"{title} ({len(sentences)} sentences, tests/data/checks/{name})")
     echo(f"   keywords, no context (baseline)  {plain.line()}")
     echo(f"   radscribe (ConText + sections)   {ours.line()}")
     echo(f"   present vs suspected right on {certainty_right}/{certainty_total} true flags")
@@ -260,6 +262,10 @@ def iu_xray(checker: Checker, data: Path, echo: Callable[[str], None]) -> dict[s
     results = {}
     for label in NEGBIO:
         o, p = ours[label], plain[label]
+        if o.tp + o.fn == 0:
+            echo(f"   {label:<19}{0:>5}   no report has this label in the gold standard: not scored "
+                 f"(radscribe marks {o.fp}, keywords {p.fp})")
+            continue
         echo(f"   {label:<19}{o.tp + o.fn:>5}   P {p.precision:.3f} R {p.recall:.3f} F1 {p.f1:.3f}       "
              f"P {o.precision:.3f} R {o.recall:.3f} F1 {o.f1:.3f}  (TP {o.tp}, FP {o.fp}, FN {o.fn})")
         results[label] = {"radscribe": o.as_dict(), "keywords": p.as_dict()}
@@ -336,6 +342,9 @@ def run(echo: Callable[[str], None], data: str | None = None) -> dict[str, Any]:
     checker = Checker()
     echo(f"(pipeline built in {time.perf_counter() - t:.2f} s in this process)\n")
     result: dict[str, Any] = {"own": own_set(checker, echo)}
+    echo("")
+    result["held_out"] = own_set(checker, echo, "critical_sentences_heldout.tsv",
+                                 "1b. The same, held out (written after tuning, never used to tune)")
     echo("")
     shared = shared_data(data)
     if shared is None:
