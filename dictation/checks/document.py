@@ -37,7 +37,7 @@ HEADINGS = {
 # Sections where a mention is the question, not the answer: no critical flag.
 QUESTION_SECTIONS = frozenset({"indication", "examination", "comparison", "technique", "communication"})
 
-_HEADING = re.compile(r"^[ \t]*([A-Z][A-Z /&()'-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
+_HEADING = re.compile(r"^[ \t]*([A-Za-z][A-Za-z /&()'-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -140,12 +140,13 @@ def from_text(text: str, template: Template | None = None, sex: str | None = Non
 
 
 def _field_labels(text: str, template: Template | None) -> list[tuple[int, int]]:
-    """``Lungs:`` at the start of a line: a field label, not part of what was said."""
+    """A template's field title at the start of a line ("Lungs:"): a label, not part of what was said."""
+    if template is None:
+        return []  # without a template, "Pneumothorax: small, right" is a statement
     out = []
-    titles = {f.title.lower() for s in template.spec.sections for f in s.fields} if template else None
+    titles = {f.title.lower() for s in template.spec.sections for f in s.fields}
     for m in re.finditer(r"^[ \t]*([A-Z][A-Za-z ,/&()'-]{1,60}?):", text, re.MULTILINE):
-        label = m.group(1).strip().lower()
-        if titles is None or label in titles or m.group(1).isupper():
+        if m.group(1).strip().lower() in titles:
             out.append((m.start(1), m.end(1)))
     return out
 

@@ -80,22 +80,28 @@ def _register_components() -> None:
 
     @Language.component(_LINE_COMPONENT)
     def line_breaks(doc: Any) -> Any:
-        """A line break always ends a sentence; so does a field label ("Lungs:") at a line start."""
+        """A line break always ends a sentence; so does a section heading ("FINDINGS:")."""
         for i, token in enumerate(doc):
             if i == 0:
                 continue
             prev = doc[i - 1]
             if "\n" in prev.text or "\n" in prev.whitespace_:
                 token.is_sent_start = True
-            elif prev.text == ":" and (i < 2 or "\n" in doc[i - 2].text or i - 2 == 0 or _line_start(doc, i - 2)):
+            elif prev.text == ":" and i >= 2 and _heading_before(doc, i - 1):
                 token.is_sent_start = True
         return doc
 
 
-def _line_start(doc: Any, i: int) -> bool:
-    """The token at ``i`` starts a line (within a short label of up to five words)."""
-    for j in range(i, max(-1, i - 6), -1):
-        if j == 0 or "\n" in doc[j - 1].text or "\n" in doc[j - 1].whitespace_:
+def _heading_before(doc: Any, colon: int) -> bool:
+    """A section heading in capitals ("FINDINGS", "CLINICAL HISTORY") starts the line and ends at
+    ``colon``. A field label ("Pneumothorax: none") is part of its sentence."""
+    for j in range(colon - 1, max(-1, colon - 6), -1):
+        word = doc[j].text
+        if "\n" in word:
+            return j < colon - 1
+        if not (word.isupper() or not word.isalpha()):
+            return False
+        if j == 0 or "\n" in doc[j - 1].whitespace_:
             return True
     return False
 

@@ -299,3 +299,14 @@ def test_the_benchmark_report_gives_the_flags_a_radiologist_expects(checker):
     flags = checker.check_text(TYPICAL_REPORT)
     assert [f.finding for f in kinds(flags, "critical_finding")] == ["pulmonary embolism"]  # not the indication's
     assert [f.kind for f in flags if f.kind != "critical_finding"] == ["measurement_mismatch", "followup_suggestion"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Findings: There is a large subdural hematoma.\nImpression: Subdural hematoma.\n", ["subdural hematoma"]),
+    ("History: evaluate for subdural hematoma.\nFindings: Normal.\nImpression: Normal.\n", []),  # title-case headings
+    ("Pneumothorax: none.", []),
+    ("Pneumothorax: small, right apical.", ["pneumothorax"]),  # without a template a label is a statement
+    ("FINDINGS: Negative for pulmonary embolism.\n\nIMPRESSION: Negative.\n", []),
+])
+def test_headings_and_labels_in_free_text(checker, text, expected):
+    assert [f.finding for f in kinds(checker.check_text(text), "critical_finding")] == expected
