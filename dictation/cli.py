@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -279,6 +280,9 @@ def _report_json(report: object, flags: list | None = None) -> dict:
         "id": report.id,
         "template": report.template.id,
         "status": report.status,
+        "version": report.version,
+        "signed_at": report.signed_at,
+        "exam": report.exam,
         "sections": report.sections_text(),
         "fields": report.fields_text(),
         "not_accepted": report.unaccepted_defaults(),
@@ -328,8 +332,9 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
         what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
         click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
 
+    outbox = _outbox(store, config)
     controller = ReportController(report, store=store, route=config.route_by_anatomy and not no_route,
-                                  on_handled=show if progress else None)
+                                  on_handled=show if progress else None, outbox=outbox, signer=_signer(config))
     segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
     recognizer = Recognizer(model)
     if realtime:
@@ -346,6 +351,10 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     else:
         dictate_audio(samples, recognizer, controller, segmenter)
     controller.run_checks()  # the final state (the session checked after every utterance)
+    if outbox is not None:
+        for attempt in outbox.deliver_due():
+            click.echo(f"radscribe: {attempt.destination}: {attempt.delivery.outcome}: {attempt.delivery.detail}", err=True)
+        outbox.close()
     if controller.check_error:
         click.echo(f"radscribe: {controller.check_error}", err=True)
     if as_json:
@@ -398,6 +407,149 @@ def check(files: tuple[str, ...], template_id: str | None, sex: str | None, as_j
             if f.action:
                 click.echo(f"      → {f.action}")
     sys.exit(worst)
+
+
+def _signer(config):  # type: ignore[no-untyped-def]
+    from .export.document import Signer
+
+    r = config.reader
+    return Signer(r.get("id", ""), r.get("family", ""), r.get("given", "")) if r else None
+
+
+def _outbox(store, config):  # type: ignore[no-untyped-def]
+    """The outbox for the configured destinations (None when there are none)."""
+    if not config.destinations:
+        return None
+    from .export.destinations import make_destination
+    from .export.outbox import Outbox
+
+    return Outbox(store, [make_destination(d) for d in config.destinations], alert_after=config.alert_after_minutes * 60)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@click.pass_context
+@friendly
+def outbox(ctx: click.Context, store_path: str | None) -> None:
+    """Signed reports on their way to the RIS: per destination pending, sent, failing, dead-lettered."""
+    import datetime as dt
+
+    from .config import load_config
+    from .export.outbox import Outbox
+    from .store import Store
+
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = store_path
+    if ctx.invoked_subcommand is not None:
+        return
+    config = load_config()
+    store = Store(store_path or config.store_path)
+    box = _outbox(store, config) or Outbox(store, [], alert_after=config.alert_after_minutes * 60)
+    states = box.states()
+    if not states:
+        click.echo(f"no destinations configured and nothing queued in {store.path}", err=True)
+    for st in states:
+        flag = "ALERT  " if st.alert else ""
+        click.echo(f"{flag}{st.name}: {st.pending} pending ({st.failing} failing), {st.in_flight} in flight, "
+                   f"{st.sent} sent, {st.dead} dead-lettered")
+        if st.last_error and (st.failing or st.dead):
+            click.echo(f"    last error: {st.last_error}")
+    for m in box.messages(states=("pending", "in_flight", "dead")):
+        when = dt.datetime.fromtimestamp(m["created_at"]).strftime("%Y-%m-%d %H:%M")
+        note = f"  {m['last_error']}" if m["last_error"] else ""
+        click.echo(f"  #{m['id']:<5} {m['state']:<9} {m['destination']:<12} report {m['report_id'][:12]} v{m['version']} "
+                   f"{m['status']:<11} {m['control_id']}  queued {when}, {m['attempts']} attempts{note}")
+
+
+@outbox.command("retry")
+@click.argument("message_id", type=int)
+@click.pass_context
+@friendly
+def outbox_retry(ctx: click.Context, message_id: int) -> None:
+    """Send a failing or dead-lettered message again now (after fixing its cause)."""
+    from .config import load_config
+    from .export.outbox import Outbox
+    from .store import Store
+
+    config = load_config()
+    store = Store(ctx.obj.get("store") or config.store_path)
+    box = _outbox(store, config) or Outbox(store, [])
+    if not box.retry(message_id):
+        fail(f"no failing or dead-lettered message #{message_id} in {store.path} (`radscribe outbox` lists them)")
+    click.echo(f"message #{message_id} will be sent on the next delivery (`radscribe outbox send`)")
+
+
+@outbox.command("send")
+@click.option("--wait", type=float, default=0, help="Keep delivering (with retries) for up to this many seconds.")
+@click.pass_context
+@friendly
+def outbox_send(ctx: click.Context, wait: float) -> None:
+    """Deliver what is due now; exit 1 if anything is still undelivered."""
+    from .config import load_config
+    from .store import Store
+
+    config = load_config()
+    store = Store(ctx.obj.get("store") or config.store_path)
+    box = _outbox(store, config)
+    if box is None:
+        fail("no [[export]] destinations in the config; see the README (Configuring a RIS)")
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            for a in box.deliver_due():
+                click.echo(f"#{a.id} {a.destination} {a.control_id}: {a.delivery.outcome}: {a.delivery.detail}")
+            left = [m for m in box.messages(states=("pending", "in_flight"))]
+            if not left or time.monotonic() >= deadline:
+                break
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    finally:
+        box.close()
+    if left:
+        sys.exit(1)
+
+
+@main.command("export")
+@click.argument("report_json", type=click.Path(dir_okay=False))
+@click.option("--hl7", "hl7_target", metavar="HOST:PORT", help="Send an ORU^R01 over MLLP and wait for its ACK.")
+@click.option("--dir", "dir_target", type=click.Path(file_okay=False), help="Write the report (JSON and text) into DIR.")
+@click.option("--obx", type=click.Choice(["sections", "report", "tx"]), default="sections", show_default=True,
+              help="HL7: one FT per section, one FT for the whole report, or TX lines.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="HL7: seconds to wait for the ACK.")
+@friendly
+def export_report(report_json: str, hl7_target: str | None, dir_target: str | None, obx: str, timeout: float) -> None:
+    """One report (as `radscribe dictate --json` or `drafts show --json` print it) to one destination."""
+    from .config import load_config
+    from .datafiles import read_text
+    from .export.destinations import DirConfig, HL7Config, make_destination
+    from .export.document import ReportVersion
+
+    if (hl7_target is None) == (dir_target is None):
+        fail("give one destination: --hl7 HOST:PORT or --dir DIR")
+    try:
+        data = json.loads(read_text(Path(report_json)))
+    except DataFileError as e:
+        fail(f"{report_json}: {e.detail}")
+    except json.JSONDecodeError as e:
+        fail(f"{report_json}: not JSON ({e.msg} at line {e.lineno})")
+    if not isinstance(data, dict) or "template" not in data:
+        fail(f"{report_json}: not a radscribe report (as `radscribe dictate --json` prints)")
+    config = load_config()
+    version = ReportVersion.from_json(data, _library().get(str(data["template"])), _signer(config))
+    if hl7_target:
+        host, _, port = hl7_target.rpartition(":")
+        if not host or not port.isdigit():
+            fail(f"--hl7 wants HOST:PORT, not {hl7_target!r}")
+        dest = make_destination(HL7Config(name="cli", kind="hl7", host=host, port=int(port), obx=obx,
+                                          timeout_seconds=timeout))  # type: ignore[arg-type]
+    else:
+        dest = make_destination(DirConfig(name="cli", kind="dir", path=str(dir_target)))
+    payload = dest.build(version)
+    delivery = dest.deliver(payload)
+    dest.close()
+    if delivery.outcome != "sent":
+        fail(f"not delivered: {delivery.detail}", code=1)
+    click.echo(f"delivered report {version.report_id[:12]} v{version.version} ({version.status}) "
+               f"as {version.control_id('cli')}: {delivery.detail}")
 
 
 @main.group(invoke_without_command=True)

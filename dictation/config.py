@@ -10,6 +10,20 @@
     [store]
     path = "/home/me/radscribe.db"                # default: the user data folder
 
+    [reader]                    # the radiologist who signs (HL7 OBR-32)
+    id = "12345"
+    family = "Smith"
+    given = "Anna"
+
+    [outbox]
+    alert_after_minutes = 15    # undelivered longer than this: the destination shows an alert
+
+    [[export]]                  # destinations: see dictation/export/destinations.py
+    name = "ris"
+    kind = "hl7"
+    host = "10.1.2.3"
+    port = 2575
+
 The file is found at ``$RADSCRIBE_CONFIG`` or in the user config folder; a missing file means
 the defaults. Unknown keys are errors with file and line, like every data file.
 """
@@ -19,6 +33,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .datafiles import check_keys, line_of, load_toml
 from .errors import DataFileError
@@ -38,6 +53,9 @@ class Config:
     end_silence_ms: int = 600
     store_path: Path | None = None
     path: Path | None = None
+    reader: dict[str, str] = field(default_factory=dict)
+    destinations: list[Any] = field(default_factory=list)
+    alert_after_minutes: float = 15.0
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -46,11 +64,23 @@ def load_config(path: Path | None = None) -> Config:
         if os.environ.get(ENV):
             raise DataFileError(path, None, f"config file not found (named by ${ENV})")
         return Config()
-    data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict})
+    data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict, "reader": dict, "outbox": dict,
+                            "export": list})
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
     check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms"})
     check_keys(path, data, "store", {"path"})
+    check_keys(path, data, "reader", {"id", "family", "given"})
+    check_keys(path, data, "outbox", {"alert_after_minutes"})
+    reader = data.get("reader", {})
+    if not all(isinstance(v, str) for v in reader.values()):
+        raise DataFileError(path, line_of(text, "reader"), "[reader] id, family and given must be text")
+    alert = data.get("outbox", {}).get("alert_after_minutes", 15)
+    if not isinstance(alert, int | float) or alert <= 0:
+        raise DataFileError(path, line_of(text, "alert_after_minutes"), "[outbox] alert_after_minutes must be a positive number")
+    from .export.destinations import parse_destinations
+
+    destinations = parse_destinations(data.get("export", []), path, text)
     folders = data.get("templates", {}).get("folders", [])
     if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
         raise DataFileError(path, line_of(text, "folders"), "[templates] folders must be a list of folder paths")
@@ -66,4 +96,4 @@ def load_config(path: Path | None = None) -> Config:
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
-                  (base / Path(store).expanduser()) if store else None, path)
+                  (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert))

@@ -81,6 +81,7 @@ class Report:
     exam: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     signed_at: float | None = None
+    version: int = 0  # signed versions so far: preliminary 1, final 2, ... (what the outbox sends)
     _undo: list[Any] = field(default_factory=list, repr=False)
     _redo: list[Any] = field(default_factory=list, repr=False)
 
@@ -313,6 +314,7 @@ class Report:
             return Outcome(False, f"a {self.status} report cannot be signed {status}")
         self.status = status
         self.signed_at = time.time()
+        self.version += 1
         self._undo.clear()
         self._redo.clear()
         return Outcome(True, f"signed {status}", True)
@@ -370,14 +372,15 @@ class Report:
         return {
             "id": self.id, "template": self.template.id, "status": self.status, "cursor": self.slot.key,
             "listening": self.listening, "exam": self.exam, "created_at": self.created_at, "signed_at": self.signed_at,
-            "slots": {k: [asdict(p) for p in v] for k, v in self.slots.items()},
+            "version": self.version, "slots": {k: [asdict(p) for p in v] for k, v in self.slots.items()},
             "utterances": [asdict(u) for u in self.utterances],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], template: Template) -> Report:
         report = cls(template, id=data["id"], status=data["status"], exam=data.get("exam", {}),
-                     created_at=data["created_at"], signed_at=data.get("signed_at"), listening=data.get("listening", True))
+                     created_at=data["created_at"], signed_at=data.get("signed_at"), listening=data.get("listening", True),
+                     version=data.get("version", 0))
         report.slots = {slot.key: [] for slot in template.slots}
         for key, pieces in data["slots"].items():
             if key in report.slots:  # a field the template no longer has is dropped from view, not from the store

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,11 +21,15 @@ from .audio import SAMPLE_RATE
 from .checks import Checker, Flag
 from .commands import Command, CommandParser
 from .errors import RadscribeError
+from .export.document import Signer
 from .recognizer import DecodeOptions, Recognizer, Transcript
 from .report import Outcome, Report, ReportLocked, UtteranceRecord
 from .segmenter import SegmenterOptions, split_utterances
 from .store import Store
 from .transcribe import TextPipeline, WrittenUtterance
+
+if TYPE_CHECKING:
+    from .export.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,11 @@ class Handled:
 class ReportController:
     def __init__(self, report: Report, *, store: Store | None = None, parser: CommandParser | None = None,
                  pipeline: TextPipeline | None = None, route: bool = True,
-                 on_handled: Callable[[Handled], None] | None = None, checks: bool = True) -> None:
+                 on_handled: Callable[[Handled], None] | None = None, checks: bool = True,
+                 outbox: Outbox | None = None, signer: Signer | None = None) -> None:
         self.report = report
+        self.outbox = outbox  # signing queues the report's messages in the same transaction
+        self.signer = signer
         self.store = store
         self.parser = parser or CommandParser(template=report.template)
         self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
@@ -107,6 +115,7 @@ class ReportController:
     def handle(self, heard: Transcript, start: float = 0.0, end: float = 0.0) -> Handled | None:
         """Apply one utterance; None when it held no words (or was heard while asleep)."""
         report = self.report
+        version_before = report.version
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
         words = [{"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
                   "probability": round(w.probability, 4)} for w in heard.words]
@@ -136,7 +145,10 @@ class ReportController:
                 written = WrittenUtterance(text, heard, start, end, corrections)
         report.utterances.append(record)
         if self.store is not None:
-            self.store.commit_utterance(report, record)
+            entries = []
+            if self.outbox is not None and report.version > version_before:
+                entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
+            self.store.commit_utterance(report, record, outbox=entries)
         handled = Handled(record, outcome, command, written)
         if self.on_handled is not None:
             self.on_handled(handled)

@@ -70,6 +70,28 @@ _MIGRATIONS = [
     );
     CREATE INDEX reports_status ON reports(status, updated_at);
     """,
+    # 2: the outbox. One row per (report, signed version, destination), with the exact bytes.
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        control_id TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        ack BLOB,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        UNIQUE (report_id, version, destination)
+    );
+    CREATE INDEX outbox_due ON outbox(destination, state, id);
+    """,
 ]
 
 
@@ -79,6 +101,21 @@ class StoreError(RadscribeError):
 
 def default_path() -> Path:
     return user_file(ENV, "data", "radscribe.db")
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message to queue with the report change that caused it (built before the transaction)."""
+
+    report_id: str
+    version: int
+    status: str
+    destination: str
+    kind: str
+    control_id: str
+    payload: bytes
+    state: str = "pending"  # "dead" when it could not even be built (error says why)
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,17 +188,37 @@ class Store:
             (report.id, report.template.id, worklist_id, report.status, json.dumps(report.to_dict()), report.created_at, now),
         )
 
-    def commit_utterance(self, report: Report, record: UtteranceRecord) -> None:
-        """The utterance and the report it changed, in one durable transaction."""
+    def commit_utterance(self, report: Report, record: UtteranceRecord, outbox: list[OutboxEntry] | None = None) -> None:
+        """The utterance and the report it changed (and, when it signed the report, the messages
+        to send) in one durable transaction."""
         now = time.time()
         with self.transaction() as db:
             self._upsert(db, report, now)
+            for entry in outbox or []:
+                self._enqueue(db, entry, now)
             db.execute(
                 "INSERT INTO utterances (report_id, seq, kind, text, heard, start, end, words, slot, command, committed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (report.id, record.seq, record.kind, record.text, record.heard, record.start, record.end,
                  json.dumps(record.words), record.slot, record.command, now),
             )
+
+    def _enqueue(self, db: sqlite3.Connection, entry: OutboxEntry, now: float) -> None:
+        db.execute(
+            "INSERT INTO outbox (report_id, version, status, destination, kind, control_id, payload, state, "
+            "next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(report_id, version, destination) DO NOTHING",
+            (entry.report_id, entry.version, entry.status, entry.destination, entry.kind, entry.control_id,
+             entry.payload, entry.state, now, entry.error, now),
+        )
+
+    def save_and_enqueue(self, report: Report, outbox: list[OutboxEntry]) -> None:
+        """A report signed outside dictation (the TUI's sign key) and its messages, together."""
+        now = time.time()
+        with self.transaction() as db:
+            self._upsert(db, report, now)
+            for entry in outbox:
+                self._enqueue(db, entry, now)
 
     def load_report(self, report_id: str, library: TemplateLibrary | None = None) -> Report:
         row = self.db.execute("SELECT state FROM reports WHERE id = ? OR id LIKE ?", (report_id, f"{report_id}%")).fetchall()

@@ -1,0 +1,202 @@
+"""Where signed reports go: the `[[export]]` tables of the config, and how each kind sends.
+
+    [[export]]
+    name = "ris"                 # shown in `radscribe outbox`; part of the message control id
+    kind = "hl7"                 # hl7 (MLLP) or dir (a folder the RIS polls)
+    host = "10.1.2.3"
+    port = 2575
+    timeout_seconds = 10
+    obx = "sections"             # sections (FT per section, LOINC coded) | report (one FT) | tx (lines)
+    accession_as_filler = false  # put the accession in the filler order number too
+    sending_facility = "TELERAD"
+    receiving_application = "RIS"
+    receiving_facility = "GENERAL"
+    tls = false                  # or true, with optional ca_file / cert_file / key_file / server_name
+
+    [[export]]
+    name = "drop"
+    kind = "dir"
+    path = "/srv/ris-drop"       # REPORT-vN-status.json and .txt, written atomically
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import DataFileError
+from .document import ExportError, ReportVersion
+from .hl7 import HL7Options, build_oru
+from .mllp import Ack, MLLPClient, TLSOptions
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HL7Config(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    kind: Literal["hl7"]
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)]
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    obx: Literal["sections", "report", "tx"] = "sections"
+    accession_as_filler: bool = False
+    sending_application: str = "RADSCRIBE"
+    sending_facility: str = ""
+    receiving_application: str = "RIS"
+    receiving_facility: str = ""
+    processing_id: Literal["P", "T", "D"] = "P"
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+
+
+class DirConfig(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    kind: Literal["dir"]
+    path: str
+
+
+DestinationConfig = Annotated[HL7Config | DirConfig, Field(discriminator="kind")]
+
+
+class _Destinations(_Model):
+    export: list[DestinationConfig] = []
+
+
+def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Config | DirConfig]:
+    from ..datafiles import line_of
+
+    try:
+        parsed = _Destinations.model_validate({"export": items}).export
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = [str(x) for x in err["loc"][1:]]
+        key = next((x for x in reversed(loc) if not x.isdigit() and x not in ("hl7", "dir")), "export")
+        raise DataFileError(path, line_of(text, key) or line_of(text, "export"), f"[[export]] {'.'.join(loc)}: {err['msg']}") from None
+    names = [d.name for d in parsed]
+    for name in names:
+        if names.count(name) > 1:
+            raise DataFileError(path, line_of(text, "export"), f"two [[export]] destinations are named {name!r}")
+    return parsed
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one attempt: sent, try again later, or dead (the message itself is wrong)."""
+
+    outcome: Literal["sent", "retry", "dead"]
+    detail: str = ""
+    ack: bytes = b""
+
+
+class Destination(Protocol):
+    name: str
+    kind: str
+
+    def build(self, version: ReportVersion) -> bytes: ...
+
+    def deliver(self, payload: bytes) -> Delivery: ...
+
+    def close(self) -> None: ...
+
+
+class HL7Destination:
+    kind = "hl7"
+
+    def __init__(self, config: HL7Config) -> None:
+        self.config = config
+        self.name = config.name
+        self.options = HL7Options(
+            sending_application=config.sending_application, sending_facility=config.sending_facility,
+            receiving_application=config.receiving_application, receiving_facility=config.receiving_facility,
+            processing_id=config.processing_id, obx=config.obx, accession_as_filler=config.accession_as_filler,
+        )
+        tls = TLSOptions(config.ca_file, config.cert_file, config.key_file, config.server_name) if config.tls else None
+        self.client = MLLPClient(config.host, config.port, tls=tls, timeout=config.timeout_seconds)
+
+    def build(self, version: ReportVersion) -> bytes:
+        return build_oru(version, version.control_id(self.name), self.options)
+
+    def deliver(self, payload: bytes) -> Delivery:
+        ack: Ack = self.client.send(payload)
+        where = f"{self.config.host}:{self.config.port}"
+        if ack.accepted:
+            return Delivery("sent", f"{ack.code} from {where}", ack.raw)
+        if ack.error:
+            return Delivery("dead", f"{where} answered {ack.code} (error): {ack.text or 'no reason given'}", ack.raw)
+        if ack.rejected:
+            return Delivery("retry", f"{where} answered {ack.code} (rejected, will retry): {ack.text or 'no reason given'}", ack.raw)
+        return Delivery("retry", f"{where}: {ack.text or ack.code}")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class DirDestination:
+    kind = "dir"
+
+    def __init__(self, config: DirConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.folder = Path(config.path).expanduser()
+
+    def build(self, version: ReportVersion) -> bytes:
+        data = {
+            "id": version.report_id, "version": version.version, "status": version.status,
+            "accession": version.accession, "template": version.template.id, "sections": version.sections,
+            "text": version.text, "exam": version.exam, "signed_at": version.signed_at,
+            "signer": {"id": version.signer.id, "family": version.signer.family, "given": version.signer.given},
+            "control_id": version.control_id(self.name),
+        }
+        return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+
+    def deliver(self, payload: bytes) -> Delivery:
+        data = json.loads(payload)
+        stem = f"{_safe(data.get('accession') or data['id'])}-v{data['version']}-{data['status']}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # Text first, JSON last: a poller that waits for the JSON finds both complete.
+            _atomic_write(self.folder / f"{stem}.txt", data["text"].encode("utf-8"))
+            _atomic_write(self.folder / f"{stem}.json", payload)
+        except OSError as e:
+            return Delivery("retry", f"{self.folder}: {e.strerror or e}")
+        return Delivery("sent", f"written to {self.folder / stem}.json")
+
+    def close(self) -> None:
+        pass
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".radscribe-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def make_destination(config: HL7Config | DirConfig) -> Destination:
+    if isinstance(config, HL7Config):
+        return HL7Destination(config)
+    if isinstance(config, DirConfig):
+        return DirDestination(config)
+    raise ExportError(f"unknown destination kind {config!r}")

@@ -1,0 +1,379 @@
+"""RIS export against real HL7 receivers on 127.0.0.1: ORU^R01 validity, the outbox's promises
+(exactly once, in order, nothing lost), and every failure visible."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from dictation.export.destinations import DirConfig, DirDestination, HL7Config, HL7Destination
+from dictation.export.document import ReportVersion, Signer
+from dictation.export.hl7 import HL7Options, build_oru, check_oru, field, unescape
+from dictation.export.outbox import Outbox
+from dictation.report import Report
+from dictation.reporting import ReportController
+from dictation.store import Store
+from dictation.templates import TemplateLibrary
+from tests.peers.hl7 import HL7apyPeer, PythonHL7Peer, ack, free_port, strict_validate
+
+EXAM = {"accession": "ACC1001", "patient_id": "MRN42", "patient_name": "Doe^Jane", "sex": "F", "birth_date": "1961-04-09",
+        "ordering_physician": {"id": "D7", "family": "House", "given": "Greg"}, "facility": "General Hospital",
+        "exam_description": "XR Chest 2 views"}
+SIGNER = Signer("R1", "Smith", "Anna")
+TRICKY = "Pleural effusion | 2^3 cm & loculated ~ see \\ note.\nSecond line: café."
+
+
+@pytest.fixture
+def library():
+    return TemplateLibrary()
+
+
+def signed_report(library, status="preliminary", accession="ACC1001"):
+    report = Report.new(library.get("xr-chest"), exam={**EXAM, "accession": accession})
+    report.go_to("indication")
+    report.dictate("Cough and fever.")
+    report.go_to("findings.pleura")
+    report.dictate(TRICKY)
+    report.go_to("impression")
+    report.dictate("Small left pleural effusion. " * 20)
+    report.sign(status)
+    return report
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+OPEN: list[Outbox] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_outboxes():
+    yield
+    while OPEN:
+        OPEN.pop().close()  # their MLLP connections
+
+
+def outbox_with(store, *destinations, clock=None):
+    box = Outbox(store, list(destinations), clock=clock or time.time, rng=lambda: 0.5)
+    OPEN.append(box)
+    return box
+
+
+def hl7_to(port, timeout=2.0, name="ris", **kw):
+    return HL7Destination(HL7Config(name=name, kind="hl7", host="127.0.0.1", port=port, timeout_seconds=timeout, **kw))
+
+
+def queue(store, box, report):
+    store.save_report(report)
+    box.enqueue(ReportVersion.from_report(report, SIGNER))
+
+
+# -- the message ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("obx", ["sections", "report", "tx"])
+def test_oru_validates_strict_in_every_obx_layout(library, obx):
+    version = ReportVersion.from_report(signed_report(library), SIGNER)
+    message = build_oru(version, version.control_id("ris"), HL7Options(obx=obx))
+    strict_validate(message.decode())
+    assert check_oru(message) == []
+    assert field(message, "MSH", 18) == "UNICODE UTF-8" and field(message, "OBR", 18) == "ACC1001"
+    assert field(message, "OBR", 25) == "P" and field(message, "OBR", 32) == "R1&Smith&Anna"
+    assert b"\n" not in message and message.count(b"\r") == len(message.decode().split("\r")) - 1
+
+
+def test_sections_are_ft_obx_with_their_loinc_codes_and_text_survives_escaping(library):
+    version = ReportVersion.from_report(signed_report(library), SIGNER)
+    message = build_oru(version, version.control_id("ris")).decode()
+    obx = [s.split("|") for s in message.split("\r") if s.startswith("OBX")]
+    codes = {o[3].split("^")[0] for o in obx}
+    assert {"18785-6", "59776-5", "19005-8"} <= codes
+    findings = next(o for o in obx if o[3].startswith("59776-5"))
+    assert "\\F\\" in findings[5] and "\\S\\" in findings[5] and "\\T\\" in findings[5] and "\\R\\" in findings[5]
+    assert "\\E\\" in findings[5] and "\\.br\\" in findings[5]
+    assert TRICKY in unescape(findings[5])
+    assert all(o[11] == "P" for o in obx)
+
+
+def test_final_and_corrected_carry_their_status_and_a_new_control_id(library):
+    report = signed_report(library)
+    prelim = ReportVersion.from_report(report, SIGNER)
+    report.sign("final")
+    final = ReportVersion.from_report(report, SIGNER)
+    assert (prelim.result_status, final.result_status) == ("P", "F")
+    assert prelim.control_id("ris") != final.control_id("ris")
+    assert final.control_id("ris") == ReportVersion.from_report(report, SIGNER).control_id("ris")  # deterministic
+    message = build_oru(final, final.control_id("ris"))
+    assert field(message, "OBR", 25) == "F" and check_oru(message) == []
+
+
+def test_accession_as_filler_per_site(library):
+    version = ReportVersion.from_report(signed_report(library), SIGNER)
+    version.exam["filler_order"] = "F-77"
+    plain = build_oru(version, "X1")
+    site = build_oru(version, "X1", HL7Options(accession_as_filler=True))
+    assert field(plain, "OBR", 3) == "F-77" and field(site, "OBR", 3) == "ACC1001"
+
+
+# -- delivery to real receivers ------------------------------------------------------------------
+
+def test_hl7apy_strict_receiver_accepts_what_the_outbox_sends(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    with HL7apyPeer() as peer:
+        box = outbox_with(store, hl7_to(peer.port))
+        queue(store, box, signed_report(library))
+        attempts = box.deliver_due()
+        assert [a.delivery.outcome for a in attempts] == ["sent"], attempts
+        assert peer.rejected == [] and len(peer.received) == 1
+    (state,) = box.states()
+    assert (state.sent, state.pending, state.dead, state.alert) == (1, 0, 0, False)
+
+
+def test_signing_by_voice_queues_in_the_same_transaction_and_delivers_once(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    with PythonHL7Peer() as peer:
+        box = outbox_with(store, hl7_to(peer.port))
+        report = Report.new(library.get("xr-chest"), exam=dict(EXAM))
+        controller = ReportController(report, store=store, outbox=box, signer=SIGNER, checks=False)
+        report.go_to("impression")
+        report.dictate("No acute cardiopulmonary abnormality.")
+        from dictation.recognizer import Transcript
+
+        controller.handle(Transcript("sign as final", (), 1.0))
+        rows = store.db.execute("SELECT r.status, o.state, o.status FROM reports r JOIN outbox o ON o.report_id = r.id").fetchall()
+        assert [tuple(r) for r in rows] == [("final", "pending", "final")]
+        box.deliver_due()
+        box.deliver_due()
+        assert len(peer.received) == 1 and field(peer.received[0], "OBR", 25) == "F"
+
+
+def test_ris_down_when_signing_then_up_delivers_exactly_once(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    clock = Clock()
+    port = free_port()
+    box = outbox_with(store, hl7_to(port), clock=clock)
+    queue(store, box, signed_report(library))
+    (attempt,) = box.deliver_due()
+    assert attempt.delivery.outcome == "retry" and "connection refused" in attempt.delivery.detail
+    assert box.deliver_due() == []  # backing off
+    (state,) = box.states()
+    assert state.failing == 1 and "connection refused" in state.last_error
+    with PythonHL7Peer(port=port) as peer:
+        clock.advance(6)  # first retry after 5 s (±20%)
+        (again,) = box.deliver_due()
+        assert again.delivery.outcome == "sent"
+        clock.advance(3600)
+        assert box.deliver_due() == []
+        assert len(peer.received) == 1
+
+
+def test_ar_then_aa_resends_identical_bytes(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    clock = Clock()
+    with PythonHL7Peer(lambda m, n: ack(m, "AR", "busy") if n == 1 else ack(m, "AA")) as peer:
+        box = outbox_with(store, hl7_to(peer.port), clock=clock)
+        queue(store, box, signed_report(library))
+        (first,) = box.deliver_due()
+        assert first.delivery.outcome == "retry" and "AR" in first.delivery.detail and "busy" in first.delivery.detail
+        clock.advance(6)
+        (second,) = box.deliver_due()
+        assert second.delivery.outcome == "sent"
+        assert len(peer.received) == 2 and peer.received[0] == peer.received[1]
+        assert len(set(peer.control_ids)) == 1
+
+
+def test_ae_dead_letters_with_the_reason_and_retry_requeues(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    with PythonHL7Peer(lambda m, n: ack(m, "AE", "unknown accession") if n == 1 else ack(m, "AA")) as peer:
+        box = outbox_with(store, hl7_to(peer.port))
+        queue(store, box, signed_report(library))
+        (attempt,) = box.deliver_due()
+        assert attempt.delivery.outcome == "dead"
+        (state,) = box.states()
+        assert state.dead == 1 and state.alert and "unknown accession" in state.last_error
+        assert box.deliver_due() == []  # dead stays dead until someone acts
+        assert box.retry(attempt.id)
+        (again,) = box.deliver_due()
+        assert again.delivery.outcome == "sent" and len(peer.received) == 2
+
+
+@pytest.mark.parametrize("reply", [
+    lambda m, n: None,  # never answers
+    lambda m, n: ack(m, "AA", control_id="RSSOMEOTHERMESSAGE1"),  # an ACK for another message
+    lambda m, n: b"\x0bthis is not HL7\x1c\x0d",  # garbage
+    lambda m, n: "close",  # hangs up
+], ids=["no-ack", "other-id", "garbage", "hang-up"])
+def test_no_valid_ack_is_never_taken_as_delivered(library, tmp_path, reply):
+    store = Store(tmp_path / "s.db")
+    clock = Clock()
+    with PythonHL7Peer(reply) as bad:
+        box = outbox_with(store, hl7_to(bad.port, timeout=1.0), clock=clock)
+        queue(store, box, signed_report(library))
+        (attempt,) = box.deliver_due()
+        assert attempt.delivery.outcome == "retry"
+        sent_bytes = bad.received[0]
+    (state,) = box.states()
+    assert state.sent == 0 and state.failing == 1
+    box.close()
+    with PythonHL7Peer(port=bad.port) as good:
+        clock.advance(6)
+        (again,) = box.deliver_due()
+        assert again.delivery.outcome == "sent"
+        assert good.received == [sent_bytes]  # the same bytes, the same control id
+
+
+def test_versions_of_a_report_go_strictly_in_order(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    clock = Clock()
+    with PythonHL7Peer(lambda m, n: ack(m, "AR") if n == 1 else ack(m, "AA")) as peer:
+        box = outbox_with(store, hl7_to(peer.port), clock=clock)
+        report = signed_report(library)
+        queue(store, box, report)
+        report.sign("final")
+        queue(store, box, report)
+        (first,) = box.deliver_due()  # preliminary: AR; the final must wait behind it
+        assert first.delivery.outcome == "retry"
+        assert box.deliver_due() == []
+        clock.advance(6)
+        attempts = box.deliver_due()
+        assert [a.delivery.outcome for a in attempts] == ["sent", "sent"]
+        assert [field(m, "OBR", 25) for m in peer.received] == ["P", "P", "F"]
+
+
+def test_a_message_that_cannot_be_built_is_dead_lettered_at_signing_not_lost(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    box = outbox_with(store, hl7_to(free_port()))
+    report = signed_report(library, accession="")
+    queue(store, box, report)
+    (state,) = box.states()
+    assert state.dead == 1 and "no accession number" in state.last_error
+
+
+def test_directory_drop_writes_text_and_json_atomically(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    drop = tmp_path / "drop"
+    box = outbox_with(store, DirDestination(DirConfig(name="drop", kind="dir", path=str(drop))))
+    queue(store, box, signed_report(library))
+    assert [a.delivery.outcome for a in box.deliver_due()] == ["sent"]
+    assert sorted(p.name for p in drop.iterdir()) == ["ACC1001-v1-preliminary.json", "ACC1001-v1-preliminary.txt"]
+    data = json.loads((drop / "ACC1001-v1-preliminary.json").read_text())
+    assert data["status"] == "preliminary" and TRICKY in data["text"]
+    assert (drop / "ACC1001-v1-preliminary.txt").read_text() == data["text"]
+
+
+# -- processes: crash mid-send, the command line -------------------------------------------------
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "RADSCRIBE_STORE": str(tmp_path / "store.db"), "RADSCRIBE_CONFIG": str(tmp_path / "config.toml")}
+
+
+def write_config(tmp_path, port, timeout=30):
+    (tmp_path / "config.toml").write_text(
+        f'[reader]\nid = "R1"\nfamily = "Smith"\ngiven = "Anna"\n\n'
+        f'[[export]]\nname = "ris"\nkind = "hl7"\nhost = "127.0.0.1"\nport = {port}\ntimeout_seconds = {timeout}\n')
+
+
+def test_sigkill_mid_send_resends_the_same_control_id_and_the_receiver_sees_one_report(library, tmp_path, env, radscribe_cmd):
+    port = free_port()
+    write_config(tmp_path, port)
+    store = Store(tmp_path / "store.db")
+    store.save_report(signed_report(library))
+    report = store.load_report(store.drafts(include_signed=True)[0].id, library)
+    outbox_with(store, hl7_to(port)).enqueue(ReportVersion.from_report(report, SIGNER))
+    store.close()
+    with PythonHL7Peer(lambda m, n: None, port=port) as silent:  # receives, never answers
+        with subprocess.Popen([*radscribe_cmd, "outbox", "send", "--wait", "60"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+            deadline = time.monotonic() + 60
+            while not silent.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert silent.received, "the exporter never sent"
+            proc.send_signal(signal.SIGKILL)  # mid-send: the message is in flight in the store
+            proc.wait(10)
+        first = silent.received[0]
+    store = Store(tmp_path / "store.db")
+    assert store.db.execute("SELECT state FROM outbox").fetchone()[0] == "in_flight"
+    store.close()
+    with PythonHL7Peer(port=port) as peer:
+        done = subprocess.run([*radscribe_cmd, "outbox", "send"], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert peer.received == [first]  # identical bytes, same MSH-10: one report at the receiver
+    listing = subprocess.run([*radscribe_cmd, "outbox"], env=env, capture_output=True, text=True, timeout=60)
+    assert "ris: 0 pending (0 failing), 0 in flight, 1 sent, 0 dead-lettered" in listing.stdout
+
+
+def test_outbox_command_shows_failures_and_retry(library, tmp_path, env, radscribe_cmd):
+    with PythonHL7Peer(lambda m, n: ack(m, "AE", "patient not found") if n == 1 else ack(m, "AA")) as peer:
+        write_config(tmp_path, peer.port, timeout=5)
+        store = Store(tmp_path / "store.db")
+        report = signed_report(library)
+        store.save_report(report)
+        outbox_with(store, hl7_to(peer.port)).enqueue(ReportVersion.from_report(report, SIGNER))
+        store.close()
+        sent = subprocess.run([*radscribe_cmd, "outbox", "send"], env=env, capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0 and "dead" in sent.stdout  # nothing left to *try*: it is dead-lettered
+        listing = subprocess.run([*radscribe_cmd, "outbox"], env=env, capture_output=True, text=True, timeout=60)
+        assert listing.stdout.startswith("ALERT  ris: 0 pending") and "patient not found" in listing.stdout
+        message_id = listing.stdout.split("#", 1)[1].split()[0]
+        retried = subprocess.run([*radscribe_cmd, "outbox", "retry", message_id], env=env, capture_output=True, text=True)
+        assert retried.returncode == 0, retried.stderr
+        again = subprocess.run([*radscribe_cmd, "outbox", "send"], env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and ": sent:" in again.stdout and len(peer.received) == 2
+        missing = subprocess.run([*radscribe_cmd, "outbox", "retry", "999"], env=env, capture_output=True, text=True)
+        assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_export_command_sends_one_report_json(library, tmp_path, env, radscribe_cmd):
+    (tmp_path / "config.toml").write_text("")
+    report = signed_report(library, status="final")
+    from dictation.cli import _report_json
+
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(_report_json(report, [])))
+    with HL7apyPeer() as peer:
+        done = subprocess.run([*radscribe_cmd, "export", str(path), "--hl7", f"127.0.0.1:{peer.port}"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "delivered" in done.stdout and len(peer.received) == 1 and peer.rejected == []
+        assert field(peer.received[0], "OBR", 25) == "F"
+    drop = tmp_path / "drop"
+    done = subprocess.run([*radscribe_cmd, "export", str(path), "--dir", str(drop)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and (drop / "ACC1001-v1-final.json").exists()
+    down = subprocess.run([*radscribe_cmd, "export", str(path), "--hl7", f"127.0.0.1:{free_port()}"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1 and "not delivered: 127.0.0.1" in down.stderr and down.stderr.count("\n") == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    broken = subprocess.run([*radscribe_cmd, "export", str(bad), "--dir", str(drop)], env=env, capture_output=True, text=True)
+    assert broken.returncode == 2 and "not JSON" in broken.stderr
+
+
+def test_a_signed_voice_command_and_the_outbox_row_commit_together(library, tmp_path):
+    """Store.commit_utterance writes the report, the utterance and the messages in one
+    transaction: if the outbox insert fails, the signing is not stored either."""
+    from dictation.report import UtteranceRecord
+    from dictation.store import OutboxEntry
+
+    store = Store(tmp_path / "s.db")
+    report = Report.new(library.get("xr-chest"), exam=dict(EXAM))
+    store.save_report(report)
+    report.sign("preliminary")
+    record = UtteranceRecord(1, "command", "sign as preliminary", "", 0, 1, [], command="sign_preliminary")
+    bad = OutboxEntry(report.id, 1, "preliminary", "ris", "hl7", "X", None)  # type: ignore[arg-type]  # NULL payload
+    with pytest.raises(Exception):
+        store.commit_utterance(report, record, outbox=[bad])
+    assert store.db.execute("SELECT status FROM reports").fetchone()[0] == "draft"
+    assert store.db.execute("SELECT COUNT(*) FROM utterances").fetchone()[0] == 0
