@@ -508,6 +508,39 @@ def outbox_send(ctx: click.Context, wait: float) -> None:
         sys.exit(1)
 
 
+@main.command("listen-orders")
+@click.option("--port", type=click.IntRange(1, 65535), help="TCP port (default: [orders] port in the config).")
+@click.option("--host", help="Address to listen on (default: [orders] host, else 127.0.0.1).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@friendly
+def listen_orders(port: int | None, host: str | None, store_path: str | None) -> None:
+    """Receive ORM^O01 / OMI^O23 orders over MLLP and keep the worklist in step (Ctrl-C stops)."""
+    from .config import load_config
+    from .export.orders import OrderHandler, OrdersListener, describe
+    from .store import Store
+
+    config = load_config()
+    port = port or config.orders_port
+    if not port:
+        fail("give --port, or set [orders] port in the config")
+    store = Store(store_path or config.store_path)
+    library = _library()
+    for code, template_id in config.order_templates.items():
+        library.get(template_id)  # a mapping to a template that does not exist is an error now, not per order
+    handler = OrderHandler(store, library, config.order_templates, on_order=lambda r: click.echo(describe(r)))
+    try:
+        server = OrdersListener(host or config.orders_host, port, handler)
+    except OSError as e:
+        fail(f"cannot listen on {host or config.orders_host}:{port}: {e.strerror or e}")
+    click.echo(f"radscribe: listening for orders on {server.server_address[0]}:{server.port} (store {store.path})", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 @main.command("export")
 @click.argument("report_json", type=click.Path(dir_okay=False))
 @click.option("--hl7", "hl7_target", metavar="HOST:PORT", help="Send an ORU^R01 over MLLP and wait for its ACK.")

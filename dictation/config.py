@@ -18,6 +18,11 @@
     [outbox]
     alert_after_minutes = 15    # undelivered longer than this: the destination shows an alert
 
+    [orders]                    # `radscribe listen-orders`: ORM^O01 / OMI^O23 in
+    host = "0.0.0.0"
+    port = 2576
+    templates = { "71046" = "xr-chest", "IMG123" = "ct-head" }   # procedure code → template
+
     [[export]]                  # destinations: see dictation/export/destinations.py
     name = "ris"
     kind = "hl7"
@@ -56,6 +61,9 @@ class Config:
     reader: dict[str, str] = field(default_factory=dict)
     destinations: list[Any] = field(default_factory=list)
     alert_after_minutes: float = 15.0
+    orders_host: str = "127.0.0.1"
+    orders_port: int | None = None
+    order_templates: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -65,7 +73,7 @@ def load_config(path: Path | None = None) -> Config:
             raise DataFileError(path, None, f"config file not found (named by ${ENV})")
         return Config()
     data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict, "reader": dict, "outbox": dict,
-                            "export": list})
+                            "export": list, "orders": dict})
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
     check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms"})
@@ -78,6 +86,15 @@ def load_config(path: Path | None = None) -> Config:
     alert = data.get("outbox", {}).get("alert_after_minutes", 15)
     if not isinstance(alert, int | float) or alert <= 0:
         raise DataFileError(path, line_of(text, "alert_after_minutes"), "[outbox] alert_after_minutes must be a positive number")
+    check_keys(path, data, "orders", {"host", "port", "templates"})
+    orders = data.get("orders", {})
+    host = orders.get("host", "127.0.0.1")
+    port = orders.get("port")
+    mapping = orders.get("templates", {})
+    if not isinstance(host, str) or (port is not None and (not isinstance(port, int) or not 0 < port < 65536)):
+        raise DataFileError(path, line_of(text, "orders"), "[orders] host must be text and port a number from 1 to 65535")
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise DataFileError(path, line_of(text, "templates"), "[orders] templates maps procedure codes to template ids")
     from .export.destinations import parse_destinations
 
     destinations = parse_destinations(data.get("export", []), path, text)
@@ -96,4 +113,5 @@ def load_config(path: Path | None = None) -> Config:
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
-                  (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert))
+                  (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert),
+                  host, port, dict(mapping))

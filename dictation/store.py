@@ -92,7 +92,17 @@ _MIGRATIONS = [
     );
     CREATE INDEX outbox_due ON outbox(destination, state, id);
     """,
+    # 3: what orders bring: the procedure code, ordering physician, order numbers.
+    """
+    ALTER TABLE worklist ADD COLUMN exam_code TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN ordering_physician TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN placer_order TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN filler_order TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN updated_at REAL
+    """,
 ]
+_WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "modality", "facility", "priority",
+                    "ordered_at", "template_id", "exam_code", "ordering_physician", "placer_order", "filler_order"}
 
 
 class StoreError(RadscribeError):
@@ -244,10 +254,36 @@ class Store:
 
     # -- worklist ------------------------------------------------------------------------------
 
+    def upsert_worklist_item(self, accession: str, **fields: Any) -> str:
+        """An order: new ("created"), changed ("updated"), or the same again ("duplicate").
+        A cancelled item ordered again comes back."""
+        unknown = set(fields) - _WORKLIST_FIELDS
+        if unknown:
+            raise ValueError(f"unknown worklist fields: {sorted(unknown)}")
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM worklist WHERE accession = ?", (accession,)).fetchone()
+            if row is None:
+                columns = ["accession", *fields, "updated_at"]
+                db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                           (accession, *fields.values(), time.time()))
+                return "created"
+            changed = {k: v for k, v in fields.items() if k != "ordered_at" and row[k] != v}
+            if row["state"] == "cancelled":
+                changed["state"] = "waiting"
+            if not changed:
+                return "duplicate"
+            sets = ", ".join(f"{k} = ?" for k in changed)
+            db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE accession = ?", (*changed.values(), time.time(), accession))
+            return "updated"
+
+    def cancel_worklist_item(self, accession: str) -> bool:
+        with self.transaction() as db:
+            cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE accession = ? AND state != 'done'",
+                             (time.time(), accession))
+        return cur.rowcount == 1
+
     def add_worklist_item(self, accession: str, **fields: Any) -> int:
-        allowed = {"patient_id", "patient_name", "birth_date", "sex", "exam", "modality", "facility", "priority",
-                   "ordered_at", "template_id"}
-        unknown = set(fields) - allowed
+        unknown = set(fields) - _WORKLIST_FIELDS
         if unknown:
             raise ValueError(f"unknown worklist fields: {sorted(unknown)}")
         fields.setdefault("ordered_at", time.time())
@@ -262,6 +298,6 @@ class Store:
 
     def worklist(self) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT * FROM worklist WHERE state != 'done' "
+            "SELECT * FROM worklist WHERE state NOT IN ('done', 'cancelled') "
             "ORDER BY CASE priority WHEN 'stat' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, ordered_at"
         ).fetchall()

@@ -1,0 +1,128 @@
+"""Orders in: ORM^O01 / OMI^O23 over MLLP from python-hl7's client (an independent sender) fill
+and cancel worklist items; every message gets the right ACK."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import hl7
+import hl7.client
+import pytest
+
+from dictation.export.orders import OrderHandler, OrdersListener
+from dictation.store import Store
+from dictation.templates import TemplateLibrary
+from tests.peers.hl7 import free_port
+
+
+def orm(control_id, accession, *, control="NW", code="71046", description="XR Chest 2 views", priority="S",
+        name="Doe^Jane", kind="ORM^O01"):
+    return "\r".join([
+        f"MSH|^~\\&|HIS|GENERAL|RADSCRIBE|TELERAD|20261128031500||{kind}|{control_id}|P|2.5.1",
+        f"PID|1||MRN42^^^GEN^MR||{name}||19610409|F",
+        "PV1|1|E|ER^1^1^GENERAL",
+        f"ORC|{control}|PL-{accession}|FI-{accession}||SC||^^^^^{priority}||20261128031000|||D7^House^Greg",
+        f"OBR|1|PL-{accession}|FI-{accession}|{code}^{description}^C4|||20261128031000|||||||||D7^House^Greg||{accession}||||||CR",
+    ]) + "\r"
+
+
+@pytest.fixture
+def listener(tmp_path):
+    store = Store(tmp_path / "s.db")
+    seen = []
+    handler = OrderHandler(store, TemplateLibrary(), {"IMG999": "ct-head"}, on_order=seen.append)
+    server = OrdersListener("127.0.0.1", 0, handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield store, server, seen
+    server.shutdown()
+    server.server_close()
+    store.close()
+
+
+def send(server, *messages):
+    with hl7.client.MLLPClient("127.0.0.1", server.port) as client:  # one persistent connection
+        return [hl7.parse(client.send_message(m).decode()) for m in messages]
+
+
+def msa(reply):
+    return str(reply.segment("MSA")[1]), str(reply.segment("MSA")[2])
+
+
+def test_a_new_order_becomes_a_worklist_item_with_its_template(listener):
+    store, server, seen = listener
+    (reply,) = send(server, orm("C1", "ACC9"))
+    assert msa(reply) == ("AA", "C1")
+    (item,) = store.worklist()
+    assert (item["accession"], item["patient_id"], item["patient_name"], item["sex"], item["birth_date"]) == \
+        ("ACC9", "MRN42", "Doe^Jane", "F", "1961-04-09")
+    assert (item["exam"], item["exam_code"], item["priority"], item["template_id"], item["facility"]) == \
+        ("XR Chest 2 views", "71046", "stat", "xr-chest", "GENERAL")  # template from xr-chest's own CPT code
+    assert item["ordering_physician"] == "Greg House" and item["filler_order"] == "FI-ACC9"
+    assert [r.action for r in seen] == ["created"]
+
+
+def test_the_config_mapping_chooses_the_template_and_priorities_order_the_list(listener):
+    store, server, _ = listener
+    replies = send(server, orm("C1", "R1", priority="R", code="IMG999", description="CT head"),
+                   orm("C2", "S1", priority="S"), orm("C3", "A1", priority="A"))
+    assert [msa(r)[0] for r in replies] == ["AA", "AA", "AA"]
+    assert [(i["accession"], i["priority"]) for i in store.worklist()] == [("S1", "stat"), ("A1", "urgent"), ("R1", "routine")]
+    assert next(i for i in store.worklist() if i["accession"] == "R1")["template_id"] == "ct-head"
+
+
+def test_a_resent_order_is_not_a_duplicate_and_a_cancel_removes_it(listener):
+    store, server, seen = listener
+    replies = send(server, orm("C1", "ACC9"), orm("C1", "ACC9"), orm("C2", "ACC9", control="CA"))
+    assert [msa(r) for r in replies] == [("AA", "C1"), ("AA", "C1"), ("AA", "C2")]
+    assert [r.action for r in seen] == ["created", "duplicate", "cancelled"]
+    assert store.worklist() == []
+
+
+def test_omi_o23_with_the_accession_in_ipc(listener):
+    store, server, _ = listener
+    message = orm("C5", "", kind="OMI^O23").replace("||||||CR", "||||||CR") + "IPC|ACC-OMI|PROC1|1.2.3|SPS1|CT\r"
+    (reply,) = send(server, message)
+    assert msa(reply)[0] == "AA"
+    assert [i["accession"] for i in store.worklist()] == ["ACC-OMI"]
+
+
+def test_unusable_messages_get_ae_or_ar_with_a_reason(listener):
+    store, server, _ = listener
+    no_accession = orm("C1", "").replace("|FI-|", "||")
+    adt = "MSH|^~\\&|HIS|GEN|RADSCRIBE||20261128||ADT^A01|C2|P|2.5.1\rPID|1||X\r"
+    replies = send(server, no_accession, adt)
+    assert msa(replies[0])[0] == "AE" and "no accession" in str(replies[0].segment("MSA")[3])
+    assert msa(replies[1]) == ("AR", "C2")
+    assert store.worklist() == []
+
+
+def test_listen_orders_as_a_process(tmp_path, radscribe_cmd):
+    port = free_port()
+    env = {**os.environ, "RADSCRIBE_STORE": str(tmp_path / "store.db"), "RADSCRIBE_CONFIG": str(tmp_path / "config.toml")}
+    (tmp_path / "config.toml").write_text(f'[orders]\nport = {port}\ntemplates = {{ "IMG999" = "ct-head" }}\n')
+    with subprocess.Popen([*radscribe_cmd, "listen-orders"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, "listener did not start"
+                    time.sleep(0.2)
+            with hl7.client.MLLPClient("127.0.0.1", port) as client:
+                reply = hl7.parse(client.send_message(orm("C1", "ACC77", name="Secret^Patient")).decode())
+            assert msa(reply) == ("AA", "C1")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+    assert "AA created ACC77" in out
+    assert "Secret" not in out + err  # no patient data on the console
+    assert [i["accession"] for i in Store(tmp_path / "store.db").worklist()] == ["ACC77"]
