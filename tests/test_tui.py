@@ -94,3 +94,35 @@ async def test_the_flags_panel_shows_a_critical_finding_after_the_utterance(tmp_
         assert "pneumothorax [impression] ACR category 2: communicate within 6 h" in text
         assert text.index("Critical finding") < text.index("defaults not accepted")  # critical first
         assert "7 defaults not accepted, left out of the report (technique, lines tubes, lungs" in text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("ris_up", [True, False], ids=["delivered", "ris-down"])
+async def test_signing_by_voice_sends_to_the_ris_and_a_failure_is_impossible_to_miss(tmp_path, ris_up):
+    from dictation.export.destinations import HL7Config, HL7Destination
+    from dictation.export.outbox import Outbox
+    from dictation.report import Report
+    from dictation.reporting import ReportController
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
+    from tests.peers.hl7 import PythonHL7Peer, free_port
+
+    said = ["go to impression", "no acute abnormality period", "sign as final"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    exam = {"accession": "ACC5", "patient_id": "MRN5", "patient_name": "Doe^Jane", "sex": "F"}
+    with PythonHL7Peer() as peer:
+        port = peer.port if ris_up else free_port()
+        dest = HL7Destination(HL7Config(name="ris", kind="hl7", host="127.0.0.1", port=port, timeout_seconds=2))
+        outbox = Outbox(Store(tmp_path / "s.db"), [dest], alert_after=0.5)
+        controller = ReportController(Report.new(TemplateLibrary().get("xr-chest"), exam=exam),
+                                      store=Store(tmp_path / "s.db"), outbox=outbox, checks=False)
+        app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said),
+                           controller=controller, outbox=outbox)
+        async with app.run_test(size=(200, 30)) as pilot:
+            status = app.query_one("#status", Static)
+            if ris_up:
+                await wait_for(pilot, lambda: "outbox: all 1 sent" in str(status.render()))
+                assert len(peer.received) == 1
+            else:
+                await wait_for(pilot, lambda: "NOT DELIVERED to ris" in str(status.render()))
+                assert "connection refused" in str(status.render()) and status.has_class("problem")

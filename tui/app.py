@@ -6,6 +6,7 @@ through ``SessionEvent`` messages. The model loads there too, so the screen is u
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from textual.widgets import Footer, Header, Static, TextArea
 
 from dictation.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.checks import Flag
+from dictation.export.outbox import Outbox
 from dictation.recognizer import Recognizer
 from dictation.report import Report
 from dictation.reporting import ReportController
@@ -25,7 +27,7 @@ from dictation.session import (CommandApplied, DictationSession, FlagsChanged, L
 from dictation.spoken import join_text
 from dictation.transcribe import TextPipeline
 
-from .messages import SessionEvent
+from .messages import OutboxStates, SessionEvent
 from .widgets.level import LevelMeter
 
 STATE_TEXT = {
@@ -50,9 +52,13 @@ class RadscribeApp(App):
 
     def __init__(self, source: Callable[[], AudioSource], recognizer: Callable[[], Recognizer] | Recognizer,
                  *, model_label: str = "tiny.en (bundled)", group: str | None = None,
-                 controller: ReportController | None = None) -> None:
+                 controller: ReportController | None = None, outbox: Outbox | None = None) -> None:
         super().__init__()
         self.controller = controller
+        self.outbox = outbox  # with its own Store: it delivers on its own thread
+        self.outbox_line = ""
+        self._outbox_stop = threading.Event()
+        self._outbox_thread: threading.Thread | None = None
         self.last_command = ""
         self._source_factory = source
         self._recognizer = recognizer
@@ -87,10 +93,26 @@ class RadscribeApp(App):
                                         recognizer=self._recognizer, controller=self.controller,
                                         pipeline=None if self.controller else TextPipeline(group=self.group))
         self.session.start()
+        if self.outbox is not None:
+            self._outbox_thread = threading.Thread(
+                target=self.outbox.run, args=(self._outbox_stop,),
+                kwargs={"poll": 1.0, "on_pass": lambda states: self.post_message(OutboxStates(states))},
+                name="radscribe-outbox", daemon=True)
+            self._outbox_thread.start()
 
     def on_unmount(self) -> None:
         if self.session is not None:
             self.session.stop()
+        if self._outbox_thread is not None:
+            self._outbox_stop.set()
+            self._outbox_thread.join(5)
+            self.outbox.close()  # type: ignore[union-attr]
+
+    def on_outbox_states(self, message: OutboxStates) -> None:
+        if not self.screen_stack or not self.screen.is_mounted or not self.query(LevelMeter):
+            return
+        self.outbox_line = outbox_summary(message.states)
+        self._show_status()
 
     # -- engine events -------------------------------------------------------------------------
 
@@ -158,11 +180,13 @@ class RadscribeApp(App):
             parts.append(f"{report.status} · at {report.slot.title}")
             if self.last_command:
                 parts.append(self.last_command)
+        if self.outbox_line:
+            parts.append(self.outbox_line)
         parts.append(f"model {self.model_label}")
         if self.latency is not None:
             parts.append(f"last {self.latency * 1000:.0f} ms")
         status.update(Text("  ·  ".join(parts)))
-        status.set_class(self.state in ("no_microphone", "error"), "problem")
+        status.set_class(self.state in ("no_microphone", "error") or self.outbox_line.startswith("⚠"), "problem")
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -173,6 +197,21 @@ class RadscribeApp(App):
             self.session.resume()
         else:
             self.session.pause()
+
+
+def outbox_summary(states: list) -> str:
+    """The status bar's word on delivery: quiet when all is sent, impossible to miss when not."""
+    alerts = [s for s in states if s.alert]
+    if alerts:
+        a = alerts[0]
+        return f"⚠ NOT DELIVERED to {a.name}: {a.pending + a.in_flight} waiting, {a.dead} dead-lettered — {a.last_error}"
+    waiting = sum(s.pending + s.in_flight for s in states)
+    if waiting:
+        failing = [s for s in states if s.failing]
+        note = f" ({failing[0].name}: {failing[0].last_error})" if failing else ""
+        return f"outbox: {waiting} waiting{note}"
+    sent = sum(s.sent for s in states)
+    return f"outbox: all {sent} sent" if sent else ""
 
 
 SEVERITY_MARK = {"critical": "‼", "warning": "!", "info": "·"}
@@ -241,13 +280,23 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
 
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens
     controller = None
+    outbox = None
+    config = load_config()
+    if config.destinations:
+        from dictation.export.destinations import make_destination
+
+        outbox = Outbox(Store(config.store_path), [make_destination(d) for d in config.destinations],
+                        alert_after=config.alert_after_minutes * 60)
     if template_id is not None:  # a bad id is a one-line error before the screen opens
-        config = load_config()
+        from dictation.export.document import Signer
+
         template = TemplateLibrary(config.template_folders).get(template_id)
+        reader = config.reader
         controller = ReportController(Report.new(template), store=Store(config.store_path),
-                                      route=config.route_by_anatomy)
+                                      route=config.route_by_anatomy, outbox=outbox,
+                                      signer=Signer(reader.get("id", ""), reader.get("family", ""), reader.get("given", "")))
 
     def source() -> AudioSource:
         return FileSource(Path(audio), realtime=True) if audio else MicrophoneSource(device)
 
-    RadscribeApp(source, lambda: Recognizer(model), model_label=label, controller=controller).run()
+    RadscribeApp(source, lambda: Recognizer(model), model_label=label, controller=controller, outbox=outbox).run()

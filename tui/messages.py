@@ -23,3 +23,14 @@ class SessionEvent(Message):
             return False
         high_rate = (LevelChanged, PartialText)
         return isinstance(self.event, high_rate) and type(message.event) is type(self.event)
+
+
+class OutboxStates(Message):
+    """The outbox's destinations after a delivery pass (from its own thread)."""
+
+    def __init__(self, states: list) -> None:
+        super().__init__()
+        self.states = states
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OutboxStates)

@@ -157,10 +157,19 @@ class Outbox:
                            (now + backoff(row["attempts"] + 1, self.rng), delivery.detail, row["id"]))
         return Attempt(row["id"], dest.name, row["control_id"], delivery)
 
-    def run(self, stop: threading.Event, poll: float = 1.0) -> None:
-        """Deliver until ``stop`` is set (the TUI's background thread, `radscribe outbox send --wait`)."""
+    def run(self, stop: threading.Event, poll: float = 1.0,
+            on_pass: Callable[[list[DestinationState]], None] | None = None) -> None:
+        """Deliver until ``stop`` is set (the TUI's background thread). Give the outbox its own
+        `Store` (connection): SQLite transactions must not interleave on one connection.
+        ``on_pass`` gets the destinations' states after every pass."""
         while not stop.is_set():
-            self.deliver_due()
+            try:
+                self.deliver_due()
+                if on_pass is not None:
+                    on_pass(self.states())
+            except Exception as e:  # noqa: BLE001 - the delivery thread must survive anything
+                if on_pass is not None:
+                    on_pass([DestinationState("outbox", 0, 0, 0, 0, 0, None, True, f"{type(e).__name__}: {e}")])
             stop.wait(poll)
 
     def retry(self, message_id: int) -> bool:
