@@ -55,3 +55,27 @@ def test_vocab_check_command(tmp_path):
     bad = subprocess.run(run, capture_output=True, text=True)
     assert bad.returncode == 1
     assert f"{good / 'lexicon.txt'}:1:" in bad.stdout
+
+
+def test_export_destinations_and_orders_in_the_config(tmp_path):
+    from dictation.config import load_config
+
+    good = tmp_path / "good.toml"
+    good.write_text('[reader]\nid = "R1"\nfamily = "Smith"\n\n[orders]\nport = 2576\ntemplates = { "71046" = "xr-chest" }\n\n'
+                    '[[export]]\nname = "ris"\nkind = "hl7"\nhost = "10.0.0.5"\nport = 2575\nobx = "report"\n\n'
+                    '[[export]]\nname = "drop"\nkind = "dir"\npath = "/srv/drop"\n')
+    config = load_config(good)
+    assert [d.name for d in config.destinations] == ["ris", "drop"] and config.destinations[0].obx == "report"
+    assert config.orders_port == 2576 and config.order_templates == {"71046": "xr-chest"} and config.reader["id"] == "R1"
+    for text, message in [
+        ('[[export]]\nname = "ris"\nkind = "hl7"\nhost = "x"\nport = 99999\n', "port"),
+        ('[[export]]\nname = "ris"\nkind = "fax"\n', "kind"),
+        ('[[export]]\nname = "ris"\nkind = "hl7"\nhost = "x"\nport = 1\nobx = "all"\n', "obx"),
+        ('[[export]]\nname = "a"\nkind = "dir"\npath = "/x"\n\n[[export]]\nname = "a"\nkind = "dir"\npath = "/y"\n', "two [[export]]"),
+        ('[orders]\nport = "2576"\n', "[orders]"),
+    ]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(DataFileError) as e:
+            load_config(bad)
+        assert message in str(e.value) and "bad.toml:" in str(e.value), str(e.value)
