@@ -10,16 +10,27 @@ STAMP := $(VENV)/.installed
 
 # What the product needs on Debian: PortAudio for the microphone.
 RUN_DEBS := libportaudio2
-# What the tests need too: a virtual microphone (PulseAudio), audio tools, tmux for the UI smoke test.
-TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux
+# What the tests need too: a virtual microphone (PulseAudio), audio tools, tmux for the UI smoke test,
+# DICOM peers (dcmtk's storescp and dsrdump, dicom3tools' dciodvfy).
+TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux dcmtk dicom3tools
+# Node.js test peers (FHIR, HL7 over TLS), installed from their lockfile.
+NODE_PEERS := tests/peers/node
+NODE_STAMP := $(NODE_PEERS)/node_modules/.installed
 
-.PHONY: run test debs-run debs-test venv bench wheel-check clean
+.PHONY: run test debs-run debs-test venv node-peers bench wheel-check clean
 
 run: debs-run venv
 	$(BIN)/radscribe $(ARGS)
 
-test: debs-test venv
+test: debs-test venv node-peers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+node-peers: $(NODE_STAMP)
+
+$(NODE_STAMP): $(NODE_PEERS)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "radscribe: the tests need Node.js 20 and npm (https://nodejs.org)" >&2; exit 1; }
+	npm ci --prefix $(NODE_PEERS) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 venv: $(STAMP)
 
@@ -43,4 +54,4 @@ wheel-check: venv
 	scripts/wheel-check
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache
+	rm -rf $(VENV) dist build .pytest_cache $(NODE_PEERS)/node_modules

@@ -17,6 +17,13 @@
     name = "drop"
     kind = "dir"
     path = "/srv/ris-drop"       # REPORT-vN-status.json and .txt, written atomically
+
+    [[export]]
+    name = "fhir"
+    kind = "fhir"                # FHIR R4 DiagnosticReport (+ Communication), see fhir.py
+    url = "https://fhir.example.org/r4"
+    token_file = "/etc/radscribe/fhir-token"      # or token = "..."
+    accession_system = "urn:oid:1.2.840.99999.1"  # the site's accession identifier system
 """
 
 from __future__ import annotations
@@ -66,14 +73,26 @@ class DirConfig(_Model):
     path: str
 
 
-DestinationConfig = Annotated[HL7Config | DirConfig, Field(discriminator="kind")]
+class FHIRConfig(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    kind: Literal["fhir"]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    token: str | None = None  # bearer token, or
+    token_file: str | None = None  # a file holding it (read again after a 401)
+    accession_system: str = "urn:radscribe:accession"  # the site's identifier system for accessions
+    patient_system: str = "urn:radscribe:patient"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    ca_file: str | None = None
+
+
+DestinationConfig = Annotated[HL7Config | DirConfig | FHIRConfig, Field(discriminator="kind")]
 
 
 class _Destinations(_Model):
     export: list[DestinationConfig] = []
 
 
-def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Config | DirConfig]:
+def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Config | DirConfig | FHIRConfig]:
     from ..datafiles import line_of
 
     try:
@@ -81,7 +100,7 @@ def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Confi
     except ValidationError as e:
         err = e.errors()[0]
         loc = [str(x) for x in err["loc"][1:]]
-        key = next((x for x in reversed(loc) if not x.isdigit() and x not in ("hl7", "dir")), "export")
+        key = next((x for x in reversed(loc) if not x.isdigit() and x not in ("hl7", "dir", "fhir")), "export")
         raise DataFileError(path, line_of(text, key) or line_of(text, "export"), f"[[export]] {'.'.join(loc)}: {err['msg']}") from None
     names = [d.name for d in parsed]
     for name in names:
@@ -194,9 +213,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def make_destination(config: HL7Config | DirConfig) -> Destination:
+def make_destination(config: HL7Config | DirConfig | FHIRConfig) -> Destination:
     if isinstance(config, HL7Config):
         return HL7Destination(config)
+    if isinstance(config, FHIRConfig):
+        from .fhir import FHIRDestination
+
+        return FHIRDestination(config)
     if isinstance(config, DirConfig):
         return DirDestination(config)
     raise ExportError(f"unknown destination kind {config!r}")

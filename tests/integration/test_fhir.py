@@ -1,0 +1,140 @@
+"""FHIR R4 export against a real peer on 127.0.0.1: Medplum's FHIR router and in-memory
+repository (Node 20), every resource validated by FHIR.js, bearer tokens checked."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from dictation.export.destinations import FHIRConfig, make_destination
+from dictation.export.document import ReportVersion, Signer
+from dictation.export.outbox import Outbox
+from dictation.report import Report
+from dictation.store import Store
+from dictation.templates import TemplateLibrary
+from tests.peers.hl7 import free_port
+from tests.peers.node_peers import NodePeer
+
+TOKEN = "s3cret-token"
+EXAM = {"accession": "ACC-F1", "patient_id": "MRN9", "patient_name": "Doe^Jane", "sex": "F"}
+SIGNER = Signer("R1", "Smith", "Anna")
+
+
+@pytest.fixture(scope="module")
+def peer():
+    with NodePeer("fhir-server.mjs", "0", TOKEN) as p:
+        yield p
+
+
+def search(peer, resource, query):
+    r = httpx.get(f"http://127.0.0.1:{peer.port}/{resource}?{query}", headers={"Authorization": f"Bearer {TOKEN}"})
+    r.raise_for_status()
+    return [e["resource"] for e in r.json().get("entry", [])]
+
+
+def destination(peer, **kw):
+    config = {"name": "fhir", "kind": "fhir", "url": f"http://127.0.0.1:{peer.port}", "token": TOKEN,
+              "accession_system": "urn:oid:1.2.3.4.5", **kw}
+    return make_destination(FHIRConfig(**config))
+
+
+def report(accession, communication=""):
+    r = Report.new(TemplateLibrary().get("cta-chest-pe"), exam={**EXAM, "accession": accession})
+    r.go_to("indication")
+    r.dictate("Shortness of breath.")
+    r.go_to("impression")
+    r.dictate("Acute right lower lobe pulmonary embolism.")
+    if communication:
+        r.go_to("communication")
+        r.dictate(communication)
+    r.sign("preliminary")
+    return r
+
+
+def deliver(tmp_path, dest, *versions, clock=None):
+    store = Store(tmp_path / f"s{time.monotonic_ns()}.db")
+    box = Outbox(store, [dest], clock=clock or time.time, rng=lambda: 0.5)
+    for v in versions:
+        store.save_report(v[0])
+        box.enqueue(v[1])
+    try:
+        return box, box.deliver_due()
+    finally:
+        box.close()
+
+
+def test_preliminary_then_final_is_one_diagnostic_report(peer, tmp_path):
+    r = report("ACC-F1")
+    prelim = ReportVersion.from_report(r, SIGNER)
+    r.sign("final")
+    final = ReportVersion.from_report(r, SIGNER)
+    _, attempts = deliver(tmp_path, destination(peer), (r, prelim), (r, final))
+    assert [a.delivery.outcome for a in attempts] == ["sent", "sent"], attempts
+    (dr,) = search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-F1")
+    assert dr["status"] == "final" and dr["conclusion"] == "Acute right lower lobe pulmonary embolism."
+    assert dr["category"][0]["coding"][0]["code"] == "LP29684-5"
+    assert dr["identifier"][0]["type"]["coding"][0]["code"] == "ACSN"
+    assert dr["resultsInterpreter"][0]["display"] == "Anna Smith"
+    import base64
+
+    assert "Acute right lower lobe pulmonary embolism." in base64.b64decode(dr["presentedForm"][0]["data"]).decode()
+
+
+def test_a_resend_never_makes_a_second_report(peer, tmp_path):
+    r = report("ACC-F2")
+    v = ReportVersion.from_report(r, SIGNER)
+    dest = destination(peer)
+    payload = dest.build(v)
+    assert payload == dest.build(v)  # the same bytes every time
+    assert [dest.deliver(payload).outcome for _ in range(3)] == ["sent", "sent", "sent"]
+    dest.close()
+    assert len(search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-F2")) == 1
+
+
+def test_a_critical_result_communication_is_recorded(peer, tmp_path):
+    r = report("ACC-F3", "Findings discussed with Dr. Greg House by telephone at 03:12.")
+    _, attempts = deliver(tmp_path, destination(peer), (r, ReportVersion.from_report(r, SIGNER)))
+    assert attempts[0].delivery.outcome == "sent", attempts
+    comms = [c for c in search(peer, "Communication", "status=completed")
+             if c["about"][0]["identifier"]["value"] == "ACC-F3"]
+    assert len(comms) == 1 and "Greg House" in comms[0]["payload"][0]["contentString"]
+
+
+def test_a_wrong_token_waits_with_a_clear_error_and_a_refreshed_token_file_is_used(peer, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("expired-token\n")
+    r = report("ACC-F4")
+    clock = [time.time()]
+    dest = destination(peer, token=None, token_file=str(token_file))
+    store = Store(tmp_path / "s.db")
+    box = Outbox(store, [dest], clock=lambda: clock[0], rng=lambda: 0.5)
+    store.save_report(r)
+    box.enqueue(ReportVersion.from_report(r, SIGNER))
+    (first,) = box.deliver_due()
+    assert first.delivery.outcome == "retry" and "401" in first.delivery.detail and "token" in first.delivery.detail
+    token_file.write_text(TOKEN + "\n")  # the token is refreshed on disk
+    clock[0] += 6
+    (second,) = box.deliver_due()
+    assert second.delivery.outcome == "sent"
+    box.close()
+    assert len(search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-F4")) == 1
+
+
+def test_an_invalid_resource_is_dead_lettered_with_the_validators_reason(peer):
+    dest = destination(peer)
+    payload = json.dumps({"control_id": "X", "requests": [{"method": "POST", "url": "DiagnosticReport",
+                          "resource": {"resourceType": "DiagnosticReport", "status": "bogus"}}]}).encode()
+    delivery = dest.deliver(payload)
+    dest.close()
+    assert delivery.outcome == "dead" and "400" in delivery.detail and "bogus" in delivery.detail
+
+
+def test_fhir_server_down_is_a_retry():
+    dest = make_destination(FHIRConfig(name="fhir", kind="fhir", url=f"http://127.0.0.1:{free_port()}", token="x"))
+    r = report("ACC-F5")
+    delivery = dest.deliver(dest.build(ReportVersion.from_report(r, SIGNER)))
+    dest.close()
+    assert delivery.outcome == "retry" and "ConnectError" in delivery.detail

@@ -1,0 +1,48 @@
+"""Start the Node.js test peers (tests/peers/node, installed by `make test` with `npm ci`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+def require_node_peers() -> str:
+    node = shutil.which("node")
+    if node is None or not (NODE_DIR / "node_modules").is_dir():
+        raise RuntimeError("the Node.js test peers are not installed: run `make test` (it runs "
+                           "`npm ci --prefix tests/peers/node`)")
+    return node
+
+
+class NodePeer:
+    """``node SCRIPT ARGS...``; the script prints ``listening PORT`` when ready."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        self.cmd = [require_node_peers(), str(NODE_DIR / script), *args]
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    def __enter__(self) -> NodePeer:
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     cwd=NODE_DIR, env={**os.environ, "NODE_NO_WARNINGS": "1"})
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening "):
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            self.proc.kill()
+            raise RuntimeError(f"{self.cmd[1]} did not start: {line}{err}")
+        self.port = int(line.split()[1])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
