@@ -544,20 +544,25 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
 @main.command("export")
 @click.argument("report_json", type=click.Path(dir_okay=False))
 @click.option("--hl7", "hl7_target", metavar="HOST:PORT", help="Send an ORU^R01 over MLLP and wait for its ACK.")
+@click.option("--fhir", "fhir_target", metavar="URL", help="FHIR R4 base URL: DiagnosticReport (bearer token from $RADSCRIBE_FHIR_TOKEN).")
+@click.option("--dicom", "dicom_target", metavar="AET@HOST:PORT", help="C-STORE a Basic Text SR to this DICOM node.")
 @click.option("--dir", "dir_target", type=click.Path(file_okay=False), help="Write the report (JSON and text) into DIR.")
 @click.option("--obx", type=click.Choice(["sections", "report", "tx"]), default="sections", show_default=True,
               help="HL7: one FT per section, one FT for the whole report, or TX lines.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="HL7: seconds to wait for the ACK.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the receiver.")
 @friendly
-def export_report(report_json: str, hl7_target: str | None, dir_target: str | None, obx: str, timeout: float) -> None:
+def export_report(report_json: str, hl7_target: str | None, fhir_target: str | None, dicom_target: str | None,
+                  dir_target: str | None, obx: str, timeout: float) -> None:
     """One report (as `radscribe dictate --json` or `drafts show --json` print it) to one destination."""
     from .config import load_config
     from .datafiles import read_text
-    from .export.destinations import DirConfig, HL7Config, make_destination
+    import os
+
+    from .export.destinations import DICOMConfig, DirConfig, FHIRConfig, HL7Config, make_destination
     from .export.document import ReportVersion
 
-    if (hl7_target is None) == (dir_target is None):
-        fail("give one destination: --hl7 HOST:PORT or --dir DIR")
+    if sum(x is not None for x in (hl7_target, fhir_target, dicom_target, dir_target)) != 1:
+        fail("give one destination: --hl7 HOST:PORT, --fhir URL, --dicom AET@HOST:PORT or --dir DIR")
     try:
         data = json.loads(read_text(Path(report_json)))
     except DataFileError as e:
@@ -574,6 +579,18 @@ def export_report(report_json: str, hl7_target: str | None, dir_target: str | No
             fail(f"--hl7 wants HOST:PORT, not {hl7_target!r}")
         dest = make_destination(HL7Config(name="cli", kind="hl7", host=host, port=int(port), obx=obx,
                                           timeout_seconds=timeout))  # type: ignore[arg-type]
+    elif fhir_target:
+        if not fhir_target.startswith(("http://", "https://")):
+            fail(f"--fhir wants a URL (http:// or https://), not {fhir_target!r}")
+        dest = make_destination(FHIRConfig(name="cli", kind="fhir", url=fhir_target, timeout_seconds=timeout,
+                                           token=os.environ.get("RADSCRIBE_FHIR_TOKEN")))  # type: ignore[arg-type]
+    elif dicom_target:
+        aet, _, address = dicom_target.partition("@")
+        host, _, port = address.rpartition(":")
+        if not aet or not host or not port.isdigit() or len(aet) > 16:
+            fail(f"--dicom wants AET@HOST:PORT (AE title up to 16 characters), not {dicom_target!r}")
+        dest = make_destination(DICOMConfig(name="cli", kind="dicom", host=host, port=int(port), called_ae=aet,
+                                            timeout_seconds=timeout))  # type: ignore[arg-type]
     else:
         dest = make_destination(DirConfig(name="cli", kind="dir", path=str(dir_target)))
     payload = dest.build(version)

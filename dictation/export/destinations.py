@@ -24,6 +24,14 @@
     url = "https://fhir.example.org/r4"
     token_file = "/etc/radscribe/fhir-token"      # or token = "..."
     accession_system = "urn:oid:1.2.840.99999.1"  # the site's accession identifier system
+
+    [[export]]
+    name = "pacs"
+    kind = "dicom"               # Basic Text SR by C-STORE, see dicom_sr.py
+    host = "10.1.2.4"
+    port = 104
+    called_ae = "ARCHIVE"
+    calling_ae = "RADSCRIBE"
 """
 
 from __future__ import annotations
@@ -85,14 +93,30 @@ class FHIRConfig(_Model):
     ca_file: str | None = None
 
 
-DestinationConfig = Annotated[HL7Config | DirConfig | FHIRConfig, Field(discriminator="kind")]
+class DICOMConfig(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    kind: Literal["dicom"]
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)]
+    called_ae: Annotated[str, Field(min_length=1, max_length=16)]
+    calling_ae: Annotated[str, Field(min_length=1, max_length=16)] = "RADSCRIBE"
+    institution: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+
+
+DestinationConfig = Annotated[HL7Config | DirConfig | FHIRConfig | DICOMConfig, Field(discriminator="kind")]
 
 
 class _Destinations(_Model):
     export: list[DestinationConfig] = []
 
 
-def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Config | DirConfig | FHIRConfig]:
+def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Config | DirConfig | FHIRConfig | DICOMConfig]:
     from ..datafiles import line_of
 
     try:
@@ -100,7 +124,7 @@ def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Confi
     except ValidationError as e:
         err = e.errors()[0]
         loc = [str(x) for x in err["loc"][1:]]
-        key = next((x for x in reversed(loc) if not x.isdigit() and x not in ("hl7", "dir", "fhir")), "export")
+        key = next((x for x in reversed(loc) if not x.isdigit() and x not in ("hl7", "dir", "fhir", "dicom")), "export")
         raise DataFileError(path, line_of(text, key) or line_of(text, "export"), f"[[export]] {'.'.join(loc)}: {err['msg']}") from None
     names = [d.name for d in parsed]
     for name in names:
@@ -213,13 +237,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def make_destination(config: HL7Config | DirConfig | FHIRConfig) -> Destination:
+def make_destination(config: HL7Config | DirConfig | FHIRConfig | DICOMConfig) -> Destination:
     if isinstance(config, HL7Config):
         return HL7Destination(config)
     if isinstance(config, FHIRConfig):
         from .fhir import FHIRDestination
 
         return FHIRDestination(config)
+    if isinstance(config, DICOMConfig):
+        from .dicom_sr import DICOMDestination
+
+        return DICOMDestination(config)
     if isinstance(config, DirConfig):
         return DirDestination(config)
     raise ExportError(f"unknown destination kind {config!r}")

@@ -1,0 +1,127 @@
+"""DICOM Basic Text SR by C-STORE to dcmtk's storescp on 127.0.0.1, which runs dsrdump on every
+file it receives; dicom3tools' dciodvfy checks each object against the standard."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from dictation.export.destinations import DICOMConfig, make_destination
+from dictation.export.document import ReportVersion, Signer
+from dictation.export.outbox import Outbox
+from dictation.report import Report
+from dictation.store import Store
+from dictation.templates import TemplateLibrary
+from tests.peers.hl7 import free_port
+
+SIGNER = Signer("R1", "Smith", "Anna")
+EXAM = {"accession": "ACC-D1", "patient_id": "MRN3", "patient_name": "Doe^Jane", "sex": "F", "birth_date": "1961-04-09",
+        "facility": "General Hospital"}
+
+
+def system_tool(name: str) -> str:
+    """dcmtk's or dicom3tools' program, not pynetdicom's Python app of the same name in the venv."""
+    venv_bin = str(Path(os.sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    found = shutil.which(name, path=path)
+    assert found, f"{name} is missing: `make test` installs dcmtk and dicom3tools"
+    return found
+
+
+@pytest.fixture
+def storescp(tmp_path):
+    port = free_port()
+    out = tmp_path / "received"
+    out.mkdir()
+    dsrdump = system_tool("dsrdump")
+    with subprocess.Popen([system_tool("storescp"), "-aet", "ARCHIVE", "-od", str(out), "--exec-on-reception",
+                           f"{dsrdump} +Pl #p/#f > #p/#f.txt", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        deadline = time.monotonic() + 20
+        import socket
+
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "storescp did not start"
+                time.sleep(0.1)
+        yield port, out
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def dicom_to(port, **kw):
+    return make_destination(DICOMConfig(name="pacs", kind="dicom", host="127.0.0.1", port=port, called_ae="ARCHIVE", **kw))
+
+
+def report():
+    r = Report.new(TemplateLibrary().get("ct-head"), exam=dict(EXAM))
+    r.go_to("indication")
+    r.dictate("Fall on anticoagulation, café au lait.")
+    r.go_to("impression")
+    r.dictate("Acute right subdural hematoma with 5 mm midline shift.")
+    r.sign("preliminary")
+    return r
+
+
+def received(out: Path) -> list[Path]:
+    for _ in range(100):  # dsrdump runs after storescp writes the file
+        files = sorted(p for p in out.iterdir() if p.suffix != ".txt")
+        if files and all(Path(f"{f}.txt").exists() and Path(f"{f}.txt").stat().st_size for f in files):
+            return files
+        time.sleep(0.05)
+    return sorted(p for p in out.iterdir() if p.suffix != ".txt")
+
+
+def test_preliminary_and_final_arrive_as_valid_sr_and_a_resend_is_the_same_object(storescp, tmp_path):
+    port, out = storescp
+    r = report()
+    store = Store(tmp_path / "s.db")
+    box = Outbox(store, [dicom_to(port)])
+    store.save_report(r)
+    prelim = ReportVersion.from_report(r, SIGNER)
+    box.enqueue(prelim)
+    r.sign("final")
+    box.enqueue(ReportVersion.from_report(r, SIGNER))
+    attempts = box.deliver_due()
+    assert [a.delivery.outcome for a in attempts] == ["sent", "sent"], attempts
+    dest = dicom_to(port)
+    assert dest.deliver(dest.build(prelim)).outcome == "sent"  # the same preliminary again
+    files = received(out)
+    assert len(files) == 2  # one object per version: the resend replaced its own file
+    dumps = {f: Path(f"{f}.txt").read_text() for f in files}
+    flags = sorted("Completion Flag     : COMPLETE" in d for d in dumps.values())
+    assert flags == [False, True]
+    for f, dump in dumps.items():
+        assert "Impressions" in dump and "Acute right subdural hematoma with 5 mm midline shift." in dump
+        assert "Smith^Anna" in dump and "Doe^Jane" in dump  # the signing radiologist, family^given
+        check = subprocess.run([system_tool("dciodvfy"), str(f)], capture_output=True, text=True)
+        errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
+        assert errors == [], errors
+    box.close()
+
+
+def test_archive_down_is_a_retry_and_export_command(storescp, tmp_path):
+    down = dicom_to(free_port(), timeout_seconds=3)
+    v = ReportVersion.from_report(report(), SIGNER)
+    delivery = down.deliver(down.build(v))
+    assert delivery.outcome == "retry" and "ARCHIVE@127.0.0.1" in delivery.detail
+    port, out = storescp
+    from dictation.cli import _report_json
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(_report_json(report(), [])))
+    exe = Path(os.sys.executable).with_name("radscribe")
+    env = {**os.environ, "RADSCRIBE_CONFIG": str(tmp_path / "c.toml")}
+    (tmp_path / "c.toml").write_text("")
+    done = subprocess.run([str(exe), "export", str(path), "--dicom", f"ARCHIVE@127.0.0.1:{port}"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(received(out)) == 1
