@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 RUN_DEBS := libportaudio2
 # What the tests need too: a virtual microphone (PulseAudio), audio tools, tmux for the UI smoke test,
 # DICOM peers (dcmtk's storescp and dsrdump, dicom3tools' dciodvfy).
-TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux dcmtk dicom3tools
+TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux dcmtk dicom3tools openssl
 # Node.js test peers (FHIR, HL7 over TLS), installed from their lockfile.
 NODE_PEERS := tests/peers/node
 NODE_STAMP := $(NODE_PEERS)/node_modules/.installed
