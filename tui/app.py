@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static, TextArea
 
 from dictation.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.checks import Flag
+from dictation.errors import RadscribeError
 from dictation.export.outbox import Outbox
 from dictation.recognizer import Recognizer
 from dictation.report import Report
@@ -287,6 +288,18 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
 
         outbox = Outbox(Store(config.store_path), [make_destination(d) for d in config.destinations],
                         alert_after=config.alert_after_minutes * 60)
+    orders = None
+    if config.orders_port:  # the worklist fills from the RIS while the UI is open
+        from dictation.export.orders import OrderHandler, OrdersListener
+
+        try:
+            orders = OrdersListener(config.orders_host, config.orders_port,
+                                    OrderHandler(Store(config.store_path), TemplateLibrary(config.template_folders),
+                                                 config.order_templates))
+        except OSError as e:
+            raise RadscribeError(f"cannot listen for orders on {config.orders_host}:{config.orders_port}: "
+                                 f"{e.strerror or e}") from None
+        threading.Thread(target=orders.serve_forever, name="radscribe-orders", daemon=True).start()
     if template_id is not None:  # a bad id is a one-line error before the screen opens
         from dictation.export.document import Signer
 
@@ -299,4 +312,9 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
     def source() -> AudioSource:
         return FileSource(Path(audio), realtime=True) if audio else MicrophoneSource(device)
 
-    RadscribeApp(source, lambda: Recognizer(model), model_label=label, controller=controller, outbox=outbox).run()
+    try:
+        RadscribeApp(source, lambda: Recognizer(model), model_label=label, controller=controller, outbox=outbox).run()
+    finally:
+        if orders is not None:
+            orders.shutdown()
+            orders.server_close()

@@ -36,3 +36,36 @@ def test_dictated_text_appears_on_screen(radscribe_cmd, recordings):
             pytest.fail("radscribe did not quit on Ctrl+Q")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_the_ui_listens_for_orders_when_configured(radscribe_cmd, recordings, tmp_path):
+    import hl7
+    import hl7.client
+
+    from dictation.store import Store
+    from tests.integration.test_orders import orm
+    from tests.peers.hl7 import free_port
+
+    port = free_port()
+    (tmp_path / "config.toml").write_text(f"[orders]\nport = {port}\n")
+    env = f"RADSCRIBE_CONFIG={tmp_path / 'config.toml'} RADSCRIBE_STORE={tmp_path / 'store.db'}"
+    name = f"radscribe-{uuid.uuid4().hex[:8]}"
+    cmd = f"env {env} " + " ".join([*radscribe_cmd, "--audio", str(recordings["two"])])
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "30", cmd], check=True)
+    try:
+        import socket
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the UI did not start the orders listener"
+                time.sleep(0.25)
+        with hl7.client.MLLPClient("127.0.0.1", port) as client:
+            reply = hl7.parse(client.send_message(orm("C1", "ACC-UI")).decode())
+        assert str(reply.segment("MSA")[1]) == "AA"
+        assert [i["accession"] for i in Store(tmp_path / "store.db").worklist()] == ["ACC-UI"]
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
