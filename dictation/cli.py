@@ -527,7 +527,11 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
     library = _library()
     for code, template_id in config.order_templates.items():
         library.get(template_id)  # a mapping to a template that does not exist is an error now, not per order
-    handler = OrderHandler(store, library, config.order_templates, on_order=lambda r: click.echo(describe(r)))
+    for mapping in config.facility_templates.values():
+        for template_id in mapping.values():
+            library.get(template_id)
+    handler = OrderHandler(store, library, config.order_templates, on_order=lambda r: click.echo(describe(r)),
+                           facility_mapping=config.facility_templates)
     try:
         server = OrdersListener(host or config.orders_host, port, handler)
     except OSError as e:

@@ -22,6 +22,8 @@
     host = "0.0.0.0"
     port = 2576
     templates = { "71046" = "xr-chest", "IMG123" = "ct-head" }   # procedure code → template
+    [orders.facility_templates.GENERAL]                          # a facility's own codes first
+    "CTHEAD1" = "ct-head"
 
     [[export]]                  # destinations: see dictation/export/destinations.py
     name = "ris"
@@ -64,6 +66,7 @@ class Config:
     orders_host: str = "127.0.0.1"
     orders_port: int | None = None
     order_templates: dict[str, str] = field(default_factory=dict)
+    facility_templates: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -86,7 +89,7 @@ def load_config(path: Path | None = None) -> Config:
     alert = data.get("outbox", {}).get("alert_after_minutes", 15)
     if not isinstance(alert, int | float) or alert <= 0:
         raise DataFileError(path, line_of(text, "alert_after_minutes"), "[outbox] alert_after_minutes must be a positive number")
-    check_keys(path, data, "orders", {"host", "port", "templates"})
+    check_keys(path, data, "orders", {"host", "port", "templates", "facility_templates"})
     orders = data.get("orders", {})
     host = orders.get("host", "127.0.0.1")
     port = orders.get("port")
@@ -95,6 +98,12 @@ def load_config(path: Path | None = None) -> Config:
         raise DataFileError(path, line_of(text, "orders"), "[orders] host must be text and port a number from 1 to 65535")
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise DataFileError(path, line_of(text, "templates"), "[orders] templates maps procedure codes to template ids")
+    by_facility = orders.get("facility_templates", {})
+    if not isinstance(by_facility, dict) or not all(
+            isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+            for m in by_facility.values()):
+        raise DataFileError(path, line_of(text, "facility_templates"),
+                            "[orders.facility_templates] maps a facility to { procedure code = template id }")
     from .export.destinations import parse_destinations
 
     destinations = parse_destinations(data.get("export", []), path, text)
@@ -114,4 +123,4 @@ def load_config(path: Path | None = None) -> Config:
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
                   (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert),
-                  host, port, dict(mapping))
+                  host, port, dict(mapping), {k: dict(v) for k, v in by_facility.items()})

@@ -295,7 +295,7 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
         try:
             orders = OrdersListener(config.orders_host, config.orders_port,
                                     OrderHandler(Store(config.store_path), TemplateLibrary(config.template_folders),
-                                                 config.order_templates))
+                                                 config.order_templates, facility_mapping=config.facility_templates))
         except OSError as e:
             raise RadscribeError(f"cannot listen for orders on {config.orders_host}:{config.orders_port}: "
                                  f"{e.strerror or e}") from None

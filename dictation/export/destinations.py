@@ -3,6 +3,7 @@
     [[export]]
     name = "ris"                 # shown in `radscribe outbox`; part of the message control id
     kind = "hl7"                 # hl7 (MLLP) or dir (a folder the RIS polls)
+    facilities = ["GENERAL"]     # only reports for these facilities (default: every report)
     host = "10.1.2.3"
     port = 2575
     timeout_seconds = 10
@@ -57,6 +58,7 @@ class _Model(BaseModel):
 
 class HL7Config(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    facilities: list[str] = []  # only reports from these facilities (MSH-4 / exam facility); empty: all
     kind: Literal["hl7"]
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)]
@@ -77,12 +79,14 @@ class HL7Config(_Model):
 
 class DirConfig(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    facilities: list[str] = []  # only reports from these facilities (MSH-4 / exam facility); empty: all
     kind: Literal["dir"]
     path: str
 
 
 class FHIRConfig(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    facilities: list[str] = []  # only reports from these facilities (MSH-4 / exam facility); empty: all
     kind: Literal["fhir"]
     url: Annotated[str, Field(pattern=r"^https?://")]
     token: str | None = None  # bearer token, or
@@ -95,6 +99,7 @@ class FHIRConfig(_Model):
 
 class DICOMConfig(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    facilities: list[str] = []  # only reports from these facilities (MSH-4 / exam facility); empty: all
     kind: Literal["dicom"]
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)]

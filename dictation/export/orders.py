@@ -69,16 +69,20 @@ class OrderHandler:
     """Applies one order message to the store; used by the listener and directly in tests."""
 
     def __init__(self, store: Store, library: TemplateLibrary, mapping: dict[str, str] | None = None,
-                 on_order: Callable[[OrderResult], None] | None = None) -> None:
+                 on_order: Callable[[OrderResult], None] | None = None,
+                 facility_mapping: dict[str, dict[str, str]] | None = None) -> None:
         self.store = store
         self.library = library
         self.mapping = dict(mapping or {})
+        self.facility_mapping = {k: dict(v) for k, v in (facility_mapping or {}).items()}
         self.on_order = on_order
         self._lock = threading.Lock()
 
-    def template_for(self, code: str) -> str | None:
+    def template_for(self, code: str, facility: str = "") -> str | None:
         if not code:
             return None
+        if code in self.facility_mapping.get(facility, {}):
+            return self.facility_mapping[facility][code]
         if code in self.mapping:
             return self.mapping[code]
         for template in self.library:
@@ -122,6 +126,7 @@ class OrderHandler:
         if control not in ("NW", "XO", "SC", ""):
             return OrderResult("AR", "refused", accession, f"order control {control!r} is not handled")
         code = _get(segs, "OBR", 4, 1)
+        facility = _get(segs, "MSH", 4) or _get(segs, "PV1", 3, 4)
         priority_code = (_get(segs, "TQ1", 9) or _get(segs, "ORC", 7, 6) or _get(segs, "OBR", 27, 6)
                          or _get(segs, "OBR", 5)).upper()
         ordering = " ".join(x for x in (_get(segs, "ORC", 12, 3), _get(segs, "ORC", 12, 2)) if x) or \
@@ -136,10 +141,10 @@ class OrderHandler:
             "exam": _get(segs, "OBR", 4, 2) or code,
             "exam_code": code,
             "modality": _get(segs, "OBR", 24),
-            "facility": _get(segs, "MSH", 4) or _get(segs, "PV1", 3, 4),
+            "facility": facility,
             "priority": PRIORITY.get(priority_code, "routine"),
             "ordered_at": _timestamp(_get(segs, "ORC", 9) or _get(segs, "OBR", 6) or _get(segs, "MSH", 7)) or time.time(),
-            "template_id": self.template_for(code),
+            "template_id": self.template_for(code, facility),
             "ordering_physician": ordering,
             "placer_order": placer,
             "filler_order": filler,

@@ -78,7 +78,11 @@ class Outbox:
 
     def entries_for_version(self, version: ReportVersion) -> list[OutboxEntry]:
         out = []
+        facility = str(version.exam.get("facility") or "")
         for d in self.destinations.values():
+            wanted = getattr(getattr(d, "config", None), "facilities", None)
+            if wanted and facility not in wanted:
+                continue  # another hospital's RIS
             control_id = version.control_id(d.name)
             try:
                 payload, state, error = d.build(version), "pending", ""

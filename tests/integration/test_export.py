@@ -377,3 +377,15 @@ def test_a_signed_voice_command_and_the_outbox_row_commit_together(library, tmp_
         store.commit_utterance(report, record, outbox=[bad])
     assert store.db.execute("SELECT status FROM reports").fetchone()[0] == "draft"
     assert store.db.execute("SELECT COUNT(*) FROM utterances").fetchone()[0] == 0
+
+
+def test_each_hospital_gets_only_its_own_reports(library, tmp_path):
+    store = Store(tmp_path / "s.db")
+    general = tmp_path / "general"
+    north = tmp_path / "north"
+    box = outbox_with(store,
+                      DirDestination(DirConfig(name="general", kind="dir", path=str(general), facilities=["General Hospital"])),
+                      DirDestination(DirConfig(name="north", kind="dir", path=str(north), facilities=["North Clinic"])))
+    queue(store, box, signed_report(library))  # EXAM facility: General Hospital
+    assert [a.destination for a in box.deliver_due()] == ["general"]
+    assert general.exists() and not north.exists()

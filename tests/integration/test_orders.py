@@ -126,3 +126,13 @@ def test_listen_orders_as_a_process(tmp_path, radscribe_cmd):
     assert "AA created ACC77" in out
     assert "Secret" not in out + err  # no patient data on the console
     assert [i["accession"] for i in Store(tmp_path / "store.db").worklist()] == ["ACC77"]
+
+
+def test_a_facility_can_map_its_own_codes(tmp_path):
+    store = Store(tmp_path / "s.db")
+    handler = OrderHandler(store, TemplateLibrary(), {"71046": "generic"}, facility_mapping={"GENERAL": {"71046": "ct-head"}})
+    reply, result = handler.handle(orm("C1", "F1").encode())  # MSH-4 is GENERAL
+    other, _ = handler.handle(orm("C2", "F2").replace("|HIS|GENERAL|", "|HIS|NORTH|").encode())
+    assert result.code == "AA"
+    assert {i["accession"]: i["template_id"] for i in store.worklist()} == {"F1": "ct-head", "F2": "generic"}
+    assert b"MSA|AA|C1" in reply and b"MSA|AA|C2" in other
