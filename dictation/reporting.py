@@ -88,6 +88,9 @@ class ReportController:
         except RadscribeError as e:
             self.check_error = f"clinical checks are off: {e}"
             return self.flags, False
+        except Exception as e:  # noqa: BLE001 - a bug in a check must never stop dictation
+            self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
+            return self.flags, False
         changed = [f.key for f in flags] != [f.key for f in self.flags]
         self.flags = flags
         return flags, changed

@@ -88,6 +88,8 @@ class Outbox:
                 payload, state, error = d.build(version), "pending", ""
             except ExportError as e:
                 payload, state, error = b"", "dead", f"cannot build the message: {e}"
+            except Exception as e:  # noqa: BLE001 - a bug in a builder must not lose the signing
+                payload, state, error = b"", "dead", f"cannot build the message (internal error {type(e).__name__}: {e})"
             out.append(OutboxEntry(version.report_id, version.version, version.status, d.name, d.kind, control_id,
                                    payload, state, error))
         return out
