@@ -3,9 +3,11 @@ file it receives; dicom3tools' dciodvfy checks each object against the standard.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -34,27 +36,35 @@ def system_tool(name: str) -> str:
     return found
 
 
-@pytest.fixture
-def storescp(tmp_path):
+@contextlib.contextmanager
+def run_storescp(out: Path, *tls: str):
     port = free_port()
-    out = tmp_path / "received"
-    out.mkdir()
     dsrdump = system_tool("dsrdump")
-    with subprocess.Popen([system_tool("storescp"), "-aet", "ARCHIVE", "-od", str(out), "--exec-on-reception",
-                           f"{dsrdump} +Pl #p/#f > #p/#f.txt", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen([system_tool("storescp"), *tls, "-aet", "ARCHIVE", "-od", str(out), "--exec-on-reception",
+                           f"{dsrdump} +Pl #p/#f > #p/#f.txt", str(port)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         deadline = time.monotonic() + 20
-        import socket
-
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else "storescp exited"
                 assert time.monotonic() < deadline, "storescp did not start"
                 time.sleep(0.1)
+        try:
+            yield port
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def storescp(tmp_path):
+    out = tmp_path / "received"
+    out.mkdir()
+    with run_storescp(out) as port:
         yield port, out
-        proc.terminate()
-        proc.communicate(timeout=10)
 
 
 def dicom_to(port, **kw):
@@ -125,3 +135,20 @@ def test_archive_down_is_a_retry_and_export_command(storescp, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert len(received(out)) == 1
+
+
+def test_sr_over_tls_to_a_verified_archive(certs, tmp_path):
+    out = tmp_path / "tls"
+    out.mkdir()
+    v = ReportVersion.from_report(report(), SIGNER)
+    server_tls = ("+tls", str(certs / "server.key"), str(certs / "server.pem"), "-ic")  # no client certificate asked
+    with run_storescp(out, *server_tls) as port:
+        trusted = dicom_to(port, tls=True, ca_file=str(certs / "ca.pem"), server_name="127.0.0.1")
+        assert trusted.deliver(trusted.build(v)).outcome == "sent"
+    assert len(received(out)) == 1
+    rogue_out = tmp_path / "rogue"
+    rogue_out.mkdir()
+    with run_storescp(rogue_out, "+tls", str(certs / "rogue.key"), str(certs / "rogue.pem"), "-ic") as port:
+        other_ca = dicom_to(port, tls=True, ca_file=str(certs / "ca.pem"), timeout_seconds=5)
+        refused = other_ca.deliver(other_ca.build(v))
+    assert refused.outcome == "retry" and list(rogue_out.iterdir()) == []
