@@ -15,6 +15,7 @@ undo/redo as snapshots of the content. ``apply`` carries out a voice command.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 import time
 import uuid
@@ -27,9 +28,37 @@ from .spoken import join_text
 from .templates import Slot, Template
 
 STATUSES = ("draft", "preliminary", "final", "corrected")
-SOURCES = ("dictated", "typed", "default", "macro", "option")
+SOURCES = ("dictated", "typed", "default", "macro", "option", "communication")
+COMMUNICATION_METHODS = ("telephone", "in person", "secure message")
 _NEXT_STATUS = {"draft": {"preliminary", "final"}, "preliminary": {"preliminary", "final"}, "final": {"corrected"},
                 "corrected": {"corrected"}}
+
+
+@dataclass
+class CommunicationRecord:
+    """Who was told about which critical findings, how and when (ACR: closing the loop)."""
+
+    recipient: str
+    role: str
+    method: str  # one of COMMUNICATION_METHODS
+    at: float  # when they were told
+    findings: list[str]
+    recorded_at: float = 0.0
+    by: str = ""  # the radiologist who told them
+
+    def sentence(self) -> str:
+        when = dt.datetime.fromtimestamp(self.at).astimezone()
+        what = _join(self.findings) or "The critical result"
+        role = f" ({self.role})" if self.role else ""
+        by = f" by {self.by}" if self.by else ""
+        return (f"{what[0].upper()}{what[1:]} communicated{by} to {self.recipient}{role} by {self.method} "
+                f"on {when.strftime('%Y-%m-%d')} at {when.strftime('%H:%M %Z').strip()}.")
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class ReportLocked(Exception):
@@ -82,6 +111,7 @@ class Report:
     created_at: float = field(default_factory=time.time)
     signed_at: float | None = None
     version: int = 0  # signed versions so far: preliminary 1, final 2, ... (what the outbox sends)
+    communications: list[CommunicationRecord] = field(default_factory=list)
     _undo: list[Any] = field(default_factory=list, repr=False)
     _redo: list[Any] = field(default_factory=list, repr=False)
 
@@ -136,7 +166,7 @@ class Report:
     # -- undo ----------------------------------------------------------------------------------
 
     def _state(self) -> Any:
-        return (copy.deepcopy(self.slots), self.cursor, [u.scratched for u in self.utterances])
+        return (copy.deepcopy(self.slots), self.cursor, [u.scratched for u in self.utterances], list(self.communications))
 
     def _checkpoint(self) -> None:
         self._undo.append(self._state())
@@ -144,8 +174,8 @@ class Report:
         self._redo.clear()
 
     def _restore(self, state: Any) -> None:
-        slots, cursor, scratched = state
-        self.slots, self.cursor = slots, cursor
+        slots, cursor, scratched, communications = state
+        self.slots, self.cursor, self.communications = slots, cursor, list(communications)
         for u, s in zip(self.utterances, scratched):
             u.scratched = s
 
@@ -309,6 +339,30 @@ class Report:
             self.insert(macro.text or "", source="macro", slot=target, utterance=utterance)
         return Outcome(True, f"inserted {macro.name}", True)
 
+    def record_communication(self, recipient: str, role: str, method: str, at: float, findings: list[str],
+                             by: str = "") -> Outcome:
+        """Record that critical findings were communicated; the sentence goes into the
+        communication section (or the impression, when the template has none)."""
+        self._editable()
+        recipient, role, method = recipient.strip(), role.strip(), method.strip().lower()
+        if not recipient:
+            return Outcome(False, "say who was told (name of the recipient)")
+        if method not in COMMUNICATION_METHODS:
+            return Outcome(False, f"method must be one of: {', '.join(COMMUNICATION_METHODS)}")
+        if at > time.time() + 300:
+            return Outcome(False, "the time of the communication is in the future")
+        record = CommunicationRecord(recipient, role, method, at, list(findings), time.time(), by)
+        keys = [s.key for s in self.template.slots if s.section.key == "communication"]
+        key = keys[0] if keys else next(s.key for s in self.template.slots if s.section.key == "impression")
+        self._checkpoint()
+        self._drop_unaccepted(key)
+        self.slots[key].append(Piece(record.sentence(), "communication", True))
+        self.communications.append(record)
+        return Outcome(True, f"communication recorded: {record.sentence()}", True)
+
+    def communicated(self) -> set[str]:
+        return {f for c in self.communications for f in c.findings}
+
     def sign(self, status: str) -> Outcome:
         if status not in _NEXT_STATUS.get(self.status, set()):
             return Outcome(False, f"a {self.status} report cannot be signed {status}")
@@ -372,7 +426,7 @@ class Report:
         return {
             "id": self.id, "template": self.template.id, "status": self.status, "cursor": self.slot.key,
             "listening": self.listening, "exam": self.exam, "created_at": self.created_at, "signed_at": self.signed_at,
-            "version": self.version, "slots": {k: [asdict(p) for p in v] for k, v in self.slots.items()},
+            "version": self.version, "communications": [asdict(c) for c in self.communications], "slots": {k: [asdict(p) for p in v] for k, v in self.slots.items()},
             "utterances": [asdict(u) for u in self.utterances],
         }
 
@@ -380,7 +434,8 @@ class Report:
     def from_dict(cls, data: dict[str, Any], template: Template) -> Report:
         report = cls(template, id=data["id"], status=data["status"], exam=data.get("exam", {}),
                      created_at=data["created_at"], signed_at=data.get("signed_at"), listening=data.get("listening", True),
-                     version=data.get("version", 0))
+                     version=data.get("version", 0),
+                     communications=[CommunicationRecord(**c) for c in data.get("communications", [])])
         report.slots = {slot.key: [] for slot in template.slots}
         for key, pieces in data["slots"].items():
             if key in report.slots:  # a field the template no longer has is dropped from view, not from the store

@@ -32,6 +32,22 @@ if TYPE_CHECKING:
     from .export.outbox import Outbox
 
 
+def signing_problems(report: Report, flags: list[Flag], status: str) -> list[str]:
+    """What stops signing ``status`` now. A final report needs every critical finding's
+    communication recorded and every required section filled; a preliminary may go with open
+    flags (they are shown, not blocking)."""
+    if status != "final":
+        return []
+    problems = []
+    told = report.communicated()
+    for f in flags:
+        if f.kind == "critical_finding" and f.finding not in told:
+            problems.append(f"critical finding {f.finding}: record who was told, how and when before signing final")
+        elif f.kind in ("missing_section", "missing_field"):
+            problems.append(f.message)
+    return problems
+
+
 @dataclass(frozen=True)
 class Handled:
     record: UtteranceRecord
@@ -95,6 +111,17 @@ class ReportController:
         self.flags = flags
         return flags, changed
 
+    def _sign_blocked(self, command: Command | None) -> str:
+        """Why a "sign final" cannot go ahead (empty: it can)."""
+        if command is None or command.name != "sign_final" or not self.checks:
+            return ""
+        self.run_checks()
+        problems = signing_problems(self.report, self.flags, "final")
+        if not problems:
+            return ""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"not signed: {problems[0]}{more}"
+
     def decode_options(self) -> DecodeOptions:
         return self.pipeline.decode_options()
 
@@ -124,7 +151,12 @@ class ReportController:
                   "probability": round(w.probability, 4)} for w in heard.words]
         command = self.parser.parse(heard.text) if heard.text.strip() else None
         written: WrittenUtterance | None = None
-        if command is not None:
+        blocked = self._sign_blocked(command)
+        if command is not None and blocked:
+            outcome = Outcome(False, blocked)
+            record = UtteranceRecord(seq, "rejected", heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     command.describe(), outcome.message, time.time())
+        elif command is not None:
             outcome = report.apply(command, self.parser, utterance=seq)
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,

@@ -1,0 +1,74 @@
+"""Signing rules: a final report needs every critical finding's communication recorded and
+every required section filled; a preliminary may go with open flags."""
+
+import time
+
+import pytest
+
+from dictation.recognizer import Transcript
+from dictation.report import Report
+from dictation.reporting import ReportController, signing_problems
+from dictation.templates import TemplateLibrary
+
+
+@pytest.fixture(scope="module")
+def library():
+    return TemplateLibrary()
+
+
+def said(controller, text):
+    return controller.handle(Transcript(text, (), 1.0))
+
+
+def chest_with_pneumothorax(library):
+    report = Report.new(library.get("xr-chest"), exam={"accession": "A1"})
+    report.go_to("indication")
+    report.dictate("Chest pain.")
+    report.accept_all_defaults()
+    report.go_to("findings.pleura")
+    report.dictate("Large right pneumothorax.")
+    report.go_to("impression")
+    report.dictate("Large right pneumothorax.")
+    return report
+
+
+def test_sign_final_is_refused_until_the_critical_communication_is_recorded(library):
+    report = chest_with_pneumothorax(library)
+    controller = ReportController(report)
+    handled = said(controller, "sign as final")
+    assert handled.record.kind == "rejected" and report.status == "draft"
+    assert "critical finding pneumothorax: record who was told" in handled.outcome.message
+    at = time.time() - 120
+    outcome = report.record_communication("Dr. Jane Roe", "ED physician", "telephone", at, ["pneumothorax"], by="Dr. Anna Smith")
+    assert outcome.ok
+    sentence = report.slot_text("communication")
+    assert sentence.startswith("Pneumothorax communicated by Dr. Anna Smith to Dr. Jane Roe (ED physician) by telephone on ")
+    handled = said(controller, "sign as final")
+    assert handled.record.kind == "command" and report.status == "final"
+
+
+def test_a_preliminary_may_be_signed_with_open_flags(library):
+    report = chest_with_pneumothorax(library)
+    controller = ReportController(report)
+    assert said(controller, "sign as preliminary").record.kind == "command" and report.status == "preliminary"
+    problems = signing_problems(report, controller.run_checks()[0], "final")
+    assert problems == ["critical finding pneumothorax: record who was told, how and when before signing final"]
+
+
+def test_required_sections_must_be_filled_for_a_final(library):
+    report = Report.new(library.get("xr-chest"))
+    controller = ReportController(report)
+    handled = said(controller, "sign as final")
+    assert handled.record.kind == "rejected" and "is empty" in handled.outcome.message and "more" in handled.outcome.message
+
+
+def test_communication_record_is_validated_undone_and_saved(library):
+    report = chest_with_pneumothorax(library)
+    assert not report.record_communication("", "", "telephone", time.time(), ["pneumothorax"]).ok
+    assert not report.record_communication("Dr Roe", "", "fax", time.time(), ["pneumothorax"]).ok
+    assert not report.record_communication("Dr Roe", "", "telephone", time.time() + 3600, ["pneumothorax"]).ok
+    assert report.record_communication("Dr Roe", "", "in person", time.time(), ["pneumothorax"]).ok
+    again = Report.from_dict(report.to_dict(), report.template)
+    assert again.communicated() == {"pneumothorax"} and again.communications[0].method == "in person"
+    report.undo()
+    assert report.communications == [] and report.slot_text("communication") == ""
