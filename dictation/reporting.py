@@ -178,6 +178,26 @@ class ReportController:
                 record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, ",".join(slots), None,
                                          "", time.time())
                 written = WrittenUtterance(text, heard, start, end, corrections)
+        return self._commit(record, outcome, command, written, version_before)
+
+    def command(self, name: str, arg: str | None = None, via: str = "key") -> Handled:
+        """A command from the keyboard (F9 sign, a button): the same rules, record and store as
+        the spoken one, so signing by key queues the outbox messages too."""
+        report = self.report
+        version_before = report.version
+        seq = (report.utterances[-1].seq + 1) if report.utterances else 1
+        command = Command(name, arg)
+        now = time.time()
+        blocked = self._sign_blocked(command)
+        outcome = Outcome(False, blocked) if blocked else report.apply(command, self.parser, utterance=seq)
+        kind = "command" if outcome.ok else "rejected"
+        record = UtteranceRecord(seq, kind, f"[{via}] {command.describe()}", "", 0.0, 0.0, [], report.slot.key,
+                                 command.describe(), outcome.message, now)
+        return self._commit(record, outcome, command, None, version_before)
+
+    def _commit(self, record: UtteranceRecord, outcome: Outcome, command: Command | None,
+                written: WrittenUtterance | None, version_before: int) -> Handled:
+        report = self.report
         report.utterances.append(record)
         if self.store is not None:
             entries = []

@@ -296,6 +296,16 @@ class Store:
                 raise StoreError(f"accession {accession!r} is already on the worklist") from None
         return int(cur.lastrowid or 0)
 
+    def draft_for(self, worklist_id: int) -> str | None:
+        """The newest report already started for a worklist item (a crash or a quit left it)."""
+        row = self.db.execute("SELECT id FROM reports WHERE worklist_id = ? ORDER BY updated_at DESC LIMIT 1",
+                              (worklist_id,)).fetchone()
+        return row["id"] if row else None
+
+    def set_worklist_state(self, worklist_id: int, state: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE worklist SET state = ?, updated_at = ? WHERE id = ?", (state, time.time(), worklist_id))
+
     def worklist(self) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT * FROM worklist WHERE state NOT IN ('done', 'cancelled') "

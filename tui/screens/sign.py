@@ -1,0 +1,118 @@
+"""The sign screen: every open flag, the communication of critical findings, then sign.
+
+A final report cannot be signed while a critical finding's communication is unrecorded or a
+required section is empty (the engine's `signing_problems`); a preliminary can, with its flags
+shown. Recording the communication (who, their role, how, when) puts the sentence into the
+report's communication section.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from dictation.report import COMMUNICATION_METHODS
+from dictation.reporting import ReportController, signing_problems
+
+from .report import SEVERITY_MARK, minutes
+
+
+class SignScreen(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Back")]
+
+    def __init__(self, controller: ReportController) -> None:
+        super().__init__()
+        self.controller = controller
+
+    def compose(self) -> ComposeResult:
+        report = self.controller.report
+        flags, _ = self.controller.run_checks()
+        critical = [f for f in flags if f.kind == "critical_finding"]
+        with Vertical(id="sign"):
+            yield Static(Text(f"Sign {report.template.title} ({report.status})", style="bold"), id="sign-title")
+            yield Static(Text(self._flags_text(flags)), id="sign-flags")
+            if critical:
+                untold = [f.finding for f in critical if f.finding not in report.communicated()]
+                yield Static(Text("Communication of critical results" + (f" — still to record: {', '.join(x or '' for x in untold)}"
+                                                                          if untold else " — recorded")), id="comm-title")
+                with Horizontal(id="comm"):
+                    yield Input(placeholder="recipient (e.g. Dr. Jane Roe)", id="recipient")
+                    yield Input(placeholder="role (e.g. ED physician)", id="role")
+                    yield Select([(m, m) for m in COMMUNICATION_METHODS], value="telephone", allow_blank=False, id="method")
+                    yield Input(value=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), id="when")
+                    yield Button("Record", id="record")
+            yield Static(id="sign-problems")
+            with Horizontal(id="sign-buttons"):
+                yield Button("Sign preliminary", id="preliminary")
+                yield Button("Sign final", id="final", variant="primary")
+                yield Button("Back", id="cancel")
+
+    def on_mount(self) -> None:
+        self._refresh()
+
+    def _flags_text(self, flags: list) -> str:  # type: ignore[type-arg]
+        shown = [f for f in flags if f.kind != "default_not_accepted"]
+        if not shown:
+            return "No open flags."
+        lines = [f"Open flags ({len(shown)}):"]
+        for f in shown:
+            extra = f" — ACR {f.acr_category}, within {minutes(f.deadline_minutes)}" if f.acr_category else ""
+            lines.append(f"  {SEVERITY_MARK[f.severity]} {f.message}{extra}")
+        return "\n".join(lines)
+
+    def _refresh(self) -> None:
+        flags, _ = self.controller.run_checks()
+        problems = signing_problems(self.controller.report, flags, "final")
+        final = self.query_one("#final", Button)
+        final.disabled = bool(problems)
+        text = "Final cannot be signed yet:\n" + "\n".join(f"  • {p}" for p in problems) if problems else "Ready to sign final."
+        self.query_one("#sign-problems", Static).update(Text(text))
+        self.query_one("#sign-flags", Static).update(Text(self._flags_text(flags)))
+
+    def _record(self) -> None:
+        report = self.controller.report
+        flags, _ = self.controller.run_checks()
+        findings = [f.finding for f in flags if f.kind == "critical_finding" and f.finding not in report.communicated()]
+        when_text = self.query_one("#when", Input).value.strip()
+        try:
+            at = dt.datetime.strptime(when_text, "%Y-%m-%d %H:%M").timestamp()
+        except ValueError:
+            self.query_one("#sign-problems", Static).update(Text(f"✗ time {when_text!r}: write it as YYYY-MM-DD HH:MM"))
+            return
+        method = self.query_one("#method", Select).value
+        reader = getattr(self.controller.signer, "display", "") if self.controller.signer else ""
+        outcome = report.record_communication(self.query_one("#recipient", Input).value,
+                                              self.query_one("#role", Input).value, str(method), at,
+                                              [f for f in findings if f], by=reader)
+        if not outcome.ok:
+            self.query_one("#sign-problems", Static).update(Text(f"✗ {outcome.message}"))
+            return
+        if self.controller.store is not None:
+            self.controller.store.save_report(report)
+        self.query_one("#comm-title", Static).update(Text("Communication of critical results — recorded"))
+        self._refresh()
+
+    def _sign(self, status: str) -> None:
+        # Through the controller, like the spoken command: the same rules, stored with its outbox messages.
+        handled = self.controller.command("sign_final" if status == "final" else "sign_preliminary")
+        if not handled.outcome.ok:
+            self.query_one("#sign-problems", Static).update(Text(f"✗ {handled.outcome.message}"))
+            return
+        self.dismiss(f"✓ {handled.outcome.message}")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "record":
+            self._record()
+        elif event.button.id in ("preliminary", "final"):
+            self._sign(event.button.id)
+        elif event.button.id == "cancel":
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,118 @@
+"""The worklist: studies waiting to be read, STAT first, then the longest waiting.
+
+Each row shows a turnaround clock (time since ordered), coloured as it nears the site's limit for
+its priority (green under half, yellow under the limit, red past it). Enter opens the study (its
+draft if one was started: nothing is lost by a crash or a quit); N opens the next one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+if TYPE_CHECKING:
+    from ..app import RadscribeApp
+
+LIMITS_MINUTES = {"stat": 30, "urgent": 120, "routine": 1440}
+
+
+def waited(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d}"
+    return f"{minutes // 1440} d"
+
+
+def clock_style(priority: str, seconds: float, limits: dict[str, int]) -> str:
+    limit = limits.get(priority, limits["routine"]) * 60
+    if seconds >= limit:
+        return "bold red"
+    if seconds >= limit / 2:
+        return "yellow"
+    return "green"
+
+
+class WorklistScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open study"),
+        Binding("n", "open_next", "Open next"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self, clock: Callable[[], float] = time.time, limits: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.clock = clock
+        self.limits = dict(limits or LIMITS_MINUTES)
+        self.rows: list[Any] = []
+
+    @property
+    def rapp(self) -> RadscribeApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=True)
+        yield Static(id="worklist-status")
+        yield DataTable(id="worklist", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Priority", "Waiting", "Accession", "Exam", "Facility", "Patient", "Report")
+        self.action_refresh()
+        self.set_interval(15, self.action_refresh)  # the clocks move
+        table.focus()
+
+    def action_refresh(self) -> None:
+        store = self.rapp.store
+        if store is None:
+            return
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        self.rows = list(store.worklist())
+        now = self.clock()
+        for row in self.rows:
+            age = max(0.0, now - row["ordered_at"])
+            draft = store.draft_for(row["id"])
+            table.add_row(
+                Text(row["priority"].upper(), style="bold red" if row["priority"] == "stat" else ""),
+                Text(waited(age), style=clock_style(row["priority"], age, self.limits)),
+                row["accession"], row["exam"] or row["exam_code"], row["facility"],
+                row["patient_name"].replace("^", ", "),
+                "draft" if draft else (row["template_id"] or "generic"),
+                key=str(row["id"]),
+            )
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        count = len(self.rows)
+        stat = sum(1 for r in self.rows if r["priority"] == "stat")
+        status = f"{count} stud{'y' if count == 1 else 'ies'} waiting" + (f", {stat} STAT" if stat else "")
+        if not count:
+            status = "No studies waiting. Orders arrive from the RIS (radscribe listen-orders, or [orders] port) or radscribe worklist add."
+        line = self.rapp.outbox_line
+        self.query_one("#worklist-status", Static).update(Text(status + (f"  ·  {line}" if line else "")))
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.rows:
+            return
+        self.rapp.open_study(self.rows[table.cursor_row])
+
+    def action_open_next(self) -> None:
+        if self.rows:
+            self.rapp.open_study(self.rows[0])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
