@@ -508,6 +508,67 @@ def outbox_send(ctx: click.Context, wait: float) -> None:
         sys.exit(1)
 
 
+@main.group(invoke_without_command=True)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@click.pass_context
+@friendly
+def worklist(ctx: click.Context, store_path: str | None) -> None:
+    """Studies waiting to be read: STAT first, then the longest waiting."""
+    from .config import load_config
+    from .store import Store
+
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = store_path
+    if ctx.invoked_subcommand is not None:
+        return
+    store = Store(store_path or load_config().store_path)
+    rows = store.worklist()
+    if not rows:
+        click.echo(f"no studies waiting in {store.path}", err=True)
+    now = time.time()
+    for r in rows:
+        minutes = int((now - r["ordered_at"]) // 60)
+        draft = " draft" if store.draft_for(r["id"]) else ""
+        click.echo(f"{r['priority'].upper():<8}{minutes:>6} min  {r['accession']:<14} {(r['exam'] or r['exam_code'])[:28]:<28} "
+                   f"{r['facility'][:16]:<16} {r['template_id'] or 'generic'}{draft}")
+
+
+@worklist.command("add")
+@click.argument("accession")
+@click.option("--exam", required=True, help="Exam description, e.g. \"CT Head without contrast\".")
+@click.option("--code", "exam_code", default="", help="Procedure code (chooses the template if --template is not given).")
+@click.option("--patient-id", default="")
+@click.option("--name", "patient_name", default="", help="Patient name, Family^Given.")
+@click.option("--sex", type=click.Choice(["F", "M", "O", "U", ""], case_sensitive=False), default="")
+@click.option("--birth-date", default="", help="YYYY-MM-DD")
+@click.option("--facility", default="")
+@click.option("--priority", type=click.Choice(["stat", "urgent", "routine"]), default="routine", show_default=True)
+@click.option("--template", "template_id", help="Template id (default: from the procedure code, else generic).")
+@click.option("--ordered-minutes-ago", type=float, default=0, help="When it was ordered (for the turnaround clock).")
+@click.pass_context
+@friendly
+def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, patient_id: str, patient_name: str,
+                 sex: str, birth_date: str, facility: str, priority: str, template_id: str | None,
+                 ordered_minutes_ago: float) -> None:
+    """Put a study on the worklist by hand (orders from the RIS come through listen-orders)."""
+    from .config import load_config
+    from .export.orders import OrderHandler
+    from .store import Store
+
+    config = load_config()
+    store = Store(ctx.obj.get("store") or config.store_path)
+    library = _library()
+    if template_id:
+        library.get(template_id)  # a bad id is an error now, not when the study is opened
+    else:
+        template_id = OrderHandler(store, library, config.order_templates,
+                                   facility_mapping=config.facility_templates).template_for(exam_code, facility)
+    store.add_worklist_item(accession, exam=exam, exam_code=exam_code, patient_id=patient_id, patient_name=patient_name,
+                            sex=sex.upper(), birth_date=birth_date, facility=facility, priority=priority,
+                            template_id=template_id, ordered_at=time.time() - ordered_minutes_ago * 60)
+    click.echo(f"{accession}: on the worklist ({priority}, template {template_id or 'generic'})")
+
+
 @main.command("listen-orders")
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port (default: [orders] port in the config).")
 @click.option("--host", help="Address to listen on (default: [orders] host, else 127.0.0.1).")

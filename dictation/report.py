@@ -202,10 +202,14 @@ class Report:
         self.slots[key] = [p for p in self.slots[key] if p.accepted]
 
     def insert(self, text: str, *, source: str = "dictated", slot: str | None = None, utterance: int | None = None) -> str:
-        """Add text to a slot (default: the active one). Dictating over a default replaces it."""
+        """Add text to a slot (default: the active one). Dictating over a default replaces it,
+        accepted or not: a field that holds only its normal text is being re-described (as a
+        dictation system selects a field's default text when you enter the field)."""
         self._editable()
         key = slot or self.slot.key
         self._drop_unaccepted(key)
+        if self.slots[key] and all(p.source == "default" for p in self.slots[key]):
+            self.slots[key] = []
         self.slots[key].append(Piece(text, source, True, utterance))
         return key
 

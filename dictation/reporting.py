@@ -85,6 +85,11 @@ class ReportController:
             self._checker = Checker()
         return self._checker
 
+    @property
+    def checks_ready(self) -> bool:
+        """The NLP pipeline is loaded: a check now takes milliseconds, not seconds."""
+        return self._checker is not None
+
     def warm_up(self) -> None:
         """Load the checks now (from a background thread); a failure shows on the next check."""
         try:

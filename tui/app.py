@@ -84,8 +84,10 @@ class RadscribeApp(App):
                  *, model_label: str = "tiny.en (bundled)", group: str | None = None,
                  controller: ReportController | None = None, outbox: Outbox | None = None,
                  store: Any = None, library: Any = None, make_controller: Callable[[Report, int], ReportController] | None = None,
-                 clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
+                 show_clock: bool = True) -> None:
         super().__init__()
+        self.show_clock = show_clock  # off in snapshot tests: the time of day would change them
         self.source_factory = source
         self._recognizer = recognizer
         self._recognizer_lock = threading.Lock()
@@ -122,6 +124,9 @@ class RadscribeApp(App):
         return WorklistScreen(self.clock or time.time, self.limits)
 
     def on_mount(self) -> None:
+        if self.store is not None and self.controller is None:
+            # The worklist is usable at once; the speech model and the checks load meanwhile.
+            threading.Thread(target=self._warm_up, name="radscribe-warm-up", daemon=True).start()
         if self.outbox is not None:
             self._outbox_thread = threading.Thread(
                 target=self.outbox.run, args=(self._outbox_stop,),
@@ -142,6 +147,15 @@ class RadscribeApp(App):
         screen = self.screen if self.screen_stack else None
         if isinstance(screen, ReportScreen) and screen.is_mounted:
             screen.show_status()
+
+    def _warm_up(self) -> None:
+        try:
+            self.recognizer_factory()
+            from dictation.checks import Checker
+
+            Checker()  # the shared NLP pipeline
+        except RadscribeError as e:
+            self.detail = str(e)  # shown when a study opens; the session reports it again
 
     # -- studies ---------------------------------------------------------------------------------
 

@@ -72,6 +72,37 @@ class Consistency:
         flags += self._sex(doc)
         flags += self._measurements(doc, answer)
         flags += self._low_confidence(doc, answer)
+        flags += self._contradictions(doc, answer)
+        return flags
+
+    def _contradictions(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
+        """A finding affirmed in one sentence and negated in another, on the same side (or with
+        no side on either): "No pneumothorax." left in a field, "Large right pneumothorax." dictated."""
+        flags = []
+        seen: set[str] = set()
+        affirmed = [m for m in mentions if m.status == "affirmed"]
+        negated = [m for m in mentions if m.status == "negated"]
+        for a in affirmed:
+            if a.name in seen:
+                continue
+            side_a = self.side_of(doc, a)
+            for n in negated:
+                if n.name != a.name or n.sentence_start == a.sentence_start:
+                    continue
+                side_n = self.side_of(doc, n)
+                if side_a and side_n and side_a != side_n and "bilateral" not in (side_a, side_n):
+                    continue  # right present, left absent: no contradiction
+                part = doc.part_at(n.start)
+                seen.add(a.name)
+                flags.append(Flag(
+                    kind="contradiction",
+                    severity="warning",
+                    message=f"{a.name} is said to be present (\"{a.sentence}\") and absent (\"{n.sentence}\")",
+                    finding=a.name, text=n.text, start=n.start, end=n.end,
+                    section=part.section if part else None, slot=part.slot if part else None, sentence=n.sentence,
+                    action="Remove the sentence that is no longer true.",
+                ))
+                break
         return flags
 
     def _laterality(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:

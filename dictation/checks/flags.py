@@ -15,6 +15,7 @@ KINDS = {
     "laterality_mismatch": "left/right differ between findings, impression and the exam",
     "sex_mismatch": "anatomy the patient's sex does not have",
     "measurement_mismatch": "the same finding measured differently in findings and impression",
+    "contradiction": "the same finding said to be present in one place and absent in another",
     "low_confidence": "a meaning-changing word (no, new, left, right...) the recogniser was unsure of, in a sentence with a finding",
     "incomplete_followup": "a recommendation for imaging without a modality or an interval",
     "followup_suggestion": "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",

@@ -310,3 +310,11 @@ def test_the_benchmark_report_gives_the_flags_a_radiologist_expects(checker):
 ])
 def test_headings_and_labels_in_free_text(checker, text, expected):
     assert [f.finding for f in kinds(checker.check_text(text), "critical_finding")] == expected
+
+
+def test_a_finding_said_present_and_absent_is_a_contradiction(checker):
+    text = "FINDINGS:\nPleura: No pleural effusion or pneumothorax.\nLungs: Large right pneumothorax.\n\nIMPRESSION: Pneumothorax.\n"
+    (flag,) = kinds(checker.check_text(text), "contradiction")
+    assert flag.finding == "pneumothorax" and text[flag.start:flag.end] == "pneumothorax" and flag.severity == "warning"
+    sides = "FINDINGS: Small right pneumothorax. No left pneumothorax.\n\nIMPRESSION: Right pneumothorax.\n"
+    assert not kinds(checker.check_text(sides), "contradiction")

@@ -48,6 +48,15 @@ def test_scratching_dictation_that_replaced_a_default_brings_the_default_back_un
     assert "Lungs:" not in chest.render()  # still not in the report until accepted
 
 
+def test_dictating_into_a_field_that_holds_only_its_accepted_default_replaces_it(chest):
+    chest.accept_all_defaults()
+    chest.go_to("findings.pleura")
+    chest.dictate("Large right pneumothorax.", utterance=1)
+    assert chest.slot_text("findings.pleura") == "Large right pneumothorax."
+    chest.dictate("No effusion.", utterance=2)  # dictation adds to dictation
+    assert chest.slot_text("findings.pleura") == "Large right pneumothorax. No effusion."
+
+
 def test_empty_optional_sections_vanish(chest):
     chest.go_to("impression")
     chest.dictate("No acute cardiopulmonary process.")

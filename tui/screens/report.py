@@ -51,12 +51,13 @@ class FlagItem(ListItem):
 
 
 class ReportScreen(Screen):
+    # priority: the report pane (a TextArea) has its own F6, Ctrl+Z and Ctrl+Y
     BINDINGS = [
-        Binding("f5", "move(-1)", "Prev field"),
-        Binding("f6", "move(1)", "Next field"),
-        Binding("f9", "sign", "Sign"),
-        Binding("ctrl+z", "undo", "Undo"),
-        Binding("ctrl+y", "redo", "Redo"),
+        Binding("f5", "move(-1)", "Prev field", priority=True),
+        Binding("f6", "move(1)", "Next field", priority=True),
+        Binding("f9", "sign", "Sign", priority=True),
+        Binding("ctrl+z", "undo", "Undo", priority=True),
+        Binding("ctrl+y", "redo", "Redo", priority=True),
         Binding("escape", "close", "Worklist"),
     ]
 
@@ -72,7 +73,7 @@ class ReportScreen(Screen):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=True)
+        yield Header(show_clock=self.rapp.show_clock)
         yield Static(id="status")
         yield LevelMeter(id="meter")
         with Horizontal(id="body"):
@@ -98,6 +99,14 @@ class ReportScreen(Screen):
                                        recognizer=app.recognizer_factory, controller=self.controller,
                                        pipeline=None if self.controller else TextPipeline(group=self.group))
         app.session.start()
+        if self.controller is not None:
+            self.run_worker(self._first_check, thread=True, exit_on_error=False)
+
+    def _first_check(self) -> None:
+        """Load the checks off the UI thread and show what an opened draft already has."""
+        assert self.controller is not None
+        flags, _ = self.controller.run_checks()
+        self.app.call_from_thread(self._show_flags, flags)
 
     def on_unmount(self) -> None:
         if self.rapp.session is not None:
@@ -198,22 +207,33 @@ class ReportScreen(Screen):
         if outcome.ok and self.controller.store is not None:
             self.controller.store.save_report(self.controller.report)
         self._show_report()
-        flags, changed = self.controller.run_checks()
-        if changed:
-            self._show_flags(flags)
+        if self.controller.checks_ready:  # never load the NLP pipeline on the UI thread
+            flags, changed = self.controller.run_checks()
+            if changed:
+                self._show_flags(flags)
         self.show_status()
 
     def action_move(self, step: int) -> None:
         self._edit(lambda r: r.move(step))
 
     def action_undo(self) -> None:
+        if self.controller is None:  # the plain pad: the text area's own undo
+            self.query_one("#report", TextArea).action_undo()
+            return
         self._edit(lambda r: r.undo())
 
     def action_redo(self) -> None:
+        if self.controller is None:
+            self.query_one("#report", TextArea).action_redo()
+            return
         self._edit(lambda r: r.redo())
 
     def action_sign(self) -> None:
         if self.controller is None:
+            return
+        if not self.controller.checks_ready:
+            self.last_command = "✗ the checks are still loading; sign in a moment"
+            self.show_status()
             return
         from .sign import SignScreen
 
@@ -223,8 +243,8 @@ class ReportScreen(Screen):
         if message:
             self.last_command = message
         self._show_report()
-        flags, _ = self.controller.run_checks() if self.controller else ([], False)
-        self._show_flags(flags)
+        if self.controller is not None and self.controller.checks_ready:
+            self._show_flags(self.controller.run_checks()[0])
         self.show_status()
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:

@@ -59,7 +59,7 @@ class WorklistScreen(Screen):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=True)
+        yield Header(show_clock=self.rapp.show_clock)
         yield Static(id="worklist-status")
         yield DataTable(id="worklist", cursor_type="row", zebra_stripes=True)
         yield Footer()

@@ -1,0 +1,247 @@
+"""The reading-room flows with Textual's Pilot, and snapshots of the main screens.
+
+The engine underneath is real (report model, checks, store, outbox); only the recogniser is
+scripted, because this is about the UI."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from textual.widgets import Button, DataTable, Input, Label, ListView, Static, TextArea
+
+from dictation.audio import ArraySource
+from dictation.bench.voice import synthesize
+from dictation.report import Report
+from dictation.reporting import ReportController
+from dictation.store import Store
+from dictation.templates import TemplateLibrary
+from dictation.testing import MissingMicrophone, ScriptedRecognizer
+from tui.app import RadscribeApp
+from tui.screens.report import ReportScreen
+from tui.screens.sign import SignScreen
+from tui.screens.worklist import WorklistScreen
+
+NOW = 1_795_000_000.0  # a fixed "now" for the turnaround clocks
+
+
+async def wait_for(pilot, condition, seconds=30.0):
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+def flags_text(app):
+    from textual.css.query import NoMatches
+
+    try:
+        return "\n".join(str(label.render()) for label in app.screen.query_one("#flags", ListView).query(Label))
+    except NoMatches:  # not composed yet
+        return ""
+
+
+@pytest.fixture
+def library():
+    return TemplateLibrary()
+
+
+def worklist_store(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.add_worklist_item("ACC-R1", exam="XR Chest 2 views", exam_code="71046", patient_id="MRN1",
+                            patient_name="Doe^Jane", sex="F", facility="General", priority="routine",
+                            template_id="xr-chest", ordered_at=NOW - 5 * 3600)
+    store.add_worklist_item("ACC-S1", exam="CT Head without contrast", exam_code="70450", patient_id="MRN2",
+                            patient_name="Roe^Rick", sex="M", facility="North", priority="stat",
+                            template_id="ct-head", ordered_at=NOW - 40 * 60)
+    store.add_worklist_item("ACC-U1", exam="CTA Chest PE", patient_id="MRN3", patient_name="Poe^Ann", sex="F",
+                            facility="General", priority="urgent", template_id="cta-chest-pe", ordered_at=NOW - 70 * 60)
+    return store
+
+
+def worklist_app(tmp_path, library, said=(), source=None):
+    store = worklist_store(tmp_path)
+
+    def make_controller(report, worklist_id):
+        return ReportController(report, store=store)
+
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said]) if said else None
+    source = source or ((lambda: ArraySource(speech, realtime=True)) if said else MissingMicrophone)
+    return RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library,
+                        make_controller=make_controller, clock=lambda: NOW, show_clock=False), store
+
+
+def chest_report(library):
+    report = Report.new(library.get("xr-chest"), exam={"accession": "ACC-9", "patient_name": "Doe^Jane"})
+    report.go_to("indication")
+    report.dictate("Chest pain after a fall.")
+    report.accept_all_defaults()
+    report.go_to("findings.pleura")
+    report.dictate("Large right pneumothorax.")
+    report.go_to("impression")
+    report.dictate("Large right pneumothorax.")
+    return report
+
+
+@pytest.mark.asyncio
+async def test_the_worklist_is_stat_first_with_turnaround_clocks(tmp_path, library):
+    app, _ = worklist_app(tmp_path, library)
+    async with app.run_test(size=(130, 20)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [r[0] for r in rows] == ["STAT", "URGENT", "ROUTINE"]
+        assert [r[1] for r in rows] == ["40 min", "1 h 10", "5 h 00"]
+        styles = [table.get_row_at(i)[1].style for i in range(3)]
+        assert styles == ["bold red", "yellow", "green"]  # STAT 40 min > 30; urgent 70 of 120; routine 5 h of 24
+
+
+@pytest.mark.asyncio
+async def test_open_a_study_dictate_and_come_back_to_its_draft(tmp_path, library):
+    said = ["go to impression", "large right pneumothorax period"]
+    app, store = worklist_app(tmp_path, library, said)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # the STAT study on top
+        assert isinstance(app.screen, ReportScreen)
+        assert app.screen.controller.report.exam["accession"] == "ACC-S1"
+        await wait_for(pilot, lambda: "Critical finding: pneumothorax" in flags_text(app))
+        await pilot.press("escape")
+        assert isinstance(app.screen, WorklistScreen)
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert str(table.get_row_at(0)[6]) == "draft"
+    (draft,) = [d for d in store.drafts() if d.accession == "ACC-S1"]
+    assert draft.utterances == 2  # everything said is in the store
+
+
+@pytest.mark.asyncio
+async def test_a_flag_jumps_to_its_field(tmp_path, library):
+    controller = ReportController(chest_report(library), store=Store(tmp_path / "s.db"))
+    controller.report.go_to("indication")
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: "Critical finding: pneumothorax" in flags_text(app))
+        panel = app.screen.query_one("#flags", ListView)
+        panel.focus()
+        panel.index = 0
+        await pilot.press("enter")
+        assert controller.report.slot.key == "findings.pleura"
+        lines = app.screen.query_one("#report", TextArea).text.splitlines()
+        assert "▶ Pleura: Large right pneumothorax." in lines, [x for x in lines if "Pleura" in x]
+
+
+@pytest.mark.asyncio
+async def test_sign_final_is_blocked_until_the_communication_is_recorded(tmp_path, library):
+    store = Store(tmp_path / "s.db")
+    controller = ReportController(chest_report(library), store=store)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, SignScreen)
+        assert app.screen.query_one("#final", Button).disabled
+        problems = str(app.screen.query_one("#sign-problems", Static).render())
+        assert "critical finding pneumothorax: record who was told" in problems
+        app.screen.query_one("#recipient", Input).value = "Dr. Jane Roe"
+        app.screen.query_one("#role", Input).value = "ED physician"
+        await pilot.click("#record")
+        await pilot.pause()
+        assert not app.screen.query_one("#final", Button).disabled
+        await pilot.click("#final")
+        await pilot.pause()
+        assert isinstance(app.screen, ReportScreen)
+        assert controller.report.status == "final"
+        assert "communicated to Dr. Jane Roe (ED physician) by telephone" in app.screen.query_one("#report", TextArea).text
+    saved = store.load_report(controller.report.id, library)
+    assert saved.status == "final" and saved.communicated() == {"pneumothorax"}
+    kinds = [(u["kind"], u["command"]) for u in store.utterances(controller.report.id)]
+    assert kinds[-1] == ("command", "sign_final")
+
+
+@pytest.mark.asyncio
+async def test_a_preliminary_can_be_signed_with_open_flags(tmp_path, library):
+    controller = ReportController(chest_report(library), store=Store(tmp_path / "s.db"))
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
+        await pilot.press("f9")
+        await pilot.pause()
+        await pilot.click("#preliminary")
+        await pilot.pause()
+        assert controller.report.status == "preliminary"
+        assert "✓ signed preliminary" in str(app.screen.query_one("#status", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_quitting_with_a_draft_open_asks(tmp_path, library):
+    said = ["go to impression", "no acute abnormality period"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    controller = ReportController(Report.new(library.get("xr-chest")), store=Store(tmp_path / "s.db"), checks=False)
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said), controller=controller,
+                       show_clock=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: len(controller.report.utterances) == 2)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert "is a draft" in str(app.screen.query_one("#quit-question", Static).render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ReportScreen)  # still here
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0 or app.return_code is None
+
+
+@pytest.mark.asyncio
+async def test_f5_f6_and_undo_redo_by_keyboard(tmp_path, library):
+    controller = ReportController(chest_report(library), store=Store(tmp_path / "s.db"))
+    controller.report.go_to("impression")
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f5")
+        assert controller.report.slot.key == "findings.other"
+        await pilot.press("f6", "f6")
+        assert controller.report.slot.key == "recommendations"
+        await pilot.press("ctrl+z")
+        assert controller.report.slot_text("impression") == ""  # the impression dictation undone
+        await pilot.press("ctrl+y")
+        assert controller.report.slot_text("impression") == "Large right pneumothorax."
+
+
+# -- snapshots (pytest-textual-snapshot; regenerate with --snapshot-update after a deliberate change) --
+
+def test_snapshot_worklist(snap_compare, tmp_path, library):
+    app, _ = worklist_app(tmp_path, library)
+    assert snap_compare(app, terminal_size=(120, 16))
+
+
+def test_snapshot_report_with_flags(snap_compare, tmp_path, library):
+    controller = ReportController(chest_report(library))
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+
+    async def ready(pilot):
+        await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
+        await wait_for(pilot, lambda: app.state == "no_microphone")
+
+    assert snap_compare(app, terminal_size=(140, 42), run_before=ready)
+
+
+def test_snapshot_sign_screen(snap_compare, tmp_path, library):
+    controller = ReportController(chest_report(library))
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+
+    async def ready(pilot):
+        await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
+        await wait_for(pilot, lambda: app.state == "no_microphone")
+        await pilot.press("f9")
+        await pilot.pause()
+        app.screen.query_one("#when", Input).value = "2026-11-28 03:12"
+
+    assert snap_compare(app, terminal_size=(140, 42), run_before=ready)
