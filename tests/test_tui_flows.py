@@ -129,7 +129,7 @@ async def test_a_flag_jumps_to_its_field(tmp_path, library):
         panel.index = 0
         await pilot.press("enter")
         assert controller.report.slot.key == "findings.pleura"
-        lines = app.screen.query_one("#report", TextArea).text.splitlines()
+        lines = app.screen.report_text().splitlines()
         assert "▶ Pleura: Large right pneumothorax." in lines, [x for x in lines if "Pleura" in x]
 
 
@@ -155,7 +155,7 @@ async def test_sign_final_is_blocked_until_the_communication_is_recorded(tmp_pat
         await pilot.pause()
         assert isinstance(app.screen, ReportScreen)
         assert controller.report.status == "final"
-        assert "communicated to Dr. Jane Roe (ED physician) by telephone" in app.screen.query_one("#report", TextArea).text
+        assert "communicated to Dr. Jane Roe (ED physician) by telephone" in app.screen.report_text()
     saved = store.load_report(controller.report.id, library)
     assert saved.status == "final" and saved.communicated() == {"pneumothorax"}
     kinds = [(u["kind"], u["command"]) for u in store.utterances(controller.report.id)]
@@ -215,6 +215,45 @@ async def test_f5_f6_and_undo_redo_by_keyboard(tmp_path, library):
         assert controller.report.slot_text("impression") == "Large right pneumothorax."
 
 
+@pytest.mark.asyncio
+async def test_f1_lists_every_voice_command_and_key(tmp_path, library):
+    from dictation.commands import default_commands
+
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), show_clock=False)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        text = str(app.screen.query_one("#help-text", Static).render())
+        for phrases in default_commands().phrases.values():
+            assert f"“{phrases[0]}”" in text
+        for key in ("F4", "F5 / F6", "F9", "Ctrl+Z / Ctrl+Y", "Ctrl+Q"):
+            assert key in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ReportScreen)
+
+
+@pytest.mark.asyncio
+async def test_f2_types_a_correction_into_the_active_field(tmp_path, library):
+    store = Store(tmp_path / "s.db")
+    controller = ReportController(chest_report(library), store=store)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
+        await pilot.press("f2")
+        await pilot.pause()
+        editor = app.screen.query_one("#edit-text", TextArea)
+        assert editor.text == "Large right pneumothorax."
+        editor.text = "Large right pneumothorax with mediastinal shift."
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert controller.report.slot_text("impression") == "Large right pneumothorax with mediastinal shift."
+        await pilot.press("ctrl+z")
+        assert controller.report.slot_text("impression") == "Large right pneumothorax."
+    saved = store.load_report(controller.report.id, library)
+    assert saved.slot_text("impression") == "Large right pneumothorax."  # the undo was stored too
+
+
 # -- snapshots (pytest-textual-snapshot; regenerate with --snapshot-update after a deliberate change) --
 
 def test_snapshot_worklist(snap_compare, tmp_path, library):
@@ -245,3 +284,23 @@ def test_snapshot_sign_screen(snap_compare, tmp_path, library):
         app.screen.query_one("#when", Input).value = "2026-11-28 03:12"
 
     assert snap_compare(app, terminal_size=(140, 42), run_before=ready)
+
+
+def test_the_report_pane_underlines_unsure_words_and_shows_tentative_text_apart(library):
+    from dictation.report import UtteranceRecord
+    from tui.screens.report import report_rich
+
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("impression")
+    words = [{"word": " No", "probability": 0.31}, {"word": " pneumothorax.", "probability": 0.97}]
+    report.utterances.append(UtteranceRecord(1, "dictation", "No pneumothorax.", "No pneumothorax.", 0, 1, words))
+    report.dictate("No pneumothorax.", utterance=1)
+    text = report_rich(report, tentative="small left eff")
+    plain = text.plain
+    line_start = plain.index("▶ No pneumothorax.")
+    no = line_start + 2
+    styles_at = lambda i: {str(s.style) for s in text.spans if s.start <= i < s.end}  # noqa: E731
+    assert "underline" in styles_at(no) and "underline" not in styles_at(no + 4)  # "No" unsure, "pneumothorax" not
+    tentative = plain.index("small left eff")
+    assert any("italic" in s for s in styles_at(tentative)) and "on grey23" in styles_at(tentative)  # active line
+    assert "(not dictated)" in plain and any("dim" in s for s in styles_at(plain.index("(not dictated)")))

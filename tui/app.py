@@ -76,6 +76,7 @@ class RadscribeApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "radscribe"
     BINDINGS = [
+        Binding("f1", "help", "Help", priority=True),
         Binding("f4", "toggle_listening", "Listen on/off", priority=True),
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
     ]
@@ -184,6 +185,12 @@ class RadscribeApp(App):
             self.session.resume()
         else:
             self.session.pause()
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
         screen = self.screen

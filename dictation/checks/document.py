@@ -211,7 +211,7 @@ def from_report(report: Report) -> CheckDocument:
                 add(piece.text)
                 record = by_seq.get(piece.utterance) if piece.utterance is not None else None
                 if record is not None and piece.source == "dictated":
-                    words.extend(_place_words(piece.text, piece_start, record.words))
+                    words.extend(place_words(piece.text, piece_start, record.words))
             parts.append(Part(section.key, slot.key if slot.field else None, start, pos))
             add("\n")
         add("\n")
@@ -236,7 +236,7 @@ def _norm_side(value: Any) -> str | None:
     return {"l": "left", "left": "left", "r": "right", "right": "right"}.get(v)
 
 
-def _place_words(text: str, base: int, words: list[dict[str, Any]]) -> list[Word]:
+def place_words(text: str, base: int, words: list[dict[str, Any]]) -> list[Word]:
     """Find each recognised word in the written text, in order (written forms may differ:
     "four millimeters" became "4 mm"; such words are skipped)."""
     out = []

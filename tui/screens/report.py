@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ListItem, ListView, Static, TextArea
 
 from dictation.checks import Flag
-from dictation.report import Report
+from dictation.report import Outcome, Report
 from dictation.reporting import ReportController
 from dictation.session import (CommandApplied, DictationSession, FlagsChanged, LevelChanged, PartialText, SessionError,
                                StateChanged, UtteranceCommitted, UtteranceRejected)
@@ -55,6 +55,7 @@ class ReportScreen(Screen):
     BINDINGS = [
         Binding("f5", "move(-1)", "Prev field", priority=True),
         Binding("f6", "move(1)", "Next field", priority=True),
+        Binding("f2", "edit_field", "Type", priority=True),
         Binding("f9", "sign", "Sign", priority=True),
         Binding("ctrl+z", "undo", "Undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", priority=True),
@@ -67,6 +68,7 @@ class ReportScreen(Screen):
         self.group = group
         self.flags: list[Flag] = []
         self.last_command = ""
+        self.tentative = ""  # what the recogniser is still guessing, shown in the active field
 
     @property
     def rapp(self) -> RadscribeApp:
@@ -77,7 +79,11 @@ class ReportScreen(Screen):
         yield Static(id="status")
         yield LevelMeter(id="meter")
         with Horizontal(id="body"):
-            yield TextArea(id="report", soft_wrap=True)
+            if self.controller is None:
+                yield TextArea(id="report", soft_wrap=True)  # the plain pad: type into it
+            else:
+                with VerticalScroll(id="report-scroll"):
+                    yield Static(id="report")
             if self.controller is not None:
                 with Vertical(id="side"):
                     yield Static("Checks", id="flags-title")
@@ -86,13 +92,12 @@ class ReportScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        area = self.query_one("#report", TextArea)
-        area.border_title = "Report"
         if self.controller is not None:
-            area.read_only = True  # built by voice; typed corrections go through the engine (issue 6 next)
-            area.border_title = self.controller.report.template.title
+            self.query_one("#report-scroll").border_title = self.controller.report.template.title
             self._show_report()
             self._show_flags([])
+        else:
+            self.query_one("#report", TextArea).border_title = "Report"
         self.show_status()
         app = self.rapp
         app.session = DictationSession(app.source_factory, lambda e: self.post_message(SessionEvent(e)),
@@ -126,10 +131,15 @@ class ReportScreen(Screen):
             meter.db = e.db
             meter.speech = e.speech_probability >= 0.5
         elif isinstance(e, PartialText):
-            self.query_one("#tentative", Static).update(Text(" ".join(t for t in (e.committed, e.tentative) if t)))
+            self.tentative = " ".join(t for t in (e.committed, e.tentative) if t)
+            if self.controller is not None:
+                self._show_report()  # tentative words shown in place, styled apart
+            else:
+                self.query_one("#tentative", Static).update(Text(self.tentative))
         elif isinstance(e, CommandApplied):
             app.latency = e.latency
             self.last_command = ("✓ " if e.ok else "✗ ") + e.message
+            self.tentative = ""
             self.query_one("#tentative", Static).update("")
             self._show_report()
             self.show_status()
@@ -141,6 +151,7 @@ class ReportScreen(Screen):
             self.show_status()
         elif isinstance(e, UtteranceCommitted) and self.controller is not None:
             app.latency = e.latency
+            self.tentative = ""
             self.query_one("#tentative", Static).update("")
             self._show_report()
             self.show_status()
@@ -162,7 +173,13 @@ class ReportScreen(Screen):
 
     def _show_report(self) -> None:
         if self.controller is not None:
-            self.query_one("#report", TextArea).load_text(report_view(self.controller.report))
+            self.query_one("#report", Static).update(report_rich(self.controller.report, self.tentative))
+
+    def report_text(self) -> str:
+        """What the report pane shows, as plain text (tests, accessibility)."""
+        if self.controller is None:
+            return self.query_one("#report", TextArea).text
+        return report_rich(self.controller.report, self.tentative).plain
 
     def _show_flags(self, flags: list[Flag]) -> None:
         self.flags = list(flags)
@@ -227,6 +244,30 @@ class ReportScreen(Screen):
             self.query_one("#report", TextArea).action_redo()
             return
         self._edit(lambda r: r.redo())
+
+    def action_edit_field(self) -> None:
+        """Type into the active field (corrections by keyboard)."""
+        if self.controller is None:
+            self.query_one("#report", TextArea).focus()  # the plain pad is typed into directly
+            return
+        if self.controller.report.status in ("final", "corrected"):
+            self.last_command = "✗ the report is signed final; corrections come with addenda"
+            self.show_status()
+            return
+        from .edit import EditFieldScreen
+
+        report = self.controller.report
+        key = report.slot.key
+
+        def typed(r: Report, text: str) -> Outcome:
+            r.type_text(key, text)
+            return Outcome(True, f"typed into {r.template.slot(key).title}", True)
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._edit(lambda r: typed(r, text))
+
+        self.app.push_screen(EditFieldScreen(report), callback=done)
 
     def action_sign(self) -> None:
         if self.controller is None:
@@ -296,6 +337,54 @@ def minutes(value: int | None) -> str:
     if value >= 60 and value % 60 == 0:
         return f"{value // 60} h"
     return f"{value} min"
+
+
+LOW_CONFIDENCE = 0.5
+
+
+def report_rich(report: Report, tentative: str = "") -> Text:
+    """The report pane: the active field highlighted, words the recogniser was unsure of
+    underlined, defaults nobody accepted dimmed as "not dictated", tentative words in italics."""
+    from dictation.checks.document import place_words
+
+    by_seq = {u.seq: u for u in report.utterances}
+    out = Text()
+    out.append(f"{report.template.title}   [{report.status}]\n\n", style="bold")
+    active = report.slot.key
+    for section in report.template.spec.sections:
+        out.append(section.title.upper() + (" *" if section.required else "") + "\n", style="bold")
+        for slot in (s for s in report.template.slots if s.section.key == section.key):
+            is_active = slot.key == active
+            line = Text("▶ " if is_active else "  ")
+            if slot.field:
+                line.append(f"{slot.field.title}: ", style="bold")
+            pieces = report.slots[slot.key]
+            accepted = [p for p in pieces if p.accepted]
+            if accepted:
+                for i, piece in enumerate(accepted):
+                    if i:
+                        line.append(" ")
+                    piece_text = Text(piece.text)
+                    record = by_seq.get(piece.utterance) if piece.utterance is not None else None
+                    if record is not None and piece.source == "dictated":
+                        for w in place_words(piece.text, 0, record.words):
+                            if w.probability < LOW_CONFIDENCE:
+                                piece_text.stylize("underline", w.start, w.end)
+                    line.append_text(piece_text)
+            elif any(not p.accepted for p in pieces):
+                line.append("(not dictated) " + " ".join(p.text for p in pieces if not p.accepted), style="dim italic")
+            elif not (is_active and tentative):
+                line.append("…", style="dim")
+            if is_active and tentative:
+                line.append((" " if accepted else "") + tentative, style="italic grey62")
+            if is_active:
+                line.stylize("on grey23")
+            out.append_text(line)
+            out.append("\n")
+        out.append("\n")
+    out.rstrip()
+    out.append("\n")
+    return out
 
 
 def report_view(report: Report) -> str:

@@ -1,0 +1,74 @@
+"""Help (F1): every voice command with its phrases, the macros, and every key — read from
+vocab/commands.toml and vocab/macros.toml, so it says what this site's files say."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from dictation.commands import default_commands
+
+WHAT = {
+    "go_to": "move to a section or field by name",
+    "next_field": "the next field",
+    "previous_field": "the previous field",
+    "scratch_that": "remove what you last dictated",
+    "undo": "undo the last change",
+    "redo": "redo what was undone",
+    "new_paragraph": "start a new paragraph",
+    "insert_normal": "put this field's normal text in",
+    "normal_field": "put a named field's normal text in",
+    "accept_all_defaults": "accept every field's normal text not yet dictated",
+    "choose": "choose an option of this field's pick list",
+    "clear_field": "empty this field",
+    "sign_final": "sign final (the sign screen opens if something is missing)",
+    "sign_preliminary": "sign preliminary",
+    "stop_listening": "stop taking dictation until “start listening”",
+    "start_listening": "take dictation again",
+}
+KEYS = [
+    ("F1", "this help"),
+    ("F4", "listening on / off (like a microphone's record button)"),
+    ("F2", "type into the active field (Ctrl+S keeps, Esc drops)"),
+    ("F5 / F6", "previous / next field"),
+    ("F9", "sign: open flags, communication of critical results, preliminary or final"),
+    ("Ctrl+Z / Ctrl+Y", "undo / redo"),
+    ("Enter on a flag", "go to the field it is about"),
+    ("Esc", "back to the worklist (the draft is kept)"),
+    ("Enter / N", "on the worklist: open the selected study / the next one"),
+    ("Ctrl+Q", "quit (asks when a draft is open)"),
+]
+
+
+def help_text() -> Text:
+    commands = default_commands()
+    out = Text()
+    out.append("Voice commands", style="bold")
+    out.append(" — say the whole phrase on its own; anything else is dictation\n\n")
+    for name, phrases in commands.phrases.items():
+        out.append(f"  {WHAT.get(name, name.replace('_', ' '))}\n", style="bold")
+        out.append("      " + "  ·  ".join(f"“{p}”" for p in phrases) + "\n")
+    if commands.macros:
+        out.append("\nMacros\n\n", style="bold")
+        for macro in commands.macros:
+            where = f" ({', '.join(macro.templates)})" if macro.templates else ""
+            out.append(f"  “{macro.phrases[0]}”{where}\n")
+    out.append("\nKeys\n\n", style="bold")
+    for key, what in KEYS:
+        out.append(f"  {key:<18}{what}\n")
+    return out
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(help_text(), id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
