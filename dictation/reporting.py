@@ -19,7 +19,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE
 from .checks import Checker, Flag
-from .commands import Command, CommandParser
+from .commands import UI_COMMANDS, Command, CommandParser
 from .errors import RadscribeError
 from .export.document import Signer
 from .recognizer import DecodeOptions, Recognizer, Transcript
@@ -160,6 +160,10 @@ class ReportController:
         if command is not None and blocked:
             outcome = Outcome(False, blocked)
             record = UtteranceRecord(seq, "rejected", heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     command.describe(), outcome.message, time.time())
+        elif command is not None and command.name in UI_COMMANDS:
+            outcome = Outcome(True, command.describe())  # the screen acts on it; the report is unchanged
+            record = UtteranceRecord(seq, "command", heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
         elif command is not None:
             outcome = report.apply(command, self.parser, utterance=seq)

@@ -254,11 +254,38 @@ async def test_f2_types_a_correction_into_the_active_field(tmp_path, library):
     assert saved.slot_text("impression") == "Large right pneumothorax."  # the undo was stored too
 
 
+@pytest.mark.asyncio
+async def test_open_next_by_voice_from_the_worklist_and_from_a_study(tmp_path, library):
+    speech = synthesize("open next", lead=0.3, trail=1.2)
+    silence = np.zeros(16000 * 60, np.float32)
+    sources = iter([speech, speech])  # the worklist hears "open next"; so does the first study
+
+    def source():
+        return ArraySource(next(sources, silence), realtime=True)
+
+    app, store = worklist_app(tmp_path, library, source=source)
+    app._recognizer = ScriptedRecognizer(["open next", "open next"])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen))
+        first = app.screen.controller.report.exam["accession"]
+        assert first == "ACC-S1"  # STAT first
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen)
+                       and app.screen.controller.report.exam["accession"] != first)
+        assert app.screen.controller.report.exam["accession"] == "ACC-U1"  # then the urgent one
+        assert len(app.screen_stack) == 2  # worklist + this study: the first one was closed, not stacked
+    assert any(d.accession == "ACC-S1" for d in store.drafts())  # its draft is kept
+
+
 # -- snapshots (pytest-textual-snapshot; regenerate with --snapshot-update after a deliberate change) --
 
 def test_snapshot_worklist(snap_compare, tmp_path, library):
     app, _ = worklist_app(tmp_path, library)
-    assert snap_compare(app, terminal_size=(120, 16))
+
+    async def ready(pilot):
+        await wait_for(pilot, lambda: app.state == "no_microphone")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 16), run_before=ready)
 
 
 def test_snapshot_report_with_flags(snap_compare, tmp_path, library):

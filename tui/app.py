@@ -176,6 +176,20 @@ class RadscribeApp(App):
         self.open_worklist_id = row["id"]
         self.push_screen(ReportScreen(self.make_controller(report, row["id"]), group=self.group))
 
+    def open_next(self, *, stat: bool = False) -> None:
+        """"Open next" / "open STAT": the first study waiting (STAT first), not the one open now."""
+        if self.store is None or self.make_controller is None:
+            return
+        rows = [r for r in self.store.worklist() if r["id"] != self.open_worklist_id]
+        if stat:
+            rows = [r for r in rows if r["priority"] == "stat"]
+        if not rows:
+            self.notify("no STAT study waiting" if stat else "no other study waiting", severity="warning")
+            return
+        if isinstance(self.screen, ReportScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()  # this study's draft is in the store
+        self.open_study(rows[0])
+
     # -- actions ---------------------------------------------------------------------------------
 
     def action_toggle_listening(self) -> None:

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ListItem, ListView, Static, TextArea
+from textual.widgets import Footer, Label, ListItem, ListView, Static, TextArea
 
 from dictation.checks import Flag
 from dictation.report import Outcome, Report
@@ -26,6 +26,7 @@ from dictation.spoken import join_text
 from dictation.transcribe import TextPipeline
 
 from ..messages import SessionEvent
+from ..widgets.title import TitleBar
 from ..widgets.level import LevelMeter
 
 if TYPE_CHECKING:
@@ -69,13 +70,22 @@ class ReportScreen(Screen):
         self.flags: list[Flag] = []
         self.last_command = ""
         self.tentative = ""  # what the recogniser is still guessing, shown in the active field
+        self.session: DictationSession | None = None
+
+    def title_text(self) -> str:
+        if self.controller is None:
+            return "radscribe · dictation"
+        exam = self.controller.report.exam
+        who = str(exam.get("patient_name", "")).replace("^", ", ")
+        parts = [exam.get("accession"), self.controller.report.template.title, who, exam.get("facility")]
+        return "radscribe · " + " · ".join(str(p) for p in parts if p)
 
     @property
     def rapp(self) -> RadscribeApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=self.rapp.show_clock)
+        yield TitleBar(self.title_text())
         yield Static(id="status")
         yield LevelMeter(id="meter")
         with Horizontal(id="body"):
@@ -100,10 +110,11 @@ class ReportScreen(Screen):
             self.query_one("#report", TextArea).border_title = "Report"
         self.show_status()
         app = self.rapp
-        app.session = DictationSession(app.source_factory, lambda e: self.post_message(SessionEvent(e)),
-                                       recognizer=app.recognizer_factory, controller=self.controller,
-                                       pipeline=None if self.controller else TextPipeline(group=self.group))
-        app.session.start()
+        self.session = DictationSession(app.source_factory, lambda e: self.post_message(SessionEvent(e)),
+                                        recognizer=app.recognizer_factory, controller=self.controller,
+                                        pipeline=None if self.controller else TextPipeline(group=self.group))
+        app.session = self.session
+        self.session.start()
         if self.controller is not None:
             self.run_worker(self._first_check, thread=True, exit_on_error=False)
 
@@ -114,9 +125,10 @@ class ReportScreen(Screen):
         self.app.call_from_thread(self._show_flags, flags)
 
     def on_unmount(self) -> None:
-        if self.rapp.session is not None:
-            self.rapp.session.stop()
-            self.rapp.session = None
+        if self.session is not None:
+            self.session.stop()
+            if self.rapp.session is self.session:
+                self.rapp.session = None
 
     # -- engine events -------------------------------------------------------------------------
 
@@ -145,6 +157,10 @@ class ReportScreen(Screen):
             self.show_status()
             if not e.ok and e.command.name == "sign_final" and self.controller is not None:
                 self.action_sign()  # the sign screen says what is missing and records the communication
+            elif e.ok and e.command.name == "close_study":
+                self.action_close()
+            elif e.ok and e.command.name in ("open_next", "open_stat"):
+                self.rapp.open_next(stat=e.command.name == "open_stat")
         elif isinstance(e, UtteranceRejected):
             self.last_command = "✗ " + e.message
             self.query_one("#tentative", Static).update("")

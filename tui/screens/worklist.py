@@ -15,7 +15,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
+
+from ..widgets.title import TitleBar
 
 if TYPE_CHECKING:
     from ..app import RadscribeApp
@@ -53,18 +55,67 @@ class WorklistScreen(Screen):
         self.clock = clock
         self.limits = dict(limits or LIMITS_MINUTES)
         self.rows: list[Any] = []
+        self.session: Any = None
+        self.listening = ""
+
+    def title_text(self) -> str:
+        return "radscribe · worklist"
 
     @property
     def rapp(self) -> RadscribeApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=self.rapp.show_clock)
+        yield TitleBar(self.title_text())
         yield Static(id="worklist-status")
         yield DataTable(id="worklist", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
+    def _listen(self) -> None:
+        """Hands-free on the worklist: "open next", "open STAT" (a session without a report)."""
+        from dictation.commands import CommandParser
+        from dictation.session import DictationSession, StateChanged
+
+        app = self.rapp
+        if app.session is not None or self.session is not None:
+            return
+        parser = CommandParser()
+
+        def heard(utterance) -> None:  # type: ignore[no-untyped-def]  # the session thread
+            command = parser.parse(utterance.text)
+            if command is not None and command.name in ("open_next", "open_stat"):
+                app.call_from_thread(app.open_next, stat=command.name == "open_stat")
+
+        def event(e) -> None:  # type: ignore[no-untyped-def]
+            if isinstance(e, StateChanged):
+                app.call_from_thread(self._state, e.state)
+
+        self.session = DictationSession(app.source_factory, event, recognizer=app.recognizer_factory,
+                                        on_utterance=heard)
+        app.session = self.session
+        self.session.start()
+
+    def _state(self, state: str) -> None:
+        self.rapp.state = state
+        self.listening = state
+        if self.is_mounted:
+            self.action_refresh()
+
+    def _stop_listening(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            session.stop()
+            if self.rapp.session is session:
+                self.rapp.session = None
+
+    def on_screen_suspend(self) -> None:
+        self._stop_listening()  # the study's own session takes the microphone
+
+    def on_unmount(self) -> None:
+        self._stop_listening()
+
     def on_mount(self) -> None:
+        self._listen()
         table = self.query_one(DataTable)
         table.add_columns("Priority", "Waiting", "Accession", "Exam", "Facility", "Patient", "Report")
         self.action_refresh()
@@ -98,6 +149,10 @@ class WorklistScreen(Screen):
         status = f"{count} stud{'y' if count == 1 else 'ies'} waiting" + (f", {stat} STAT" if stat else "")
         if not count:
             status = "No studies waiting. Orders arrive from the RIS (radscribe listen-orders, or [orders] port) or radscribe worklist add."
+        if self.listening == "listening":
+            status += "  ·  ● say “open next” or “open STAT”"
+        elif self.listening == "no_microphone":
+            status += "  ·  no microphone: Enter opens a study"
         line = self.rapp.outbox_line
         self.query_one("#worklist-status", Static).update(Text(status + (f"  ·  {line}" if line else "")))
 
@@ -116,3 +171,4 @@ class WorklistScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
+        self.call_after_refresh(self._listen)
