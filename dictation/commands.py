@@ -27,9 +27,9 @@ COMMANDS = (
     "insert_normal", "normal_field", "accept_all_defaults", "choose", "clear_field",
     "sign_final", "sign_preliminary", "stop_listening", "start_listening",
     # for the screen, not the report: the worklist and moving between studies
-    "open_next", "open_stat", "close_study",
+    "open_next", "open_stat", "close_study", "play_back",
 )
-UI_COMMANDS = frozenset({"open_next", "open_stat", "close_study"})
+UI_COMMANDS = frozenset({"open_next", "open_stat", "close_study", "play_back"})
 # The placeholder each command may (or must) use.
 _PLACEHOLDERS = {"go_to": "target", "normal_field": "field", "choose": "option"}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

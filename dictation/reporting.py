@@ -75,6 +75,9 @@ class ReportController:
         self._checker: Checker | None = None
         self.flags: list[Flag] = []
         self.check_error = ""
+        # The audio of recent utterances, for "play that back": in memory only, never stored.
+        self.audio: dict[int, np.ndarray] = {}
+        self.audio_limit = 200
         if store is not None:
             store.save_report(report)
 
@@ -126,6 +129,20 @@ class ReportController:
             return ""
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return f"not signed: {problems[0]}{more}"
+
+    def remember_audio(self, seq: int, audio: np.ndarray) -> None:
+        self.audio[seq] = audio
+        while len(self.audio) > self.audio_limit:
+            self.audio.pop(next(iter(self.audio)))
+
+    def last_audio(self, slot: str | None = None) -> tuple[UtteranceRecord, np.ndarray] | None:
+        """The most recent dictation still in the report (in ``slot`` if given) and its audio."""
+        for record in reversed(self.report.utterances):
+            if record.kind != "dictation" or record.scratched or record.seq not in self.audio:
+                continue
+            if slot is None or slot in (record.slot or "").split(","):
+                return record, self.audio[record.seq]
+        return None
 
     def decode_options(self) -> DecodeOptions:
         return self.pipeline.decode_options()

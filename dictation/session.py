@@ -262,6 +262,8 @@ class DictationSession:
     def _finish_into_report(self, u: Utterance, heard: Transcript, decided_at: float) -> None:
         assert self.controller is not None
         handled = self.controller.handle(heard, u.start, u.end)  # durable before it counts as done
+        if handled is not None:
+            self.controller.remember_audio(handled.record.seq, u.audio)  # for "play that back"
         latency = max(0.0, time.monotonic() - decided_at)
         if handled is None:
             self._emit(PartialText("", ""))

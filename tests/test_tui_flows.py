@@ -331,3 +331,25 @@ def test_the_report_pane_underlines_unsure_words_and_shows_tentative_text_apart(
     tentative = plain.index("small left eff")
     assert any("italic" in s for s in styles_at(tentative)) and "on grey23" in styles_at(tentative)  # active line
     assert "(not dictated)" in plain and any("dim" in s for s in styles_at(plain.index("(not dictated)")))
+
+
+@pytest.mark.asyncio
+async def test_play_that_back_plays_the_last_dictation_as_recorded(tmp_path, library):
+    said = ["go to impression", "small left effusion period", "play that back"]
+    parts = [synthesize(t, lead=0.3, trail=1.0) for t in said]
+    played = []
+    controller = ReportController(Report.new(library.get("xr-chest")), store=Store(tmp_path / "s.db"), checks=False)
+    app = RadscribeApp(lambda: ArraySource(np.concatenate(parts), realtime=True), ScriptedRecognizer(said),
+                       controller=controller, show_clock=False, player=played.append)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: len(played) == 1)
+        dictation = next(u for u in controller.report.utterances if u.kind == "dictation")
+        assert played[0] is controller.audio[dictation.seq]
+        assert abs(len(played[0]) / 16000 - (dictation.end - dictation.start)) < 0.05  # that utterance's audio
+        await pilot.press("f3")  # the same by key, for the active field
+        await wait_for(pilot, lambda: len(played) == 2)
+        assert played[1] is played[0]
+        await pilot.press("f5")  # a field with nothing dictated
+        await pilot.press("f3")
+        await pilot.pause()
+        assert "nothing dictated here to play back" in str(app.screen.query_one("#status", Static).render())

@@ -50,6 +50,15 @@ def outbox_summary(states: list[Any]) -> str:
     return f"outbox: all {sent} sent" if sent else ""
 
 
+def play_audio(audio: Any) -> None:
+    """Play 16 kHz mono samples on the default output device (blocking; call it off the UI thread)."""
+    import sounddevice as sd
+
+    from dictation.audio import SAMPLE_RATE
+
+    sd.play(audio, SAMPLE_RATE, blocking=True)
+
+
 class QuitScreen(ModalScreen[bool]):
     """Quitting with a draft open: it is saved and offered again, but say so and ask."""
 
@@ -86,8 +95,9 @@ class RadscribeApp(App):
                  controller: ReportController | None = None, outbox: Outbox | None = None,
                  store: Any = None, library: Any = None, make_controller: Callable[[Report, int], ReportController] | None = None,
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
-                 show_clock: bool = True) -> None:
+                 show_clock: bool = True, player: Callable[[Any], None] | None = None) -> None:
         super().__init__()
+        self.player = player or play_audio  # "play that back": sounddevice by default
         self.show_clock = show_clock  # off in snapshot tests: the time of day would change them
         self.source_factory = source
         self._recognizer = recognizer

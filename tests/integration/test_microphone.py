@@ -72,3 +72,30 @@ def test_microphone_vanishing_mid_dictation_keeps_what_was_said(tmp_path, radscr
     ours = [l for l in err.splitlines() if l.startswith("radscribe:") and "listening" not in l]
     assert len(ours) == 1 and "what was captured is kept" in ours[0], err
     assert "Traceback" not in err
+
+
+def test_play_back_reaches_the_speakers(virtual_microphone, tmp_path):
+    """"Play that back" through the real output path: sounddevice plays into the null sink, whose
+    monitor `parec` records; what it records is the speech, not silence."""
+    import os
+    import sys
+
+    import numpy as np
+
+    env = virtual_microphone
+    raw = tmp_path / "heard.raw"
+    with subprocess.Popen(["parec", "-d", "virtmic.monitor", "--raw", "--format=s16le", "--rate=16000",
+                           "--channels=1", str(raw)], env=env) as rec:
+        time.sleep(0.5)
+        script = ("import numpy as np; from dictation.bench.voice import synthesize; from tui.app import play_audio; "
+                  "play_audio(synthesize('small left pleural effusion', lead=0.2, trail=0.2))")
+        played = subprocess.run([sys.executable, "-c", script], env={**env, "PYTHONPATH": os.getcwd()},
+                                capture_output=True, text=True, timeout=60)
+        time.sleep(0.5)
+        rec.terminate()
+        rec.wait(10)
+    assert played.returncode == 0, played.stderr
+    heard = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float32) / 32768
+    assert len(heard) > 16000  # over a second recorded
+    loud = np.sqrt(np.mean(heard ** 2))
+    assert loud > 0.01, loud  # speech, not silence

@@ -28,10 +28,15 @@ WHAT = {
     "sign_final": "sign final (the sign screen opens if something is missing)",
     "sign_preliminary": "sign preliminary",
     "stop_listening": "stop taking dictation until “start listening”",
+    "open_next": "open the next study waiting (STAT first)",
+    "open_stat": "open the next STAT study",
+    "close_study": "back to the worklist (the draft is kept)",
+    "play_back": "hear the last dictation as it was recorded",
     "start_listening": "take dictation again",
 }
 KEYS = [
     ("F1", "this help"),
+    ("F3", "play back the last dictation in the active field"),
     ("F4", "listening on / off (like a microphone's record button)"),
     ("F2", "type into the active field (Ctrl+S keeps, Esc drops)"),
     ("F5 / F6", "previous / next field"),

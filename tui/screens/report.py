@@ -57,6 +57,7 @@ class ReportScreen(Screen):
         Binding("f5", "move(-1)", "Prev field", priority=True),
         Binding("f6", "move(1)", "Next field", priority=True),
         Binding("f2", "edit_field", "Type", priority=True),
+        Binding("f3", "play_back", "Play back", priority=True),
         Binding("f9", "sign", "Sign", priority=True),
         Binding("ctrl+z", "undo", "Undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", priority=True),
@@ -161,6 +162,8 @@ class ReportScreen(Screen):
                 self.action_close()
             elif e.ok and e.command.name in ("open_next", "open_stat"):
                 self.rapp.open_next(stat=e.command.name == "open_stat")
+            elif e.ok and e.command.name == "play_back":
+                self.play(slot=None)
         elif isinstance(e, UtteranceRejected):
             self.last_command = "✗ " + e.message
             self.query_one("#tentative", Static).update("")
@@ -260,6 +263,35 @@ class ReportScreen(Screen):
             self.query_one("#report", TextArea).action_redo()
             return
         self._edit(lambda r: r.redo())
+
+    def action_play_back(self) -> None:
+        """F3: hear the last dictation in the active field, as it was recorded."""
+        if self.controller is not None:
+            self.play(slot=self.controller.report.slot.key)
+
+    def play(self, slot: str | None) -> None:
+        assert self.controller is not None
+        found = self.controller.last_audio(slot)
+        if found is None:
+            self.last_command = "✗ nothing dictated here to play back (audio is kept for this study only)"
+            self.show_status()
+            return
+        record, audio = found
+        self.last_command = f"▶ playing “{record.text[:50]}”"
+        self.show_status()
+        player = self.rapp.player
+
+        def run() -> None:
+            try:
+                player(audio)
+            except Exception as e:  # noqa: BLE001 - no output device, a busy device: say so
+                self.app.call_from_thread(self._play_failed, f"{type(e).__name__}: {e}")
+
+        self.run_worker(run, thread=True, exit_on_error=False)
+
+    def _play_failed(self, why: str) -> None:
+        self.last_command = f"✗ cannot play back: {why}"
+        self.show_status()
 
     def action_edit_field(self) -> None:
         """Type into the active field (corrections by keyboard)."""
