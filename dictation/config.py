@@ -6,6 +6,7 @@
     [dictation]
     route_by_anatomy = true     # send a findings sentence to the field its anatomy words name
     end_silence_ms = 600        # silence that ends an utterance
+    push_to_talk = false        # true: listening stops after each utterance until F4
 
     [store]
     path = "/home/me/radscribe.db"                # default: the user data folder
@@ -67,6 +68,7 @@ class Config:
     orders_port: int | None = None
     order_templates: dict[str, str] = field(default_factory=dict)
     facility_templates: dict[str, dict[str, str]] = field(default_factory=dict)
+    push_to_talk: bool = False
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -79,7 +81,7 @@ def load_config(path: Path | None = None) -> Config:
                             "export": list, "orders": dict})
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
-    check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms"})
+    check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms", "push_to_talk"})
     check_keys(path, data, "store", {"path"})
     check_keys(path, data, "reader", {"id", "family", "given"})
     check_keys(path, data, "outbox", {"alert_after_minutes"})
@@ -117,10 +119,13 @@ def load_config(path: Path | None = None) -> Config:
     silence = dictation.get("end_silence_ms", 600)
     if not isinstance(silence, int) or not 200 <= silence <= 3000:
         raise DataFileError(path, line_of(text, "end_silence_ms"), "[dictation] end_silence_ms must be a whole number from 200 to 3000")
+    push_to_talk = dictation.get("push_to_talk", False)
+    if not isinstance(push_to_talk, bool):
+        raise DataFileError(path, line_of(text, "push_to_talk"), "[dictation] push_to_talk must be true or false")
     store = data.get("store", {}).get("path")
     if store is not None and not isinstance(store, str):
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
                   (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert),
-                  host, port, dict(mapping), {k: dict(v) for k, v in by_facility.items()})
+                  host, port, dict(mapping), {k: dict(v) for k, v in by_facility.items()}, push_to_talk)

@@ -353,3 +353,52 @@ async def test_play_that_back_plays_the_last_dictation_as_recorded(tmp_path, lib
         await pilot.press("f3")
         await pilot.pause()
         assert "nothing dictated here to play back" in str(app.screen.query_one("#status", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_settings_level_test_and_apply(tmp_path, library):
+    from tui.screens.settings import SettingsScreen
+
+    speech = synthesize("testing one two three", lead=0.2, trail=0.3)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), show_clock=False)
+    app.test_source = lambda device: ArraySource(speech, realtime=False)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.pause()
+        await app.push_screen(SettingsScreen(devices=[{"index": 3, "name": "USB dictation mic", "channels": 1,
+                                                       "samplerate": 48000.0}]))
+        await pilot.pause()
+        await pilot.click("#test")
+        status = app.screen.query_one("#test-status", Static)
+        await wait_for(pilot, lambda: "Loudest" in str(status.render()))
+        assert "good" in str(status.render())
+        app.screen.query_one("#silence", Input).value = "90"
+        await pilot.click("#apply")
+        await pilot.pause()
+        assert "from 200 to 3000" in str(status.render()) and app.end_silence_ms == 600
+        from textual.widgets import Select, Switch
+
+        app.screen.query_one("#device", Select).value = "3"
+        app.screen.query_one("#silence", Input).value = "900"
+        app.screen.query_one("#ptt", Switch).value = True
+        await pilot.click("#apply")
+        await pilot.pause()
+        assert (app.device, app.end_silence_ms, app.push_to_talk) == (3, 900, True)
+        assert "end_silence_ms = 900" in str(app.screen.query_one("#settings-config", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_push_to_talk_takes_one_utterance_per_f4(tmp_path, library):
+    said = ["no pneumothorax period", "heart size is normal period"]
+    parts = [synthesize(t, lead=1.0, trail=1.5) for t in said]
+    controller = ReportController(Report.new(library.get("xr-chest")), store=Store(tmp_path / "s.db"), checks=False)
+    controller.report.go_to("impression")
+    app = RadscribeApp(lambda: ArraySource(np.concatenate(parts), realtime=True), ScriptedRecognizer(said),
+                       controller=controller, show_clock=False, push_to_talk=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state == "paused")  # push-to-talk starts quiet
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: len(controller.report.utterances) == 1)
+        await wait_for(pilot, lambda: app.state == "paused")  # and stops after the utterance
+        await pilot.pause(len(parts[1]) / 16000 + 1.0)  # the second sentence is spoken while paused
+        assert len(controller.report.utterances) == 1
+        assert controller.report.slot_text("impression") == "No pneumothorax."

@@ -86,20 +86,25 @@ class RadscribeApp(App):
     TITLE = "radscribe"
     BINDINGS = [
         Binding("f1", "help", "Help", priority=True),
+        Binding("f8", "settings", "Settings", priority=True),
         Binding("f4", "toggle_listening", "Listen on/off", priority=True),
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
     ]
 
-    def __init__(self, source: Callable[[], AudioSource], recognizer: Callable[[], Recognizer] | Recognizer,
+    def __init__(self, source: Callable[[], AudioSource] | None, recognizer: Callable[[], Recognizer] | Recognizer,
                  *, model_label: str = "tiny.en (bundled)", group: str | None = None,
                  controller: ReportController | None = None, outbox: Outbox | None = None,
                  store: Any = None, library: Any = None, make_controller: Callable[[Report, int], ReportController] | None = None,
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
-                 show_clock: bool = True, player: Callable[[Any], None] | None = None) -> None:
+                 show_clock: bool = True, player: Callable[[Any], None] | None = None,
+                 device: int | str | None = None, end_silence_ms: int = 600, push_to_talk: bool = False) -> None:
         super().__init__()
         self.player = player or play_audio  # "play that back": sounddevice by default
         self.show_clock = show_clock  # off in snapshot tests: the time of day would change them
-        self.source_factory = source
+        self._source = source  # None: the microphone chosen in the settings
+        self.device: int | str | None = device
+        self.end_silence_ms = end_silence_ms
+        self.push_to_talk = push_to_talk
         self._recognizer = recognizer
         self._recognizer_lock = threading.Lock()
         self.model_label = model_label
@@ -119,6 +124,15 @@ class RadscribeApp(App):
         self.detail = ""
         self.latency: float | None = None
         self.open_worklist_id: int | None = None
+
+    def source_factory(self) -> AudioSource:
+        """The audio for the next session: a replayed file (--audio) or the chosen microphone."""
+        return self._source() if self._source is not None else MicrophoneSource(self.device)
+
+    def segmenter(self) -> Any:
+        from dictation.segmenter import SegmenterOptions
+
+        return SegmenterOptions(end_silence_ms=self.end_silence_ms)
 
     # One speech model for the whole night: loaded on first use by the session thread, then shared.
     def recognizer_factory(self) -> Recognizer:
@@ -216,6 +230,12 @@ class RadscribeApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_settings(self) -> None:
+        from .screens.settings import SettingsScreen
+
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
+
     def action_request_quit(self) -> None:
         screen = self.screen
         if isinstance(screen, ReportScreen) and screen.controller is not None:
@@ -270,13 +290,14 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
         controller = make_controller(Report.new(library.get(template_id)))
 
     def source() -> AudioSource:
-        return FileSource(Path(audio), realtime=True) if audio else MicrophoneSource(device)
+        return FileSource(Path(audio), realtime=True)
 
     # --audio without --template: a plain dictation pad (a demo, or a machine without a microphone).
     worklist_store = None if (template_id is not None or audio) else store
     try:
-        RadscribeApp(source, lambda: Recognizer(model), model_label=label, controller=controller, outbox=outbox,
-                     store=worklist_store, library=library, make_controller=make_controller).run()
+        RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, controller=controller,
+                     outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
+                     device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk).run()
     finally:
         if orders is not None:
             orders.shutdown()

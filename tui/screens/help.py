@@ -40,6 +40,7 @@ KEYS = [
     ("F4", "listening on / off (like a microphone's record button)"),
     ("F2", "type into the active field (Ctrl+S keeps, Esc drops)"),
     ("F5 / F6", "previous / next field"),
+    ("F8", "settings: microphone (with a level test), end-of-utterance silence, push-to-talk"),
     ("F9", "sign: open flags, communication of critical results, preliminary or final"),
     ("Ctrl+Z / Ctrl+Y", "undo / redo"),
     ("Enter on a flag", "go to the field it is about"),

@@ -72,6 +72,7 @@ class ReportScreen(Screen):
         self.last_command = ""
         self.tentative = ""  # what the recogniser is still guessing, shown in the active field
         self.session: DictationSession | None = None
+        self._ptt_started = False
 
     def title_text(self) -> str:
         if self.controller is None:
@@ -113,7 +114,8 @@ class ReportScreen(Screen):
         app = self.rapp
         self.session = DictationSession(app.source_factory, lambda e: self.post_message(SessionEvent(e)),
                                         recognizer=app.recognizer_factory, controller=self.controller,
-                                        pipeline=None if self.controller else TextPipeline(group=self.group))
+                                        pipeline=None if self.controller else TextPipeline(group=self.group),
+                                        segmenter=app.segmenter())
         app.session = self.session
         self.session.start()
         if self.controller is not None:
@@ -150,6 +152,7 @@ class ReportScreen(Screen):
             else:
                 self.query_one("#tentative", Static).update(Text(self.tentative))
         elif isinstance(e, CommandApplied):
+            self._after_utterance()
             app.latency = e.latency
             self.last_command = ("✓ " if e.ok else "✗ ") + e.message
             self.tentative = ""
@@ -169,12 +172,14 @@ class ReportScreen(Screen):
             self.query_one("#tentative", Static).update("")
             self.show_status()
         elif isinstance(e, UtteranceCommitted) and self.controller is not None:
+            self._after_utterance()
             app.latency = e.latency
             self.tentative = ""
             self.query_one("#tentative", Static).update("")
             self._show_report()
             self.show_status()
         elif isinstance(e, UtteranceCommitted):
+            self._after_utterance()
             app.latency = e.latency
             report = self.query_one("#report", TextArea)
             report.load_text(join_text(report.text, e.utterance.text))
@@ -185,10 +190,18 @@ class ReportScreen(Screen):
             self._show_flags(e.flags)
         elif isinstance(e, StateChanged):
             app.state, app.detail = e.state, e.detail or app.detail
+            if e.state == "listening" and app.push_to_talk and not self._ptt_started and self.session is not None:
+                self._ptt_started = True
+                self.session.pause()  # push-to-talk: F4 to speak one utterance
             self.show_status()
         elif isinstance(e, SessionError):
             app.detail = e.message
             self.show_status()
+
+    def _after_utterance(self) -> None:
+        """Push-to-talk: listening stops after each utterance until F4 again."""
+        if self.rapp.push_to_talk and self.session is not None:
+            self.session.pause()
 
     def _show_report(self) -> None:
         if self.controller is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -41,6 +42,18 @@ def clock_style(priority: str, seconds: float, limits: dict[str, int]) -> str:
     if seconds >= limit / 2:
         return "yellow"
     return "green"
+
+
+class VoiceOpen(Message):
+    def __init__(self, stat: bool) -> None:
+        super().__init__()
+        self.stat = stat
+
+
+class ListenState(Message):
+    def __init__(self, state: str) -> None:
+        super().__init__()
+        self.state = state
 
 
 class WorklistScreen(Screen):
@@ -81,19 +94,29 @@ class WorklistScreen(Screen):
             return
         parser = CommandParser()
 
+        # post_message, never call_from_thread: opening a study stops this session (joining its
+        # thread), which must not be waiting for the UI thread at that moment.
         def heard(utterance) -> None:  # type: ignore[no-untyped-def]  # the session thread
             command = parser.parse(utterance.text)
             if command is not None and command.name in ("open_next", "open_stat"):
-                app.call_from_thread(app.open_next, stat=command.name == "open_stat")
+                self.post_message(VoiceOpen(command.name == "open_stat"))
 
         def event(e) -> None:  # type: ignore[no-untyped-def]
             if isinstance(e, StateChanged):
-                app.call_from_thread(self._state, e.state)
+                self.post_message(ListenState(e.state))
 
         self.session = DictationSession(app.source_factory, event, recognizer=app.recognizer_factory,
-                                        on_utterance=heard)
+                                        on_utterance=heard, segmenter=app.segmenter())
         app.session = self.session
         self.session.start()
+
+    def on_voice_open(self, message: VoiceOpen) -> None:
+        if self.session is not None:  # still the worklist's own session speaking
+            self.rapp.open_next(stat=message.stat)
+
+    def on_listen_state(self, message: ListenState) -> None:
+        if self.session is not None:
+            self._state(message.state)
 
     def _state(self, state: str) -> None:
         self.rapp.state = state

@@ -1,0 +1,160 @@
+"""Settings (F8): the microphone (with a live level test), the speech model, the silence that
+ends an utterance, and hands-free or push-to-talk. They apply from the next study opened (or
+when this one is reopened); the config lines to make them permanent are shown."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
+from ..widgets.level import LevelMeter
+
+if TYPE_CHECKING:
+    from ..app import RadscribeApp
+
+
+class SettingsScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, devices: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.devices = devices
+        self._test_stop = threading.Event()
+        self._test_thread: threading.Thread | None = None
+
+    @property
+    def rapp(self) -> RadscribeApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        app = self.rapp
+        if self.devices is None:
+            try:
+                from dictation.audio import input_devices
+
+                self.devices = input_devices()
+            except Exception:  # noqa: BLE001 - no PortAudio at all: say so below
+                self.devices = []
+        options = [("system default", "default")] + [(f"{d['index']}: {d['name']}", str(d["index"])) for d in self.devices]
+        current = "default" if app.device is None else str(app.device)
+        if current not in {v for _, v in options}:
+            options.append((f"{current} (not found)", current))
+        with Vertical(id="settings"):
+            yield Static(Text("Settings — they apply from the next study you open", style="bold"))
+            with Horizontal(classes="setting"):
+                yield Label("Microphone", classes="setting-label")
+                yield Select(options, value=current, allow_blank=False, id="device")
+                yield Button("Test level", id="test")
+            yield LevelMeter(id="settings-meter")
+            yield Static(id="test-status")
+            with Horizontal(classes="setting"):
+                yield Label("Speech model", classes="setting-label")
+                yield Input(value=app.model_label, id="model", disabled=True)
+            with Horizontal(classes="setting"):
+                yield Label("End of utterance (ms)", classes="setting-label")
+                yield Input(value=str(app.end_silence_ms), id="silence", type="integer")
+            with Horizontal(classes="setting"):
+                yield Label("Push-to-talk (F4 per utterance)", classes="setting-label")
+                yield Switch(value=app.push_to_talk, id="ptt")
+            yield Static(id="settings-config")
+            with Horizontal(id="settings-buttons"):
+                yield Button("Apply", id="apply", variant="primary")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        self._show_config()
+        if not self.devices:
+            self.query_one("#test-status", Static).update(Text("No microphone found: typing still works (F2)."))
+
+    def _show_config(self) -> None:
+        app = self.rapp
+        device = "" if app.device is None else f"\n# radscribe --device {app.device}"
+        self.query_one("#settings-config", Static).update(Text(
+            "To keep them, in the config file:\n[dictation]\nend_silence_ms = "
+            f"{app.end_silence_ms}\npush_to_talk = {str(app.push_to_talk).lower()}{device}\n"
+            "(the model is chosen at start: radscribe --model NAME_OR_FOLDER)", style="dim"))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "apply":
+            self._apply()
+        elif event.button.id == "test":
+            self._start_test()
+        elif event.button.id == "close":
+            self.action_close()
+
+    def _apply(self) -> None:
+        app = self.rapp
+        value = self.query_one("#device", Select).value
+        app.device = None if value in ("default", Select.BLANK) else (int(value) if str(value).isdigit() else value)
+        silence = self.query_one("#silence", Input).value.strip()
+        if not silence.isdigit() or not 200 <= int(silence) <= 3000:
+            self.query_one("#test-status", Static).update(Text("✗ end of utterance: a number of ms from 200 to 3000"))
+            return
+        app.end_silence_ms = int(silence)
+        app.push_to_talk = self.query_one("#ptt", Switch).value
+        self._show_config()
+        self.query_one("#test-status", Static).update(Text("✓ applied: they take effect from the next study opened"))
+
+    def _start_test(self) -> None:
+        """A few seconds of the chosen microphone's level, read on its own thread."""
+        from dictation.audio import MicrophoneSource
+
+        self._stop_test()
+        value = self.query_one("#device", Select).value
+        device = None if value in ("default", Select.BLANK) else (int(value) if str(value).isdigit() else value)
+        self._test_stop = threading.Event()
+        stop = self._test_stop
+        status = self.query_one("#test-status", Static)
+        meter = self.query_one("#settings-meter", LevelMeter)
+        status.update(Text("Speak now… (5 s)"))
+
+        def run() -> None:
+            source = self.rapp.test_source(device) if hasattr(self.rapp, "test_source") else MicrophoneSource(device)
+            peak_db = -100.0
+            try:
+                source.start()
+                deadline = time.monotonic() + 5.0
+                while not stop.is_set() and time.monotonic() < deadline:
+                    block = source.read(timeout=0.5)
+                    if block is None:
+                        if not isinstance(source, MicrophoneSource):
+                            break  # a recording (tests, demos) has ended
+                        continue
+                    db = 20 * math.log10(max(block.rms, 1e-5))
+                    peak_db = max(peak_db, db)
+                    self.app.call_from_thread(setattr, meter, "db", db)
+            except Exception as e:  # noqa: BLE001 - busy or missing device: one line
+                self.app.call_from_thread(status.update, Text(f"✗ {e}"))
+                return
+            finally:
+                try:
+                    source.stop()
+                except Exception:  # noqa: BLE001
+                    pass
+            verdict = "good" if peak_db > -30 else ("quiet: move closer or raise the input level" if peak_db > -60 else "silent")
+            self.app.call_from_thread(status.update, Text(f"Loudest {peak_db:.0f} dBFS: {verdict}"))
+
+        self._test_thread = threading.Thread(target=run, name="radscribe-level-test", daemon=True)
+        self._test_thread.start()
+
+    def _stop_test(self) -> None:
+        # No join: the test thread may be waiting for this (UI) thread in call_from_thread; it
+        # sees the flag within half a second and stops its source itself.
+        self._test_stop.set()
+        self._test_thread = None
+
+    def on_unmount(self) -> None:
+        self._stop_test()
+
+    def action_close(self) -> None:
+        self._stop_test()
+        self.dismiss(None)
