@@ -776,5 +776,18 @@ def bench_export(messages: int, latency_items: int, as_json: bool) -> None:
         click.echo(json.dumps(result))
 
 
+@bench.command("tui")
+@click.option("--seconds", type=float, help="How long to press keys (default: the length of the dictation).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+@friendly
+def bench_tui(seconds: float | None, as_json: bool) -> None:
+    """Keypress response in the terminal UI while speech is recognised, against an idle UI."""
+    from .bench import tui
+
+    result = tui.run(echo=click.echo, seconds=seconds)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,31 @@ from .transcribe import TextPipeline, WrittenUtterance
 
 if TYPE_CHECKING:
     from .export.outbox import Outbox
+
+
+_COMMUNICATED = re.compile(
+    r"^(?:(?:the |these |this )?(?:critical |urgent )?(?:results?|findings?|finding of \w+)\s+(?:was |were |is |are )?)?"
+    r"(?:communicated|called|discussed|reported|conveyed|relayed|telephoned)\s+(?:to|with)\s+(?P<who>.+?)"
+    r"(?:(?:,\s*|\s+)(?:the|an?)\s+(?P<role>[^,]+?),?|,\s*(?P<role2>[^,]+?),?)?\s+(?:by|via|over the|in)\s+"
+    r"(?P<how>telephone|phone|person|secure message|secure messaging)\b.*$",
+    re.IGNORECASE,
+)
+_TITLES = {"dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "prof", "professor", "sister"}
+_METHOD = {"telephone": "telephone", "phone": "telephone", "person": "in person", "secure message": "secure message",
+           "secure messaging": "secure message"}
+
+
+def communication_said(text: str) -> tuple[str, str, str] | None:
+    """ "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." →
+    ("Dr. Jane Roe", "ED physician", "telephone"); None if the sentence is not one."""
+    m = _COMMUNICATED.match(text.strip().rstrip("."))
+    if m is None:
+        return None
+    who = m.group("who").strip().strip(",")
+    if who.islower() and who.split()[0].rstrip(".") in _TITLES:
+        who = who.title()  # "doctor jane roe" as heard → "Doctor Jane Roe"
+    role = (m.group("role") or m.group("role2") or "").strip()
+    return who[:1].upper() + who[1:], role, _METHOD[m.group("how").lower()]
 
 
 def signing_problems(report: Report, flags: list[Flag], status: str) -> list[str]:
@@ -193,6 +219,10 @@ class ReportController:
             text, corrections = self.pipeline.written(heard, before=self.context())
             if not text:
                 return None
+            told = self._communication(text, seq, heard, start, end, words)
+            if told is not None:
+                return self._commit(told[0], told[1], None, WrittenUtterance(text, heard, start, end, corrections),
+                                    version_before)
             try:
                 slots = report.dictate(text, utterance=seq, route=self.route)
             except ReportLocked as e:  # a signed report takes no more dictation
@@ -205,6 +235,28 @@ class ReportController:
                                          "", time.time())
                 written = WrittenUtterance(text, heard, start, end, corrections)
         return self._commit(record, outcome, command, written, version_before)
+
+    def _communication(self, text: str, seq: int, heard: Transcript, start: float, end: float,
+                       words: list[dict]) -> tuple[UtteranceRecord, Outcome] | None:
+        """Saying who was told about the critical findings records the communication (hands-free):
+        "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." """
+        said = communication_said(text)
+        if said is None or not self.checks:
+            return None
+        flags, _ = self.run_checks()
+        untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding
+                  and f.finding not in self.report.communicated()]
+        if not untold:
+            return None  # nothing critical to close: it is ordinary dictation
+        who, role, method = said
+        by = self.signer.display if self.signer else ""
+        outcome = self.report.record_communication(who, role, method, time.time(), untold, by=by)
+        if not outcome.ok:
+            return None
+        keys = [s.key for s in self.report.template.slots if s.section.key == "communication"]
+        record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, keys[0] if keys else "impression",
+                                 "record_communication", outcome.message, time.time())
+        return record, outcome
 
     def command(self, name: str, arg: str | None = None, via: str = "key") -> Handled:
         """A command from the keyboard (F9 sign, a button): the same rules, record and store as

@@ -72,3 +72,24 @@ def test_communication_record_is_validated_undone_and_saved(library):
     assert again.communicated() == {"pneumothorax"} and again.communications[0].method == "in person"
     report.undo()
     assert report.communications == [] and report.slot_text("communication") == ""
+
+
+def test_saying_who_was_told_records_the_communication_hands_free(library):
+    report = chest_with_pneumothorax(library)
+    controller = ReportController(report)
+    handled = said(controller, "findings communicated to doctor jane roe the emergency physician by telephone period")
+    assert handled.record.command == "record_communication" and handled.outcome.ok
+    (record,) = report.communications
+    assert (record.recipient, record.role, record.method, record.findings) == \
+        ("Doctor Jane Roe", "emergency physician", "telephone", ["pneumothorax"])
+    assert report.slot_text("communication").startswith("Pneumothorax communicated to Doctor Jane Roe (emergency physician)")
+    assert said(controller, "sign as final").record.kind == "command" and report.status == "final"
+
+
+def test_the_same_words_without_a_critical_finding_are_plain_dictation(library):
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("impression")
+    controller = ReportController(report)
+    handled = said(controller, "results discussed with doctor house by phone period")
+    assert handled.record.command is None and report.communications == []
+    assert report.slot_text("impression") == "Results discussed with doctor house by phone."
