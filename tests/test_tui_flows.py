@@ -5,8 +5,6 @@ scripted, because this is about the UI."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from textual.widgets import Button, DataTable, Input, Label, ListView, Static, TextArea

@@ -11,6 +11,22 @@ import threading
 from collections.abc import Callable
 
 
+def wait_for_port(port: int, seconds: float = 60.0, alive: Callable[[], bool] | None = None) -> None:
+    """Until something accepts connections on 127.0.0.1:``port`` (AssertionError after ``seconds``,
+    or as soon as ``alive`` says the server process has gone)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            assert alive is None or alive(), f"the server for port {port} exited"
+            assert time.monotonic() < deadline, f"nothing listens on port {port} after {seconds:g} s"
+            time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -35,6 +35,15 @@ def measurements(text: str) -> list[tuple[int, int, list[float]]]:
     return out
 
 
+def measurement_of(doc: CheckDocument, m: Mention) -> list[float] | None:
+    """The dimensions (mm) of the measurement nearest a mention, in its sentence."""
+    found = measurements(doc.text[m.sentence_start:m.sentence_end])
+    if not found:
+        return None
+    rel = m.start - m.sentence_start
+    return min(found, key=lambda f: min(abs(f[0] - rel), abs(f[1] - rel)))[2]
+
+
 class Consistency:
     def __init__(self, lexicon: Lexicon) -> None:
         a = lexicon.anatomy
@@ -92,14 +101,11 @@ class Consistency:
                 side_n = self.side_of(doc, n)
                 if side_a and side_n and side_a != side_n and "bilateral" not in (side_a, side_n):
                     continue  # right present, left absent: no contradiction
-                part = doc.part_at(n.start)
                 seen.add(a.name)
                 flags.append(Flag(
-                    kind="contradiction",
-                    severity="warning",
+                    kind="contradiction", severity="warning",
                     message=f"{a.name} is said to be present (\"{a.sentence}\") and absent (\"{n.sentence}\")",
-                    finding=a.name, text=n.text, start=n.start, end=n.end,
-                    section=part.section if part else None, slot=part.slot if part else None, sentence=n.sentence,
+                    finding=a.name, text=n.text, start=n.start, end=n.end, sentence=n.sentence, **doc.where(n.start),
                     action="Remove the sentence that is no longer true.",
                 ))
                 break
@@ -187,14 +193,9 @@ class Consistency:
             part = doc.part_at(m.start)
             if part is None or part.section not in ("findings", "impression"):
                 continue
-            sentence = doc.text[m.sentence_start:m.sentence_end]
-            found = measurements(sentence)
-            if not found:
-                continue
-            # The measurement nearest the mention belongs to it.
-            rel = m.start - m.sentence_start
-            s, e, dims = min(found, key=lambda f: min(abs(f[0] - rel), abs(f[1] - rel)))
-            sizes[m.name][part.section].append((max(dims), m))
+            dims = measurement_of(doc, m)  # the measurement nearest the mention belongs to it
+            if dims:
+                sizes[m.name][part.section].append((max(dims), m))
         flags = []
         for name, by_section in sizes.items():
             f, i = by_section.get("findings"), by_section.get("impression")
@@ -204,23 +205,13 @@ class Consistency:
             i_sizes = {round(v, 1) for v, _ in i}
             if f_sizes & i_sizes:
                 continue
-            value, m = i[0]
-            part = doc.part_at(m.start)
-            flags.append(
-                Flag(
-                    kind="measurement_mismatch",
-                    severity="warning",
-                    message=f"{name}: {_mm(sorted(f_sizes))} in the findings but {_mm(sorted(i_sizes))} in the impression",
-                    finding=name,
-                    text=m.text,
-                    start=m.start,
-                    end=m.end,
-                    section=part.section if part else None,
-                    slot=part.slot if part else None,
-                    sentence=m.sentence,
-                    action="Make the measurements agree.",
-                )
-            )
+            m = i[0][1]
+            flags.append(Flag(
+                kind="measurement_mismatch", severity="warning",
+                message=f"{name}: {_mm(sorted(f_sizes))} in the findings but {_mm(sorted(i_sizes))} in the impression",
+                finding=name, text=m.text, start=m.start, end=m.end, sentence=m.sentence, **doc.where(m.start),
+                action="Make the measurements agree.",
+            ))
         return flags
 
     def _low_confidence(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
@@ -231,22 +222,12 @@ class Consistency:
             m = next((m for m in mentions if m.sentence_start <= w.start < m.sentence_end), None)
             if m is None:
                 continue
-            part = doc.part_at(w.start)
-            flags.append(
-                Flag(
-                    kind="low_confidence",
-                    severity="warning",
-                    message=f"Confirm {w.text!r} (heard with {w.probability:.0%} confidence) in: {m.sentence}",
-                    finding=m.name,
-                    text=w.text,
-                    start=w.start,
-                    end=w.end,
-                    section=part.section if part else None,
-                    slot=part.slot if part else None,
-                    sentence=m.sentence,
-                    action="Play it back and correct it if needed.",
-                )
-            )
+            flags.append(Flag(
+                kind="low_confidence", severity="warning",
+                message=f"Confirm {w.text!r} (heard with {w.probability:.0%} confidence) in: {m.sentence}",
+                finding=m.name, text=w.text, start=w.start, end=w.end, sentence=m.sentence, **doc.where(w.start),
+                action="Play it back and correct it if needed.",
+            ))
         return flags
 
 

@@ -76,6 +76,11 @@ class CheckDocument:
                 return p
         return None
 
+    def where(self, offset: int) -> dict[str, str | None]:
+        """``section`` and ``slot`` of the text at ``offset``, as Flag fields."""
+        part = self.part_at(offset)
+        return {"section": part.section if part else None, "slot": part.slot if part else None}
+
     def section_text(self, key: str) -> str:
         return " ".join(self.text[p.start:p.end] for p in self.parts if p.section == key).strip()
 

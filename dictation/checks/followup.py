@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .consistency import measurements, words_pattern
+from .consistency import measurement_of, words_pattern
 from .document import CheckDocument
 from .flags import Flag
 from .lexicon import Lexicon
@@ -120,12 +120,10 @@ class FollowUp:
             part = doc.part_at(m.start)
             if part is None or part.section not in ("findings", "impression"):
                 continue
-            sentence = doc.text[m.sentence_start:m.sentence_end]
-            found = measurements(sentence)
-            if not found:
+            dims = measurement_of(doc, m)
+            if not dims:
                 continue
-            rel = m.start - m.sentence_start
-            _, _, dims = min(found, key=lambda f: min(abs(f[0] - rel), abs(f[1] - rel)))
+            sentence = doc.text[m.sentence_start:m.sentence_end]
             size = nodule_size(dims)
             nodule_type = self._type(sentence)
             multiple = bool(self.multiple.search(sentence)) or m.text.lower().endswith("s")

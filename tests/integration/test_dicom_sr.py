@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from dictation.export.outbox import Outbox
 from dictation.report import Report
 from dictation.store import Store
 from dictation.templates import TemplateLibrary
-from tests.peers.hl7 import free_port
+from tests.peers.hl7 import free_port, wait_for_port
 
 SIGNER = Signer("R1", "Smith", "Anna")
 EXAM = {"accession": "ACC-D1", "patient_id": "MRN3", "patient_name": "Doe^Jane", "sex": "F", "birth_date": "1961-04-09",
@@ -43,15 +42,7 @@ def run_storescp(out: Path, *tls: str):
     with subprocess.Popen([system_tool("storescp"), *tls, "-aet", "ARCHIVE", "-od", str(out), "--exec-on-reception",
                            f"{dsrdump} +Pl #p/#f > #p/#f.txt", str(port)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else "storescp exited"
-                assert time.monotonic() < deadline, "storescp did not start"
-                time.sleep(0.1)
+        wait_for_port(port, 20, alive=lambda: proc.poll() is None)
         try:
             yield port
         finally:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from dictation.export.destinations import HL7Config, HL7Destination
 from dictation.export.document import ReportVersion, Signer
 from dictation.export.hl7 import field

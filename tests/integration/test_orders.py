@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import threading
-import time
 
 import hl7
 import hl7.client
@@ -17,7 +15,7 @@ import pytest
 from dictation.export.orders import OrderHandler, OrdersListener
 from dictation.store import Store
 from dictation.templates import TemplateLibrary
-from tests.peers.hl7 import free_port
+from tests.peers.hl7 import free_port, wait_for_port
 
 
 def orm(control_id, accession, *, control="NW", code="71046", description="XR Chest 2 views", priority="S",
@@ -109,14 +107,7 @@ def test_listen_orders_as_a_process(tmp_path, radscribe_cmd):
     with subprocess.Popen([*radscribe_cmd, "listen-orders"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as proc:
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    assert time.monotonic() < deadline, "listener did not start"
-                    time.sleep(0.2)
+            wait_for_port(port, alive=lambda: proc.poll() is None)
             with hl7.client.MLLPClient("127.0.0.1", port) as client:
                 reply = hl7.parse(client.send_message(orm("C1", "ACC77", name="Secret^Patient")).decode())
             assert msa(reply) == ("AA", "C1")

@@ -44,7 +44,7 @@ def test_the_ui_listens_for_orders_when_configured(radscribe_cmd, recordings, tm
 
     from dictation.store import Store
     from tests.integration.test_orders import orm
-    from tests.peers.hl7 import free_port
+    from tests.peers.hl7 import free_port, wait_for_port
 
     port = free_port()
     (tmp_path / "config.toml").write_text(f"[orders]\nport = {port}\n")
@@ -53,16 +53,7 @@ def test_the_ui_listens_for_orders_when_configured(radscribe_cmd, recordings, tm
     cmd = f"env {env} " + " ".join([*radscribe_cmd, "--audio", str(recordings["two"])])
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "30", cmd], check=True)
     try:
-        import socket
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the UI did not start the orders listener"
-                time.sleep(0.25)
+        wait_for_port(port)  # the UI started the orders listener
         with hl7.client.MLLPClient("127.0.0.1", port) as client:
             reply = hl7.parse(client.send_message(orm("C1", "ACC-UI")).decode())
         assert str(reply.segment("MSA")[1]) == "AA"

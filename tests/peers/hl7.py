@@ -17,9 +17,9 @@ from hl7apy.factories import datatype_factory
 from hl7apy.mllp import AbstractErrorHandler, AbstractHandler, MLLPServer
 from hl7apy.parser import parse_message
 
-from dictation.bench.peers import PythonHL7Peer, ack, free_port
+from dictation.bench.peers import PythonHL7Peer, ack, free_port, wait_for_port
 
-__all__ = ["HL7apyPeer", "PythonHL7Peer", "ack", "free_port", "strict_validate"]
+__all__ = ["HL7apyPeer", "PythonHL7Peer", "ack", "free_port", "strict_validate", "wait_for_port"]
 
 
 def strict_validate(message: str) -> None:
