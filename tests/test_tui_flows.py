@@ -381,6 +381,12 @@ async def test_settings_level_test_and_apply(tmp_path, library):
         await pilot.click("#apply")
         await pilot.pause()
         assert (app.device, app.end_silence_ms, app.push_to_talk) == (3, 900, True)
+        app.screen.query_one("#model", Input).value = str(tmp_path / "no-such-model")
+        await pilot.pause(0.3)  # a Textual button ignores presses for 0.2 s after one
+        await pilot.click("#apply")
+        await pilot.pause()
+        assert "✗ model:" in str(status.render()) and app.model_label == "tiny.en (bundled)"
+        app.screen.query_one("#model", Input).value = "tiny.en"
         assert "end_silence_ms = 900" in str(app.screen.query_one("#settings-config", Static).render())
 
 

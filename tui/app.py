@@ -92,7 +92,7 @@ class RadscribeApp(App):
     ]
 
     def __init__(self, source: Callable[[], AudioSource] | None, recognizer: Callable[[], Recognizer] | Recognizer,
-                 *, model_label: str = "tiny.en (bundled)", group: str | None = None,
+                 *, model_label: str = "tiny.en (bundled)", model_name: str | None = None, group: str | None = None,
                  controller: ReportController | None = None, outbox: Outbox | None = None,
                  store: Any = None, library: Any = None, make_controller: Callable[[Report, int], ReportController] | None = None,
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
@@ -108,6 +108,7 @@ class RadscribeApp(App):
         self._recognizer = recognizer
         self._recognizer_lock = threading.Lock()
         self.model_label = model_label
+        self.model_name = model_name
         self.group = group
         self.controller = controller  # a report opened at start (radscribe --template)
         self.outbox = outbox  # with its own Store: it delivers on its own thread
@@ -133,6 +134,12 @@ class RadscribeApp(App):
         from dictation.segmenter import SegmenterOptions
 
         return SegmenterOptions(end_silence_ms=self.end_silence_ms)
+
+    def use_recognizer(self, factory: Callable[[], Recognizer], name: str, label: str) -> None:
+        """Another speech model from the next session on (Settings); it loads when first used."""
+        with self._recognizer_lock:
+            self._recognizer = factory
+        self.model_name, self.model_label = name, label
 
     # One speech model for the whole night: loaded on first use by the session thread, then shared.
     def recognizer_factory(self) -> Recognizer:
@@ -295,7 +302,8 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
     # --audio without --template: a plain dictation pad (a demo, or a machine without a microphone).
     worklist_store = None if (template_id is not None or audio) else store
     try:
-        RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, controller=controller,
+        RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, model_name=model,
+                     controller=controller,
                      outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
                      device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk).run()
     finally:

@@ -1,6 +1,6 @@
 """Settings (F8): the microphone (with a live level test), the speech model, the silence that
 ends an utterance, and hands-free or push-to-talk. They apply from the next study opened (or
-when this one is reopened); the config lines to make them permanent are shown."""
+when this one is reopened; a new model loads then); the lines to make them permanent are shown."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ class SettingsScreen(ModalScreen[None]):
             yield Static(id="test-status")
             with Horizontal(classes="setting"):
                 yield Label("Speech model", classes="setting-label")
-                yield Input(value=app.model_label, id="model", disabled=True)
+                yield Input(value=app.model_name or "tiny.en", id="model",
+                            placeholder="tiny.en (bundled), a CTranslate2 model folder, or a size name")
             with Horizontal(classes="setting"):
                 yield Label("End of utterance (ms)", classes="setting-label")
                 yield Input(value=str(app.end_silence_ms), id="silence", type="integer")
@@ -81,7 +82,7 @@ class SettingsScreen(ModalScreen[None]):
         self.query_one("#settings-config", Static).update(Text(
             "To keep them, in the config file:\n[dictation]\nend_silence_ms = "
             f"{app.end_silence_ms}\npush_to_talk = {str(app.push_to_talk).lower()}{device}\n"
-            "(the model is chosen at start: radscribe --model NAME_OR_FOLDER)", style="dim"))
+            f"(the model: radscribe --model {app.model_name or 'tiny.en'})", style="dim"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "apply":
@@ -99,6 +100,17 @@ class SettingsScreen(ModalScreen[None]):
         if not silence.isdigit() or not 200 <= int(silence) <= 3000:
             self.query_one("#test-status", Static).update(Text("✗ end of utterance: a number of ms from 200 to 3000"))
             return
+        model = self.query_one("#model", Input).value.strip() or "tiny.en"
+        if model != (app.model_name or "tiny.en"):
+            from dictation.errors import RadscribeError
+            from dictation.recognizer import Recognizer, resolve_model
+
+            try:
+                _, label = resolve_model(model)  # a missing folder or an unknown name: one line, nothing changed
+            except RadscribeError as e:
+                self.query_one("#test-status", Static).update(Text(f"✗ model: {e}"))
+                return
+            app.use_recognizer(lambda: Recognizer(model), model, label)
         app.end_silence_ms = int(silence)
         app.push_to_talk = self.query_one("#ptt", Switch).value
         self._show_config()
