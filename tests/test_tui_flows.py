@@ -406,3 +406,34 @@ async def test_push_to_talk_takes_one_utterance_per_f4(tmp_path, library):
         await pilot.pause(len(parts[1]) / 16000 + 1.0)  # the second sentence is spoken while paused
         assert len(controller.report.utterances) == 1
         assert controller.report.slot_text("impression") == "No pneumothorax."
+
+
+@pytest.mark.asyncio
+async def test_scratch_that_by_voice_removes_the_last_dictation_on_screen(tmp_path, library):
+    said = ["go to impression", "small left effusion period", "scratch that"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    controller = ReportController(Report.new(library.get("xr-chest")), store=Store(tmp_path / "s.db"), checks=False)
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said), controller=controller,
+                       show_clock=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: "▶ Small left effusion." in app.screen.report_text())
+        await wait_for(pilot, lambda: "scratched" in str(app.screen.query_one("#status", Static).render()))
+        assert "Small left effusion." not in app.screen.report_text()
+        assert controller.report.utterances[1].scratched
+
+
+@pytest.mark.asyncio
+async def test_a_draft_left_without_a_worklist_item_is_offered_on_the_next_start(tmp_path, library):
+    app, store = worklist_app(tmp_path, library)
+    left = chest_report(library)  # as a crash during `radscribe --template xr-chest` would leave it
+    store.save_report(left)
+    async with app.run_test(size=(140, 20)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        last = [str(c) for c in table.get_row_at(table.row_count - 1)]
+        assert last[0] == "DRAFT" and last[3] == "xr-chest"
+        assert "1 unfinished draft below" in str(app.screen.query_one("#worklist-status", Static).render())
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReportScreen) and app.screen.controller.report.id == left.id

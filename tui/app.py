@@ -94,7 +94,8 @@ class RadscribeApp(App):
     def __init__(self, source: Callable[[], AudioSource] | None, recognizer: Callable[[], Recognizer] | Recognizer,
                  *, model_label: str = "tiny.en (bundled)", model_name: str | None = None, group: str | None = None,
                  controller: ReportController | None = None, outbox: Outbox | None = None,
-                 store: Any = None, library: Any = None, make_controller: Callable[[Report, int], ReportController] | None = None,
+                 store: Any = None, library: Any = None,
+                 make_controller: Callable[[Report, int | None], ReportController] | None = None,
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
                  show_clock: bool = True, player: Callable[[Any], None] | None = None,
                  device: int | str | None = None, end_silence_ms: int = 600, push_to_talk: bool = False) -> None:
@@ -206,6 +207,13 @@ class RadscribeApp(App):
         self.store.save_report(report, worklist_id=row["id"])
         self.open_worklist_id = row["id"]
         self.push_screen(ReportScreen(self.make_controller(report, row["id"]), group=self.group))
+
+    def open_draft(self, report_id: str) -> None:
+        """A draft that belongs to no worklist item (left by a crash or a quit)."""
+        assert self.store is not None and self.library is not None and self.make_controller is not None
+        report = self.store.load_report(report_id, self.library)
+        self.open_worklist_id = None
+        self.push_screen(ReportScreen(self.make_controller(report, None), group=self.group))
 
     def open_next(self, *, stat: bool = False) -> None:
         """"Open next" / "open STAT": the first study waiting (STAT first), not the one open now."""

@@ -104,6 +104,8 @@ class ReportScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.query("#report-scroll, #report"):
+            return  # removed before it was shown (a study closed at once): nothing to start
         if self.controller is not None:
             self.query_one("#report-scroll").border_title = self.controller.report.template.title
             self._show_report()
@@ -204,7 +206,7 @@ class ReportScreen(Screen):
             self.session.pause()
 
     def _show_report(self) -> None:
-        if self.controller is not None:
+        if self.controller is not None and self.query("#report"):
             self.query_one("#report", Static).update(report_rich(self.controller.report, self.tentative))
 
     def report_text(self) -> str:
@@ -215,6 +217,8 @@ class ReportScreen(Screen):
 
     def _show_flags(self, flags: list[Flag]) -> None:
         self.flags = list(flags)
+        if not self.is_mounted or not self.query("#flags"):
+            return  # the study was closed while the checks ran
         panel = self.query_one("#flags", ListView)
         panel.clear()
         items = flags_items(flags)

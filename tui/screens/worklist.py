@@ -68,6 +68,7 @@ class WorklistScreen(Screen):
         self.clock = clock
         self.limits = dict(limits or LIMITS_MINUTES)
         self.rows: list[Any] = []
+        self.loose: list[Any] = []
         self.session: Any = None
         self.listening = ""
 
@@ -165,12 +166,21 @@ class WorklistScreen(Screen):
                 "draft" if draft else (row["template_id"] or "generic"),
                 key=str(row["id"]),
             )
-        if self.rows:
-            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        # Reports started without a worklist item (radscribe --template) and never signed final:
+        # what a crash or a quit left behind is offered here too.
+        self.loose = [d for d in store.drafts() if d.accession is None and d.status == "draft"]
+        for d in self.loose:
+            age = max(0.0, now - d.updated_at)
+            table.add_row(Text("DRAFT", style="italic"), Text(waited(age)), "—", d.template_id, "", "",
+                          f"draft ({d.utterances} utterances)", key=f"draft:{d.id}")
+        if self.rows or self.loose:
+            table.move_cursor(row=min(cursor, len(self.rows) + len(self.loose) - 1))
         count = len(self.rows)
         stat = sum(1 for r in self.rows if r["priority"] == "stat")
         status = f"{count} stud{'y' if count == 1 else 'ies'} waiting" + (f", {stat} STAT" if stat else "")
-        if not count:
+        if self.loose:
+            status += f"  ·  {len(self.loose)} unfinished draft{'s' if len(self.loose) > 1 else ''} below"
+        if not count and not self.loose:
             status = "No studies waiting. Orders arrive from the RIS (radscribe listen-orders, or [orders] port) or radscribe worklist add."
         if self.listening == "listening":
             status += "  ·  ● say “open next” or “open STAT”"
@@ -181,9 +191,11 @@ class WorklistScreen(Screen):
 
     def action_open(self) -> None:
         table = self.query_one(DataTable)
-        if not self.rows:
-            return
-        self.rapp.open_study(self.rows[table.cursor_row])
+        row = table.cursor_row
+        if row < len(self.rows):
+            self.rapp.open_study(self.rows[row])
+        elif row - len(self.rows) < len(self.loose):
+            self.rapp.open_draft(self.loose[row - len(self.rows)].id)
 
     def action_open_next(self) -> None:
         if self.rows:
