@@ -22,14 +22,19 @@ def line_of(text: str, needle: str) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
-def load_toml(path: Path, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
-    """Read a TOML file whose top-level tables are ``allowed`` (name → expected type)."""
+def parse_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's TOML data and its text; a syntax error names the file and line."""
     text = read_text(path)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
         raise DataFileError(path, int(m.group(1)) if m else None, f"not valid TOML: {str(e).split(' (at')[0]}") from None
+
+
+def load_toml(path: Path, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
+    """Read a TOML file whose top-level tables are ``allowed`` (name → expected type)."""
+    data, text = parse_toml(path)
     for key, value in data.items():
         if key not in allowed:
             raise DataFileError(path, line_of(text, key), f"unknown section [{key}]; known: {', '.join(sorted(allowed))}")

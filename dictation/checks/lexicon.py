@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..datafiles import line_of, read_text
+from ..datafiles import line_of, parse_toml, read_text
 from ..errors import DataFileError
 from ..resources import data_dir
 
@@ -122,12 +121,7 @@ def expand(phrase: str) -> list[str]:
 
 
 def _load(path: Path, model: type[BaseModel]) -> Any:
-    text = read_text(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise DataFileError(path, int(m.group(1)) if m else None, f"not valid TOML: {str(e).split(' (at')[0]}") from None
+    data, text = parse_toml(path)
     try:
         return model.model_validate(data)
     except ValidationError as e:
