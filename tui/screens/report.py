@@ -217,12 +217,16 @@ class ReportScreen(Screen):
 
     def _show_flags(self, flags: list[Flag]) -> None:
         self.flags = list(flags)
+        # Old items are removed before the new ones go in (clear() completes later): the panel
+        # never shows the previous flags mixed with the new ones. Rebuilds run in order.
+        self.call_later(self._rebuild_flags, list(flags))
+
+    async def _rebuild_flags(self, flags: list[Flag]) -> None:
         if not self.is_mounted or not self.query("#flags"):
             return  # the study was closed while the checks ran
         panel = self.query_one("#flags", ListView)
-        panel.clear()
-        items = flags_items(flags)
-        panel.extend(FlagItem(flag, text) for flag, text in items)
+        await panel.clear()
+        await panel.extend(FlagItem(flag, text) for flag, text in flags_items(flags))
         self.query_one("#flags-title", Static).update(Text(f"Checks ({len(flags)})" if flags else "Checks"))
 
     def show_status(self) -> None:
