@@ -52,6 +52,9 @@ def main(ctx: click.Context, audio: str | None, template_id: str | None, model: 
 
     Without a command, opens the terminal UI.
     """
+    from .logs import setup_logging
+
+    setup_logging()  # no patient data goes in it (see dictation/logs.py)
     if ctx.invoked_subcommand is not None:
         return
     if audio is not None:
@@ -322,7 +325,7 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     config = load_config()
     library = _library()
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
-    store = Store(store_path or config.store_path)
+    store = _store(store_path)
     report = store.load_report(resume_id, library) if resume_id else Report.new(library.get(template_id or ""))
     if report.status in ("final", "corrected"):
         fail(f"draft {report.id} is signed {report.status}; it takes no more dictation")
@@ -334,7 +337,10 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
 
     outbox = _outbox(store, config)
     controller = ReportController(report, store=store, route=config.route_by_anatomy and not no_route,
-                                  on_handled=show if progress else None, outbox=outbox, signer=_signer(config))
+                                  on_handled=show if progress else None, outbox=outbox, signer=_signer(config),
+                                  practice=config.practice, keep_audio=config.keep_audio)
+    if not controller.licence.ok:
+        click.echo(f"radscribe: warning: {controller.licence.message}", err=True)
     segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
     recognizer = Recognizer(model)
     if realtime:
@@ -409,6 +415,18 @@ def check(files: tuple[str, ...], template_id: str | None, sex: str | None, as_j
     sys.exit(worst)
 
 
+def _store(path: str | None):  # type: ignore[no-untyped-def]
+    """The store named by --store (else the config's, else the default), with the reader as the
+    audit log's actor."""
+    from .config import load_config
+    from .store import Store
+
+    config = load_config()
+    store = Store(path or config.store_path, actor=config.reader.get("id", ""))
+    store.purge_audio(config.keep_audio_days)  # stored audio past its retention period goes at once
+    return store
+
+
 def _signer(config):  # type: ignore[no-untyped-def]
     from .export.document import Signer
 
@@ -423,7 +441,8 @@ def _outbox(store, config):  # type: ignore[no-untyped-def]
     from .export.destinations import make_destination
     from .export.outbox import Outbox
 
-    return Outbox(store, [make_destination(d) for d in config.destinations], alert_after=config.alert_after_minutes * 60)
+    return Outbox(store, [make_destination(d) for d in config.destinations], alert_after=config.alert_after_minutes * 60,
+                  routes=config.practice.routes())
 
 
 @main.group(invoke_without_command=True)
@@ -443,7 +462,7 @@ def outbox(ctx: click.Context, store_path: str | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     config = load_config()
-    store = Store(store_path or config.store_path)
+    store = _store(store_path)
     box = _outbox(store, config) or Outbox(store, [], alert_after=config.alert_after_minutes * 60)
     states = box.states()
     if not states:
@@ -472,7 +491,7 @@ def outbox_retry(ctx: click.Context, message_id: int) -> None:
     from .store import Store
 
     config = load_config()
-    store = Store(ctx.obj.get("store") or config.store_path)
+    store = _store(ctx.obj.get("store"))
     box = _outbox(store, config) or Outbox(store, [])
     if not box.retry(message_id):
         fail(f"no failing or dead-lettered message #{message_id} in {store.path} (`radscribe outbox` lists them)")
@@ -489,7 +508,7 @@ def outbox_send(ctx: click.Context, wait: float) -> None:
     from .store import Store
 
     config = load_config()
-    store = Store(ctx.obj.get("store") or config.store_path)
+    store = _store(ctx.obj.get("store"))
     box = _outbox(store, config)
     if box is None:
         fail("no [[export]] destinations in the config; see the README (Configuring a RIS)")
@@ -521,7 +540,7 @@ def worklist(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj["store"] = store_path
     if ctx.invoked_subcommand is not None:
         return
-    store = Store(store_path or load_config().store_path)
+    store = _store(store_path)
     rows = store.worklist()
     if not rows:
         click.echo(f"no studies waiting in {store.path}", err=True)
@@ -556,13 +575,14 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
     from .store import Store
 
     config = load_config()
-    store = Store(ctx.obj.get("store") or config.store_path)
+    store = _store(ctx.obj.get("store"))
     library = _library()
     if template_id:
         library.get(template_id)  # a bad id is an error now, not when the study is opened
     else:
         template_id = OrderHandler(store, library, config.order_templates,
-                                   facility_mapping=config.facility_templates).template_for(exam_code, facility)
+                                   facility_mapping=config.facility_templates,
+                                   facility_defaults=config.practice.template_defaults()).template_for(exam_code, facility)
     store.add_worklist_item(accession, exam=exam, exam_code=exam_code, patient_id=patient_id, patient_name=patient_name,
                             sex=sex.upper(), birth_date=birth_date, facility=facility, priority=priority,
                             template_id=template_id, ordered_at=time.time() - ordered_minutes_ago * 60)
@@ -584,7 +604,7 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
     port = port or config.orders_port
     if not port:
         fail("give --port, or set [orders] port in the config")
-    store = Store(store_path or config.store_path)
+    store = _store(store_path)
     library = _library()
     for code, template_id in config.order_templates.items():
         library.get(template_id)  # a mapping to a template that does not exist is an error now, not per order
@@ -592,7 +612,8 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
         for template_id in mapping.values():
             library.get(template_id)
     handler = OrderHandler(store, library, config.order_templates, on_order=lambda r: click.echo(describe(r)),
-                           facility_mapping=config.facility_templates)
+                           facility_mapping=config.facility_templates,
+                           facility_defaults=config.practice.template_defaults())
     try:
         server = OrdersListener(host or config.orders_host, port, handler)
     except OSError as e:
@@ -683,7 +704,7 @@ def drafts(ctx: click.Context, store_path: str | None, include_signed: bool) -> 
     from .config import load_config
     from .store import Store
 
-    store = Store(store_path or load_config().store_path)
+    store = _store(store_path)
     found = store.drafts(include_signed=include_signed)
     if not found:
         click.echo(f"no drafts in {store.path}", err=True)
@@ -702,12 +723,170 @@ def drafts_show(ctx: click.Context, draft_id: str, as_json: bool) -> None:
     from .config import load_config
     from .store import Store
 
-    store = Store(ctx.obj.get("store") or load_config().store_path)
+    store = _store(ctx.obj.get("store"))
     report = store.load_report(draft_id, _library())
     if as_json:
         click.echo(json.dumps(_report_json(report), ensure_ascii=False))
     else:
         click.echo(report.render(with_unaccepted=True), nl=False)
+
+
+def _since(value: str | None) -> float | None:
+    if not value:
+        return None
+    import datetime as dt
+
+    try:
+        day = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--since {value!r}: give a date as YYYY-MM-DD (or YYYY-MM-DDTHH:MM)")
+    return day.astimezone().timestamp()
+
+
+@main.command()
+@click.option("--since", help="Only reports first signed on or after this date (YYYY-MM-DD, local time).")
+@click.option("--facility", help="Only this facility (its id, as on the worklist).")
+@click.option("--csv", "as_csv", is_flag=True, help="One tidy CSV (table, row, column, value) instead of tables.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@friendly
+def stats(since: str | None, facility: str | None, as_csv: bool, store_path: str | None) -> None:
+    """Turnaround, critical-result communication, flags, dictation and peer review figures."""
+    from . import stats as st
+    from .config import load_config
+
+    config = load_config()
+    tables = st.compute(_store(store_path), config.practice, since=_since(since), facility=facility)
+    click.echo(st.as_csv(tables) if as_csv else st.as_text(tables), nl=False)
+
+
+@main.group()
+def review() -> None:
+    """Peer review: sample signed reports, list them, record RADPEER scores."""
+
+
+@review.command("sample")
+@click.option("--percent", type=click.FloatRange(0, 100, min_open=True), required=True, help="Share of each reader's finals to review.")
+@click.option("--since", help="Finals signed on or after this date (YYYY-MM-DD).")
+@click.option("--seed", type=int, help="Seed the random choice (repeatable samples for audits).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@friendly
+def review_sample(percent: float, since: str | None, seed: int | None, store_path: str | None) -> None:
+    """Pick PERCENT of each reader's signed finals (at least one each) for peer review."""
+    import random
+
+    from .review import sample
+
+    picked = sample(_store(store_path), percent, since=_since(since), rng=random.Random(seed) if seed is not None else None)
+    if not picked:
+        click.echo("no signed finals to sample", err=True)
+    for reader, rows in picked.items():
+        click.echo(f"{reader}: {len(rows)} report{'s' * (len(rows) != 1)} for review")
+
+
+@review.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Scored reviews too.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@friendly
+def review_list(show_all: bool, store_path: str | None) -> None:
+    """Reviews waiting for a score (or all of them)."""
+    import datetime as dt
+
+    rows = _store(store_path).reviews(pending=None if show_all else True)
+    if not rows:
+        click.echo("no reviews waiting" if not show_all else "no reviews", err=True)
+    for r in rows:
+        when = dt.datetime.fromtimestamp(r["sampled_at"]).strftime("%Y-%m-%d")
+        score = f"score {r['score']} by {r['reviewer']}" if r["score"] else "waiting"
+        click.echo(f"{r['id']:>5}  report {r['report_id'][:12]} v{r['version']}  reader {r['author']:<12} sampled {when}  {score}")
+
+
+@review.command("score")
+@click.argument("review_id", type=int)
+@click.argument("score", type=click.Choice(["1", "2a", "2b", "3a", "3b"], case_sensitive=False))
+@click.option("--comment", default="", help="What the reviewer saw (required for 2 and 3).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@friendly
+def review_score(review_id: int, score: str, comment: str, store_path: str | None) -> None:
+    """Record a RADPEER score for a sampled report (the reviewer is [reader] id)."""
+    if score != "1" and not comment.strip():
+        fail("a discrepancy (score 2 or 3) needs --comment saying what was missed or misread")
+    _store(store_path).record_review(review_id, score.lower(), comment.strip())
+    click.echo(f"review {review_id}: score {score.lower()} recorded")
+
+
+@main.command()
+@click.argument("report_id")
+@click.option("--diff", "show_diff", is_flag=True, help="Print what each version changed.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per version per line.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@friendly
+def versions(report_id: str, show_diff: bool, as_json: bool, store_path: str | None) -> None:
+    """Every signed version of a report (preliminary, final, addenda, corrections), never edited."""
+    import datetime as dt
+
+    from .versions import describe_differences
+
+    store = _store(store_path)
+    full = store.load_report(report_id, _library()).id  # a short id works as in `drafts show`
+    rows = store.versions(full)
+    if not rows:
+        click.echo(f"report {full[:12]} has no signed version yet", err=True)
+    for v in rows:
+        diff = json.loads(v["differences"]) if v["differences"] else None
+        if as_json:
+            click.echo(json.dumps({"version": v["version"], "status": v["status"], "kind": v["kind"],
+                                   "signer": v["signer_id"] or v["signer_name"], "signed_at": v["signed_at"],
+                                   "text": v["text"], "differences": diff, "metrics": json.loads(v["metrics"])},
+                                  ensure_ascii=False))
+            continue
+        when = dt.datetime.fromtimestamp(v["signed_at"]).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"v{v['version']}  {v['kind']:<11} {v['status']:<11} {when}  {v['signer_name'] or v['signer_id'] or '-'}")
+        if show_diff and diff is not None:
+            for line in describe_differences(diff):
+                click.echo(f"    {line}")
+
+
+@main.command()
+@click.argument("report_id", required=False)
+@click.option("--since", help="Entries on or after this date (YYYY-MM-DD).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@friendly
+def audit(report_id: str | None, since: str | None, store_path: str | None) -> None:
+    """The audit log: who opened, dictated, signed, exported, reviewed which study, when."""
+    import datetime as dt
+
+    store = _store(store_path)
+    full = store.load_report(report_id, _library()).id if report_id else None
+    for a in store.audit_log(full, _since(since)):
+        when = dt.datetime.fromtimestamp(a["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{when}  {a['actor']:<12} {a['action']:<22} {(a['report_id'] or '-')[:12]:<12} "
+                   f"{a['accession']:<12} {a['detail']}".rstrip())
+
+
+@main.command()
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@friendly
+def critical(store_path: str | None) -> None:
+    """Critical results not yet communicated, across every study, with time left to the deadline."""
+    import time as _time
+
+    rows = _store(store_path).open_critical()
+    if not rows:
+        click.echo("no critical result waiting to be communicated", err=True)
+    for line in critical_lines(rows, _time.time()):
+        click.echo(line)
+
+
+def critical_lines(rows: list[Any], now: float) -> list[str]:
+    out = []
+    for r in rows:
+        minutes = (now - r["dictated_at"]) / 60
+        deadline = r["deadline_minutes"]
+        left = f"{deadline - minutes:.0f} min left" if deadline and minutes <= deadline else (
+            f"OVERDUE by {minutes - deadline:.0f} min" if deadline else "no deadline")
+        out.append(f"{r['finding']:<28} {r['accession'] or r['report_id'][:12]:<14} {r['facility'] or '-':<12} "
+                   f"dictated {minutes:.0f} min ago, ACR {r['acr_category'] or '-'}: {left}")
+    return out
 
 
 @main.group()

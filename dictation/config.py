@@ -15,6 +15,17 @@
     id = "12345"
     family = "Smith"
     given = "Anna"
+    licences = [ { jurisdiction = "US-CA", expires = 2027-06-30 } ]   # see practice.py
+
+    [[facility]]                # the hospitals read for: see dictation/practice.py
+    id = "GENERAL"
+    jurisdiction = "US-CA"
+    time_zone = "America/Los_Angeles"
+    turnaround_minutes = { stat = 30, urgent = 120, routine = 1440 }
+
+    [audio]
+    keep = false                # store each utterance's audio (in the store, owner-only)
+    keep_days = 7               # purged after this many days
 
     [outbox]
     alert_after_minutes = 15    # undelivered longer than this: the destination shows an alert
@@ -45,6 +56,7 @@ from typing import Any
 
 from .datafiles import check_keys, line_of, load_toml
 from .errors import DataFileError
+from .practice import Practice, parse_practice
 from .resources import user_file
 
 ENV = "RADSCRIBE_CONFIG"
@@ -69,6 +81,9 @@ class Config:
     order_templates: dict[str, str] = field(default_factory=dict)
     facility_templates: dict[str, dict[str, str]] = field(default_factory=dict)
     push_to_talk: bool = False
+    practice: Practice = field(default_factory=Practice)
+    keep_audio: bool = False
+    keep_audio_days: int = 7
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -78,14 +93,15 @@ def load_config(path: Path | None = None) -> Config:
             raise DataFileError(path, None, f"config file not found (named by ${ENV})")
         return Config()
     data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict, "reader": dict, "outbox": dict,
-                            "export": list, "orders": dict})
+                            "export": list, "orders": dict, "facility": list, "audio": dict})
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
     check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms", "push_to_talk"})
     check_keys(path, data, "store", {"path"})
-    check_keys(path, data, "reader", {"id", "family", "given"})
+    check_keys(path, data, "reader", {"id", "family", "given", "licences", "licence_warning_days"})
+    check_keys(path, data, "audio", {"keep", "keep_days"})
     check_keys(path, data, "outbox", {"alert_after_minutes"})
-    reader = data.get("reader", {})
+    reader = {k: v for k, v in data.get("reader", {}).items() if k in ("id", "family", "given")}
     if not all(isinstance(v, str) for v in reader.values()):
         raise DataFileError(path, line_of(text, "reader"), "[reader] id, family and given must be text")
     alert = data.get("outbox", {}).get("alert_after_minutes", 15)
@@ -109,6 +125,13 @@ def load_config(path: Path | None = None) -> Config:
     from .export.destinations import parse_destinations
 
     destinations = parse_destinations(data.get("export", []), path, text)
+    practice = parse_practice(data.get("facility", []), data.get("reader", {}), [d.name for d in destinations], path, text)
+    audio = data.get("audio", {})
+    keep, keep_days = audio.get("keep", False), audio.get("keep_days", 7)
+    if not isinstance(keep, bool):
+        raise DataFileError(path, line_of(text, "keep"), "[audio] keep must be true or false")
+    if not isinstance(keep_days, int) or isinstance(keep_days, bool) or not 1 <= keep_days <= 3650:
+        raise DataFileError(path, line_of(text, "keep_days"), "[audio] keep_days must be a whole number of days from 1 to 3650")
     folders = data.get("templates", {}).get("folders", [])
     if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
         raise DataFileError(path, line_of(text, "folders"), "[templates] folders must be a list of folder paths")
@@ -128,4 +151,5 @@ def load_config(path: Path | None = None) -> Config:
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
                   (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert),
-                  host, port, dict(mapping), {k: dict(v) for k, v in by_facility.items()}, push_to_talk)
+                  host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
+                  push_to_talk, practice, keep, keep_days)

@@ -46,8 +46,8 @@ class CommunicationRecord:
     recorded_at: float = 0.0
     by: str = ""  # the radiologist who told them
 
-    def sentence(self) -> str:
-        when = dt.datetime.fromtimestamp(self.at).astimezone()
+    def sentence(self, zone: dt.tzinfo | None = None) -> str:
+        when = dt.datetime.fromtimestamp(self.at, zone).astimezone(zone)
         what = _join(self.findings) or "The critical result"
         role = f" ({self.role})" if self.role else ""
         by = f" by {self.by}" if self.by else ""
@@ -59,6 +59,31 @@ def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+ADDENDUM = "addendum"  # the slot an addendum is dictated into (not a template slot)
+AMENDMENTS = ("addendum", "correction")
+
+
+@dataclass
+class Addendum:
+    """Text added after the report was signed final; the signed text above it never changes."""
+
+    text: str
+    by: str
+    signed_at: float
+    version: int
+
+
+def exam_zone(exam: dict[str, Any]) -> dt.tzinfo | None:
+    """The facility's time zone, put into the exam when the study was opened (None: this machine's)."""
+    import zoneinfo
+
+    name = exam.get("time_zone")
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 class ReportLocked(Exception):
@@ -112,6 +137,11 @@ class Report:
     signed_at: float | None = None
     version: int = 0  # signed versions so far: preliminary 1, final 2, ... (what the outbox sends)
     communications: list[CommunicationRecord] = field(default_factory=list)
+    amendment: str | None = None  # "addendum" or "correction" while one is being written after signing
+    addenda: list[Addendum] = field(default_factory=list)
+    signed_kind: str = ""  # what the last signing was: preliminary, final, addendum or correction
+    signed_by: str = ""
+    _amend_base: dict[str, Any] | None = field(default=None, repr=False)  # the slots before a correction began
     _undo: list[Any] = field(default_factory=list, repr=False)
     _redo: list[Any] = field(default_factory=list, repr=False)
 
@@ -160,8 +190,21 @@ class Report:
     def render(self, *, with_unaccepted: bool = False) -> str:
         """The report text through the template body. Unaccepted defaults are left out unless asked."""
         own = {s.key: self.slot_text(s.key, with_unaccepted=with_unaccepted) for s in self.template.spec.sections if not s.fields}
-        return render(self.template, own, self.fields_text(with_unaccepted=with_unaccepted),
+        text = render(self.template, own, self.fields_text(with_unaccepted=with_unaccepted),
                       status=self.status, exam=self.exam)
+        blocks = [self._addendum_block(a.text, a.by, a.signed_at) for a in self.addenda]
+        if self.amendment == ADDENDUM and (draft := self.slot_text(ADDENDUM)):
+            blocks.append(f"ADDENDUM (not signed):\n{draft}")
+        return "\n\n".join([text.rstrip("\n"), *blocks]) + "\n" if blocks else text
+
+    def _addendum_block(self, text: str, by: str, at: float) -> str:
+        when = dt.datetime.fromtimestamp(at, exam_zone(self.exam)).astimezone(exam_zone(self.exam))
+        who = f" by {by}" if by else ""
+        return f"ADDENDUM (signed{who} on {when.strftime('%Y-%m-%d %H:%M %Z').strip()}):\n{text}"
+
+    def addenda_text(self) -> str:
+        """Every signed addendum, as the RIS gets them in their own observation."""
+        return "\n\n".join(self._addendum_block(a.text, a.by, a.signed_at) for a in self.addenda)
 
     # -- undo ----------------------------------------------------------------------------------
 
@@ -194,9 +237,46 @@ class Report:
 
     # -- editing -------------------------------------------------------------------------------
 
-    def _editable(self) -> None:
-        if self.status in ("final", "corrected"):
-            raise ReportLocked("the report is signed final; add an addendum instead")
+    def _editable(self, key: str | None = None) -> None:
+        if self.status not in ("final", "corrected") or self.amendment == "correction":
+            return
+        if self.amendment == ADDENDUM and key == ADDENDUM:
+            return
+        if self.amendment == ADDENDUM:
+            raise ReportLocked("the signed text stays as it is while an addendum is written; dictate the addendum")
+        raise ReportLocked("the report is signed final; start an addendum or a correction")
+
+    def begin_amendment(self, kind: str) -> Outcome:
+        """Start an addendum (text added below the signed report) or a correction (the report
+        edited and signed again). The signed version stays in the store as it was."""
+        if kind not in AMENDMENTS:
+            return Outcome(False, f"an amendment is an addendum or a correction, not {kind!r}")
+        if self.status not in ("final", "corrected"):
+            return Outcome(False, "only a report signed final takes an addendum or a correction; edit the draft")
+        if self.amendment:
+            return Outcome(False, f"an {self.amendment} is already open" if self.amendment == ADDENDUM
+                           else "a correction is already open")
+        self.amendment = kind
+        if kind == ADDENDUM:
+            self.slots[ADDENDUM] = []
+        else:
+            self._amend_base = {k: [asdict(p) for p in v] for k, v in self.slots.items()}
+        self._undo.clear()
+        self._redo.clear()
+        return Outcome(True, "addendum started: dictate it, then sign" if kind == ADDENDUM
+                       else "correction started: edit the report, then sign", True)
+
+    def cancel_amendment(self) -> Outcome:
+        if not self.amendment:
+            return Outcome(False, "no addendum or correction is open")
+        if self.amendment == ADDENDUM:
+            self.slots.pop(ADDENDUM, None)
+        elif self._amend_base is not None:
+            self.slots = {k: [Piece(**p) for p in v] for k, v in self._amend_base.items()}
+        self.amendment, self._amend_base = None, None
+        self._undo.clear()
+        self._redo.clear()
+        return Outcome(True, "amendment discarded; the signed report is unchanged", True)
 
     def _drop_unaccepted(self, key: str) -> None:
         self.slots[key] = [p for p in self.slots[key] if p.accepted]
@@ -205,8 +285,8 @@ class Report:
         """Add text to a slot (default: the active one). Dictating over a default replaces it,
         accepted or not: a field that holds only its normal text is being re-described (as a
         dictation system selects a field's default text when you enter the field)."""
-        self._editable()
-        key = slot or self.slot.key
+        key = ADDENDUM if self.amendment == ADDENDUM else (slot or self.slot.key)
+        self._editable(key)
         self._drop_unaccepted(key)
         if self.slots[key] and all(p.source == "default" for p in self.slots[key]):
             self.slots[key] = []
@@ -215,9 +295,9 @@ class Report:
 
     def dictate(self, text: str, *, utterance: int | None = None, route: bool = False) -> list[str]:
         """Dictated text into the active slot, or sentence by sentence into the best field (route)."""
-        self._editable()
+        self._editable(ADDENDUM if self.amendment == ADDENDUM else None)
         self._checkpoint()
-        if not route or self.slot.field is None:
+        if not route or self.slot.field is None or self.amendment == ADDENDUM:
             return [self.insert(text, utterance=utterance)]
         used = []
         for sentence in split_sentences(text):
@@ -229,7 +309,7 @@ class Report:
 
     def type_text(self, key: str, text: str) -> None:
         """Replace a slot's text with what the radiologist typed."""
-        self._editable()
+        self._editable(key)
         self._checkpoint()
         self.slots[key] = [Piece(text, "typed")] if text.strip() else []
 
@@ -249,14 +329,14 @@ class Report:
 
     def scratch_last(self) -> Outcome:
         """Remove the text of the most recent utterance still in the report."""
-        self._editable()
+        self._editable(ADDENDUM if self.amendment == ADDENDUM else None)
         present = {p.utterance for pieces in self.slots.values() for p in pieces if p.utterance is not None}
         for u in reversed(self.utterances):
             if u.seq in present and not u.scratched:
                 self._checkpoint()
                 for key in self.slots:
                     kept = [p for p in self.slots[key] if p.utterance != u.seq]
-                    if not kept and self.slots[key]:
+                    if not kept and self.slots[key] and key != ADDENDUM:
                         # The scratched text had replaced the default: it comes back, still "not dictated".
                         default = self.template.slot(key).default
                         kept = [Piece(default, "default", accepted=False)] if default else []
@@ -315,11 +395,12 @@ class Report:
         return Outcome(True, f"cleared {self.slot.title}", True)
 
     def new_paragraph(self, utterance: int | None = None) -> Outcome:
-        self._editable()
-        if not self.slot_text(self.slot.key):
+        key = ADDENDUM if self.amendment == ADDENDUM else self.slot.key
+        self._editable(key)
+        if not self.slot_text(key):
             return Outcome(False, "the field is empty")
         self._checkpoint()
-        self.slots[self.slot.key].append(Piece("\n\n", "dictated", True, utterance))
+        self.slots[key].append(Piece("\n\n", "dictated", True, utterance))
         return Outcome(True, "new paragraph", True)
 
     def insert_macro(self, macro: Macro, utterance: int | None = None) -> Outcome:
@@ -358,28 +439,51 @@ class Report:
         record = CommunicationRecord(recipient, role, method, at, list(findings), time.time(), by)
         keys = [s.key for s in self.template.slots if s.section.key == "communication"]
         key = keys[0] if keys else next(s.key for s in self.template.slots if s.section.key == "impression")
+        if self.amendment == ADDENDUM:
+            key = ADDENDUM  # told after signing: it belongs in the addendum
+        sentence = record.sentence(exam_zone(self.exam))
         self._checkpoint()
         self._drop_unaccepted(key)
-        self.slots[key].append(Piece(record.sentence(), "communication", True))
+        self.slots[key].append(Piece(sentence, "communication", True))
         self.communications.append(record)
-        return Outcome(True, f"communication recorded: {record.sentence()}", True)
+        return Outcome(True, f"communication recorded: {sentence}", True)
 
     def communicated(self) -> set[str]:
         return {f for c in self.communications for f in c.findings}
 
-    def sign(self, status: str) -> Outcome:
-        if status not in _NEXT_STATUS.get(self.status, set()):
+    def sign(self, status: str, by: str = "") -> Outcome:
+        """Sign preliminary or final; while an addendum or correction is open, "sign final" (or
+        "corrected") signs it as a new corrected version."""
+        now = time.time()
+        if self.amendment:
+            if status not in ("final", "corrected"):
+                return Outcome(False, f"an {self.amendment} is signed final, not {status}")
+            kind = self.amendment
+            if kind == ADDENDUM:
+                text = self.slot_text(ADDENDUM).strip()
+                if not text:
+                    return Outcome(False, "the addendum is empty: dictate it before signing")
+                self.addenda.append(Addendum(text, by, now, self.version + 1))
+                self.slots.pop(ADDENDUM, None)
+            self.amendment, self._amend_base = None, None
+            status = "corrected"
+        elif status not in _NEXT_STATUS.get(self.status, set()):
             return Outcome(False, f"a {self.status} report cannot be signed {status}")
+        else:
+            kind = status
         self.status = status
-        self.signed_at = time.time()
+        self.signed_at = now
+        self.signed_kind = kind
+        self.signed_by = by
         self.version += 1
         self._undo.clear()
         self._redo.clear()
-        return Outcome(True, f"signed {status}", True)
+        return Outcome(True, f"signed {status}" if kind == status else f"{kind} signed (report {status})", True)
 
     # -- voice commands ------------------------------------------------------------------------
 
-    def apply(self, command: Command, parser: CommandParser | None = None, utterance: int | None = None) -> Outcome:
+    def apply(self, command: Command, parser: CommandParser | None = None, utterance: int | None = None,
+              signer: str | None = None) -> Outcome:
         name, arg = command.name, command.arg
         try:
             if name == "start_listening":
@@ -415,9 +519,13 @@ class Report:
             if name == "clear_field":
                 return self.clear(utterance)
             if name == "sign_final":
-                return self.sign("final")
+                return self.sign("final", by=signer or "")
             if name == "sign_preliminary":
-                return self.sign("preliminary")
+                return self.sign("preliminary", by=signer or "")
+            if name in ("begin_addendum", "begin_correction"):
+                return self.begin_amendment(name.removeprefix("begin_"))
+            if name == "cancel_amendment":
+                return self.cancel_amendment()
             if name == "macro" and parser is not None:
                 return self.insert_macro(parser.macro(arg or ""), utterance)
         except ReportLocked as e:
@@ -430,7 +538,10 @@ class Report:
         return {
             "id": self.id, "template": self.template.id, "status": self.status, "cursor": self.slot.key,
             "listening": self.listening, "exam": self.exam, "created_at": self.created_at, "signed_at": self.signed_at,
-            "version": self.version, "communications": [asdict(c) for c in self.communications], "slots": {k: [asdict(p) for p in v] for k, v in self.slots.items()},
+            "version": self.version, "communications": [asdict(c) for c in self.communications],
+            "amendment": self.amendment, "addenda": [asdict(a) for a in self.addenda], "signed_kind": self.signed_kind,
+            "signed_by": self.signed_by, "amend_base": self._amend_base,
+            "slots": {k: [asdict(p) for p in v] for k, v in self.slots.items()},
             "utterances": [asdict(u) for u in self.utterances],
         }
 
@@ -439,8 +550,13 @@ class Report:
         report = cls(template, id=data["id"], status=data["status"], exam=data.get("exam", {}),
                      created_at=data["created_at"], signed_at=data.get("signed_at"), listening=data.get("listening", True),
                      version=data.get("version", 0),
-                     communications=[CommunicationRecord(**c) for c in data.get("communications", [])])
+                     communications=[CommunicationRecord(**c) for c in data.get("communications", [])],
+                     amendment=data.get("amendment"), addenda=[Addendum(**a) for a in data.get("addenda", [])],
+                     signed_kind=data.get("signed_kind", ""), signed_by=data.get("signed_by", ""))
+        report._amend_base = data.get("amend_base")
         report.slots = {slot.key: [] for slot in template.slots}
+        if report.amendment == ADDENDUM:
+            report.slots[ADDENDUM] = []
         for key, pieces in data["slots"].items():
             if key in report.slots:  # a field the template no longer has is dropped from view, not from the store
                 report.slots[key] = [Piece(**p) for p in pieces]

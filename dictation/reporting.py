@@ -22,12 +22,15 @@ from .audio import SAMPLE_RATE
 from .checks import Checker, Flag
 from .commands import UI_COMMANDS, Command, CommandParser
 from .errors import RadscribeError
+from .logs import log
 from .export.document import Signer
+from .practice import LicenceCheck, Practice
 from .recognizer import DecodeOptions, Recognizer, Transcript
 from .report import Outcome, Report, ReportLocked, UtteranceRecord
 from .segmenter import SegmenterOptions, split_utterances
 from .store import Store
 from .transcribe import TextPipeline, WrittenUtterance
+from .versions import build_version
 
 if TYPE_CHECKING:
     from .export.outbox import Outbox
@@ -58,13 +61,16 @@ def communication_said(text: str) -> tuple[str, str, str] | None:
     return who[:1].upper() + who[1:], role, _METHOD[m.group("how").lower()]
 
 
-def signing_problems(report: Report, flags: list[Flag], status: str) -> list[str]:
+def signing_problems(report: Report, flags: list[Flag], status: str, licence: LicenceCheck | None = None) -> list[str]:
     """What stops signing ``status`` now. A final report needs every critical finding's
     communication recorded and every required section filled; a preliminary may go with open
-    flags (they are shown, not blocking)."""
-    if status != "final":
-        return []
+    flags (they are shown, not blocking). Without a valid licence for the facility's
+    jurisdiction a final is refused (and a preliminary too, unless the facility allows it)."""
     problems = []
+    if licence is not None and (blocked := licence.blocks(status)):
+        problems.append(blocked)
+    if status != "final":
+        return problems
     told = report.communicated()
     for f in flags:
         if f.kind == "critical_finding" and f.finding not in told:
@@ -86,8 +92,15 @@ class ReportController:
     def __init__(self, report: Report, *, store: Store | None = None, parser: CommandParser | None = None,
                  pipeline: TextPipeline | None = None, route: bool = True,
                  on_handled: Callable[[Handled], None] | None = None, checks: bool = True,
-                 outbox: Outbox | None = None, signer: Signer | None = None) -> None:
+                 outbox: Outbox | None = None, signer: Signer | None = None, practice: Practice | None = None,
+                 keep_audio: bool = False) -> None:
         self.report = report
+        facility = str(report.exam.get("facility") or "")
+        # Checked when the study opens (the screen warns) and again at each signing.
+        self.practice = practice
+        self.licence = practice.licence_check(facility) if practice else LicenceCheck(True)
+        self.keep_audio = keep_audio  # [audio] keep: utterance audio in the store, purged after N days
+        self._critical_state: tuple[frozenset[str], frozenset[str]] | None = None
         self.outbox = outbox  # signing queues the report's messages in the same transaction
         self.signer = signer
         self.store = store
@@ -106,6 +119,7 @@ class ReportController:
         self.audio_limit = 200
         if store is not None:
             store.save_report(report)
+            store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status)
 
     @property
     def checker(self) -> Checker:
@@ -133,6 +147,7 @@ class ReportController:
         stops dictation."""
         if not self.checks or self.check_error:
             return self.flags, False
+        started = time.perf_counter()
         try:
             flags = self.checker.check_report(self.report)
         except RadscribeError as e:
@@ -142,15 +157,33 @@ class ReportController:
             self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
             return self.flags, False
         changed = [f.key for f in flags] != [f.key for f in self.flags]
+        if changed:
+            log.info("report %s: checks %.0f ms, %d flags (%s)", self.report.id[:8], (time.perf_counter() - started) * 1000,
+                     len(flags), ", ".join(sorted({f.kind for f in flags})) or "none")
         self.flags = flags
+        self._sync_critical(flags)
         return flags, changed
 
+    def _sync_critical(self, flags: list[Flag]) -> None:
+        """Critical-result timers in the store, when the critical findings or who was told changed."""
+        if self.store is None:
+            return
+        state = (frozenset(f.finding for f in flags if f.kind == "critical_finding" and f.finding),
+                 frozenset(self.report.communicated()))
+        if state == self._critical_state:
+            return
+        dictated = [u.at for u in self.report.utterances if u.kind == "dictation" and u.at]
+        self.store.sync_critical(self.report, flags, at=dictated[-1] if dictated else None)
+        self._critical_state = state
+
     def _sign_blocked(self, command: Command | None) -> str:
-        """Why a "sign final" cannot go ahead (empty: it can)."""
-        if command is None or command.name != "sign_final" or not self.checks:
+        """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
+        if command is None or command.name not in ("sign_final", "sign_preliminary"):
             return ""
-        self.run_checks()
-        problems = signing_problems(self.report, self.flags, "final")
+        status = "final" if command.name == "sign_final" else "preliminary"
+        if self.checks:
+            self.run_checks()
+        problems = signing_problems(self.report, self.flags if self.checks else [], status, self.licence)
         if not problems:
             return ""
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -160,14 +193,29 @@ class ReportController:
         self.audio[seq] = audio
         while len(self.audio) > self.audio_limit:
             self.audio.pop(next(iter(self.audio)))
+        if self.keep_audio and self.store is not None:
+            pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+            self.store.save_audio(self.report.id, seq, pcm)
+
+    def stored_audio(self, seq: int) -> np.ndarray | None:
+        """An utterance's audio from the store ([audio] keep = true), for playback after a restart."""
+        if self.store is None:
+            return None
+        pcm = self.store.load_audio(self.report.id, seq)
+        return None if pcm is None else np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767
 
     def last_audio(self, slot: str | None = None) -> tuple[UtteranceRecord, np.ndarray] | None:
         """The most recent dictation still in the report (in ``slot`` if given) and its audio."""
         for record in reversed(self.report.utterances):
-            if record.kind != "dictation" or record.scratched or record.seq not in self.audio:
+            if record.kind != "dictation" or record.scratched:
                 continue
-            if slot is None or slot in (record.slot or "").split(","):
-                return record, self.audio[record.seq]
+            if slot is not None and slot not in (record.slot or "").split(","):
+                continue
+            audio = self.audio.get(record.seq)
+            if audio is None and self.keep_audio:
+                audio = self.stored_audio(record.seq)
+            if audio is not None:
+                return record, audio
         return None
 
     def decode_options(self) -> DecodeOptions:
@@ -209,7 +257,7 @@ class ReportController:
             record = UtteranceRecord(seq, "command", heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
         elif command is not None:
-            outcome = report.apply(command, self.parser, utterance=seq)
+            outcome = report.apply(command, self.parser, utterance=seq, signer=self._signer_name())
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
@@ -267,21 +315,35 @@ class ReportController:
         command = Command(name, arg)
         now = time.time()
         blocked = self._sign_blocked(command)
-        outcome = Outcome(False, blocked) if blocked else report.apply(command, self.parser, utterance=seq)
+        outcome = Outcome(False, blocked) if blocked else report.apply(command, self.parser, utterance=seq,
+                                                                        signer=self._signer_name())
         kind = "command" if outcome.ok else "rejected"
         record = UtteranceRecord(seq, kind, f"[{via}] {command.describe()}", "", 0.0, 0.0, [], report.slot.key,
                                  command.describe(), outcome.message, now)
         return self._commit(record, outcome, command, None, version_before)
+
+    def _signer_name(self) -> str:
+        return self.signer.display if self.signer else ""
 
     def _commit(self, record: UtteranceRecord, outcome: Outcome, command: Command | None,
                 written: WrittenUtterance | None, version_before: int) -> Handled:
         report = self.report
         report.utterances.append(record)
         if self.store is not None:
-            entries = []
-            if self.outbox is not None and report.version > version_before:
-                entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
-            self.store.commit_utterance(report, record, outbox=entries)
+            entries, signed = [], None
+            if report.version > version_before:
+                if self.outbox is not None:
+                    entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
+                # The flags as the signing saw them (_sign_blocked checked the report just before).
+                signed = build_version(report, self.signer, self.flags if self.checks else [],
+                                       self.store.latest_version(report.id))
+            self.store.commit_utterance(report, record, outbox=entries, signed=signed)
+        # Ids, kinds and statuses only: never the text or the exam.
+        log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,
+                 f" ({record.command})" if record.command else "")
+        if report.version > version_before:
+            log.info("report %s signed %s as %s, version %d, by %s", report.id[:8], report.signed_kind, report.status,
+                     report.version, self.signer.id if self.signer else "-")
         handled = Handled(record, outcome, command, written)
         if self.on_handled is not None:
             self.on_handled(handled)

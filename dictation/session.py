@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .audio import AudioSource
 from .commands import Command
 from .errors import DeviceError, NoInputDevice, RadscribeError
+from .logs import log
 from .recognizer import DecodeOptions, Recognizer, StreamingRecognizer, Transcript
 from .segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
 from .spoken import join_text
@@ -163,9 +164,11 @@ class DictationSession:
             source = self._source() if callable(self._source) and not isinstance(self._source, AudioSource) else self._source
             self._loop(recognizer, source)
         except NoInputDevice as e:
+            log.warning("session: no microphone")
             self._set_state("no_microphone", str(e))
             self._emit(SessionError(str(e)))
         except RadscribeError as e:
+            log.warning("session stopped: %s", type(e).__name__)  # the message may name a file
             self._set_state("error", str(e))
             self._emit(SessionError(str(e)))
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from .errors import RadscribeError
 from .report import Report, UtteranceRecord
 from .resources import user_file
 from .templates import TemplateLibrary
+from .versions import SignedVersion
 
 ENV = "RADSCRIBE_STORE"
 
@@ -100,6 +102,71 @@ _MIGRATIONS = [
     ALTER TABLE worklist ADD COLUMN filler_order TEXT NOT NULL DEFAULT '';
     ALTER TABLE worklist ADD COLUMN updated_at REAL
     """,
+    # 4: the practice. Every signed version kept (never changed: triggers refuse it), the audit
+    # log (append-only the same way), critical-result timers, peer reviews, optional audio.
+    """
+    CREATE TABLE report_versions (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        signer_id TEXT NOT NULL DEFAULT '',
+        signer_name TEXT NOT NULL DEFAULT '',
+        signed_at REAL NOT NULL,
+        text TEXT NOT NULL,
+        sections TEXT NOT NULL,
+        state TEXT NOT NULL,
+        flags TEXT NOT NULL DEFAULT '[]',
+        metrics TEXT NOT NULL DEFAULT '{}',
+        differences TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (report_id, version)
+    );
+    CREATE TRIGGER report_versions_no_update BEFORE UPDATE ON report_versions
+    BEGIN SELECT RAISE(ABORT, 'a signed version is never changed: sign an addendum or a correction'); END;
+    CREATE TRIGGER report_versions_no_delete BEFORE DELETE ON report_versions
+    BEGIN SELECT RAISE(ABORT, 'a signed version is never deleted'); END;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        report_id TEXT,
+        accession TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_report ON audit(report_id, at);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE critical_results (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        finding TEXT NOT NULL,
+        acr_category INTEGER,
+        deadline_minutes REAL,
+        dictated_at REAL NOT NULL,
+        communicated_at REAL,
+        withdrawn_at REAL,
+        PRIMARY KEY (report_id, finding)
+    );
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        version INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        sampled_at REAL NOT NULL,
+        reviewer TEXT NOT NULL DEFAULT '',
+        score TEXT,
+        comment TEXT NOT NULL DEFAULT '',
+        reviewed_at REAL,
+        UNIQUE (report_id)
+    );
+    CREATE TABLE audio (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        seq INTEGER NOT NULL,
+        samples BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (report_id, seq)
+    )
+    """,
 ]
 _WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "modality", "facility", "priority",
                     "ordered_at", "template_id", "exam_code", "ordering_physician", "placer_order", "filler_order"}
@@ -107,6 +174,26 @@ _WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "
 
 class StoreError(RadscribeError):
     pass
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration (a trigger body holds semicolons of its own)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def default_path() -> Path:
@@ -140,8 +227,10 @@ class DraftSummary:
 
 
 class Store:
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, actor: str = "") -> None:
         self.path = Path(path) if path else default_path()
+        self.actor = actor or _os_user()  # who the audit log names (the reader id when configured)
+        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
@@ -155,6 +244,7 @@ class Store:
                 raise StoreError(f"{self.path}: the store needs write-ahead logging, which this file system refused ({mode})")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA secure_delete=ON")  # purged audio is overwritten, not just unlinked
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: cannot open the radscribe store ({e}); use --store to choose another file") from None
@@ -165,20 +255,22 @@ class Store:
             raise StoreError(f"{self.path} was written by a newer radscribe (schema {version}); upgrade radscribe")
         for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
             with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
+                for statement in _statements(script):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={number}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+        # One connection may be used by the session thread and the UI thread: one writer at a time.
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -198,14 +290,26 @@ class Store:
             (report.id, report.template.id, worklist_id, report.status, json.dumps(report.to_dict()), report.created_at, now),
         )
 
-    def commit_utterance(self, report: Report, record: UtteranceRecord, outbox: list[OutboxEntry] | None = None) -> None:
-        """The utterance and the report it changed (and, when it signed the report, the messages
-        to send) in one durable transaction."""
+    def commit_utterance(self, report: Report, record: UtteranceRecord, outbox: list[OutboxEntry] | None = None,
+                         signed: SignedVersion | None = None) -> None:
+        """The utterance and the report it changed (and, when it signed the report, the signed
+        version and the messages to send) in one durable transaction, with its audit entry."""
         now = time.time()
         with self.transaction() as db:
             self._upsert(db, report, now)
+            if signed is not None:
+                db.execute("INSERT INTO report_versions (report_id, version, status, kind, signer_id, signer_name, "
+                           "signed_at, text, sections, state, flags, metrics, differences) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", signed.row())
             for entry in outbox or []:
                 self._enqueue(db, entry, now)
+            if signed is not None:
+                action, detail = "sign", f"{signed.kind} (version {signed.version}, {signed.status})"
+            elif record.kind == "dictation":
+                action, detail = "dictate", record.slot or ""
+            else:
+                action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
+            self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now)
             db.execute(
                 "INSERT INTO utterances (report_id, seq, kind, text, heard, start, end, words, slot, command, committed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -311,3 +415,137 @@ class Store:
             "SELECT * FROM worklist WHERE state NOT IN ('done', 'cancelled') "
             "ORDER BY CASE priority WHEN 'stat' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, ordered_at"
         ).fetchall()
+
+    # -- signed versions -----------------------------------------------------------------------
+
+    def versions(self, report_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM report_versions WHERE report_id = ? ORDER BY version", (report_id,)).fetchall()
+
+    def latest_version(self, report_id: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM report_versions WHERE report_id = ? ORDER BY version DESC LIMIT 1",
+                               (report_id,)).fetchone()
+
+    # -- audit -----------------------------------------------------------------------------------
+
+    def _audit(self, db: sqlite3.Connection, action: str, report_id: str | None, accession: str, detail: str,
+               now: float | None = None, actor: str | None = None) -> None:
+        db.execute("INSERT INTO audit (at, actor, action, report_id, accession, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                   (now or time.time(), actor or self.actor, action, report_id, accession, detail))
+
+    def audit(self, action: str, report_id: str | None = None, accession: str = "", detail: str = "",
+              actor: str | None = None) -> None:
+        """One entry in the append-only audit log (the store refuses to change or delete one)."""
+        with self.transaction() as db:
+            self._audit(db, action, report_id, accession, detail, actor=actor)
+
+    def audit_log(self, report_id: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
+        where, args = [], []
+        if report_id:
+            where.append("report_id = ?")
+            args.append(report_id)
+        if since is not None:
+            where.append("at >= ?")
+            args.append(since)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return self.db.execute(f"SELECT * FROM audit {clause} ORDER BY id", args).fetchall()
+
+    # -- critical results ------------------------------------------------------------------------
+
+    def sync_critical(self, report: Report, flags: list[Any], at: float | None = None) -> None:
+        """Start a timer for each critical finding when first flagged; stop it when its
+        communication is recorded; a finding no longer flagged (scratched, negated) before being
+        communicated is withdrawn."""
+        at = at or time.time()
+        told = {f: c.at for c in report.communications for f in c.findings}
+        current = {f.finding: f for f in flags if f.kind == "critical_finding" and f.finding}
+        rows = {r["finding"]: r for r in self.db.execute("SELECT * FROM critical_results WHERE report_id = ?", (report.id,))}
+        with self.transaction() as db:
+            for finding, flag in current.items():
+                row = rows.get(finding)
+                if row is None:
+                    db.execute("INSERT INTO critical_results (report_id, finding, acr_category, deadline_minutes, dictated_at) "
+                               "VALUES (?, ?, ?, ?, ?)", (report.id, finding, flag.acr_category, flag.deadline_minutes, at))
+                    self._audit(db, "critical_flagged", report.id, str(report.exam.get("accession") or ""), finding, at)
+                elif row["withdrawn_at"] is not None:
+                    db.execute("UPDATE critical_results SET withdrawn_at = NULL WHERE report_id = ? AND finding = ?",
+                               (report.id, finding))
+            for finding, row in rows.items():
+                if finding not in current and row["communicated_at"] is None and row["withdrawn_at"] is None:
+                    db.execute("UPDATE critical_results SET withdrawn_at = ? WHERE report_id = ? AND finding = ?",
+                               (at, report.id, finding))
+            for finding, when in told.items():
+                cur = db.execute("UPDATE critical_results SET communicated_at = ?, withdrawn_at = NULL "
+                                 "WHERE report_id = ? AND finding = ? AND communicated_at IS NULL", (when, report.id, finding))
+                if cur.rowcount:
+                    self._audit(db, "critical_communicated", report.id, str(report.exam.get("accession") or ""), finding, at)
+
+    def open_critical(self) -> list[sqlite3.Row]:
+        """Critical results not yet communicated, across every study, oldest first."""
+        return self.db.execute(
+            "SELECT c.*, w.accession, w.facility, w.exam, r.status FROM critical_results c "
+            "JOIN reports r ON r.id = c.report_id LEFT JOIN worklist w ON w.id = r.worklist_id "
+            "WHERE c.communicated_at IS NULL AND c.withdrawn_at IS NULL ORDER BY c.dictated_at").fetchall()
+
+    # -- peer review -----------------------------------------------------------------------------
+
+    def signed_finals(self, since: float | None = None, until: float | None = None) -> list[sqlite3.Row]:
+        """The first final version of each report (the read that peer review judges)."""
+        return self.db.execute(
+            "SELECT v.report_id, v.version, v.signer_id, v.signer_name, v.signed_at FROM report_versions v "
+            "WHERE v.kind = 'final' AND v.signed_at >= ? AND v.signed_at < ? ORDER BY v.signed_at",
+            (since or 0.0, until or 1e12)).fetchall()
+
+    def add_reviews(self, picks: list[tuple[str, int, str]]) -> int:
+        now = time.time()
+        with self.transaction() as db:
+            n = 0
+            for report_id, version, author in picks:
+                cur = db.execute("INSERT INTO reviews (report_id, version, author, sampled_at) VALUES (?, ?, ?, ?) "
+                                 "ON CONFLICT(report_id) DO NOTHING", (report_id, version, author, now))
+                if cur.rowcount:
+                    n += 1
+                    self._audit(db, "review_sampled", report_id, "", f"version {version}", now)
+        return n
+
+    def reviewed_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT report_id FROM reviews")}
+
+    def reviews(self, *, pending: bool | None = None) -> list[sqlite3.Row]:
+        where = {None: "", True: "WHERE score IS NULL", False: "WHERE score IS NOT NULL"}[pending]
+        return self.db.execute(f"SELECT * FROM reviews {where} ORDER BY id").fetchall()
+
+    def record_review(self, review_id: int, score: str, comment: str, reviewer: str | None = None) -> None:
+        reviewer = reviewer or self.actor
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no review {review_id} (`radscribe review list` shows them)")
+            if row["score"] is not None:
+                raise StoreError(f"review {review_id} is already scored {row['score']}")
+            if row["author"] and row["author"] == reviewer:
+                raise StoreError("a radiologist does not peer-review their own report")
+            db.execute("UPDATE reviews SET score = ?, comment = ?, reviewer = ?, reviewed_at = ? WHERE id = ?",
+                       (score, comment, reviewer, time.time(), review_id))
+            self._audit(db, "review", row["report_id"], "", f"score {score}", actor=reviewer)
+
+    # -- stored audio (optional) -----------------------------------------------------------------
+
+    def save_audio(self, report_id: str, seq: int, samples: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO audio (report_id, seq, samples, created_at) VALUES (?, ?, ?, ?)",
+                       (report_id, seq, samples, time.time()))
+
+    def load_audio(self, report_id: str, seq: int) -> bytes | None:
+        row = self.db.execute("SELECT samples FROM audio WHERE report_id = ? AND seq = ?", (report_id, seq)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def purge_audio(self, older_than_days: float, now: float | None = None) -> int:
+        """Delete stored audio older than the retention period; the purge itself is audited."""
+        cutoff = (now or time.time()) - older_than_days * 86400
+        with self.transaction() as db:
+            n = db.execute("DELETE FROM audio WHERE created_at < ?", (cutoff,)).rowcount
+            if n:
+                self._audit(db, "purge_audio", None, "", f"{n} utterance recordings older than {older_than_days:g} days")
+        if n:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted pages leave the log too
+        return n

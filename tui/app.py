@@ -23,6 +23,7 @@ from dictation.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.errors import RadscribeError
 from dictation.export.document import Signer
 from dictation.export.outbox import Outbox
+from dictation.practice import Practice
 from dictation.recognizer import Recognizer
 from dictation.report import Report
 from dictation.reporting import ReportController
@@ -98,8 +99,11 @@ class RadscribeApp(App):
                  make_controller: Callable[[Report, int | None], ReportController] | None = None,
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
                  show_clock: bool = True, player: Callable[[Any], None] | None = None,
-                 device: int | str | None = None, end_silence_ms: int = 600, push_to_talk: bool = False) -> None:
+                 device: int | str | None = None, end_silence_ms: int = 600, push_to_talk: bool = False,
+                 practice: Practice | None = None) -> None:
         super().__init__()
+        self.practice = practice or Practice()  # facilities (limits, time zones) and the reader's licences
+        self.critical_line = ""  # critical results not yet communicated, across every study
         self.player = player or play_audio  # "play that back": sounddevice by default
         self.show_clock = show_clock  # off in snapshot tests: the time of day would change them
         self._source = source  # None: the microphone chosen in the settings
@@ -156,7 +160,37 @@ class RadscribeApp(App):
 
         return WorklistScreen(self.clock or time.time, self.limits)
 
+    def _tick_critical(self) -> None:
+        self.refresh_critical()
+        if isinstance(self.screen, ReportScreen) and self.screen.is_mounted:
+            self.screen.show_status()
+
+    def refresh_critical(self) -> None:
+        """The status line's word on critical results nobody has been told of yet (every study)."""
+        import time
+
+        if self.store is None:
+            return
+        rows = self.store.open_critical()
+        if not rows:
+            self.critical_line = ""
+            return
+        now = (self.clock or time.time)()
+        first = rows[0]
+        waited = (now - first["dictated_at"]) / 60
+        deadline = first["deadline_minutes"]
+        when = (f"OVERDUE by {waited - deadline:.0f} min" if deadline and waited > deadline
+                else f"{deadline - waited:.0f} min left" if deadline else f"{waited:.0f} min")
+        overdue = sum(1 for r in rows if r["deadline_minutes"] and (now - r["dictated_at"]) / 60 > r["deadline_minutes"])
+        where = first["accession"] or first["report_id"][:8]
+        more = f" (+{len(rows) - 1} more{f', {overdue} overdue' if overdue else ''})" if len(rows) > 1 else ""
+        self.critical_line = f"⚠ not communicated: {first['finding']} ({where}) {when}{more}"
+
     def on_mount(self) -> None:
+        for line in self.practice.expiring():
+            self.notify(line, title="Licence", severity="warning", timeout=20)
+        self.refresh_critical()
+        self.set_interval(15, self._tick_critical)  # the deadlines move even when nothing is said
         if self.store is not None and self.controller is None:
             # The worklist is usable at once; the speech model and the checks load meanwhile.
             threading.Thread(target=self._warm_up, name="radscribe-warm-up", daemon=True).start()
@@ -203,17 +237,41 @@ class RadscribeApp(App):
                                         "exam_code", "ordering_physician", "placer_order", "filler_order")}
             exam["exam_description"] = row["exam"]
             exam["exam_time"] = row["ordered_at"]
+            facility = self.practice.facility(row["facility"])
+            if facility is not None and facility.time_zone:
+                exam["time_zone"] = facility.time_zone  # times in the report are the facility's
             report = Report.new(self.library.get(row["template_id"] or "generic"), exam=exam)
         self.store.save_report(report, worklist_id=row["id"])
         self.open_worklist_id = row["id"]
-        self.push_screen(ReportScreen(self.make_controller(report, row["id"]), group=self.group))
+        controller = self.make_controller(report, row["id"])
+        if not controller.licence.ok:
+            self.notify(f"{controller.licence.message}: "
+                        + ("only a preliminary read can be signed" if controller.licence.preliminary_allowed
+                           else "this study cannot be signed by you"), title="Licence", severity="error", timeout=15)
+        self.push_screen(ReportScreen(controller, group=self.group))
 
     def open_draft(self, report_id: str) -> None:
         """A draft that belongs to no worklist item (left by a crash or a quit)."""
         assert self.store is not None and self.library is not None and self.make_controller is not None
         report = self.store.load_report(report_id, self.library)
         self.open_worklist_id = None
-        self.push_screen(ReportScreen(self.make_controller(report, None), group=self.group))
+        controller = self.make_controller(report, None)
+        if not controller.licence.ok:
+            self.notify(controller.licence.message, title="Licence", severity="error", timeout=15)
+        self.push_screen(ReportScreen(controller, group=self.group))
+
+    def open_review(self) -> None:
+        """The next report waiting for this reader's peer review (not one of their own)."""
+        from .screens.review import ReviewScreen
+
+        if self.store is None or self.library is None:
+            return
+        me = self.store.actor
+        waiting = [r for r in self.store.reviews(pending=True) if r["author"] != me]
+        if not waiting:
+            self.notify("no report waiting for your review (radscribe review sample --percent N picks some)")
+            return
+        self.push_screen(ReviewScreen(self.store, self.library, waiting[0]))
 
     def open_next(self, *, stat: bool = False) -> None:
         """"Open next" / "open STAT": the first study waiting (STAT first), not the one open now."""
@@ -275,8 +333,8 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
     if config.destinations:
         from dictation.export.destinations import make_destination
 
-        outbox = Outbox(Store(config.store_path), [make_destination(d) for d in config.destinations],
-                        alert_after=config.alert_after_minutes * 60)
+        outbox = Outbox(Store(config.store_path, actor="outbox"), [make_destination(d) for d in config.destinations],
+                        alert_after=config.alert_after_minutes * 60, routes=config.practice.routes())
     orders = None
     if config.orders_port:  # the worklist fills from the RIS while the UI is open
         from dictation.export.orders import OrderHandler, OrdersListener
@@ -284,21 +342,24 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
         try:
             orders = OrdersListener(config.orders_host, config.orders_port,
                                     OrderHandler(Store(config.store_path), library,
-                                                 config.order_templates, facility_mapping=config.facility_templates))
+                                                 config.order_templates, facility_mapping=config.facility_templates,
+                                                 facility_defaults=config.practice.template_defaults()))
         except OSError as e:
             raise RadscribeError(f"cannot listen for orders on {config.orders_host}:{config.orders_port}: "
                                  f"{e.strerror or e}") from None
         threading.Thread(target=orders.serve_forever, name="radscribe-orders", daemon=True).start()
     reader = config.reader
     signer = Signer(reader.get("id", ""), reader.get("family", ""), reader.get("given", ""))
-    store = Store(config.store_path)
+    store = Store(config.store_path, actor=reader.get("id", ""))
+    store.purge_audio(config.keep_audio_days)  # recordings past the retention period go at start
+    store.audit("start", detail="radscribe opened")
 
     def make_controller(report: Report, worklist_id: int | None = None) -> ReportController:
         def on_handled(handled: Any) -> None:
             if worklist_id is not None and handled.command is not None and report.status in ("final", "corrected"):
                 store.set_worklist_state(worklist_id, "done")  # signed final: off the worklist
         return ReportController(report, store=store, route=config.route_by_anatomy, outbox=outbox, signer=signer,
-                                on_handled=on_handled)
+                                on_handled=on_handled, practice=config.practice, keep_audio=config.keep_audio)
 
     controller = None
     if template_id is not None:  # a bad id is a one-line error before the screen opens
@@ -313,7 +374,8 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
         RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, model_name=model,
                      controller=controller,
                      outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
-                     device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk).run()
+                     device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk,
+                     practice=config.practice).run()
     finally:
         if orders is not None:
             orders.shutdown()

@@ -48,6 +48,7 @@ class ReportVersion:
     exam: dict[str, Any] = field(default_factory=dict)
     signed_at: float = field(default_factory=time.time)
     signer: Signer = field(default_factory=Signer)
+    kind: str = ""  # preliminary / final / addendum / correction: what this signing was
 
     def __post_init__(self) -> None:
         if self.status not in RESULT_STATUS:
@@ -61,6 +62,13 @@ class ReportVersion:
     def result_status(self) -> str:
         return RESULT_STATUS[self.status]
 
+    @property
+    def fhir_status(self) -> str:
+        """FHIR DiagnosticReport.status: an addendum makes the report "amended", a correction "corrected"."""
+        if self.status == "corrected":
+            return "amended" if self.kind == "addendum" else "corrected"
+        return self.status
+
     def control_id(self, destination: str) -> str:
         """Deterministic per (report, version, destination): a resend carries the same id, so the
         receiver can tell it is the same message (HL7 MSH-10 allows 20 characters)."""
@@ -69,12 +77,16 @@ class ReportVersion:
 
     @classmethod
     def from_report(cls, report: Report, signer: Signer | None = None) -> ReportVersion:
+        sections = report.sections_text()
+        if report.addenda:
+            sections["addendum"] = report.addenda_text()
         return cls(
             report_id=report.id,
             version=report.version,
             status=report.status,
+            kind=report.signed_kind or report.status,
             template=report.template,
-            sections=report.sections_text(),
+            sections=sections,
             text=report.render(),
             exam=dict(report.exam),
             signed_at=report.signed_at or time.time(),
@@ -94,6 +106,7 @@ class ReportVersion:
                 exam=dict(data.get("exam") or {}),
                 signed_at=float(data.get("signed_at") or time.time()),
                 signer=signer or _signer(data.get("exam") or {}),
+                kind=str(data.get("signed_kind") or data["status"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ExportError(f"not a radscribe report (as `radscribe dictate --json` prints): {e}") from None

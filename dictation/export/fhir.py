@@ -49,7 +49,7 @@ def diagnostic_report(v: ReportVersion, accession_system: str, patient_system: s
             "system": accession_system,
             "value": v.accession,
         }],
-        "status": FHIR_STATUS[v.status],
+        "status": FHIR_STATUS[v.fhir_status],
         "category": [{"coding": [{"system": LOINC, "code": "LP29684-5", "display": "Radiology"}]}],
         "code": code,
         "effectiveDateTime": instant(float(exam["exam_time"])) if exam.get("exam_time") else instant(v.signed_at),

@@ -27,6 +27,7 @@ from typing import Literal
 from .document import ExportError, ReportVersion
 
 SEGMENT_END = "\r"
+ADDENDUM_LOINC = ("55107-7", "Addendum")
 REPORT_LOINC = ("18782-3", "Radiology Study observation (narrative)")
 SEX = {"f": "F", "female": "F", "m": "M", "male": "M", "o": "O", "other": "O", "u": "U", "unknown": "U", "a": "A", "n": "N"}
 
@@ -148,6 +149,8 @@ def _obx(doc: ReportVersion, o: HL7Options, status: str, signed: str) -> list[st
             continue
         code = (section.loinc or REPORT_LOINC[0], section.title)
         out.append(obx(len(out) + 1, "FT", code, ft(text)))
+    if doc.sections.get("addendum", "").strip():  # signed addenda: their own observation, after the report
+        out.append(obx(len(out) + 1, "FT", ADDENDUM_LOINC, ft(doc.sections["addendum"].strip())))
     if not out:
         raise ExportError(f"report {doc.report_id[:12]} has no text to send")
     return out

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..logs import log
 from ..store import Store, StoreError
 from ..templates import TemplateLibrary
 from .hl7 import segments, unescape
@@ -70,17 +71,19 @@ class OrderHandler:
 
     def __init__(self, store: Store, library: TemplateLibrary, mapping: dict[str, str] | None = None,
                  on_order: Callable[[OrderResult], None] | None = None,
-                 facility_mapping: dict[str, dict[str, str]] | None = None) -> None:
+                 facility_mapping: dict[str, dict[str, str]] | None = None,
+                 facility_defaults: dict[str, str] | None = None) -> None:
         self.store = store
         self.library = library
         self.mapping = dict(mapping or {})
         self.facility_mapping = {k: dict(v) for k, v in (facility_mapping or {}).items()}
+        self.facility_defaults = dict(facility_defaults or {})  # a facility's template when no code maps
         self.on_order = on_order
         self._lock = threading.Lock()
 
     def template_for(self, code: str, facility: str = "") -> str | None:
         if not code:
-            return None
+            return self.facility_defaults.get(facility)
         if code in self.facility_mapping.get(facility, {}):
             return self.facility_mapping[facility][code]
         if code in self.mapping:
@@ -89,7 +92,7 @@ class OrderHandler:
             codes = template.spec.codes
             if code in codes.cpt or code in codes.loinc or code in codes.radlex:
                 return template.id
-        return None
+        return self.facility_defaults.get(facility)
 
     def handle(self, message: bytes) -> tuple[bytes, OrderResult]:
         try:
@@ -109,6 +112,7 @@ class OrderHandler:
             with self._lock:
                 result = self._apply(segs)
         result = OrderResult(result.code, result.action, result.accession, result.text, control_id)
+        log.info("order message %s (%s): %s %s", control_id or "-", kind or "?", result.code, result.action)
         if self.on_order is not None:
             self.on_order(result)
         return _ack(segs, result), result

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..logs import log
 from ..report import Report
 from ..store import OutboxEntry, Store
 from .destinations import Delivery, Destination
@@ -60,8 +61,10 @@ class DestinationState:
 
 class Outbox:
     def __init__(self, store: Store, destinations: list[Destination], *, alert_after: float = 900.0,
-                 clock: Callable[[], float] = time.time, rng: Callable[[], float] = random.random) -> None:
+                 clock: Callable[[], float] = time.time, rng: Callable[[], float] = random.random,
+                 routes: dict[str, list[str]] | None = None) -> None:
         self.store = store
+        self.routes = dict(routes or {})  # facility → the destinations it names ([[facility]] destinations)
         self.destinations = {d.name: d for d in destinations}
         self.alert_after = alert_after
         self.clock = clock
@@ -80,9 +83,13 @@ class Outbox:
         out = []
         facility = str(version.exam.get("facility") or "")
         for d in self.destinations.values():
-            wanted = getattr(getattr(d, "config", None), "facilities", None)
-            if wanted and facility not in wanted:
-                continue  # another hospital's RIS
+            if facility in self.routes:
+                if d.name not in self.routes[facility]:
+                    continue  # the facility names its own destinations
+            else:
+                wanted = getattr(getattr(d, "config", None), "facilities", None)
+                if wanted and facility not in wanted:
+                    continue  # another hospital's RIS
             control_id = version.control_id(d.name)
             try:
                 payload, state, error = d.build(version), "pending", ""
@@ -155,12 +162,20 @@ class Outbox:
             if delivery.outcome == "sent":
                 db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, ack = ?, last_error = '' WHERE id = ?",
                            (now, delivery.ack, row["id"]))
+                self.store._audit(db, "export", row["report_id"], "", f"{row['status']} v{row['version']} to {dest.name} "
+                                  f"({row['kind']}, {row['control_id']})", now, actor="outbox")
             elif delivery.outcome == "dead":
                 db.execute("UPDATE outbox SET state = 'dead', last_error = ?, ack = ? WHERE id = ?",
                            (delivery.detail, delivery.ack, row["id"]))
+                self.store._audit(db, "export_failed", row["report_id"], "", f"{row['status']} v{row['version']} to "
+                                  f"{dest.name}: dead-lettered", now, actor="outbox")
             else:
                 db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
                            (now + backoff(row["attempts"] + 1, self.rng), delivery.detail, row["id"]))
+        # The outcome only: a receiver's error text may quote the message (patient data).
+        (log.info if delivery.outcome == "sent" else log.warning)(
+            "outbox message %d (%s v%d) to %s: %s after %d attempt(s)", row["id"], row["status"], row["version"],
+            dest.name, delivery.outcome, row["attempts"] + 1)
         return Attempt(row["id"], dest.name, row["control_id"], delivery)
 
     def run(self, stop: threading.Event, poll: float = 1.0,

@@ -19,13 +19,13 @@ class EditFieldScreen(ModalScreen[str | None]):
     def __init__(self, report: Report) -> None:
         super().__init__()
         self.report = report
-        self.key = report.slot.key
+        self.key = "addendum" if report.amendment == "addendum" else report.slot.key
 
     def compose(self) -> ComposeResult:
-        slot = self.report.slot
+        title = "Addendum" if self.key == "addendum" else self.report.slot.title
         text = self.report.slot_text(self.key, with_unaccepted=True)
         with Vertical(id="edit"):
-            yield Static(Text(f"{slot.title} — Ctrl+S keeps, Esc drops"), id="edit-title")
+            yield Static(Text(f"{title} — Ctrl+S keeps, Esc drops"), id="edit-title")
             yield TextArea(text, id="edit-text", soft_wrap=True)
 
     def on_mount(self) -> None:

@@ -33,6 +33,9 @@ WHAT = {
     "close_study": "back to the worklist (the draft is kept)",
     "play_back": "hear the last dictation as it was recorded",
     "start_listening": "take dictation again",
+    "begin_addendum": "after signing final: start an addendum (the signed text stays as it was)",
+    "begin_correction": "after signing final: correct the report (signed again as a corrected version)",
+    "cancel_amendment": "drop the addendum or correction being written",
 }
 KEYS = [
     ("F1", "this help"),
@@ -42,10 +45,12 @@ KEYS = [
     ("F5 / F6", "previous / next field"),
     ("F8", "settings: microphone (with a level test), end-of-utterance silence, push-to-talk"),
     ("F9", "sign: open flags, communication of critical results, preliminary or final"),
+    ("F7 / Shift+F7", "on a signed report: start an addendum / a correction (F9 signs it)"),
     ("Ctrl+Z / Ctrl+Y", "undo / redo"),
     ("Enter on a flag", "go to the field it is about"),
     ("Esc", "back to the worklist (the draft is kept)"),
     ("Enter / N", "on the worklist: open the selected study / the next one"),
+    ("S / V", "on the worklist: show reports signed in the last two days / open the next peer review"),
     ("Ctrl+Q", "quit (asks when a draft is open)"),
 ]
 

@@ -59,6 +59,8 @@ class ReportScreen(Screen):
         Binding("f2", "edit_field", "Type", priority=True),
         Binding("f3", "play_back", "Play back", priority=True),
         Binding("f9", "sign", "Sign", priority=True),
+        Binding("f7", "amend('addendum')", "Addendum", show=False, priority=True),
+        Binding("shift+f7", "amend('correction')", "Correct", show=False, priority=True),
         Binding("ctrl+z", "undo", "Undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", priority=True),
         Binding("escape", "close", "Worklist"),
@@ -217,6 +219,7 @@ class ReportScreen(Screen):
 
     def _show_flags(self, flags: list[Flag]) -> None:
         self.flags = list(flags)
+        self.rapp.refresh_critical()  # a critical finding dictated or told here changes the list
         # Old items are removed before the new ones go in (clear() completes later): the panel
         # never shows the previous flags mixed with the new ones. Rebuilds run in order.
         self.call_later(self._rebuild_flags, list(flags))
@@ -248,11 +251,14 @@ class ReportScreen(Screen):
                 parts.append(self.last_command)
         if app.outbox_line:
             parts.append(app.outbox_line)
+        if app.critical_line:
+            parts.append(app.critical_line)
         parts.append(f"model {app.model_label}")
         if app.latency is not None:
             parts.append(f"last {app.latency * 1000:.0f} ms")
         status.update(Text("  ·  ".join(parts)))
-        status.set_class(app.state in ("no_microphone", "error") or app.outbox_line.startswith("⚠"), "problem")
+        status.set_class(app.state in ("no_microphone", "error") or app.outbox_line.startswith("⚠")
+                         or "OVERDUE" in app.critical_line, "problem")
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -319,18 +325,18 @@ class ReportScreen(Screen):
         if self.controller is None:
             self.query_one("#report", TextArea).focus()  # the plain pad is typed into directly
             return
-        if self.controller.report.status in ("final", "corrected"):
-            self.last_command = "✗ the report is signed final; corrections come with addenda"
+        report = self.controller.report
+        if report.status in ("final", "corrected") and not report.amendment:
+            self.last_command = "✗ the report is signed final: F7 starts an addendum, Shift+F7 a correction"
             self.show_status()
             return
         from .edit import EditFieldScreen
 
-        report = self.controller.report
-        key = report.slot.key
+        key = "addendum" if report.amendment == "addendum" else report.slot.key
 
         def typed(r: Report, text: str) -> Outcome:
             r.type_text(key, text)
-            return Outcome(True, f"typed into {r.template.slot(key).title}", True)
+            return Outcome(True, f"typed into {'the addendum' if key == 'addendum' else r.template.slot(key).title}", True)
 
         def done(text: str | None) -> None:
             if text is not None:
@@ -368,6 +374,15 @@ class ReportScreen(Screen):
             key = next((s.key for s in report.template.slots if s.section.key == key), None)
         if key:
             self._edit(lambda r: r.go_to(key))
+
+    def action_amend(self, kind: str) -> None:
+        """After signing final: start an addendum (F7) or a correction (Shift+F7)."""
+        if self.controller is None:
+            return
+        handled = self.controller.command(f"begin_{kind}")
+        self.last_command = ("✓ " if handled.outcome.ok else "✗ ") + handled.outcome.message
+        self._show_report()
+        self.show_status()
 
     def action_close(self) -> None:
         from .worklist import WorklistScreen
@@ -451,6 +466,18 @@ def report_rich(report: Report, tentative: str = "") -> Text:
             out.append_text(line)
             out.append("\n")
         out.append("\n")
+    for a in report.addenda:  # signed: shown as sent, never edited
+        out.append(report._addendum_block(a.text, a.by, a.signed_at) + "\n\n", style="")
+    if report.amendment == "addendum":
+        out.append("ADDENDUM (being dictated; sign to send)\n", style="bold")
+        line = Text("▶ " + (report.slot_text("addendum") or ("" if tentative else "…")))
+        if tentative:
+            line.append(" " + tentative, style="italic grey62")
+        line.stylize("on grey23")
+        out.append_text(line)
+        out.append("\n")
+    elif report.amendment == "correction":
+        out.append("CORRECTION in progress: edit the report, then sign (F9)\n", style="bold yellow")
     out.rstrip()
     out.append("\n")
     return out

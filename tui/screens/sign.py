@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
-from dictation.report import COMMUNICATION_METHODS
+from dictation.report import COMMUNICATION_METHODS, exam_zone
 from dictation.reporting import ReportController, signing_problems
 
 from .report import SEVERITY_MARK, minutes
@@ -34,8 +34,15 @@ class SignScreen(ModalScreen[str | None]):
         report = self.controller.report
         flags, _ = self.controller.run_checks()
         critical = [f for f in flags if f.kind == "critical_finding"]
+        what = {"addendum": "the addendum to", "correction": "the correction of"}.get(report.amendment or "", "")
         with Vertical(id="sign"):
-            yield Static(Text(f"Sign {report.template.title} ({report.status})", style="bold"), id="sign-title")
+            yield Static(Text(f"Sign {what + ' ' if what else ''}{report.template.title} ({report.status})", style="bold"),
+                         id="sign-title")
+            if not self.controller.licence.ok:
+                yield Static(Text(f"⚠ {self.controller.licence.message}", style="bold red"), id="sign-licence")
+            changes = self._changes()
+            if changes:
+                yield Static(Text(changes), id="sign-changes")
             yield Static(Text(self._flags_text(flags)), id="sign-flags")
             if critical:
                 untold = [f.finding for f in critical if f.finding not in report.communicated()]
@@ -45,13 +52,32 @@ class SignScreen(ModalScreen[str | None]):
                     yield Input(placeholder="recipient (e.g. Dr. Jane Roe)", id="recipient")
                     yield Input(placeholder="role (e.g. ED physician)", id="role")
                     yield Select([(m, m) for m in COMMUNICATION_METHODS], value="telephone", allow_blank=False, id="method")
-                    yield Input(value=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), id="when")
+                    yield Input(value=dt.datetime.now(self.zone).strftime("%Y-%m-%d %H:%M"), id="when")
                     yield Button("Record", id="record")
             yield Static(id="sign-problems")
             with Horizontal(id="sign-buttons"):
                 yield Button("Sign preliminary", id="preliminary")
                 yield Button("Sign final", id="final", variant="primary")
                 yield Button("Back", id="cancel")
+
+    @property
+    def zone(self) -> dt.tzinfo | None:
+        """Times are given and shown in the facility's time zone (this machine's when none is set)."""
+        return exam_zone(self.controller.report.exam)
+
+    def _changes(self) -> str:
+        """Signing final over a preliminary: what changed since it, and who signed it."""
+        store, report = self.controller.store, self.controller.report
+        if store is None or report.amendment or report.status != "preliminary":
+            return ""
+        previous = store.latest_version(report.id)
+        if previous is None:
+            return ""
+        from dictation.versions import build_version, describe_differences
+
+        draft = build_version(report, self.controller.signer, self.controller.flags, previous)
+        lines = describe_differences(draft.differences or {})
+        return "Since the preliminary:\n" + "\n".join(f"  {line}" for line in lines[:14])
 
     def on_mount(self) -> None:
         self._refresh()
@@ -68,9 +94,12 @@ class SignScreen(ModalScreen[str | None]):
 
     def _refresh(self) -> None:
         flags, _ = self.controller.run_checks()
-        problems = signing_problems(self.controller.report, flags, "final")
+        licence = self.controller.licence
+        problems = signing_problems(self.controller.report, flags, "final", licence)
         final = self.query_one("#final", Button)
         final.disabled = bool(problems)
+        self.query_one("#preliminary", Button).disabled = bool(licence.blocks("preliminary")) or bool(
+            self.controller.report.amendment)
         text = "Final cannot be signed yet:\n" + "\n".join(f"  • {p}" for p in problems) if problems else "Ready to sign final."
         self.query_one("#sign-problems", Static).update(Text(text))
         self.query_one("#sign-flags", Static).update(Text(self._flags_text(flags)))
@@ -81,7 +110,7 @@ class SignScreen(ModalScreen[str | None]):
         findings = [f.finding for f in flags if f.kind == "critical_finding" and f.finding not in report.communicated()]
         when_text = self.query_one("#when", Input).value.strip()
         try:
-            at = dt.datetime.strptime(when_text, "%Y-%m-%d %H:%M").timestamp()
+            at = dt.datetime.strptime(when_text, "%Y-%m-%d %H:%M").replace(tzinfo=self.zone).timestamp()
         except ValueError:
             self.query_one("#sign-problems", Static).update(Text(f"✗ time {when_text!r}: write it as YYYY-MM-DD HH:MM"))
             return

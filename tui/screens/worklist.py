@@ -1,8 +1,11 @@
 """The worklist: studies waiting to be read, STAT first, then the longest waiting.
 
-Each row shows a turnaround clock (time since ordered), coloured as it nears the site's limit for
-its priority (green under half, yellow under the limit, red past it). Enter opens the study (its
-draft if one was started: nothing is lost by a crash or a quit); N opens the next one.
+Each row shows a turnaround clock (time since ordered), coloured as it nears its facility's limit
+for its priority (green under half, yellow under the limit, red past it), and a warning where the
+reader holds no valid licence for the facility. Critical results not yet communicated, from any
+study, stay in a line above the list until closed. Enter opens the study (its draft if one was
+started: nothing is lost by a crash or a quit); N opens the next one; S shows reports signed in
+the last two days (for an addendum); V opens the next peer review.
 """
 
 from __future__ import annotations
@@ -22,9 +25,6 @@ from ..widgets.title import TitleBar
 
 if TYPE_CHECKING:
     from ..app import RadscribeApp
-
-LIMITS_MINUTES = {"stat": 30, "urgent": 120, "routine": 1440}
-
 
 def waited(seconds: float) -> str:
     minutes = int(seconds // 60)
@@ -61,12 +61,16 @@ class WorklistScreen(Screen):
         Binding("enter", "open", "Open study"),
         Binding("n", "open_next", "Open next"),
         Binding("r", "refresh", "Refresh"),
+        Binding("s", "toggle_signed", "Signed"),
+        Binding("v", "review", "Peer review"),
     ]
 
     def __init__(self, clock: Callable[[], float] = time.time, limits: dict[str, int] | None = None) -> None:
         super().__init__()
         self.clock = clock
-        self.limits = dict(limits or LIMITS_MINUTES)
+        self.limits = dict(limits) if limits else None  # None: each facility's own ([[facility]] turnaround_minutes)
+        self.show_signed = False
+        self.signed: list[Any] = []
         self.rows: list[Any] = []
         self.loose: list[Any] = []
         self.session: Any = None
@@ -82,6 +86,7 @@ class WorklistScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar(self.title_text())
         yield Static(id="worklist-status")
+        yield Static(id="worklist-critical")
         yield DataTable(id="worklist", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -155,15 +160,21 @@ class WorklistScreen(Screen):
         table.clear()
         self.rows = list(store.worklist())
         now = self.clock()
+        practice = self.rapp.practice
         for row in self.rows:
             age = max(0.0, now - row["ordered_at"])
             draft = store.draft_for(row["id"])
+            status = store.db.execute("SELECT status FROM reports WHERE id = ?", (draft,)).fetchone()[0] if draft else ""
+            licence = practice.licence_check(row["facility"])
+            facility = Text(row["facility"])
+            if not licence.ok:
+                facility.append(" ⚠ no licence" if "no licence" in licence.message else " ⚠ licence expired", style="bold red")
             table.add_row(
                 Text(row["priority"].upper(), style="bold red" if row["priority"] == "stat" else ""),
-                Text(waited(age), style=clock_style(row["priority"], age, self.limits)),
-                row["accession"], row["exam"] or row["exam_code"], row["facility"],
+                Text(waited(age), style=clock_style(row["priority"], age, self.limits or practice.limits(row["facility"]))),
+                row["accession"], row["exam"] or row["exam_code"], facility,
                 row["patient_name"].replace("^", ", "),
-                "draft" if draft else (row["template_id"] or "generic"),
+                ("preliminary" if status == "preliminary" else "draft") if draft else (row["template_id"] or "generic"),
                 key=str(row["id"]),
             )
         # Reports started without a worklist item (radscribe --template) and never signed final:
@@ -173,8 +184,17 @@ class WorklistScreen(Screen):
             age = max(0.0, now - d.updated_at)
             table.add_row(Text("DRAFT", style="italic"), Text(waited(age)), "—", d.template_id, "", "",
                           f"draft ({d.utterances} utterances)", key=f"draft:{d.id}")
-        if self.rows or self.loose:
-            table.move_cursor(row=min(cursor, len(self.rows) + len(self.loose) - 1))
+        # Signed in the last two days (S shows them): open one for an addendum (F7) or a correction.
+        self.signed = []
+        if self.show_signed:
+            self.signed = [d for d in store.drafts(include_signed=True)
+                           if d.status in ("final", "corrected") and now - d.updated_at < 2 * 86400]
+            for d in self.signed:
+                table.add_row(Text("SIGNED", style="dim"), Text(waited(max(0.0, now - d.updated_at)) + " ago"),
+                              d.accession or "—", d.template_id, "", "", d.status, key=f"signed:{d.id}")
+        total = len(self.rows) + len(self.loose) + len(self.signed)
+        if total:
+            table.move_cursor(row=min(cursor, total - 1))
         count = len(self.rows)
         stat = sum(1 for r in self.rows if r["priority"] == "stat")
         status = f"{count} stud{'y' if count == 1 else 'ies'} waiting" + (f", {stat} STAT" if stat else "")
@@ -188,6 +208,10 @@ class WorklistScreen(Screen):
             status += "  ·  no microphone: Enter opens a study"
         line = self.rapp.outbox_line
         self.query_one("#worklist-status", Static).update(Text(status + (f"  ·  {line}" if line else "")))
+        self.rapp.refresh_critical()
+        critical = self.query_one("#worklist-critical", Static)
+        critical.update(Text(self.rapp.critical_line, style="bold red" if "OVERDUE" in self.rapp.critical_line else "bold yellow"))
+        critical.display = bool(self.rapp.critical_line)
 
     def action_open(self) -> None:
         table = self.query_one(DataTable)
@@ -196,6 +220,15 @@ class WorklistScreen(Screen):
             self.rapp.open_study(self.rows[row])
         elif row - len(self.rows) < len(self.loose):
             self.rapp.open_draft(self.loose[row - len(self.rows)].id)
+        elif row - len(self.rows) - len(self.loose) < len(self.signed):
+            self.rapp.open_draft(self.signed[row - len(self.rows) - len(self.loose)].id)
+
+    def action_toggle_signed(self) -> None:
+        self.show_signed = not self.show_signed
+        self.action_refresh()
+
+    def action_review(self) -> None:
+        self.rapp.open_review()
 
     def action_open_next(self) -> None:
         if self.rows:
