@@ -119,7 +119,7 @@ class ReportController:
         self.audio_limit = 200
         if store is not None:
             store.save_report(report)
-            store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status)
+            store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status, actor=self._actor)
 
     @property
     def checker(self) -> Checker:
@@ -173,7 +173,7 @@ class ReportController:
         if state == self._critical_state:
             return
         dictated = [u.at for u in self.report.utterances if u.kind == "dictation" and u.at]
-        self.store.sync_critical(self.report, flags, at=dictated[-1] if dictated else None)
+        self.store.sync_critical(self.report, flags, at=dictated[-1] if dictated else None, actor=self._actor)
         self._critical_state = state
 
     def _sign_blocked(self, command: Command | None) -> str:
@@ -322,6 +322,11 @@ class ReportController:
                                  command.describe(), outcome.message, now)
         return self._commit(record, outcome, command, None, version_before)
 
+    @property
+    def _actor(self) -> str | None:
+        """Who the audit log names: the signing reader (else the store's actor)."""
+        return (self.signer.id or self.signer.display or None) if self.signer else None
+
     def _signer_name(self) -> str:
         return self.signer.display if self.signer else ""
 
@@ -337,7 +342,7 @@ class ReportController:
                 # The flags as the signing saw them (_sign_blocked checked the report just before).
                 signed = build_version(report, self.signer, self.flags if self.checks else [],
                                        self.store.latest_version(report.id))
-            self.store.commit_utterance(report, record, outbox=entries, signed=signed)
+            self.store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
         # Ids, kinds and statuses only: never the text or the exam.
         log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,
                  f" ({record.command})" if record.command else "")

@@ -291,7 +291,7 @@ class Store:
         )
 
     def commit_utterance(self, report: Report, record: UtteranceRecord, outbox: list[OutboxEntry] | None = None,
-                         signed: SignedVersion | None = None) -> None:
+                         signed: SignedVersion | None = None, actor: str | None = None) -> None:
         """The utterance and the report it changed (and, when it signed the report, the signed
         version and the messages to send) in one durable transaction, with its audit entry."""
         now = time.time()
@@ -309,7 +309,7 @@ class Store:
                 action, detail = "dictate", record.slot or ""
             else:
                 action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
-            self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now)
+            self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now, actor)
             db.execute(
                 "INSERT INTO utterances (report_id, seq, kind, text, heard, start, end, words, slot, command, committed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -451,7 +451,7 @@ class Store:
 
     # -- critical results ------------------------------------------------------------------------
 
-    def sync_critical(self, report: Report, flags: list[Any], at: float | None = None) -> None:
+    def sync_critical(self, report: Report, flags: list[Any], at: float | None = None, actor: str | None = None) -> None:
         """Start a timer for each critical finding when first flagged; stop it when its
         communication is recorded; a finding no longer flagged (scratched, negated) before being
         communicated is withdrawn."""
@@ -465,7 +465,7 @@ class Store:
                 if row is None:
                     db.execute("INSERT INTO critical_results (report_id, finding, acr_category, deadline_minutes, dictated_at) "
                                "VALUES (?, ?, ?, ?, ?)", (report.id, finding, flag.acr_category, flag.deadline_minutes, at))
-                    self._audit(db, "critical_flagged", report.id, str(report.exam.get("accession") or ""), finding, at)
+                    self._audit(db, "critical_flagged", report.id, str(report.exam.get("accession") or ""), finding, at, actor)
                 elif row["withdrawn_at"] is not None:
                     db.execute("UPDATE critical_results SET withdrawn_at = NULL WHERE report_id = ? AND finding = ?",
                                (report.id, finding))
@@ -477,7 +477,8 @@ class Store:
                 cur = db.execute("UPDATE critical_results SET communicated_at = ?, withdrawn_at = NULL "
                                  "WHERE report_id = ? AND finding = ? AND communicated_at IS NULL", (when, report.id, finding))
                 if cur.rowcount:
-                    self._audit(db, "critical_communicated", report.id, str(report.exam.get("accession") or ""), finding, at)
+                    self._audit(db, "critical_communicated", report.id, str(report.exam.get("accession") or ""), finding,
+                                actor=actor)
 
     def open_critical(self) -> list[sqlite3.Row]:
         """Critical results not yet communicated, across every study, oldest first."""

@@ -437,3 +437,135 @@ async def test_a_draft_left_without_a_worklist_item_is_offered_on_the_next_start
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ReportScreen) and app.screen.controller.report.id == left.id
+
+
+# -- the teleradiology practice (issue 7) ----------------------------------------------------------
+
+def normal_chest(library):
+    report = Report.new(library.get("xr-chest"), exam={"accession": "ACC-N1"})
+    report.go_to("indication")
+    report.dictate("Cough.")
+    report.accept_all_defaults()
+    report.go_to("impression")
+    report.dictate("No acute abnormality.")
+    return report
+
+
+def practice_app(tmp_path, library, said=()):
+    import datetime as dt
+
+    from dictation.export.document import Signer
+    from dictation.practice import Facility, Licence, Practice
+
+    store = worklist_store(tmp_path)
+    store.actor = "R-ME"
+    practice = Practice({"North": Facility(id="North", jurisdiction="US-NV", time_zone="America/Los_Angeles",
+                                           turnaround_minutes={"stat": 60}),
+                         "General": Facility(id="General", jurisdiction="US-CA", turnaround_minutes={"urgent": 60})},
+                        (Licence(jurisdiction="US-CA", expires=dt.date.today() + dt.timedelta(days=5)),))
+
+    def make_controller(report, worklist_id):
+        return ReportController(report, store=store, practice=practice, signer=Signer("R-ME", "Me", "Mo"))
+
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said]) if said else None
+    source = (lambda: ArraySource(speech, realtime=True)) if said else MissingMicrophone
+    app = RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library, practice=practice,
+                       make_controller=make_controller, clock=lambda: NOW, show_clock=False)
+    return app, store
+
+
+@pytest.mark.asyncio
+async def test_facility_limits_licence_warnings_and_time_zone_on_the_worklist(tmp_path, library):
+    app, store = practice_app(tmp_path, library)
+    notes = []
+    app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
+    async with app.run_test(size=(150, 24)) as pilot:
+        await pilot.pause()
+        assert any("licence for US-CA expires on" in n for n in notes)  # near expiry: said at start
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert rows[0][4] == "North ⚠ no licence" and rows[1][4] == "General"
+        # North's STAT limit is 60 min here (40 min waited: yellow, not red); General's urgent 60 (70: red).
+        assert [table.get_row_at(i)[1].style for i in range(3)] == ["yellow", "bold red", "green"]
+        await pilot.press("enter")  # the North STAT study
+        assert isinstance(app.screen, ReportScreen)
+        assert any("you hold no licence for US-NV (North): this study cannot be signed by you" in n for n in notes)
+        report = app.screen.controller.report
+        assert report.exam["time_zone"] == "America/Los_Angeles"
+        handled = app.screen.controller.command("sign_preliminary")
+        assert not handled.outcome.ok and report.status == "draft"
+
+
+@pytest.mark.asyncio
+async def test_an_uncommunicated_critical_result_stays_visible_across_studies(tmp_path, library):
+    said = ["go to impression", "large right pneumothorax period"]
+    app, store = practice_app(tmp_path, library, said)
+    async with app.run_test(size=(150, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "enter")  # the General urgent study
+        await wait_for(pilot, lambda: "Critical finding: pneumothorax" in flags_text(app))
+        await wait_for(pilot, lambda: "not communicated: pneumothorax (ACC-U1)" in app.critical_line)
+        assert "not communicated: pneumothorax" in str(app.screen.query_one("#status", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+        line = str(app.screen.query_one("#worklist-critical", Static).render())
+        assert "pneumothorax (ACC-U1)" in line and "min left" in line
+        await pilot.press("enter")  # another study: the line is still there
+        await pilot.pause()
+        assert "pneumothorax (ACC-U1)" in str(app.screen.query_one("#status", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_addendum_on_a_signed_report_with_f7(tmp_path, library):
+    from tui.screens.edit import EditFieldScreen
+
+    report = normal_chest(library)
+    store = Store(tmp_path / "s.db")
+    controller = ReportController(report, store=store)
+    assert controller.command("sign_final").outcome.ok
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f7")
+        assert report.amendment == "addendum" and "ADDENDUM (being dictated" in app.screen.report_text()
+        await pilot.press("f2")
+        assert isinstance(app.screen, EditFieldScreen)
+        app.screen.query_one(TextArea).text = "Outside CT reviewed: no change."
+        await pilot.press("ctrl+s")
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: isinstance(app.screen, SignScreen))
+        assert "the addendum to" in str(app.screen.query_one("#sign-title", Static).render())
+        await pilot.click("#final")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen))
+    assert report.status == "corrected" and [v["kind"] for v in store.versions(report.id)] == ["final", "addendum"]
+    assert "Outside CT reviewed: no change." in store.versions(report.id)[1]["text"]
+
+
+@pytest.mark.asyncio
+async def test_peer_review_screen_records_a_radpeer_score(tmp_path, library):
+    from textual.widgets import RadioSet
+
+    from dictation.review import sample
+    from tui.screens.review import ReviewScreen
+
+    app, store = practice_app(tmp_path, library)
+    report = normal_chest(library)
+    from dictation.export.document import Signer
+
+    other = ReportController(report, store=store, signer=Signer("R-OTHER", "Other", "Olga"))
+    assert other.command("sign_final").outcome.ok
+    assert {k: len(v) for k, v in sample(store, 100).items()} == {"R-OTHER": 1}
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert "No acute abnormality." in str(app.screen.query_one("#review-text", Static).render())
+        radios = app.screen.query_one(RadioSet)
+        radios.query("RadioButton")[2].value = True  # 2b
+        await pilot.click("#save")
+        assert "needs a comment" in str(app.screen.query_one("#review-problem", Static).render())
+        app.screen.query_one("#review-comment", Input).value = "Missed pneumothorax on the left."
+        app.screen.query_one("#save", Button).press()
+        await wait_for(pilot, lambda: isinstance(app.screen, WorklistScreen))
+    (review,) = store.reviews()
+    assert (review["score"], review["reviewer"], review["comment"]) == ("2b", "R-ME", "Missed pneumothorax on the left.")
