@@ -327,6 +327,13 @@ class ReportController:
         """Who the audit log names: the signing reader (else the store's actor)."""
         return (self.signer.id or self.signer.display or None) if self.signer else None
 
+    def save_edit(self, what: str) -> None:
+        """A change made outside dictation (typed with F2, a communication from the sign form):
+        stored, and named in the audit log (what kind of change, never the text)."""
+        if self.store is not None:
+            self.store.save_report(self.report)
+            self.store.audit("edit", self.report.id, str(self.report.exam.get("accession") or ""), what, actor=self._actor)
+
     def _signer_name(self) -> str:
         return self.signer.display if self.signer else ""
 

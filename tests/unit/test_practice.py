@@ -335,15 +335,17 @@ def test_the_audit_log_names_who_opened_dictated_signed_and_exported(library, st
     report.go_to("findings.lungs")
     said(c, "Clear lungs.")
     said(c, "next field")
+    c.save_edit("typed into Impression")  # F2 in the terminal UI
     said(c, "sign as final")
     outbox.deliver_due()
     rows = store.audit_log(report.id)
     actions = [(a["actor"], a["action"]) for a in rows]
-    assert actions == [("R-NIGHT", "open"), ("R-NIGHT", "dictate"), ("R-NIGHT", "command"), ("R-NIGHT", "sign"),
-                       ("outbox", "export")]
+    assert actions == [("R-NIGHT", "open"), ("R-NIGHT", "dictate"), ("R-NIGHT", "command"), ("R-NIGHT", "edit"),
+                       ("R-NIGHT", "sign"), ("outbox", "export")]
     assert rows[0]["accession"] == "A100" and rows[1]["detail"] == "findings.lungs"
-    assert rows[3]["detail"] == "final (version 1, final)"
-    assert rows[4]["detail"].startswith("final v1 to drop (dir, RS")
+    assert rows[3]["detail"] == "typed into Impression"
+    assert rows[4]["detail"] == "final (version 1, final)"
+    assert rows[5]["detail"].startswith("final v1 to drop (dir, RS")
     assert all(rows[i]["at"] <= rows[i + 1]["at"] for i in range(len(rows) - 1))
 
 

@@ -267,7 +267,9 @@ class ReportScreen(Screen):
             return
         outcome = outcome_fn(self.controller.report)
         self.last_command = ("✓ " if outcome.ok else "✗ ") + outcome.message
-        if outcome.ok and self.controller.store is not None:
+        if outcome.ok and outcome.changed:  # typed, undone, redone: stored and audited
+            self.controller.save_edit(outcome.message if outcome.message.startswith("typed into") else outcome.message[:20])
+        elif outcome.ok and self.controller.store is not None:  # the cursor moved: stored, not an edit
             self.controller.store.save_report(self.controller.report)
         self._show_report()
         if self.controller.checks_ready:  # never load the NLP pipeline on the UI thread

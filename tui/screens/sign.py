@@ -122,8 +122,7 @@ class SignScreen(ModalScreen[str | None]):
         if not outcome.ok:
             self.query_one("#sign-problems", Static).update(Text(f"✗ {outcome.message}"))
             return
-        if self.controller.store is not None:
-            self.controller.store.save_report(report)
+        self.controller.save_edit("communication recorded")
         self.query_one("#comm-title", Static).update(Text("Communication of critical results — recorded"))
         self._refresh()
 
