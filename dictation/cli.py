@@ -878,12 +878,12 @@ def critical(store_path: str | None) -> None:
 
 
 def critical_lines(rows: list[Any], now: float) -> list[str]:
+    from .practice import deadline_text
+
     out = []
     for r in rows:
         minutes = (now - r["dictated_at"]) / 60
-        deadline = r["deadline_minutes"]
-        left = f"{deadline - minutes:.0f} min left" if deadline and minutes <= deadline else (
-            f"OVERDUE by {minutes - deadline:.0f} min" if deadline else "no deadline")
+        left = deadline_text(r["dictated_at"], r["deadline_minutes"], now)
         out.append(f"{r['finding']:<28} {r['accession'] or r['report_id'][:12]:<14} {r['facility'] or '-':<12} "
                    f"dictated {minutes:.0f} min ago, ACR {r['acr_category'] or '-'}: {left}")
     return out

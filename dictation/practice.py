@@ -172,6 +172,16 @@ class Practice:
         return {f.id: dict(f.templates) for f in self.facilities.values() if f.templates}
 
 
+def deadline_text(dictated_at: float, deadline_minutes: float | None, now: float) -> str:
+    """A critical result's time against its deadline: "12 min left", "OVERDUE by 5 min"."""
+    waited = (now - dictated_at) / 60
+    if not deadline_minutes:
+        return f"{waited:.0f} min, no deadline"
+    if waited > deadline_minutes:
+        return f"OVERDUE by {waited - deadline_minutes:.0f} min"
+    return f"{deadline_minutes - waited:.0f} min left"
+
+
 class _Facilities(_Model):
     facility: list[Facility] = []
 

@@ -543,6 +543,8 @@ class Store:
     def purge_audio(self, older_than_days: float, now: float | None = None) -> int:
         """Delete stored audio older than the retention period; the purge itself is audited."""
         cutoff = (now or time.time()) - older_than_days * 86400
+        if self.db.execute("SELECT 1 FROM audio WHERE created_at < ? LIMIT 1", (cutoff,)).fetchone() is None:
+            return 0  # nothing to purge: no write (this runs whenever the store is opened)
         with self.transaction() as db:
             n = db.execute("DELETE FROM audio WHERE created_at < ?", (cutoff,)).rowcount
             if n:

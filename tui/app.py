@@ -175,13 +175,12 @@ class RadscribeApp(App):
         if not rows:
             self.critical_line = ""
             return
+        from dictation.practice import deadline_text
+
         now = (self.clock or time.time)()
         first = rows[0]
-        waited = (now - first["dictated_at"]) / 60
-        deadline = first["deadline_minutes"]
-        when = (f"OVERDUE by {waited - deadline:.0f} min" if deadline and waited > deadline
-                else f"{deadline - waited:.0f} min left" if deadline else f"{waited:.0f} min")
-        overdue = sum(1 for r in rows if r["deadline_minutes"] and (now - r["dictated_at"]) / 60 > r["deadline_minutes"])
+        when = deadline_text(first["dictated_at"], first["deadline_minutes"], now)
+        overdue = sum(1 for r in rows if deadline_text(r["dictated_at"], r["deadline_minutes"], now).startswith("OVERDUE"))
         where = first["accession"] or first["report_id"][:8]
         more = f" (+{len(rows) - 1} more{f', {overdue} overdue' if overdue else ''})" if len(rows) > 1 else ""
         self.critical_line = f"⚠ not communicated: {first['finding']} ({where}) {when}{more}"

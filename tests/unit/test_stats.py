@@ -184,3 +184,21 @@ def test_review_score_rules(tmp_path, library):
     assert r1["sampled"] == 1 and r1["reviewed"] == 1 and r1["2b"] == 1 and r1["2b+3b share"] == 1.0
     assert [a["action"] for a in store.audit_log()][-1] == "review"
     assert json.loads(json.dumps(dict(store.audit_log()[-1])))["actor"] == "R2"
+
+
+def test_critical_command_lists_open_results_with_time_left(tmp_path, library, monkeypatch):
+    import time as _time
+
+    monkeypatch.delenv("RADSCRIBE_CONFIG", raising=False)
+    store = Store(tmp_path / "c.db")
+    report = seed_report(store, library, "ACC-7", "GEN", "stat", ordered=0)
+    now = _time.time()
+    with store.transaction() as db:
+        db.execute("INSERT INTO critical_results (report_id, finding, acr_category, deadline_minutes, dictated_at) "
+                   "VALUES (?, 'pneumothorax', 1, 60, ?), (?, 'stroke', 1, 60, ?)",
+                   (report.id, now - 10 * MIN, report.id, now - 75 * MIN))
+    result = CliRunner().invoke(main, ["critical", "--store", str(store.path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("stroke") and "ACC-7" in lines[0] and "OVERDUE by 15 min" in lines[0]
+    assert lines[1].startswith("pneumothorax") and "50 min left" in lines[1]
