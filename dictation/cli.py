@@ -66,6 +66,10 @@ def main(ctx: click.Context, audio: str | None, template_id: str | None, model: 
     run_app(audio=audio, template_id=template_id, model=model, device=_device(device))
 
 
+store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False),
+                            help="SQLite store (default: [store] path in the config, else $RADSCRIBE_STORE or the user data folder).")
+
+
 def _device(device: str | None) -> int | str | None:
     return int(device) if device is not None and device.isdigit() else device
 
@@ -304,7 +308,7 @@ def _report_json(report: object, flags: list | None = None) -> dict:
 @click.option("--resume", "resume_id", help="Go on dictating into this draft instead of a new report.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@store_option
 @click.option("--no-route", is_flag=True, help="Keep every sentence in the active field (no routing by anatomy).")
 @click.option("--realtime", is_flag=True, help="Replay AUDIO in real time through the live session, as a microphone.")
 @click.option("--progress", is_flag=True, help="Print each utterance to stderr once it is stored.")
@@ -318,7 +322,6 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     from .report import Report
     from .reporting import Handled, ReportController, dictate_audio
     from .segmenter import SegmenterOptions
-    from .store import Store
 
     if (template_id is None) == (resume_id is None):
         fail("give --template ID for a new report, or --resume DRAFT to go on with one")
@@ -446,7 +449,7 @@ def _outbox(store, config):  # type: ignore[no-untyped-def]
 
 
 @main.group(invoke_without_command=True)
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@store_option
 @click.pass_context
 @friendly
 def outbox(ctx: click.Context, store_path: str | None) -> None:
@@ -455,7 +458,6 @@ def outbox(ctx: click.Context, store_path: str | None) -> None:
 
     from .config import load_config
     from .export.outbox import Outbox
-    from .store import Store
 
     ctx.ensure_object(dict)
     ctx.obj["store"] = store_path
@@ -488,7 +490,6 @@ def outbox_retry(ctx: click.Context, message_id: int) -> None:
     """Send a failing or dead-lettered message again now (after fixing its cause)."""
     from .config import load_config
     from .export.outbox import Outbox
-    from .store import Store
 
     config = load_config()
     store = _store(ctx.obj.get("store"))
@@ -505,7 +506,6 @@ def outbox_retry(ctx: click.Context, message_id: int) -> None:
 def outbox_send(ctx: click.Context, wait: float) -> None:
     """Deliver what is due now; exit 1 if anything is still undelivered."""
     from .config import load_config
-    from .store import Store
 
     config = load_config()
     store = _store(ctx.obj.get("store"))
@@ -528,13 +528,11 @@ def outbox_send(ctx: click.Context, wait: float) -> None:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@store_option
 @click.pass_context
 @friendly
 def worklist(ctx: click.Context, store_path: str | None) -> None:
     """Studies waiting to be read: STAT first, then the longest waiting."""
-    from .config import load_config
-    from .store import Store
 
     ctx.ensure_object(dict)
     ctx.obj["store"] = store_path
@@ -572,7 +570,6 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
     """Put a study on the worklist by hand (orders from the RIS come through listen-orders)."""
     from .config import load_config
     from .export.orders import OrderHandler
-    from .store import Store
 
     config = load_config()
     store = _store(ctx.obj.get("store"))
@@ -592,13 +589,12 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
 @main.command("listen-orders")
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port (default: [orders] port in the config).")
 @click.option("--host", help="Address to listen on (default: [orders] host, else 127.0.0.1).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@store_option
 @friendly
 def listen_orders(port: int | None, host: str | None, store_path: str | None) -> None:
     """Receive ORM^O01 / OMI^O23 orders over MLLP and keep the worklist in step (Ctrl-C stops)."""
     from .config import load_config
     from .export.orders import OrderHandler, OrdersListener, describe
-    from .store import Store
 
     config = load_config()
     port = port or config.orders_port
@@ -689,7 +685,7 @@ def export_report(report_json: str, hl7_target: str | None, fhir_target: str | N
 
 
 @main.group(invoke_without_command=True)
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@store_option
 @click.option("--all", "include_signed", is_flag=True, help="Signed reports too.")
 @click.pass_context
 @friendly
@@ -701,8 +697,6 @@ def drafts(ctx: click.Context, store_path: str | None, include_signed: bool) -> 
         return
     import datetime as dt
 
-    from .config import load_config
-    from .store import Store
 
     store = _store(store_path)
     found = store.drafts(include_signed=include_signed)
@@ -720,8 +714,6 @@ def drafts(ctx: click.Context, store_path: str | None, include_signed: bool) -> 
 @friendly
 def drafts_show(ctx: click.Context, draft_id: str, as_json: bool) -> None:
     """One stored report, as `radscribe dictate` prints it."""
-    from .config import load_config
-    from .store import Store
 
     store = _store(ctx.obj.get("store"))
     report = store.load_report(draft_id, _library())
@@ -747,7 +739,7 @@ def _since(value: str | None) -> float | None:
 @click.option("--since", help="Only reports first signed on or after this date (YYYY-MM-DD, local time).")
 @click.option("--facility", help="Only this facility (its id, as on the worklist).")
 @click.option("--csv", "as_csv", is_flag=True, help="One tidy CSV (table, row, column, value) instead of tables.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store (default: $RADSCRIBE_STORE or the user data folder).")
+@store_option
 @friendly
 def stats(since: str | None, facility: str | None, as_csv: bool, store_path: str | None) -> None:
     """Turnaround, critical-result communication, flags, dictation and peer review figures."""
@@ -768,7 +760,7 @@ def review() -> None:
 @click.option("--percent", type=click.FloatRange(0, 100, min_open=True), required=True, help="Share of each reader's finals to review.")
 @click.option("--since", help="Finals signed on or after this date (YYYY-MM-DD).")
 @click.option("--seed", type=int, help="Seed the random choice (repeatable samples for audits).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@store_option
 @friendly
 def review_sample(percent: float, since: str | None, seed: int | None, store_path: str | None) -> None:
     """Pick PERCENT of each reader's signed finals (at least one each) for peer review."""
@@ -785,7 +777,7 @@ def review_sample(percent: float, since: str | None, seed: int | None, store_pat
 
 @review.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Scored reviews too.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@store_option
 @friendly
 def review_list(show_all: bool, store_path: str | None) -> None:
     """Reviews waiting for a score (or all of them)."""
@@ -804,7 +796,7 @@ def review_list(show_all: bool, store_path: str | None) -> None:
 @click.argument("review_id", type=int)
 @click.argument("score", type=click.Choice(["1", "2a", "2b", "3a", "3b"], case_sensitive=False))
 @click.option("--comment", default="", help="What the reviewer saw (required for 2 and 3).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@store_option
 @friendly
 def review_score(review_id: int, score: str, comment: str, store_path: str | None) -> None:
     """Record a RADPEER score for a sampled report (the reviewer is [reader] id)."""
@@ -818,7 +810,7 @@ def review_score(review_id: int, score: str, comment: str, store_path: str | Non
 @click.argument("report_id")
 @click.option("--diff", "show_diff", is_flag=True, help="Print what each version changed.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per version per line.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@store_option
 @friendly
 def versions(report_id: str, show_diff: bool, as_json: bool, store_path: str | None) -> None:
     """Every signed version of a report (preliminary, final, addenda, corrections), never edited."""
@@ -849,7 +841,7 @@ def versions(report_id: str, show_diff: bool, as_json: bool, store_path: str | N
 @main.command()
 @click.argument("report_id", required=False)
 @click.option("--since", help="Entries on or after this date (YYYY-MM-DD).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@store_option
 @friendly
 def audit(report_id: str | None, since: str | None, store_path: str | None) -> None:
     """The audit log: who opened, dictated, signed, exported, reviewed which study, when."""
@@ -864,7 +856,7 @@ def audit(report_id: str | None, since: str | None, store_path: str | None) -> N
 
 
 @main.command()
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="SQLite store.")
+@store_option
 @friendly
 def critical(store_path: str | None) -> None:
     """Critical results not yet communicated, across every study, with time left to the deadline."""

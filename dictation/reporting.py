@@ -11,6 +11,7 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,7 +174,11 @@ class ReportController:
         if state == self._critical_state:
             return
         dictated = [u.at for u in self.report.utterances if u.kind == "dictation" and u.at]
-        self.store.sync_critical(self.report, flags, at=dictated[-1] if dictated else None, actor=self._actor)
+        try:
+            self.store.sync_critical(self.report, flags, at=dictated[-1] if dictated else None, actor=self._actor)
+        except sqlite3.Error as e:  # a timer not written must never stop dictation; the next check tries again
+            log.warning("report %s: critical-result timers not stored (%s)", self.report.id[:8], type(e).__name__)
+            return
         self._critical_state = state
 
     def _sign_blocked(self, command: Command | None) -> str:

@@ -66,7 +66,7 @@ def compute(store: Store, practice: Practice | None = None, *, since: float | No
             by_report[v["report_id"]].append(v)
     # A report counts in the period of its first signing.
     by_report = {k: vs for k, vs in by_report.items() if vs[0]["signed_at"] >= since}
-    return [_turnaround(by_report, practice), _critical(store, practice, set(by_report), since, facility, now),
+    return [_turnaround(by_report, practice), _critical(store, since, facility, now),
             _flags(by_report), _dictation(by_report), _prelim_final(by_report), _reviews(store, set(by_report))]
 
 
@@ -102,7 +102,7 @@ def _turnaround(by_report: dict[str, list[Any]], practice: Practice) -> Table:
     return table
 
 
-def _critical(store: Store, practice: Practice, reports: set[str], since: float, facility: str | None, now: float) -> Table:
+def _critical(store: Store, since: float, facility: str | None, now: float) -> Table:
     rows = store.db.execute(
         "SELECT c.*, w.facility FROM critical_results c JOIN reports r ON r.id = c.report_id "
         "LEFT JOIN worklist w ON w.id = r.worklist_id WHERE c.withdrawn_at IS NULL AND c.dictated_at >= ?", (since,)).fetchall()

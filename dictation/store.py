@@ -458,8 +458,8 @@ class Store:
         at = at or time.time()
         told = {f: c.at for c in report.communications for f in c.findings}
         current = {f.finding: f for f in flags if f.kind == "critical_finding" and f.finding}
-        rows = {r["finding"]: r for r in self.db.execute("SELECT * FROM critical_results WHERE report_id = ?", (report.id,))}
-        with self.transaction() as db:
+        with self.transaction() as db:  # read and write under one lock: the UI and session threads both check
+            rows = {r["finding"]: r for r in db.execute("SELECT * FROM critical_results WHERE report_id = ?", (report.id,))}
             for finding, flag in current.items():
                 row = rows.get(finding)
                 if row is None:

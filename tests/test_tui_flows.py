@@ -59,15 +59,17 @@ def worklist_store(tmp_path):
     return store
 
 
-def worklist_app(tmp_path, library, said=(), source=None):
+def worklist_app(tmp_path, library, said=(), source=None, practice=None, signer=None):
     store = worklist_store(tmp_path)
+    if signer is not None:
+        store.actor = signer.id
 
     def make_controller(report, worklist_id):
-        return ReportController(report, store=store)
+        return ReportController(report, store=store, practice=practice, signer=signer)
 
     speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said]) if said else None
     source = source or ((lambda: ArraySource(speech, realtime=True)) if said else MissingMicrophone)
-    return RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library,
+    return RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library, practice=practice,
                         make_controller=make_controller, clock=lambda: NOW, show_clock=False), store
 
 
@@ -452,26 +454,18 @@ def normal_chest(library):
 
 
 def practice_app(tmp_path, library, said=()):
+    """The worklist with two facilities: North (US-NV, where the reader has no licence) and
+    General (US-CA, a licence expiring in 5 days), each with its own turnaround limits."""
     import datetime as dt
 
     from dictation.export.document import Signer
     from dictation.practice import Facility, Licence, Practice
 
-    store = worklist_store(tmp_path)
-    store.actor = "R-ME"
     practice = Practice({"North": Facility(id="North", jurisdiction="US-NV", time_zone="America/Los_Angeles",
                                            turnaround_minutes={"stat": 60}),
                          "General": Facility(id="General", jurisdiction="US-CA", turnaround_minutes={"urgent": 60})},
                         (Licence(jurisdiction="US-CA", expires=dt.date.today() + dt.timedelta(days=5)),))
-
-    def make_controller(report, worklist_id):
-        return ReportController(report, store=store, practice=practice, signer=Signer("R-ME", "Me", "Mo"))
-
-    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said]) if said else None
-    source = (lambda: ArraySource(speech, realtime=True)) if said else MissingMicrophone
-    app = RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library, practice=practice,
-                       make_controller=make_controller, clock=lambda: NOW, show_clock=False)
-    return app, store
+    return worklist_app(tmp_path, library, said, practice=practice, signer=Signer("R-ME", "Me", "Mo"))
 
 
 @pytest.mark.asyncio

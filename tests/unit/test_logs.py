@@ -28,7 +28,7 @@ def order() -> bytes:
         "MSH|^~\\&|HIS|GEN|RADSCRIBE|TELERAD|20261128031500||ORM^O01|CTRL-1|P|2.5.1",
         f"PID|1||{PATIENT['mrn']}^^^GEN^MR||{PATIENT['name']}||{PATIENT['dob']}|M",
         "PV1|1|E|ER^1^1^GEN",
-        f"ORC|NW|PL-1|FI-1||SC||^^^^^S||20261128031000|||D7^House^Greg",
+        "ORC|NW|PL-1|FI-1||SC||^^^^^S||20261128031000|||D7^House^Greg",
         f"OBR|1|PL-1|FI-1|71046^XR Chest 2 views^C4|||20261128031000|||||||||D7^House^Greg||{PATIENT['accession']}||||||CR",
     ]) + "\r").encode()
 
