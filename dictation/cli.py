@@ -312,9 +312,12 @@ def _report_json(report: object, flags: list | None = None) -> dict:
 @click.option("--no-route", is_flag=True, help="Keep every sentence in the active field (no routing by anatomy).")
 @click.option("--realtime", is_flag=True, help="Replay AUDIO in real time through the live session, as a microphone.")
 @click.option("--progress", is_flag=True, help="Print each utterance to stderr once it is stored.")
+@click.option("--amend", type=click.Choice(["addendum", "correction"]),
+              help="With --resume on a report signed final: the recording is an addendum or a correction "
+                   "(say \"sign report\" at the end to sign it).")
 @friendly
 def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json: bool, model: str | None,
-            store_path: str | None, no_route: bool, realtime: bool, progress: bool) -> None:
+            store_path: str | None, no_route: bool, realtime: bool, progress: bool, amend: str | None) -> None:
     """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
     from .audio import FileSource, decode_file
     from .config import load_config
@@ -330,8 +333,10 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
     store = _store(store_path)
     report = store.load_report(resume_id, library) if resume_id else Report.new(library.get(template_id or ""))
-    if report.status in ("final", "corrected"):
-        fail(f"draft {report.id} is signed {report.status}; it takes no more dictation")
+    if amend and report.status not in ("final", "corrected"):
+        fail(f"--amend is for a report signed final; {report.id} is {report.status} (dictate into it with --resume)")
+    if report.status in ("final", "corrected") and not amend and not report.amendment:
+        fail(f"report {report.id} is signed {report.status}; add --amend addendum (or correction) to amend it")
 
     def show(handled: Handled) -> None:
         r = handled.record
@@ -344,6 +349,10 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
                                   practice=config.practice, keep_audio=config.keep_audio)
     if not controller.licence.ok:
         click.echo(f"radscribe: warning: {controller.licence.message}", err=True)
+    if amend and not report.amendment:
+        started = controller.command(f"begin_{amend}", via="command line")
+        if not started.outcome.ok:
+            fail(started.outcome.message)
     segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
     recognizer = Recognizer(model)
     if realtime:

@@ -139,7 +139,7 @@ class Practice:
         f = self.facility(facility_id)
         if f is None or not f.jurisdiction:
             return LicenceCheck(True)
-        today = today or dt.date.today()
+        today = today or dt.datetime.now(f.zone()).date()  # the facility's date, not the workstation's
         held = [lic for lic in self.licences if lic.jurisdiction.casefold() == f.jurisdiction.casefold()]
         if not held:
             return LicenceCheck(False, f"you hold no licence for {f.jurisdiction} ({f.label})", f.preliminary_without_licence)

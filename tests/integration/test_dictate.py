@@ -104,3 +104,28 @@ def test_sigkill_mid_dictation_loses_no_stored_utterance(radscribe_cmd, report_w
     assert after["id"].startswith(draft_id)
     assert after["sections"]["indication"].lower() == "shortness of breath."
     assert after["sections"]["impression"].lower() == "pneumonia."
+
+
+def test_a_signed_report_is_finalised_then_amended_from_the_command_line(radscribe_cmd, report_wav, env, tmp_path):
+    first = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--json"], env)
+    report_id = json.loads(first.stdout)["id"]
+    sign = write_wav(tmp_path / "sign.wav", speak_with_pauses(["sign report"]))
+    final = run([*radscribe_cmd, "dictate", str(sign), "--resume", report_id, "--json"], env)
+    assert final.returncode == 0, final.stderr
+    assert json.loads(final.stdout)["status"] == "final"
+    refused = run([*radscribe_cmd, "dictate", str(sign), "--resume", report_id], env)
+    assert refused.returncode == 2 and "add --amend addendum" in refused.stderr
+    addendum = write_wav(tmp_path / "addendum.wav",
+                         speak_with_pauses(["the effusion was also seen on the prior CT period", "sign report"]))
+    amended = run([*radscribe_cmd, "dictate", str(addendum), "--resume", report_id, "--amend", "addendum", "--json"], env)
+    assert amended.returncode == 0, amended.stderr
+    assert json.loads(amended.stdout)["status"] == "corrected"
+    versions = run([*radscribe_cmd, "versions", report_id[:10], "--json"], env)
+    rows = [json.loads(line) for line in versions.stdout.splitlines()]
+    assert [(v["version"], v["kind"], v["status"]) for v in rows] == [
+        (1, "preliminary", "preliminary"), (2, "final", "final"), (3, "addendum", "corrected")]
+    assert "ADDENDUM (signed" in rows[2]["text"] and "prior CT" in rows[2]["text"]
+    assert "ADDENDUM" not in rows[1]["text"]  # the final as it was signed
+    audit = run([*radscribe_cmd, "audit", report_id[:10]], env)
+    actions = [line.split()[3] for line in audit.stdout.splitlines()]
+    assert actions.count("sign") == 3 and "command" in actions
