@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import sqlite3
 import time
+import zoneinfo
 
 import numpy as np
 import pytest
@@ -120,8 +121,13 @@ def test_licence_valid_missing_expired_and_expiring():
     none = practice([Licence(jurisdiction="US-NV", expires=TODAY + dt.timedelta(days=400))])
     check = none.licence_check("GEN")
     assert not check.ok and check.message == "you hold no licence for US-CA (General)"
-    expired = practice([Licence(jurisdiction="US-CA", expires=TODAY - dt.timedelta(days=1))])
+    # Expiry is judged on the facility's date (Los Angeles here), not the workstation's.
+    la_today = dt.datetime.now(zoneinfo.ZoneInfo("America/Los_Angeles")).date()
+    expired = practice([Licence(jurisdiction="US-CA", expires=la_today - dt.timedelta(days=1))])
     assert "expired on" in expired.licence_check("GEN").message
+    assert practice([Licence(jurisdiction="US-CA", expires=la_today)]).licence_check("GEN").ok  # valid through its day
+    assert not practice([Licence(jurisdiction="US-CA", expires=la_today)]).licence_check(
+        "GEN", today=la_today + dt.timedelta(days=1)).ok
     soon = Practice({}, (Licence(jurisdiction="US-CA", expires=TODAY + dt.timedelta(days=10)),
                          Licence(jurisdiction="US-TX", expires=TODAY + dt.timedelta(days=300))), warning_days=30)
     assert soon.expiring() == [f"licence for US-CA expires on {(TODAY + dt.timedelta(days=10)).isoformat()} (in 10 days)"]
