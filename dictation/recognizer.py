@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .errors import ModelError
+from .errors import ModelError, RadscribeError
 
 DEFAULT_MODEL = "default"
 
@@ -59,6 +60,21 @@ class Transcript:
     @property
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
+
+
+def join_transcripts(parts: list[tuple[float, Transcript]]) -> Transcript:
+    """One transcript from pieces of an utterance decoded separately; each piece comes with its
+    start in the utterance (seconds), so word and segment times stay utterance times."""
+    if len(parts) == 1 and parts[0][0] == 0.0:
+        return parts[0][1]
+    segments = tuple(
+        Segment(s.start + at, s.end + at, s.text,
+                tuple(Word(w.word, w.start + at, w.end + at, w.probability) for w in s.words), s.avg_logprob,
+                s.no_speech_prob)
+        for at, t in parts for s in t.segments)
+    text = " ".join(t.text.strip() for _, t in parts if t.text.strip())
+    last_at, last = parts[-1]
+    return Transcript(text, segments, last_at + last.duration, sum(t.decode_seconds for _, t in parts))
 
 
 @dataclass(frozen=True)
@@ -268,6 +284,9 @@ class Recognizer:
 
     def __init__(self, model: str | None = None, *, cpu_threads: int | None = None, short_context: bool = True) -> None:
         path, self.label = resolve_model(model)
+        self._model_arg, self._cpu_threads = model, cpu_threads
+        self._background: Recognizer | None = None
+        self._background_lock = threading.Lock()
         device, compute = _device()
         self.device = device
         self.short_context = short_context and device == "cpu"
@@ -285,6 +304,35 @@ class Recognizer:
         # it now, while loading, not on the radiologist's first sentence.
         self.model.transcribe(np.zeros(SAMPLE_RATE, np.float32), beam_size=1, without_timestamps=True)
         self.load_seconds = time.perf_counter() - t0
+
+    def background(self) -> Recognizer:
+        """A second copy of this model whose threads run at the lowest CPU priority, for the
+        partial text shown while someone speaks. A partial still decoding when the utterance
+        ends then yields the processor to the final decode instead of delaying it (on two
+        cores a partial of a long utterance takes about half a second). Loaded once, on first
+        use; where priorities cannot be set, or the copy cannot be loaded, this model itself."""
+        with self._background_lock:
+            if self._background is None:
+                loaded: list[Recognizer] = []
+
+                def load() -> None:
+                    # Threads inherit the priority of the thread that creates them: CTranslate2's
+                    # workers for this copy are created now, by this low-priority thread.
+                    try:
+                        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+                    except (OSError, AttributeError):
+                        return
+                    try:
+                        loaded.append(Recognizer(self._model_arg, cpu_threads=self._cpu_threads,
+                                                 short_context=self.short_context))
+                    except RadscribeError:
+                        pass
+
+                thread = threading.Thread(target=load, name="radscribe-partials-load", daemon=True)
+                thread.start()
+                thread.join()
+                self._background = loaded[0] if loaded else self
+            return self._background
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript:
         """Decode one utterance (or a whole file when ``plain``: faster-whisper's defaults, no guards)."""
@@ -363,14 +411,27 @@ class StreamingRecognizer:
 
     def process(self) -> Partial | None:
         """A new partial, or ``None`` when too little new audio arrived since the last one."""
+        audio = self.due()
+        if audio is None:
+            return None
+        return self.accept(self.recognizer.transcribe(audio, self.quick_options()))
+
+    def due(self) -> np.ndarray | None:
+        """The audio for the next partial when one is due (the caller decodes it, perhaps on
+        another thread, with ``quick_options`` and hands the result to ``accept``)."""
         # Never spend more than about half the time decoding partials.
         interval = min(1.5 * self.interval, max(self.interval, 2 * self._last_cost))
         if self._samples - self._decoded_at < interval * SAMPLE_RATE or self._samples < self.min_audio * SAMPLE_RATE:
             return None  # too soon, or too little audio: under a second Whisper guesses ("nope. nope.")
         self._decoded_at = self._samples
+        return self._audio()
+
+    def quick_options(self) -> DecodeOptions:
         o = self.options
-        quick = DecodeOptions(beam_size=1, prompt=o.prompt, hotwords=o.hotwords, word_timestamps=False, fallback=False)
-        heard = self.recognizer.transcribe(self._audio(), quick)
+        return DecodeOptions(beam_size=1, prompt=o.prompt, hotwords=o.hotwords, word_timestamps=False, fallback=False)
+
+    def accept(self, heard: Transcript) -> Partial:
+        """Agree the new partial with the one before: the common word prefix is committed."""
         self._last_cost = heard.decode_seconds
         words = heard.text.split()
         agreed = []

@@ -7,17 +7,20 @@ Nothing here knows about either face.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .audio import AudioSource
+import numpy as np
+
+from .audio import SAMPLE_RATE, AudioSource
 from .commands import Command
 from .errors import DeviceError, NoInputDevice, RadscribeError
 from .logs import log
-from .recognizer import DecodeOptions, Recognizer, StreamingRecognizer, Transcript
+from .recognizer import DecodeOptions, Partial, Recognizer, StreamingRecognizer, Transcript, join_transcripts
 from .segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
 from .spoken import join_text
 from .transcribe import TextPipeline, WrittenUtterance
@@ -89,6 +92,56 @@ Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | Comman
          | FlagsChanged | SessionError)
 
 
+class _PartialWorker:
+    """One partial decode at a time on a thread of its own, with the recogniser's low-priority
+    copy (``Recognizer.background``); results are collected by the session loop."""
+
+    def __init__(self, recognizer: Recognizer) -> None:
+        self._recognizer = recognizer
+        self._jobs: queue.Queue[tuple[int, np.ndarray, DecodeOptions] | None] = queue.Queue()
+        self._done: queue.Queue[tuple[int, Transcript]] = queue.Queue()
+        self._busy = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="radscribe-partials", daemon=True)
+        self._thread.start()
+
+    @property
+    def idle(self) -> bool:
+        return not self._busy.is_set()
+
+    def submit(self, generation: int, audio: np.ndarray, options: DecodeOptions) -> None:
+        self._busy.set()
+        self._jobs.put((generation, audio, options))
+
+    def result(self, generation: int) -> Transcript | None:
+        """The latest finished partial of this utterance (older utterances' are dropped)."""
+        out = None
+        while True:
+            try:
+                g, heard = self._done.get_nowait()
+            except queue.Empty:
+                return out
+            if g == generation:
+                out = heard
+
+    def _run(self) -> None:
+        try:
+            background = self._recognizer.background()
+        except Exception:  # noqa: BLE001 - partials are a nicety: fall back to the main model
+            background = self._recognizer
+        while (job := self._jobs.get()) is not None:
+            generation, audio, options = job
+            try:
+                self._done.put((generation, background.transcribe(audio, options)))
+            except Exception:  # noqa: BLE001 - a failed partial is just not shown
+                pass
+            finally:
+                self._busy.clear()
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(5)
+
+
 class DictationSession:
     def __init__(
         self,
@@ -100,6 +153,7 @@ class DictationSession:
         segmenter: SegmenterOptions | None = None,
         on_utterance: Callable[[WrittenUtterance], None] | None = None,
         controller: ReportController | None = None,
+        piece_seconds: float = 2.0,
     ) -> None:
         self._source = source
         self._emit = on_event
@@ -108,6 +162,10 @@ class DictationSession:
         self.controller = controller
         self.pipeline = pipeline or (controller.pipeline if controller else TextPipeline())
         self.segmenter_options = segmenter or SegmenterOptions()
+        # A pause inside an utterance (shorter than the end-of-utterance silence) after at least
+        # this much speech: the piece before it is decoded then and kept (0: decode whole utterances).
+        self.piece_seconds = piece_seconds
+        self.background_partials = True  # False: partials decoded in line (the old way; for comparison)
         # Called before UtteranceCommitted is emitted: where the store makes it durable.
         self._on_utterance = on_utterance
         self.text = ""
@@ -180,8 +238,24 @@ class DictationSession:
         streamer = StreamingRecognizer(recognizer, options)
         # Decode speculatively once the silence is as long as the post-roll: the audio is then
         # exactly what the utterance will hold if the silence goes on long enough to end it.
+        # When speech goes on after such a pause, the piece already decoded is kept (if it is
+        # long enough to decode well on its own) and only what follows is decoded at the end:
+        # the final text of a long utterance waits for its last piece, not for all of it.
         speculate_ms = max(self.segmenter_options.postroll_ms, 100)
-        speculation: tuple[int, Transcript] | None = None
+        min_piece = int(self.piece_seconds * SAMPLE_RATE)
+        min_tail = 3 * SAMPLE_RATE // 2  # a last piece under 1.5 s ("period") is decoded with the one before it
+
+        def start_for(end: int) -> int:
+            """Where the decode of audio ending at ``end`` starts: after the kept pieces, or with
+            the last of them when what follows it is too short to decode well alone."""
+            return pieces[-1][0] if pieces and end - piece_start < min_tail else piece_start
+
+        speculation: tuple[int, int, Transcript] | None = None  # (start, end) in the utterance's samples
+        pieces: list[tuple[int, Transcript]] = []  # decoded at pauses, each with its start
+        piece_start = 0
+        # Partials on a thread of their own when the recogniser has a low-priority copy for them.
+        partials = _PartialWorker(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
+        generation = 0  # which utterance a partial belongs to: late ones are dropped
         source.start()
         try:
             self._set_state("paused" if self._paused.is_set() else "listening", source.description)
@@ -202,14 +276,25 @@ class DictationSession:
                     continue
                 started = False
                 for event in segmenter.push(block):
+                    generation += 1
                     if isinstance(event, SpeechStarted):
                         streamer.reset()
                         streamer.insert_audio(segmenter.current_audio())
                         started = True
+                        speculation, pieces, piece_start = None, [], 0
                     elif isinstance(event, Utterance):
-                        ready = speculation[1] if speculation and speculation[0] == len(event.audio) else None
+                        end = len(event.audio)
+                        if speculation and speculation[1] == end:
+                            parts = [*(p for p in pieces if p[0] < speculation[0]), (speculation[0], speculation[2])]
+                        elif pieces:
+                            start = start_for(end)
+                            parts = [*(p for p in pieces if p[0] < start),
+                                     (start, recognizer.transcribe(event.audio[start:], options))]
+                        else:
+                            parts = []
+                        ready = join_transcripts([(s / SAMPLE_RATE, t) for s, t in parts]) if parts else None
                         self._finish(event, recognizer, options, ready, block.captured_at)
-                        speculation = None
+                        speculation, pieces, piece_start = None, [], 0
                         streamer.reset()
                         if segmenter.in_speech:  # a long utterance cut at max length goes on
                             streamer.insert_audio(segmenter.current_audio())
@@ -221,23 +306,44 @@ class DictationSession:
                 if segmenter.silence_ms >= speculate_ms:
                     if speculation is None:
                         audio = segmenter.closing_audio()
-                        speculation = (len(audio), recognizer.transcribe(audio, options))
+                        start = start_for(len(audio))
+                        speculation = (start, len(audio), recognizer.transcribe(audio[start:], options))
                     continue  # no partials while the utterance is probably ending
-                speculation = None
+                if speculation is not None:  # speech went on after the pause
+                    start, end, heard = speculation
+                    if self.piece_seconds and end - start >= min_piece and heard.text.strip():
+                        pieces = [*(p for p in pieces if p[0] < start), (start, heard)]
+                        piece_start = end
+                    speculation = None
                 # A partial only when the thread keeps up with the audio: falling behind would
                 # delay the final text, which matters more than one more partial.
                 behind = time.monotonic() - block.captured_at
-                if segmenter.silence_ms == 0 and behind < 0.15 and (partial := streamer.process()) is not None:
-                    # Shown in written form too, so "period" never flashes on screen as a word.
-                    norm = self.pipeline.normalizer
-                    before = self.controller.context() if self.controller else self.text
-                    committed = norm(partial.committed, before=before) if partial.committed else ""
-                    tentative = norm(partial.tentative, before=join_text(before, committed)) if partial.tentative else ""
-                    self._emit(PartialText(committed, tentative))
+                if partials is not None:
+                    # Decoded by the low-priority copy on its own thread: the loop goes on
+                    # reading, and a partial never holds up the final text.
+                    done = partials.result(generation)
+                    if done is not None:
+                        self._show_partial(streamer.accept(done))
+                    if segmenter.silence_ms == 0 and behind < 0.15 and partials.idle:
+                        audio = streamer.due()
+                        if audio is not None:
+                            partials.submit(generation, audio, streamer.quick_options())
+                elif segmenter.silence_ms == 0 and behind < 0.15 and (partial := streamer.process()) is not None:
+                    self._show_partial(partial)
             for u in segmenter.flush():
                 self._finish(u, recognizer, options, None, time.monotonic())
         finally:
             source.stop()
+            if partials is not None:
+                partials.stop()
+
+    def _show_partial(self, partial: Partial) -> None:
+        # Shown in written form too, so "period" never flashes on screen as a word.
+        norm = self.pipeline.normalizer
+        before = self.controller.context() if self.controller else self.text
+        committed = norm(partial.committed, before=before) if partial.committed else ""
+        tentative = norm(partial.tentative, before=join_text(before, committed)) if partial.tentative else ""
+        self._emit(PartialText(committed, tentative))
 
     def _finish(self, u: Utterance, recognizer: Recognizer, options: DecodeOptions,
                 heard: Transcript | None, decided_at: float) -> None:

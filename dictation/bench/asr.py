@@ -189,7 +189,7 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
     if final.critical_examples:
         echo("  radscribe critical-word errors: " + "; ".join(final.critical_examples))
 
-    latency = _latency(ours, plain, items[: latency_items], audios[: latency_items], echo)
+    latency = _latency(ours, plain, items[: latency_items], audios[: latency_items], echo, medical)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     echo(f"\npeak memory (this process, both models loaded): {peak:.0f} MiB (after loading models: {rss_models:.0f} MiB)")
 
@@ -210,18 +210,29 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
 
 
 def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios: list[np.ndarray],
-             echo: Callable[[str], None]) -> dict:
+             echo: Callable[[str], None], medical: set[str] | None = None) -> dict:
+    """Each dictation replayed in real time through the live session three times: as before
+    (partials decoded in line, whole utterances decoded speculatively during the end-of-utterance
+    silence), with partials on a low-priority thread, and the product (also the pieces before
+    pauses decoded during the dictation). The session's own text is scored too, so what a mode
+    costs in accuracy is visible beside what it saves in time."""
     if not items:
         return {}
     echo(f"\nend-of-utterance latency: {len(items)} dictations replayed in real time through the live session")
-    ours_lat: list[float] = []
+    modes = {"inline": (0.0, False), "background": (0.0, True), "pieces": (2.0, True)}
+    lat: dict[str, list[float]] = {m: [] for m in modes}
+    counts = {m: ErrorCounts() for m in modes}
     durations: list[float] = []
-    for d, audio in zip(items, audios):
-        session = DictationSession(ArraySource(audio, realtime=True), lambda e: None, recognizer=ours,
-                                   pipeline=TextPipeline(group=d.group))
-        session.start()
-        session.wait()
-        ours_lat.extend(session.latencies)
+    for i, (d, audio) in enumerate(zip(items, audios)):
+        order = list(modes) if i % 2 == 0 else list(reversed(modes))  # alternate: no mode always runs warm
+        for mode in order:
+            session = DictationSession(ArraySource(audio, realtime=True), lambda e: None, recognizer=ours,
+                                       pipeline=TextPipeline(group=d.group), piece_seconds=modes[mode][0])
+            session.background_partials = modes[mode][1]
+            session.start()
+            session.wait()
+            lat[mode].extend(session.latencies)
+            counts[mode].add(score(d.written, session.text, medical or set()))
         durations.extend(u.duration for u in split_utterances(audio))
     # What a plain system adds after the silence: decoding the utterance from scratch.
     naive = []
@@ -230,17 +241,26 @@ def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios
             t = time.perf_counter()
             plain.transcribe(u.audio, plain=True)
             naive.append(time.perf_counter() - t)
-    short = [lat for lat, dur in zip(ours_lat, durations) if dur <= 10.0]
-    echo(f"  utterances: {len(ours_lat)}, {min(durations):.1f}-{max(durations):.1f} s long")
-    echo(f"  {'':<40} {'p50':>6} {'p95':>6}")
-    echo(f"  {'radscribe (speculative final decode)':<40} {percentile(ours_lat, 50):>6.3f} {percentile(ours_lat, 95):>6.3f}")
-    if short and len(short) != len(ours_lat):
-        echo(f"  {'radscribe, utterances up to 10 s':<40} {percentile(short, 50):>6.3f} {percentile(short, 95):>6.3f}")
-    echo(f"  {'plain faster-whisper decode after silence':<40} {percentile(naive, 50):>6.3f} {percentile(naive, 95):>6.3f}")
-    echo("  (seconds from the end of the end-of-utterance silence to the final text; the plain row is decode time only)")
-    return {"radscribe_p50": percentile(ours_lat, 50), "radscribe_p95": percentile(ours_lat, 95),
-            "radscribe_up_to_10s_p95": percentile(short, 95) if short else None,
-            "plain_p50": percentile(naive, 50), "plain_p95": percentile(naive, 95), "utterances": len(ours_lat),
+    echo(f"  utterances: {len(durations)}, {min(durations):.1f}-{max(durations):.1f} s long")
+    echo(f"  {'':<52} {'p50':>6} {'p95':>6} {'max':>6} {'WER':>6}")
+    names = {"inline": "before: partials in line, whole utterances", "background": "+ partials on a low-priority thread",
+             "pieces": "+ pieces decoded at pauses (product)"}
+    for mode in modes:
+        xs = lat[mode]
+        echo(f"  {names[mode]:<52} {percentile(xs, 50):>6.3f} {percentile(xs, 95):>6.3f} {max(xs):>6.3f} {counts[mode].wer:>6.3f}")
+        short = [x for x, dur in zip(xs, durations) if dur <= 10.0]
+        if short and len(short) != len(xs) and len(xs) == len(durations):
+            echo(f"  {'  utterances up to 10 s':<52} {percentile(short, 50):>6.3f} {percentile(short, 95):>6.3f}")
+    echo(f"  {'plain faster-whisper decode after silence':<52} {percentile(naive, 50):>6.3f} {percentile(naive, 95):>6.3f} "
+         f"{max(naive):>6.3f}")
+    echo("  (seconds from the end of the end-of-utterance silence to the final text; the plain row is decode time only;"
+         " WER of the session's own text)")
+    return {"radscribe_p50": percentile(lat["pieces"], 50), "radscribe_p95": percentile(lat["pieces"], 95),
+            "radscribe_max": max(lat["pieces"]), "radscribe_session_wer": round(counts["pieces"].wer, 4),
+            **{f"{m}_{k}": v for m in ("inline", "background") for k, v in (
+                ("p50", percentile(lat[m], 50)), ("p95", percentile(lat[m], 95)), ("max", max(lat[m])),
+                ("session_wer", round(counts[m].wer, 4)))},
+            "plain_p50": percentile(naive, 50), "plain_p95": percentile(naive, 95), "utterances": len(durations),
             "mean_utterance_seconds": statistics.mean(durations)}
 
 

@@ -169,3 +169,38 @@ def test_broken_checks_are_said_once_and_dictation_goes_on(tmp_path):
     assert errors == ["clinical checks are off: vocab/critical_findings.toml:3: unknown key 'actoin'"]
     assert controller.report.slot_text("impression") == "No pneumothorax. Normal heart."
     assert len(controller.report.utterances) == 3
+
+
+def test_a_pause_inside_an_utterance_lets_the_piece_before_it_be_decoded_early():
+    first = synthesize("the lungs are clear and the heart size is normal", lead=0.3, trail=0.35)
+    second = synthesize("there is no pleural effusion or pneumothorax period", lead=0.0, trail=1.2)
+    audio = np.concatenate([first, second])
+    script = ["the lungs are clear and the heart size is normal", "there is no pleural effusion or pneumothorax period"]
+    session, events, recognizer = run(audio, list(script))
+    (committed,) = [e for e in events if isinstance(e, UtteranceCommitted)]  # still one utterance
+    assert committed.utterance.text == ("The lungs are clear and the heart size is normal there is no pleural effusion "
+                                        "or pneumothorax.")
+    words = committed.utterance.segment_json()["words"]
+    assert words[0]["word"] == "the" and words[-1]["word"] == "period"
+    # The second piece's words are placed after the first piece, in the recording's time.
+    assert words[10]["start"] >= len(first) / SAMPLE_RATE - 0.5
+    # Decoded as two pieces, the second alone: nothing was decoded twice from the start at the end.
+    assert len(recognizer.final_calls) == 2 and recognizer.final_calls[1] < len(second)
+
+    whole, events, recognizer = run(audio, [" ".join(script)], piece_seconds=0)
+    (committed,) = [e for e in events if isinstance(e, UtteranceCommitted)]
+    assert committed.utterance.text.endswith("normal there is no pleural effusion or pneumothorax.")
+    assert max(recognizer.final_calls) > len(first)  # one decode of the whole utterance
+
+
+def test_a_short_last_piece_is_decoded_with_the_piece_before_it():
+    first = synthesize("the lungs are clear and the heart size is normal", lead=0.3, trail=0.35)
+    second = synthesize("period", lead=0.0, trail=1.2)
+    script = ["the lungs are clear and the heart size is normal", "period"]
+    _, events, recognizer = run(np.concatenate([first, second]), script)
+    (committed,) = [e for e in events if isinstance(e, UtteranceCommitted)]
+    # "period" alone (under 1.5 s) was not decoded alone: the last decode starts where the first
+    # did (the scripted recogniser answers a decode from the same start with the same text) and
+    # replaces the first piece rather than following it.
+    assert committed.utterance.text == "The lungs are clear and the heart size is normal"
+    assert recognizer.final_calls[-1] > len(first) - SAMPLE_RATE // 2
