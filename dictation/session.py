@@ -153,7 +153,7 @@ class DictationSession:
         segmenter: SegmenterOptions | None = None,
         on_utterance: Callable[[WrittenUtterance], None] | None = None,
         controller: ReportController | None = None,
-        piece_seconds: float = 2.0,
+        piece_seconds: float = 0.0,
     ) -> None:
         self._source = source
         self._emit = on_event
@@ -163,7 +163,9 @@ class DictationSession:
         self.pipeline = pipeline or (controller.pipeline if controller else TextPipeline())
         self.segmenter_options = segmenter or SegmenterOptions()
         # A pause inside an utterance (shorter than the end-of-utterance silence) after at least
-        # this much speech: the piece before it is decoded then and kept (0: decode whole utterances).
+        # this much speech: the piece before it is decoded then and kept. 0 (the default): whole
+        # utterances. `radscribe bench asr` measured pieces at 2 s no better on the development
+        # set (BENCHMARKS.md), so they stay off until a real-voice set says otherwise.
         self.piece_seconds = piece_seconds
         self.background_partials = True  # False: partials decoded in line (the old way; for comparison)
         # Called before UtteranceCommitted is emitted: where the store makes it durable.

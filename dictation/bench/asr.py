@@ -33,7 +33,7 @@ from ..audio import SAMPLE_RATE, ArraySource
 from ..correction import default_lexicon
 from ..recognizer import Recognizer
 from ..segmenter import split_utterances
-from ..session import DictationSession
+from ..session import DictationSession, PartialText, UtteranceCommitted
 from ..spoken import join_text
 from ..transcribe import TextPipeline, TextStages
 from .metrics import ErrorCounts, medical_vocabulary, percentile, score
@@ -213,25 +213,35 @@ def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios
              echo: Callable[[str], None], medical: set[str] | None = None) -> dict:
     """Each dictation replayed in real time through the live session three times: as before
     (partials decoded in line, whole utterances decoded speculatively during the end-of-utterance
-    silence), with partials on a low-priority thread, and the product (also the pieces before
-    pauses decoded during the dictation). The session's own text is scored too, so what a mode
-    costs in accuracy is visible beside what it saves in time."""
+    silence), the product (partials on a low-priority thread), and the product with the pieces
+    before pauses decoded during the dictation (an option, off by default). The session's own
+    text is scored too, so what a mode costs in accuracy is visible beside what it saves."""
     if not items:
         return {}
     echo(f"\nend-of-utterance latency: {len(items)} dictations replayed in real time through the live session")
     modes = {"inline": (0.0, False), "background": (0.0, True), "pieces": (2.0, True)}
     lat: dict[str, list[float]] = {m: [] for m in modes}
+    gaps: dict[str, list[float]] = {m: [] for m in modes}  # seconds between partials while speaking
     counts = {m: ErrorCounts() for m in modes}
     durations: list[float] = []
     for i, (d, audio) in enumerate(zip(items, audios)):
         order = list(modes) if i % 2 == 0 else list(reversed(modes))  # alternate: no mode always runs warm
         for mode in order:
-            session = DictationSession(ArraySource(audio, realtime=True), lambda e: None, recognizer=ours,
+            shown: list[float | None] = []  # partial times; None where an utterance ended
+
+            def seen(e: object) -> None:
+                if isinstance(e, PartialText) and (e.committed or e.tentative):
+                    shown.append(time.monotonic())
+                elif isinstance(e, UtteranceCommitted):
+                    shown.append(None)
+
+            session = DictationSession(ArraySource(audio, realtime=True), seen, recognizer=ours,
                                        pipeline=TextPipeline(group=d.group), piece_seconds=modes[mode][0])
             session.background_partials = modes[mode][1]
             session.start()
             session.wait()
             lat[mode].extend(session.latencies)
+            gaps[mode].extend(b - a for a, b in zip(shown, shown[1:]) if a is not None and b is not None)
             counts[mode].add(score(d.written, session.text, medical or set()))
         durations.extend(u.duration for u in split_utterances(audio))
     # What a plain system adds after the silence: decoding the utterance from scratch.
@@ -242,12 +252,15 @@ def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios
             plain.transcribe(u.audio, plain=True)
             naive.append(time.perf_counter() - t)
     echo(f"  utterances: {len(durations)}, {min(durations):.1f}-{max(durations):.1f} s long")
-    echo(f"  {'':<52} {'p50':>6} {'p95':>6} {'max':>6} {'WER':>6}")
-    names = {"inline": "before: partials in line, whole utterances", "background": "+ partials on a low-priority thread",
-             "pieces": "+ pieces decoded at pauses (product)"}
+    echo(f"  {'':<52} {'p50':>6} {'p95':>6} {'max':>6} {'WER':>6}   partial every p50 / max")
+    names = {"inline": "before: partials in line, whole utterances",
+             "background": "partials on a low-priority thread (product)",
+             "pieces": "  + pieces decoded at pauses (option, off)"}
     for mode in modes:
         xs = lat[mode]
-        echo(f"  {names[mode]:<52} {percentile(xs, 50):>6.3f} {percentile(xs, 95):>6.3f} {max(xs):>6.3f} {counts[mode].wer:>6.3f}")
+        g = gaps[mode] or [0.0]
+        echo(f"  {names[mode]:<52} {percentile(xs, 50):>6.3f} {percentile(xs, 95):>6.3f} {max(xs):>6.3f} {counts[mode].wer:>6.3f}"
+             f"   {percentile(g, 50):.2f} / {max(g):.2f} s")
         short = [x for x, dur in zip(xs, durations) if dur <= 10.0]
         if short and len(short) != len(xs) and len(xs) == len(durations):
             echo(f"  {'  utterances up to 10 s':<52} {percentile(short, 50):>6.3f} {percentile(short, 95):>6.3f}")
@@ -255,9 +268,11 @@ def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios
          f"{max(naive):>6.3f}")
     echo("  (seconds from the end of the end-of-utterance silence to the final text; the plain row is decode time only;"
          " WER of the session's own text)")
-    return {"radscribe_p50": percentile(lat["pieces"], 50), "radscribe_p95": percentile(lat["pieces"], 95),
-            "radscribe_max": max(lat["pieces"]), "radscribe_session_wer": round(counts["pieces"].wer, 4),
-            **{f"{m}_{k}": v for m in ("inline", "background") for k, v in (
+    return {"radscribe_p50": percentile(lat["background"], 50), "radscribe_p95": percentile(lat["background"], 95),
+            "radscribe_max": max(lat["background"]), "radscribe_session_wer": round(counts["background"].wer, 4),
+            "partial_gap_p50": percentile(gaps["background"], 50) if gaps["background"] else None,
+            "partial_gap_max": max(gaps["background"]) if gaps["background"] else None,
+            **{f"{m}_{k}": v for m in ("inline", "pieces") for k, v in (
                 ("p50", percentile(lat[m], 50)), ("p95", percentile(lat[m], 95)), ("max", max(lat[m])),
                 ("session_wer", round(counts[m].wer, 4)))},
             "plain_p50": percentile(naive, 50), "plain_p95": percentile(naive, 95), "utterances": len(durations),

@@ -176,7 +176,7 @@ def test_a_pause_inside_an_utterance_lets_the_piece_before_it_be_decoded_early()
     second = synthesize("there is no pleural effusion or pneumothorax period", lead=0.0, trail=1.2)
     audio = np.concatenate([first, second])
     script = ["the lungs are clear and the heart size is normal", "there is no pleural effusion or pneumothorax period"]
-    session, events, recognizer = run(audio, list(script))
+    session, events, recognizer = run(audio, list(script), piece_seconds=2)
     (committed,) = [e for e in events if isinstance(e, UtteranceCommitted)]  # still one utterance
     assert committed.utterance.text == ("The lungs are clear and the heart size is normal there is no pleural effusion "
                                         "or pneumothorax.")
@@ -197,7 +197,7 @@ def test_a_short_last_piece_is_decoded_with_the_piece_before_it():
     first = synthesize("the lungs are clear and the heart size is normal", lead=0.3, trail=0.35)
     second = synthesize("period", lead=0.0, trail=1.2)
     script = ["the lungs are clear and the heart size is normal", "period"]
-    _, events, recognizer = run(np.concatenate([first, second]), script)
+    _, events, recognizer = run(np.concatenate([first, second]), script, piece_seconds=2)
     (committed,) = [e for e in events if isinstance(e, UtteranceCommitted)]
     # "period" alone (under 1.5 s) was not decoded alone: the last decode starts where the first
     # did (the scripted recogniser answers a decode from the same start with the same text) and
