@@ -240,9 +240,9 @@ class DictationSession:
         streamer = StreamingRecognizer(recognizer, options)
         # Decode speculatively once the silence is as long as the post-roll: the audio is then
         # exactly what the utterance will hold if the silence goes on long enough to end it.
-        # When speech goes on after such a pause, the piece already decoded is kept (if it is
-        # long enough to decode well on its own) and only what follows is decoded at the end:
-        # the final text of a long utterance waits for its last piece, not for all of it.
+        # With ``piece_seconds`` set (off by default), when speech goes on after such a pause the
+        # piece already decoded is kept (if long enough to decode well on its own) and only what
+        # follows is decoded at the end; otherwise that speculation is dropped.
         speculate_ms = max(self.segmenter_options.postroll_ms, 100)
         min_piece = int(self.piece_seconds * SAMPLE_RATE)
         min_tail = 3 * SAMPLE_RATE // 2  # a last piece under 1.5 s ("period") is decoded with the one before it
