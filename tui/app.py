@@ -270,7 +270,8 @@ class RadscribeApp(App):
         if not waiting:
             self.notify("no report waiting for your review (radscribe review sample --percent N picks some)")
             return
-        self.push_screen(ReviewScreen(self.store, self.library, waiting[0]))
+        self.push_screen(ReviewScreen(self.store, self.library, waiting[0]),
+                         callback=lambda said: self.notify(said) if said else None)
 
     def open_next(self, *, stat: bool = False) -> None:
         """"Open next" / "open STAT": the first study waiting (STAT first), not the one open now."""
