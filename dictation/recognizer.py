@@ -279,6 +279,28 @@ def _short_context_model_class():
     return ShortContextWhisper
 
 
+def default_cpu_threads(short_context: bool) -> int:
+    """CTranslate2 threads for one model: ``$RADSCRIBE_CPU_THREADS`` when set, otherwise one
+    for the short-context model and up to four for Whisper's full 30 s window.
+
+    With the short encoder window the decoder takes most of the time, and its steps are too
+    small to share: on the 2-core benchmark machine one thread decoded a 5-7 s utterance (beam
+    5, no word timings) in a median 0.47 s against 0.79 s with two (BENCHMARKS.md, "One
+    thread"), and it leaves the other core to the partials' copy of the model. The full window
+    is encoder-bound, and there two threads were faster (2.1 s against 2.6 s).
+    """
+    env = os.environ.get("RADSCRIBE_CPU_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ModelError(f"RADSCRIBE_CPU_THREADS must be a whole number, not {env!r}") from None
+        if n < 1:
+            raise ModelError(f"RADSCRIBE_CPU_THREADS must be at least 1, not {n}")
+        return n
+    return 1 if short_context else min(4, os.cpu_count() or 1)
+
+
 class Recognizer:
     """A loaded Whisper model. Thread-safe for one caller at a time."""
 
@@ -294,7 +316,8 @@ class Recognizer:
 
         cls = _short_context_model_class() if self.short_context else WhisperModel
         if cpu_threads is None:
-            cpu_threads = min(4, os.cpu_count() or 1)
+            cpu_threads = default_cpu_threads(self.short_context)
+        self.cpu_threads = cpu_threads
         t0 = time.perf_counter()
         try:
             self.model = cls(path, device=device, compute_type=compute, cpu_threads=cpu_threads)

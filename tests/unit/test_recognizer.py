@@ -3,7 +3,7 @@
 import pytest
 
 from dictation.errors import ModelError
-from dictation.recognizer import bundled_model_path, collapse_repeats, resolve_model
+from dictation.recognizer import bundled_model_path, collapse_repeats, default_cpu_threads, resolve_model
 
 
 def test_default_is_the_bundled_tiny_en():
@@ -72,3 +72,18 @@ def test_a_loop_squeezed_into_no_time_is_cut_when_it_only_repeats():
     assert trim_hallucinated_tail([Segment(0, 1.3, "", tuple(said + loop))])[0].text == "sign as preliminary"
     new_words = [Word(w, 1.32, 1.32, 0.5) for w in ("left", "lobe")]
     assert trim_hallucinated_tail([Segment(0, 1.3, "x", tuple(said + new_words))])[0].text == "x"
+
+
+def test_one_thread_for_the_short_context_model_unless_told(monkeypatch):
+    monkeypatch.delenv("RADSCRIBE_CPU_THREADS", raising=False)
+    assert default_cpu_threads(True) == 1
+    assert default_cpu_threads(False) >= 1
+    monkeypatch.setenv("RADSCRIBE_CPU_THREADS", " 3 ")
+    assert default_cpu_threads(True) == 3 and default_cpu_threads(False) == 3
+
+
+@pytest.mark.parametrize("value, message", [("two", "whole number, not 'two'"), ("0", "at least 1, not 0")])
+def test_a_bad_thread_count_is_a_clear_error(monkeypatch, value, message):
+    monkeypatch.setenv("RADSCRIBE_CPU_THREADS", value)
+    with pytest.raises(ModelError, match=message):
+        default_cpu_threads(True)
