@@ -179,6 +179,19 @@ def collapse_repeats(words: list[str], min_copies: int = 3) -> list[str]:
     return out
 
 
+_LETTER_RUN = re.compile(r"([a-z])\1{3,}", re.IGNORECASE)
+
+
+def drop_letter_runs(words: list[str]) -> list[str]:
+    """Drop a "word" with one letter four or more times in a row ("Bbbbbbbbbbbb…").
+
+    A loop inside a single token sequence, seen on a long MSK dictation (`bench asr`, the
+    Radiopaedia texts): no English or medical word has such a run, and the compression-ratio
+    check misses it when the rest of a long utterance is sound. Digits are left alone (100000).
+    """
+    return [w for w in words if not _LETTER_RUN.search(w)]
+
+
 _TAIL_HALLUCINATIONS = {"thanks", "thank", "you", "bye", "so"}
 
 
@@ -390,7 +403,7 @@ class Recognizer:
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         segs = [self._segment(s) for s in segments if not _is_hallucination(s, rms)]
         segs = trim_hallucinated_tail(segs)
-        words = undouble(collapse_repeats(" ".join(s.text for s in segs).split()))
+        words = undouble(collapse_repeats(drop_letter_runs(" ".join(s.text for s in segs).split())))
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
 
     @staticmethod

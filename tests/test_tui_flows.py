@@ -522,6 +522,7 @@ async def test_addendum_on_a_signed_report_with_f7(tmp_path, library):
         await pilot.pause()
         await pilot.press("f7")
         assert report.amendment == "addendum" and "ADDENDUM (being dictated" in app.screen.report_text()
+        assert "final · addendum open" in str(app.screen.query_one("#status", Static).render())
         await pilot.press("f2")
         assert isinstance(app.screen, EditFieldScreen)
         app.screen.query_one(TextArea).text = "Outside CT reviewed: no change."
@@ -555,6 +556,9 @@ async def test_peer_review_screen_records_a_radpeer_score(tmp_path, library):
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen))
         assert "No acute abnormality." in str(app.screen.query_one("#review-text", Static).render())
         radios = app.screen.query_one(RadioSet)
+        # Every score's meaning on one line, not cut at the edge of the screen.
+        room = radios.content_size.width
+        assert all(len(str(b.label)) + 4 <= room for b in radios.query("RadioButton"))
         radios.query("RadioButton")[2].value = True  # 2b
         await pilot.click("#save")
         assert "needs a comment" in str(app.screen.query_one("#review-problem", Static).render())

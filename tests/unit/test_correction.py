@@ -27,6 +27,7 @@ def corrector():
         ("New hyper dense focus.", "New hyperdense focus."),  # split word
         ("The can use medullaris terminates at L1.", "The conus medullaris terminates at L1."),  # anchored phrase
         ("Surrounding fat straining.", "Surrounding fat stranding."),
+        ("Large right pneumothorax with left were mediastinal shift.", "Large right pneumothorax with leftward mediastinal shift."),
     ],
 )
 def test_fixes_misheard_terms(corrector, heard, written):
@@ -43,6 +44,7 @@ def test_fixes_misheard_terms(corrector, heard, written):
         "Prevertebral soft tissues are normal.",
         "Degenerative changes with osteophytes.",
         "The common bile duct measures 4 mm.",
+        "The nodules on the left were stable; those on the right were not.",
     ],
 )
 def test_leaves_correct_text_alone(corrector, text):

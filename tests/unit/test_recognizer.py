@@ -3,7 +3,7 @@
 import pytest
 
 from dictation.errors import ModelError
-from dictation.recognizer import bundled_model_path, collapse_repeats, default_cpu_threads, resolve_model
+from dictation.recognizer import bundled_model_path, collapse_repeats, default_cpu_threads, drop_letter_runs, resolve_model
 
 
 def test_default_is_the_bundled_tiny_en():
@@ -87,3 +87,10 @@ def test_a_bad_thread_count_is_a_clear_error(monkeypatch, value, message):
     monkeypatch.setenv("RADSCRIBE_CPU_THREADS", value)
     with pytest.raises(ModelError, match=message):
         default_cpu_threads(True)
+
+
+def test_a_loop_inside_one_word_is_dropped_and_real_words_stay():
+    heard = "6 mm in anteroposterior. Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb dimensions is seen".split()
+    assert drop_letter_runs(heard) == "6 mm in anteroposterior. dimensions is seen".split()
+    ordinary = "Hmm, 100000 cells; the skull, a radiograph, Mississippi, coccyx, aaa".split()
+    assert drop_letter_runs(ordinary) == ordinary

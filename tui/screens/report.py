@@ -246,7 +246,10 @@ class ReportScreen(Screen):
             parts.append(app.detail)
         if self.controller is not None:
             report = self.controller.report
-            parts.append(f"{report.status} · at {report.slot.title}")
+            if report.amendment:  # the signed report stays as sent until this is signed too
+                parts.append(f"{report.status} · {report.amendment} open (F9 signs, “cancel {report.amendment}” drops it)")
+            else:
+                parts.append(f"{report.status} · at {report.slot.title}")
             if self.last_command:
                 parts.append(self.last_command)
         if app.outbox_line:

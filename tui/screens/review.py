@@ -19,6 +19,12 @@ from dictation.errors import RadscribeError
 from dictation.review import RADPEER, RADPEER_MEANING
 
 
+def short_meaning(score: str) -> str:
+    """RADPEER's wording, short enough for one line of the screen (the full text is in
+    `radscribe review`)."""
+    return RADPEER_MEANING[score].replace("discrepancy in interpretation, ", "discrepancy: ").replace("; ", " · ")
+
+
 class ReviewScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Back")]
 
@@ -40,7 +46,7 @@ class ReviewScreen(ModalScreen[str | None]):
                 yield Static(Text(text), id="review-text")
             with RadioSet(id="review-score"):
                 for score in RADPEER:
-                    yield RadioButton(f"{score}  {RADPEER_MEANING[score]}", value=score == "1", name=score)
+                    yield RadioButton(f"{score}  {short_meaning(score)}", value=score == "1", name=score)
             yield Input(placeholder="comment (required for a discrepancy)", id="review-comment")
             yield Static(id="review-problem")
             with Horizontal(id="review-buttons"):
