@@ -292,6 +292,9 @@ def _short_context_model_class():
     return ShortContextWhisper
 
 
+TIMESTAMPS_AFTER_S = 10.0  # utterances longer than this are decoded with timestamp tokens
+
+
 def default_cpu_threads(short_context: bool) -> int:
     """CTranslate2 threads for one model: ``$RADSCRIBE_CPU_THREADS`` when set, otherwise one
     for the short-context model and up to four for Whisper's full 30 s window.
@@ -386,9 +389,12 @@ class Recognizer:
             hotwords=o.hotwords or None,
             word_timestamps=o.word_timestamps,
             condition_on_previous_text=False,  # the main cause of repetition loops
-            # An utterance fits one window: timestamp tokens would only let Whisper end a segment
-            # early and decode the rest again (twice the time); word timings come from alignment.
-            without_timestamps=True,
+            # Up to 10 s an utterance fits one window: timestamp tokens would only let Whisper end
+            # a segment early and decode the rest again (twice the time); word timings come from
+            # alignment. Longer speech (a fast reader who hardly pauses) decodes better in
+            # timestamped segments: on the Radiopaedia texts WER 0.347 → 0.315 on the first 20
+            # and 0.296 → 0.272 on the other 33 (BENCHMARKS.md).
+            without_timestamps=len(audio) <= TIMESTAMPS_AFTER_S * SAMPLE_RATE,
             vad_filter=False,  # the segmenter has already cut the speech
             # One fallback, only for a decode that loops (compression ratio): a sampled re-decode
             # of merely unsure speech costs latency and makes results differ run to run.
