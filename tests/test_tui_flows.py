@@ -32,6 +32,16 @@ async def wait_for(pilot, condition, seconds=30.0):
     raise AssertionError("condition not reached")
 
 
+def rendered(app, selector):
+    """What a Static on the current screen shows; empty while the screen is still changing."""
+    from textual.css.query import NoMatches
+
+    try:
+        return str(app.screen.query_one(selector, Static).render())
+    except NoMatches:
+        return ""
+
+
 def flags_text(app):
     from textual.css.query import NoMatches
 
@@ -499,14 +509,12 @@ async def test_an_uncommunicated_critical_result_stays_visible_across_studies(tm
         await pilot.press("down", "enter")  # the General urgent study
         await wait_for(pilot, lambda: "Critical finding: pneumothorax" in flags_text(app))
         await wait_for(pilot, lambda: "not communicated: pneumothorax (ACC-U1)" in app.critical_line)
-        assert "not communicated: pneumothorax" in str(app.screen.query_one("#status", Static).render())
+        await wait_for(pilot, lambda: "not communicated: pneumothorax" in rendered(app, "#status"))
         await pilot.press("escape")
-        await pilot.pause()
-        line = str(app.screen.query_one("#worklist-critical", Static).render())
-        assert "pneumothorax (ACC-U1)" in line and "min left" in line
+        await wait_for(pilot, lambda: "pneumothorax (ACC-U1)" in rendered(app, "#worklist-critical"))
+        assert "min left" in rendered(app, "#worklist-critical")
         await pilot.press("enter")  # another study: the line is still there
-        await pilot.pause()
-        assert "pneumothorax (ACC-U1)" in str(app.screen.query_one("#status", Static).render())
+        await wait_for(pilot, lambda: "pneumothorax (ACC-U1)" in rendered(app, "#status"))
 
 
 @pytest.mark.asyncio
