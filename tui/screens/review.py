@@ -20,8 +20,8 @@ from dictation.review import RADPEER, RADPEER_MEANING
 
 
 def short_meaning(score: str) -> str:
-    """RADPEER's wording, short enough for one line of the screen (the full text is in
-    `radscribe review`)."""
+    """RADPEER's wording, short enough for one line of the screen ("discrepancy in
+    interpretation," becomes "discrepancy:"; the full wording is `RADPEER_MEANING`)."""
     return RADPEER_MEANING[score].replace("discrepancy in interpretation, ", "discrepancy: ").replace("; ", " · ")
 
 
