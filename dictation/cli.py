@@ -903,17 +903,21 @@ def bench() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
 @click.option("--texts", type=int, default=20, show_default=True, help="How many Radiopaedia dictation texts to synthesise.")
 @click.option("--ablation", is_flag=True, help="Instead: compare beam sizes and prompt lengths on the development set.")
+@click.option("--model", help="A CTranslate2 model folder or size name, for radscribe and the plain baseline alike "
+              "(default: the bundled tiny.en).")
 @friendly
-def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool, texts: int, ablation: bool) -> None:
+def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool, texts: int, ablation: bool,
+              model: str | None) -> None:
     """Speech recognition accuracy and speed on synthesised radiology dictations."""
     from .bench import asr
 
     if ablation:
-        result = asr.ablation(limit=limit, echo=click.echo)
+        result = asr.ablation(limit=limit, echo=click.echo, model=model)
         if as_json:
             click.echo(json.dumps(result))
         return
-    asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts)
+    asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts,
+            model=model)
 
 
 @bench.command("commands")

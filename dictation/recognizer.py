@@ -320,6 +320,10 @@ def default_cpu_threads(short_context: bool) -> int:
 class Recognizer:
     """A loaded Whisper model. Thread-safe for one caller at a time."""
 
+    # Reports are dictated in English: a multilingual model (``--model`` with base or small)
+    # would otherwise spend a pass guessing the language of every utterance, and can guess wrong.
+    language = "en"
+
     def __init__(self, model: str | None = None, *, cpu_threads: int | None = None, short_context: bool = True) -> None:
         path, self.label = resolve_model(model)
         self._model_arg, self._cpu_threads = model, cpu_threads
@@ -378,13 +382,15 @@ class Recognizer:
         o = options or DecodeOptions()
         t0 = time.perf_counter()
         if plain:
-            segments, info = self.model.transcribe(audio, beam_size=5, word_timestamps=o.word_timestamps)
+            segments, info = self.model.transcribe(audio, beam_size=5, word_timestamps=o.word_timestamps,
+                                                   language=self.language)
             segs = [self._segment(s) for s in segments]
             return Transcript(" ".join(s.text for s in segs).strip(), tuple(segs), len(audio) / SAMPLE_RATE,
                               time.perf_counter() - t0)
         segments, info = self.model.transcribe(
             audio,
             beam_size=o.beam_size,
+            language=self.language,
             initial_prompt=o.prompt or None,
             hotwords=o.hotwords or None,
             word_timestamps=o.word_timestamps,

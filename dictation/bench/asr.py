@@ -103,7 +103,7 @@ def _write(heard: list, pipeline: TextPipeline) -> tuple[str, float]:
     return text, time.perf_counter() - t0
 
 
-def ablation(*, limit: int | None, echo: Callable[[str], None]) -> dict:
+def ablation(*, limit: int | None, echo: Callable[[str], None], model: str | None = None) -> dict:
     """Beam size and prompt length, the two choices that trade accuracy for speed."""
     from ..recognizer import DecodeOptions
     from .voice import synthesize
@@ -114,7 +114,8 @@ def ablation(*, limit: int | None, echo: Callable[[str], None]) -> dict:
     audios = [synthesize(d.spoken) for d in items]
     utterances = [split_utterances(a) for a in audios]
     total_audio = sum(len(a) for a in audios) / SAMPLE_RATE
-    rec = Recognizer()
+    rec = Recognizer(model)
+    echo(f"model: {rec.label}")
     lexicon = default_lexicon()
     out = {}
     echo(f"{'beam':>4} {'prompt terms':>12} {'WER':>6} {'critical':>8} {'RTF':>6}")
@@ -135,7 +136,7 @@ def ablation(*, limit: int | None, echo: Callable[[str], None]) -> dict:
 
 
 def run(*, limit: int | None, latency_items: int, data: str | None, as_json: bool,
-        echo: Callable[[str], None], texts_limit: int = 20) -> dict:
+        echo: Callable[[str], None], texts_limit: int = 20, model: str | None = None) -> dict:
     from .voice import synthesize
 
     items = load_devset()[: limit or None]
@@ -151,8 +152,10 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
     audios = [synthesize(d.spoken) for d in items]
     echo(f"synthesised {sum(len(a) for a in audios) / SAMPLE_RATE:.0f} s of speech in {time.perf_counter() - t0:.1f} s")
 
-    plain = Recognizer(short_context=False)
-    ours = Recognizer()
+    # Both sides run the same model: plain faster-whisper is the baseline for that model.
+    plain = Recognizer(model, short_context=False)
+    ours = Recognizer(model)
+    echo(f"model: {ours.label}, {ours.cpu_threads} thread(s) for radscribe, {plain.cpu_threads} for plain")
     rss_models = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     none, prompt_only = TextStages(False, False, False), TextStages(True, False, False)
@@ -189,7 +192,7 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
     if final.critical_examples:
         echo("  radscribe critical-word errors: " + "; ".join(final.critical_examples))
 
-    latency = _latency(ours, plain, items[: latency_items], audios[: latency_items], echo, medical)
+    latency = _latency(ours, plain, items[: latency_items], audios[: latency_items], echo, medical, model)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     echo(f"\npeak memory (this process): {peak:.0f} MiB; after loading the plain and radscribe models: {rss_models:.0f} MiB"
          + (f"; the partials' copy and the 2-thread copy for the latency rows came on top ({latency['two_thread_copy_mib']} MiB"
@@ -200,7 +203,7 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
         echo("\n../shared/data not found: the Radiopaedia dictation-texts comparison was not run")
 
     result = {
-        "machine": machine(),
+        "machine": machine(), "model": ours.label,
         "stages": {r.name: {"wer": round(r.counts.wer, 4), "medical_term_error_rate": round(r.counts.medical_error_rate, 4),
                             "critical_errors": r.counts.critical_errors, "critical_words": r.counts.critical_words,
                             "real_time_factor": round(r.rtf, 4), "words": r.counts.words} for r in rows.values()},
@@ -221,7 +224,7 @@ def _rss_mib() -> float:
 
 
 def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios: list[np.ndarray],
-             echo: Callable[[str], None], medical: set[str] | None = None) -> dict:
+             echo: Callable[[str], None], medical: set[str] | None = None, model: str | None = None) -> dict:
     """Each dictation replayed in real time through the live session in four ways: as before
     (the model on two threads, partials decoded in line, whole utterances decoded speculatively
     during the end-of-utterance silence), then partials on a low-priority thread, then the
@@ -233,7 +236,7 @@ def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios
     echo(f"\nend-of-utterance latency: {len(items)} dictations replayed in real time through the live session")
     # The same model on two threads, as before one thread became the default.
     rss = _rss_mib()
-    two = Recognizer(cpu_threads=2)
+    two = Recognizer(model, cpu_threads=2)
     two_threads_mib = _rss_mib() - rss
     modes = {"inline": (0.0, False, two), "background2": (0.0, True, two), "background": (0.0, True, ours),
              "pieces": (2.0, True, ours)}
@@ -308,7 +311,8 @@ def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical:
 
     rows = list(csv.DictReader(path.open(encoding="utf-8")))[:limit]
     echo(f"\nRadiopaedia MSK dictation texts ({path.name}): first {len(rows)} of them, synthesised with the same voice")
-    names = ("PowerScribe (real voice)", "Whisper API large-v2 (real voice)", "plain faster-whisper tiny.en", "radscribe tiny.en")
+    model = ours.label.removesuffix(" (bundled)")
+    names = ("PowerScribe (real voice)", "Whisper API large-v2 (real voice)", f"plain faster-whisper {model}", f"radscribe {model}")
     totals = {n: ErrorCounts() for n in names}
     groups = default_lexicon().groups
     for row in rows:
@@ -334,9 +338,13 @@ def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical:
 
 
 def _readable(postprocessed: str) -> str:
-    """The CSV's text is lower-cased with punctuation split off; put it back for the voice."""
+    """The CSV's text is lower-cased with punctuation split off; put it back for the voice, and
+    say the units as the radiologist did: the voice reads "mm" as two letters ("em em"), which
+    nobody dictates and which took the words around it down too."""
     import re
 
     t = re.sub(r"(\d) \. (\d)", r"\1.\2", postprocessed)
     t = re.sub(r" ([.,;:])", r"\1", t)
+    t = re.sub(r"(?<=\d) mm\b", " millimeters", t)
+    t = re.sub(r"(?<=\d) cm\b", " centimeters", t)
     return t

@@ -1,5 +1,6 @@
 """Model resolution errors and the repetition-loop guard (no model loaded here)."""
 
+import numpy as np
 import pytest
 
 from dictation.errors import ModelError
@@ -94,3 +95,22 @@ def test_a_loop_inside_one_word_is_dropped_and_real_words_stay():
     assert drop_letter_runs(heard) == "6 mm in anteroposterior. dimensions is seen".split()
     ordinary = "Hmm, 100000 cells; the skull, a radiograph, Mississippi, coccyx, aaa".split()
     assert drop_letter_runs(ordinary) == ordinary
+
+
+def test_every_decode_is_told_the_dictation_is_english():
+    """A multilingual --model (base, small) must not guess the language of each utterance."""
+    from dictation.recognizer import Recognizer
+
+    seen = []
+
+    class Model:
+        def transcribe(self, audio, **kw):
+            seen.append(kw.get("language"))
+            return iter(()), None
+
+    rec = object.__new__(Recognizer)
+    rec.model = Model()
+    audio = np.zeros(16000, np.float32)
+    rec.transcribe(audio)
+    rec.transcribe(audio, plain=True)
+    assert seen == ["en", "en"]
