@@ -18,7 +18,7 @@ import jellyfish
 from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
-from .datafiles import check_keys, load_toml, read_text, require_str_list, require_str_map
+from .datafiles import check_keys, line_of, load_toml, read_text, require_str_list, require_str_map
 from .errors import DataFileError
 from .resources import data_dir
 
@@ -84,15 +84,23 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
 class Corrections:
     phrases: dict[str, str]
     protected: set[str]
+    words: set[str] = field(default_factory=set)  # technical words the fuzzy pass may write
 
 
 def load_corrections(path: Path | None = None) -> Corrections:
     path = Path(path) if path else data_dir("vocab") / "corrections.toml"
-    data = load_toml(path, {"corrections": dict, "protected": dict})
+    data = load_toml(path, {"corrections": dict, "protected": dict, "vocabulary": dict})
     check_keys(path, data, "protected", {"words"})
+    check_keys(path, data, "vocabulary", {"words"})
     phrases = require_str_map(path, data, "corrections")
+    words = require_str_list(path, data, "vocabulary", "words") if "vocabulary" in data else []
+    for w in words:
+        if not re.fullmatch(r"[A-Za-z][a-z]*", w):
+            raise DataFileError(path, line_of(data["__text__"], f'"{w}"'),
+                                f"[vocabulary] {w!r} is not one word (letters only; phrases belong in lexicon.txt)")
     return Corrections({" ".join(k.split()): v for k, v in phrases.items()},
-                       {w.lower() for w in require_str_list(path, data, "protected", "words")})
+                       {w.lower() for w in require_str_list(path, data, "protected", "words")},
+                       {w.lower() for w in words})
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,15 @@ class Corrector:
             for t in self.lexicon.terms
             if len(_key(t)) >= 5 and not (set(t.lower().split()) & protected)
         ]
+        # The technical words inside longer terms are targets too ("oceus" → "osseous" from
+        # "osseous lesion"): a misheard word alone has no phrase to match.
+        # So are the [vocabulary] words of corrections.toml, whatever their frequency in English.
+        singles = {t.text.lower() for t in self._terms if t.n_words == 1}
+        inside = {w for w in self._known_words - singles
+                  if len(w) >= 6 and w.isalpha() and zipf_frequency(w, "en") < self.rare_zipf}
+        listed = {w for w in self.corrections.words - singles if len(w) >= 5}
+        self._terms += [_Term(w, _key(w), jellyfish.metaphone(w), 1) for w in sorted((inside | listed) - protected)]
+        self._known_words |= self.corrections.words
         self._letters = [t.letters for t in self._terms]
         self._by_letters = {t.letters: t for t in self._terms}
         self._list = sorted(self.corrections.phrases.items(), key=lambda kv: -len(kv[0].split()))
@@ -228,6 +245,10 @@ class Corrector:
             # Every heard word must be part of what it becomes: never swallow a word.
             if any(fuzz.partial_ratio(_key(w), term.letters) < 60 for w in low):
                 continue
+            # ...and the first and last heard words must be how it begins and ends: "tear biceps
+            # tendon" is not "triceps tendon", "infraspinatus tendonosis" not "infraspinatus tendon".
+            if len(low) > 1 and not _ends_match(_key(low[0]), _key(low[-1]), term.letters):
+                continue
             # Never change only a word's ending (plural, -ed, -ic): that is the radiologist's word.
             if len(term_words) == len(low) and all(_same_stem(a, b) for a, b in zip(low, term_words)):
                 continue
@@ -241,6 +262,10 @@ class Corrector:
             if score >= self.threshold and (best is None or score > best[0]):
                 best = (score, term)
         return best
+
+
+def _ends_match(first: str, last: str, letters: str) -> bool:
+    return fuzz.ratio(first, letters[: len(first)]) >= 65 and fuzz.ratio(last, letters[-len(last):]) >= 65
 
 
 def _same_stem(a: str, b: str) -> bool:

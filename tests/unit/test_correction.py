@@ -28,6 +28,9 @@ def corrector():
         ("The can use medullaris terminates at L1.", "The conus medullaris terminates at L1."),  # anchored phrase
         ("Surrounding fat straining.", "Surrounding fat stranding."),
         ("Large right pneumothorax with left were mediastinal shift.", "Large right pneumothorax with leftward mediastinal shift."),
+        ("No oceus lesion.", "No osseous lesion."),  # one word of a lexicon term ("osseous lesion")
+        ("Subcondral cyst with synovil thickening.", "Subchondral cyst with synovial thickening."),  # [vocabulary]
+        ("Infraspinatus tendonosis.", "Infraspinatus tendinosis."),  # not "infraspinatus tendon"
     ],
 )
 def test_fixes_misheard_terms(corrector, heard, written):
@@ -45,6 +48,8 @@ def test_fixes_misheard_terms(corrector, heard, written):
         "Degenerative changes with osteophytes.",
         "The common bile duct measures 4 mm.",
         "The nodules on the left were stable; those on the right were not.",
+        "Partial tear biceps tendon.",  # never "triceps tendon": a heard word is not swallowed
+        "Scattered T2 hyperintensities.",  # a plural the vocabulary knows
     ],
 )
 def test_leaves_correct_text_alone(corrector, text):

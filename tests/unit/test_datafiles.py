@@ -35,6 +35,8 @@ def test_builtin_vocabulary_loads():
         (load_lexicon, "lexicon.txt", "[chest]\n[Chest Group\n", 2, "bad heading"),
         (load_lexicon, "lexicon.txt", "[chest]\npneumothorax\neffusion; atelectasis\n", 3, "characters a term cannot have"),
         (load_corrections, "corrections.toml", '[corrections]\n"a" = "b"\n[protected]\nword = ["no"]\n', 4, "unknown key"),
+        (load_corrections, "corrections.toml", '[corrections]\n"a" = "b"\n[vocabulary]\nwords = ["osseous",\n  "joint effusion"]\n',
+         5, "not one word"),
     ],
 )
 def test_malformed_file_is_one_line_naming_file_and_line(tmp_path, loader, name, text, line, says):
