@@ -114,3 +114,4 @@ def test_every_decode_is_told_the_dictation_is_english():
     rec.transcribe(audio)
     rec.transcribe(audio, plain=True)
     assert seen == ["en", "en"]
+
