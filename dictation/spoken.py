@@ -280,7 +280,7 @@ class Normalizer:
             prev_p = self._punct_before(toks, i)
             line_start = (i == 0 and start) or prev_p in ("\n", "\n\n", ".", ":")
             if t.low in r.list_words and nxt is not None and nxt.kind == "n" and nxt.value is not None and nxt.value.is_integer() and (line_start or i == 0):
-                if out or not at_line_start:
+                if (out or not at_line_start) and prev_p not in ("\n", "\n\n"):  # "new paragraph number one"
                     out.append(Tok("\n", "p"))
                 out.append(Tok(f"{int(nxt.value)}.", "p"))
                 i += 2

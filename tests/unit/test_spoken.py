@@ -39,6 +39,9 @@ def norm():
         ("T twelve", "T12"),
         # list items
         ("number one small effusion period number two no pneumothorax period", "1. Small effusion.\n2. No pneumothorax."),
+        # a list after a said line break: the break is not doubled
+        ("impression colon new paragraph number one mild edema period", "Impression:\n\n1. Mild edema."),
+        ("impression colon new line number one mild edema period", "Impression:\n1. Mild edema."),
     ],
 )
 def test_spoken_forms(norm, heard, written):
