@@ -21,6 +21,7 @@ import resource
 import statistics
 import time
 import tomllib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -328,12 +329,18 @@ def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical:
         ours_text, _ = _write(heard, pipeline)
         for name, hyp in zip(names, (row["powerscribe_postprocessed"], row["whisper_postprocessed"], plain_text, ours_text)):
             totals[name].add(score(ref, hyp, medical))
-    echo(f"  {'system':<36} {'WER':>6} {'med-term ER':>11}")
+    echo(f"  {'system':<36} {'WER':>6} {'med-term ER':>11} {'critical errors':>16}")
     for name, c in totals.items():
-        echo(f"  {name:<36} {c.wer:>6.3f} {c.medical_error_rate:>11.3f}")
+        echo(f"  {name:<36} {c.wer:>6.3f} {c.medical_error_rate:>11.3f} {c.critical_errors:>9d} / {c.critical_words:<4d}")
     echo("  (words only: lower case, punctuation removed, the same for every row; PowerScribe and Whisper API")
-    echo("   heard the radiologist's real voice, radscribe and plain heard the synthetic voice reading the text)")
-    return {n: {"wer": round(c.wer, 4), "medical_term_error_rate": round(c.medical_error_rate, 4), "words": c.words}
+    echo("   heard the radiologist's real voice, radscribe and plain heard the synthetic voice reading the text;")
+    echo("   critical: no/new/left/right and numbers, missed or inserted)")
+    kinds = Counter(totals[names[-1]].critical_examples)
+    if kinds:
+        echo("  radscribe critical-word errors: " + ", ".join(f"{k} ×{n}" for k, n in kinds.most_common(10))
+             + (", …" if len(kinds) > 10 else ""))
+    return {n: {"wer": round(c.wer, 4), "medical_term_error_rate": round(c.medical_error_rate, 4), "words": c.words,
+                "critical_errors": c.critical_errors, "critical_words": c.critical_words}
             for n, c in totals.items()}
 
 

@@ -16,11 +16,13 @@ def words_for_wer(text: str) -> str:
     """Lower case, punctuation removed (decimal points kept), hyphens and slashes split,
     numbers split from units ("4mm" → "4 mm"). The same for every system compared.
 
-    Two writing conventions that say the same thing are made one, so that a house style is not
+    A decimal point written apart ("3 . 5", as the Radiopaedia texts have it) is joined again. Two
+    writing conventions that say the same thing are made one, so that a house style is not
     counted as a mishearing: a size "7 x 8" or "7 by 8" is "7 by 8", and a spine level "L4-L5"
     or "L4-5" is "l4 5" (the second letter only when it repeats the first: "L5-S1" stays).
     """
     t = text.lower().replace("’", "'")
+    t = re.sub(r"(?<=\d) \. (?=\d)", ".", t)  # "3 . 5": a decimal point split off like a full stop
     t = re.sub(r"(?<=\d)\s*[x×]\s*(?=\d)", " by ", t)
     t = re.sub(r"\b([ctls])(\d{1,2})\s*[-–/]?\s*\1(\d{1,2})\b", r"\1\2 \3", t)
     t = re.sub(r"(?<=\d)(?=[a-z])", " ", t)

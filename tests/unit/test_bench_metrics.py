@@ -29,3 +29,10 @@ def test_radiopaedia_text_is_read_as_dictated():
 
     text = _readable("osteochondral defect measuring approximately 3 . 5 mm by 2 cm . mm is seen")
     assert text == "osteochondral defect measuring approximately 3.5 millimeters by 2 centimeters. mm is seen"
+
+
+def test_a_decimal_point_written_apart_is_one_number():
+    # the Radiopaedia CSV splits every "." off, decimal points too
+    assert words_for_wer("measuring 3 . 5 mm . no fracture .") == "measuring 3.5 mm no fracture"
+    assert score("measuring 3 . 5 mm .", "Measuring 3.5 mm.", set()).errors == 0
+    assert score("measuring 3 . 5 mm .", "Measuring 3 mm.", set()).errors == 1
