@@ -905,9 +905,11 @@ def bench() -> None:
 @click.option("--ablation", is_flag=True, help="Instead: compare beam sizes and prompt lengths on the development set.")
 @click.option("--model", help="A CTranslate2 model folder or size name, for radscribe and the plain baseline alike "
               "(default: the bundled tiny.en).")
+@click.option("--sentence-pauses", is_flag=True,
+              help="Also read the Radiopaedia texts with a pause after each sentence, as radiologists dictate.")
 @friendly
 def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool, texts: int, ablation: bool,
-              model: str | None) -> None:
+              model: str | None, sentence_pauses: bool) -> None:
     """Speech recognition accuracy and speed on synthesised radiology dictations."""
     from .bench import asr
 
@@ -917,7 +919,7 @@ def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: 
             click.echo(json.dumps(result))
         return
     asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts,
-            model=model)
+            model=model, sentence_pauses=sentence_pauses)
 
 
 @bench.command("commands")

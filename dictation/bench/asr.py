@@ -137,7 +137,8 @@ def ablation(*, limit: int | None, echo: Callable[[str], None], model: str | Non
 
 
 def run(*, limit: int | None, latency_items: int, data: str | None, as_json: bool,
-        echo: Callable[[str], None], texts_limit: int = 20, model: str | None = None) -> dict:
+        echo: Callable[[str], None], texts_limit: int = 20, model: str | None = None,
+        sentence_pauses: bool = False) -> dict:
     from .voice import synthesize
 
     items = load_devset()[: limit or None]
@@ -200,6 +201,9 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
             " for the latter)" if latency else ""))
 
     texts = _dictation_texts(shared, ours, plain, medical, echo, texts_limit) if shared and texts_limit else None
+    if texts is not None and sentence_pauses:
+        texts = {"read_on": texts,
+                 "sentence_pauses": _dictation_texts(shared, ours, plain, medical, echo, texts_limit, pause=0.9)}
     if not shared:
         echo("\n../shared/data not found: the Radiopaedia dictation-texts comparison was not run")
 
@@ -303,15 +307,21 @@ def _latency(ours: Recognizer, plain: Recognizer, items: list[Dictation], audios
 
 
 def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical: set[str],
-                     echo: Callable[[str], None], limit: int) -> dict | None:
+                     echo: Callable[[str], None], limit: int, pause: float = 0.0) -> dict | None:
+    """The Radiopaedia texts as the voice reads them: on without a break (as the issue's figures
+    were measured) or, with ``pause``, that many seconds of silence after each sentence, as a
+    radiologist dictates sentence by sentence."""
     path = shared / "dictation-texts" / "radiopaedia_msk_dictations.csv"
     if not path.is_file():
         echo(f"\n{path} not found: the dictation-texts comparison was not run")
         return None
-    from .voice import synthesize
+    import re
+
+    from .voice import speak_with_pauses, synthesize
 
     rows = list(csv.DictReader(path.open(encoding="utf-8")))[:limit]
-    echo(f"\nRadiopaedia MSK dictation texts ({path.name}): first {len(rows)} of them, synthesised with the same voice")
+    echo(f"\nRadiopaedia MSK dictation texts ({path.name}): first {len(rows)} of them, synthesised with the same voice"
+         + (f", {pause:g} s of silence after each sentence" if pause else ""))
     model = ours.label.removesuffix(" (bundled)")
     names = ("PowerScribe (real voice)", "Whisper API large-v2 (real voice)", f"plain faster-whisper {model}", f"radscribe {model}")
     totals = {n: ErrorCounts() for n in names}
@@ -323,7 +333,10 @@ def _dictation_texts(shared: Path, ours: Recognizer, plain: Recognizer, medical:
         pipeline = TextPipeline(TextStages(True, True, True), group=group)
         ref = row["original_postprocessed"]
         spoken_text = _readable(ref)
-        audio = synthesize(spoken_text)
+        if pause:
+            audio = speak_with_pauses([s for s in re.split(r"(?<=\.)\s+", spoken_text) if s.strip()], pause=pause)
+        else:
+            audio = synthesize(spoken_text)
         plain_text = plain.transcribe(audio, plain=True).text
         heard, _ = _transcribe_utterances(ours, audio, pipeline)
         ours_text, _ = _write(heard, pipeline)
