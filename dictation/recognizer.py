@@ -202,13 +202,26 @@ def _norm_word(w: str) -> str:
     return re.sub(r"[^a-z0-9']", "", w.lower())
 
 
+# Words that change a finding's meaning: never dropped as the fragment of a loop.
+_MEANING_WORDS = {"no", "not", "non", "new", "left", "right", "without", "hypo", "hyper", "ab", "normal"}
+
+
+def _loop_fragment(word: str, head: set[str]) -> bool:
+    """The start of a word already said, where a capped loop stopped (never a meaning word or number)."""
+    return (len(word) >= 2 and word not in _MEANING_WORDS and not word[0].isdigit()
+            and any(h.startswith(word) for h in head))
+
+
 def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
     """Cut what Whisper adds after the speech has ended, judged by word timings and confidence.
 
     Two patterns seen on short utterances: a stock word at the end with almost no probability
     ("go to findings, Thanks." with p=0.02), and a loop squeezed into the last instant, where
     the alignment gives the repeated words no duration ("sign as preliminary sign as
-    preliminary sign ..."). A loop tail is cut only when every word in it was already said.
+    preliminary sign ..."). A loop tail is cut only when every word in it was already said, or
+    is the start of a word already said: the decode's token cap ends a loop mid-word
+    ("shortness of breath period, shortness of breath period, short", seen with the dictation
+    prompt). A squeezed word that was not said before stays, so nothing new is dropped.
     """
     words = [w for s in segs for w in s.words]
     if not words:
@@ -217,7 +230,8 @@ def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
     for i in range(1, len(words) - 1):
         if words[i].end - words[i].start < 0.02 and words[i + 1].end - words[i + 1].start < 0.02:
             head = {_norm_word(w.word) for w in words[:i]}
-            if all(_norm_word(w.word) in head for w in words[i:]):
+            tail = [_norm_word(w.word) for w in words[i:]]
+            if all(w in head for w in tail[:-1]) and (tail[-1] in head or _loop_fragment(tail[-1], head)):
                 keep = i
             break
     while keep > 1 and _norm_word(words[keep - 1].word) in _TAIL_HALLUCINATIONS and words[keep - 1].probability < 0.1:
@@ -230,6 +244,35 @@ def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
     text = " ".join(w.word for w in kept)
     first = segs[0]
     return [Segment(first.start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)]
+
+
+def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> Transcript | None:
+    """The transcript without a stray word at either end, or None when there is none.
+
+    Whisper adds a short word the speaker never said before or after a short phrase ("go to
+    indication in", p=0.22 on the word "in"): a short word (four letters at most) that the
+    model itself gives less than even odds. Words that change a finding's meaning are never
+    stray. The caller decides what the shorter reading is worth (a command must then match
+    whole); the transcript itself is not changed.
+    """
+    words = heard.words
+    if len(words) < 2:
+        return None
+
+    def stray(w: Word) -> bool:
+        norm = _norm_word(w.word)
+        return w.probability < max_probability and 0 < len(norm) <= 4 and norm not in _MEANING_WORDS
+
+    lo, hi = (1 if stray(words[0]) else 0), (len(words) - 1 if stray(words[-1]) else len(words))
+    if (lo, hi) == (0, len(words)) or hi - lo < 1:
+        return None
+    kept = words[lo:hi]
+    last = kept[-1]
+    kept[-1] = Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)
+    text = " ".join(w.word for w in kept)
+    first = heard.segments[0]
+    segment = Segment(kept[0].start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)
+    return Transcript(text, (segment,), heard.duration, heard.decode_seconds)
 
 
 def undouble(words: list[str]) -> list[str]:
@@ -510,5 +553,5 @@ class StreamingRecognizer:
 
 __all__ = [
     "Word", "Segment", "Transcript", "Partial", "DecodeOptions", "Recognizer", "StreamingRecognizer",
-    "resolve_model", "bundled_model_path", "collapse_repeats",
+    "resolve_model", "bundled_model_path", "collapse_repeats", "without_stray_edges",
 ]

@@ -26,7 +26,7 @@ from .errors import RadscribeError
 from .logs import log
 from .export.document import Signer
 from .practice import LicenceCheck, Practice
-from .recognizer import DecodeOptions, Recognizer, Transcript
+from .recognizer import DecodeOptions, Recognizer, Transcript, without_stray_edges
 from .report import Outcome, Report, ReportLocked, UtteranceRecord
 from .segmenter import SegmenterOptions, split_utterances
 from .store import Store
@@ -234,11 +234,20 @@ class ReportController:
         with the command phrases as the prompt; that reading is taken only if it is a command.
         """
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
-        if len(audio) <= self.second_look_seconds * SAMPLE_RATE and self.parser.parse(heard.text) is None:
-            alt = recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt))
-            if self.parser.parse(alt.text) is not None:
-                return alt
-        return heard
+        command = self._as_command(heard)
+        if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
+            command = self._as_command(recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt)))
+        return command or heard
+
+    def _as_command(self, heard: Transcript) -> Transcript | None:
+        """This reading if it is a command; or the reading without a word at its edge that the
+        model barely heard (a stray "in" after "go to indication") if that is one; else None."""
+        if self.parser.parse(heard.text) is not None:
+            return heard
+        trimmed = without_stray_edges(heard)
+        if trimmed is not None and self.parser.parse(trimmed.text) is not None:
+            return trimmed
+        return None
 
     def context(self) -> str:
         return self.report.text_before_cursor()

@@ -14,7 +14,9 @@ from .recognizer import DecodeOptions, Segment, Transcript, Word
 
 
 class ScriptedRecognizer:
-    """Answers final decodes from a script, one text per utterance; partials echo progress."""
+    """Answers final decodes from a script, one text per utterance; partials echo progress.
+
+    A word may carry the probability the model gives it, as ``word~0.2`` (otherwise 0.9)."""
 
     label = "scripted"
     load_seconds = 0.0
@@ -36,8 +38,10 @@ class ScriptedRecognizer:
         key = np.asarray(audio[: SAMPLE_RATE * 4 // 5], dtype=np.float32).tobytes()
         if key not in self._by_start:
             self._by_start[key] = self.texts.pop(0) if self.texts else ""
-        text = self._by_start[key]
-        words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
+        # A word may carry the model's probability for it: "go to indication in~0.2" (default 0.9).
+        said = [(w.partition("~")[0], float(w.partition("~")[2] or 0.9)) for w in self._by_start[key].split()]
+        text = " ".join(w for w, _ in said)
+        words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, p) for i, (w, p) in enumerate(said))
         return Transcript(text, (Segment(0.0, duration, text, words),) if text else (), duration)
 
 

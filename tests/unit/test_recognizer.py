@@ -75,6 +75,19 @@ def test_a_loop_squeezed_into_no_time_is_cut_when_it_only_repeats():
     assert trim_hallucinated_tail([Segment(0, 1.3, "x", tuple(said + new_words))])[0].text == "x"
 
 
+def test_a_loop_cut_mid_word_by_the_token_cap_is_cut_with_its_fragment():
+    from dictation.recognizer import Segment, Word, trim_hallucinated_tail
+
+    # Seen with the dictation prompt: the loop ran to the token cap and ended inside a word.
+    said = [Word("Shortness", 0, 0.74, 0.76), Word("of", 0.74, 0.92, 0.98), Word("breath", 0.92, 1.18, 0.14),
+            Word("period,", 1.18, 1.54, 0.49)]
+    loop = [Word(w, 1.72, 1.72, 0.9) for w in ("shortness", "of", "breath", "period,", "short")]
+    assert trim_hallucinated_tail([Segment(0, 1.76, "", tuple(said + loop))])[0].text == "Shortness of breath period"
+    # A squeezed word that is not the start of one already said is speech the aligner crowded: kept.
+    crowded = [Word(w, 1.72, 1.72, 0.9) for w in ("shortness", "no")]
+    assert len(trim_hallucinated_tail([Segment(0, 1.76, "x", tuple(said + crowded))])[0].words) == 6
+
+
 def test_one_thread_for_the_short_context_model_unless_told(monkeypatch):
     monkeypatch.delenv("RADSCRIBE_CPU_THREADS", raising=False)
     assert default_cpu_threads(True) == 1
@@ -115,3 +128,17 @@ def test_every_decode_is_told_the_dictation_is_english():
     rec.transcribe(audio, plain=True)
     assert seen == ["en", "en"]
 
+
+
+def test_a_stray_short_word_the_model_barely_heard_is_offered_without_it():
+    from dictation.recognizer import Segment, Transcript, Word, without_stray_edges
+
+    words = (Word("go", 0.0, 0.5, 0.58), Word("to", 0.5, 0.72, 0.95), Word("indication", 0.72, 1.18, 0.32),
+             Word("in", 1.18, 1.38, 0.22))
+    heard = Transcript("go to indication in", (Segment(0, 1.38, "go to indication in", words),), 1.5)
+    assert without_stray_edges(heard).text == "go to indication"
+    # Heard with confidence, or a word that changes the meaning: not stray.
+    sure = words[:3] + (Word("in", 1.18, 1.38, 0.9),)
+    assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", sure),), 1.5)) is None
+    negation = (Word("no", 0.0, 0.2, 0.1),) + words[:3]
+    assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", negation),), 1.5)) is None

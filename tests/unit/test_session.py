@@ -204,3 +204,25 @@ def test_a_short_last_piece_is_decoded_with_the_piece_before_it():
     # replaces the first piece rather than following it.
     assert committed.utterance.text == "The lungs are clear and the heart size is normal"
     assert recognizer.final_calls[-1] > len(first) - SAMPLE_RATE // 2
+
+
+def test_a_command_with_a_stray_word_the_model_barely_heard_is_obeyed_not_written(tmp_path):
+    from dictation.report import Report
+    from dictation.reporting import ReportController
+    from dictation.store import Store
+    from dictation.templates import TemplateLibrary
+
+    spoken = ["go to indication", "shortness of breath period", "go to impression"]
+    heard = ["go to indication in~0.22", "shortness of breath.", "go to impression in~0.9"]
+    parts = [synthesize(t, lead=0.3, trail=1.0) for t in spoken]
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
+    session = DictationSession(ArraySource(np.concatenate(parts)), lambda e: None,
+                               recognizer=ScriptedRecognizer(heard), controller=controller)
+    session.start()
+    assert session.wait(60)
+    kinds = [(u.kind, u.command) for u in controller.report.utterances]
+    assert kinds[0] == ("command", "go_to indication")
+    assert controller.report.utterances[1].slot == "indication"
+    assert controller.report.sections_text()["indication"].startswith("Shortness of breath")
+    # The same word heard with confidence is speech: the utterance is dictation, not a command.
+    assert kinds[2] == ("dictation", None)
