@@ -1,12 +1,17 @@
 # radscribe: `make run` opens the terminal UI, `make test` runs the whole suite.
 # Both create .venv with the project installed; as root on Debian they install the Debian
 # packages they need with apt-get, otherwise they print the exact command to run.
+# `make run` installs what the product needs and nothing more; `make test`, `make lint` and
+# `make bench` add their own extras to the same venv.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+LINT_STAMP := $(VENV)/.installed-lint
+BENCH_STAMP := $(VENV)/.installed-bench
 
 # What the product needs on Debian: PortAudio for the microphone.
 RUN_DEBS := libportaudio2
@@ -17,13 +22,26 @@ TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espe
 NODE_PEERS := tests/peers/node
 NODE_STAMP := $(NODE_PEERS)/node_modules/.installed
 
-.PHONY: run test debs-run debs-test venv node-peers bench wheel-check clean
+.PHONY: run test lint bench debs-run debs-test node-peers wheel-check clean
 
-run: debs-run venv
+run: debs-run $(RUN_STAMP)
 	$(BIN)/radscribe $(ARGS)
 
-test: debs-test venv node-peers
+test: debs-test $(TEST_STAMP) node-peers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (pinned rules in pyproject.toml) and mypy: strict on the engine, basic on the UI.
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check dictation tui tests benchmarks
+	$(BIN)/mypy
+
+# Every benchmark, each printing its figures beside a plain baseline (docs/benchmarks.md).
+bench: debs-test $(BENCH_STAMP) node-peers
+	$(BIN)/python -m benchmarks asr
+	$(BIN)/python -m benchmarks commands
+	$(BIN)/python -m benchmarks checks
+	$(BIN)/python -m benchmarks export
+	$(BIN)/python -m benchmarks tui
 
 node-peers: $(NODE_STAMP)
 
@@ -32,12 +50,24 @@ $(NODE_STAMP): $(NODE_PEERS)/package-lock.json
 	npm ci --prefix $(NODE_PEERS) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-venv: $(STAMP)
-
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(RUN_STAMP)
+
+$(LINT_STAMP): pyproject.toml $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	@touch $@
+
+$(BENCH_STAMP): pyproject.toml $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@touch $@
 
 debs-run:
@@ -46,12 +76,9 @@ debs-run:
 debs-test:
 	@scripts/debian-packages required $(TEST_DEBS)
 
-bench: venv
-	$(BIN)/radscribe bench asr
-
 # Build the wheel and install it with its dependencies in a fresh venv outside the repo.
-wheel-check: venv
+wheel-check: $(TEST_STAMP)
 	scripts/wheel-check
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache $(NODE_PEERS)/node_modules
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache $(NODE_PEERS)/node_modules

@@ -15,9 +15,9 @@
     id = "12345"
     family = "Smith"
     given = "Anna"
-    licences = [ { jurisdiction = "US-CA", expires = 2027-06-30 } ]   # see practice.py
+    licences = [ { jurisdiction = "US-CA", expires = 2027-06-30 } ]   # see practice/facilities.py
 
-    [[facility]]                # the hospitals read for: see dictation/practice.py
+    [[facility]]                # the hospitals read for: see dictation/practice/facilities.py
     id = "GENERAL"
     jurisdiction = "US-CA"
     time_zone = "America/Los_Angeles"
@@ -37,7 +37,7 @@
     [orders.facility_templates.GENERAL]                          # a facility's own codes first
     "CTHEAD1" = "ct-head"
 
-    [[export]]                  # destinations: see dictation/export/destinations.py
+    [[export]]                  # destinations: see dictation/ris/destinations.py
     name = "ris"
     kind = "hl7"
     host = "10.1.2.3"
@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .datafiles import check_keys, line_of, load_toml
-from .errors import DataFileError
-from .practice import Practice, parse_practice
-from .resources import user_file
+from dictation.data.files import check_keys, line_of, load_toml
+from dictation.data.resources import user_file
+from dictation.errors import DataFileError
+from dictation.practice.facilities import Practice, parse_practice
 
 ENV = "RADSCRIBE_CONFIG"
 
@@ -67,13 +67,26 @@ def config_path() -> Path:
 
 
 @dataclass(frozen=True)
+class Reader:
+    """The radiologist who signs on this workstation ([reader] in the config)."""
+
+    id: str = ""
+    family: str = ""
+    given: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.id or self.family or self.given)
+
+
+@dataclass(frozen=True)
 class Config:
     template_folders: list[Path] = field(default_factory=list)
     route_by_anatomy: bool = True
     end_silence_ms: int = 600
     store_path: Path | None = None
     path: Path | None = None
-    reader: dict[str, str] = field(default_factory=dict)
+    reader: Reader = field(default_factory=Reader)
     destinations: list[Any] = field(default_factory=list)
     alert_after_minutes: float = 15.0
     orders_host: str = "127.0.0.1"
@@ -122,7 +135,7 @@ def load_config(path: Path | None = None) -> Config:
             for m in by_facility.values()):
         raise DataFileError(path, line_of(text, "facility_templates"),
                             "[orders.facility_templates] maps a facility to { procedure code = template id }")
-    from .export.destinations import parse_destinations
+    from dictation.ris.destinations import parse_destinations
 
     destinations = parse_destinations(data.get("export", []), path, text)
     practice = parse_practice(data.get("facility", []), data.get("reader", {}), [d.name for d in destinations], path, text)
@@ -150,6 +163,6 @@ def load_config(path: Path | None = None) -> Config:
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
-                  (base / Path(store).expanduser()) if store else None, path, dict(reader), destinations, float(alert),
+                  (base / Path(store).expanduser()) if store else None, path, Reader(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
                   push_to_talk, practice, keep, keep_days)

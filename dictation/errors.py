@@ -10,6 +10,10 @@ line prints it and exits 2, the terminal UI shows it in the status bar. Anything
     │   └── UnreadableAudio      a file that is missing, empty, or not audio
     ├── ModelError               the speech model cannot be found or loaded
     ├── DataFileError            a malformed vocab/ or templates/ file (names file and line)
+    ├── TemplateNotFound         no template with that id (suggests the nearest ids)
+    ├── ReportLocked             the report is signed: it changes only through an addendum or correction
+    ├── StoreError               the store cannot be opened or does not hold what was asked for
+    ├── ExportError              a report cannot be built into a message, or a destination is malformed
     └── MissingDependency        an optional package is not installed (names what to install)
 """
 
@@ -51,6 +55,22 @@ class DataFileError(RadscribeError):
         super().__init__(f"{where}: {message}")
 
 
+class TemplateNotFound(RadscribeError):
+    pass
+
+
+class ReportLocked(RadscribeError):
+    """The report is signed final: it changes only through an addendum or correction."""
+
+
+class StoreError(RadscribeError):
+    pass
+
+
+class ExportError(RadscribeError):
+    pass
+
+
 class MissingDependency(RadscribeError):
     pass
 
@@ -63,5 +83,9 @@ __all__ = [
     "UnreadableAudio",
     "ModelError",
     "DataFileError",
+    "TemplateNotFound",
+    "ReportLocked",
+    "StoreError",
+    "ExportError",
     "MissingDependency",
 ]

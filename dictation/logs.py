@@ -42,7 +42,7 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
     for old in [h for h in log.handlers if getattr(h, "_radscribe", False)]:
         log.removeHandler(old)
         old.close()
-    handler._radscribe = True  # type: ignore[attr-defined]
+    handler._radscribe = True  # type: ignore[attr-defined]  # marks our handler, to replace it on a second setup
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False

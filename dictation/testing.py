@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, AudioSource
-from .errors import NoInputDevice
-from .recognizer import DecodeOptions, Segment, Transcript, Word
+from dictation.errors import NoInputDevice
+from dictation.speech.audio import SAMPLE_RATE, AudioSource, Samples
+from dictation.speech.recognizer import DecodeOptions, Segment, Transcript, Word
 
 
 class ScriptedRecognizer:
@@ -27,7 +27,7 @@ class ScriptedRecognizer:
         self.partial_calls = 0
         self._by_start: dict[bytes, str] = {}
 
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript:
+    def transcribe(self, audio: Samples, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript:
         o = options or DecodeOptions()
         duration = len(audio) / SAMPLE_RATE
         if not o.word_timestamps:

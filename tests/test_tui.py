@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from textual.widgets import Static, TextArea
 
-from dictation.audio import ArraySource
-from dictation.bench.voice import synthesize
+from dictation.speech.audio import ArraySource
 from dictation.testing import MissingMicrophone, ScriptedRecognizer
+from tests.voice import synthesize
 from tui.app import RadscribeApp
 
 
@@ -63,10 +63,10 @@ async def test_f4_pauses_and_resumes_listening():
 
 @pytest.mark.asyncio
 async def test_with_a_template_commands_move_the_cursor_and_text_fills_fields(tmp_path):
-    from dictation.report import Report
-    from dictation.reporting import ReportController
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
     from dictation.store import Store
-    from dictation.templates import TemplateLibrary
 
     speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in ("go to impression", "pneumonia period")])
     report = Report.new(TemplateLibrary().get("xr-chest"))
@@ -82,10 +82,10 @@ async def test_with_a_template_commands_move_the_cursor_and_text_fills_fields(tm
 
 @pytest.mark.asyncio
 async def test_the_flags_panel_shows_a_critical_finding_after_the_utterance(tmp_path):
-    from dictation.report import Report
-    from dictation.reporting import ReportController
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
     from dictation.store import Store
-    from dictation.templates import TemplateLibrary
 
     said = ["go to impression", "large right pneumothorax period"]
     speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
@@ -102,12 +102,12 @@ async def test_the_flags_panel_shows_a_critical_finding_after_the_utterance(tmp_
 @pytest.mark.asyncio
 @pytest.mark.parametrize("ris_up", [True, False], ids=["delivered", "ris-down"])
 async def test_signing_by_voice_sends_to_the_ris_and_a_failure_is_impossible_to_miss(tmp_path, ris_up):
-    from dictation.export.destinations import HL7Config, HL7Destination
-    from dictation.export.outbox import Outbox
-    from dictation.report import Report
-    from dictation.reporting import ReportController
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.destinations import HL7Config, HL7Destination
+    from dictation.ris.outbox import Outbox
     from dictation.store import Store
-    from dictation.templates import TemplateLibrary
     from tests.peers.hl7 import PythonHL7Peer, free_port
 
     said = ["go to impression", "no acute abnormality period", "sign as final"]

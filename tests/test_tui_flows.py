@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from textual.widgets import Button, DataTable, Input, Label, ListView, Static, TextArea
 
-from dictation.audio import ArraySource
-from dictation.bench.voice import synthesize
-from dictation.report import Report
-from dictation.reporting import ReportController
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report, load_report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.speech.audio import ArraySource
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 from dictation.testing import MissingMicrophone, ScriptedRecognizer
+from tests.voice import synthesize
 from tui.app import RadscribeApp
 from tui.screens.report import ReportScreen
 from tui.screens.sign import SignScreen
@@ -166,9 +166,9 @@ async def test_sign_final_is_blocked_until_the_communication_is_recorded(tmp_pat
         assert isinstance(app.screen, ReportScreen)
         assert controller.report.status == "final"
         assert "communicated to Dr. Jane Roe (ED physician) by telephone" in app.screen.report_text()
-    saved = store.load_report(controller.report.id, library)
+    saved = load_report(store, controller.report.id, library)
     assert saved.status == "final" and saved.communicated() == {"pneumothorax"}
-    kinds = [(u["kind"], u["command"]) for u in store.utterances(controller.report.id)]
+    kinds = [(u.kind, u.command) for u in store.utterances(controller.report.id)]
     assert kinds[-1] == ("command", "sign_final")
 
 
@@ -227,7 +227,7 @@ async def test_f5_f6_and_undo_redo_by_keyboard(tmp_path, library):
 
 @pytest.mark.asyncio
 async def test_f1_lists_every_voice_command_and_key(tmp_path, library):
-    from dictation.commands import default_commands
+    from dictation.reporting.commands import default_commands
 
     app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), show_clock=False)
     async with app.run_test(size=(120, 60)) as pilot:
@@ -260,7 +260,7 @@ async def test_f2_types_a_correction_into_the_active_field(tmp_path, library):
         assert controller.report.slot_text("impression") == "Large right pneumothorax with mediastinal shift."
         await pilot.press("ctrl+z")
         assert controller.report.slot_text("impression") == "Large right pneumothorax."
-    saved = store.load_report(controller.report.id, library)
+    saved = load_report(store, controller.report.id, library)
     assert saved.slot_text("impression") == "Large right pneumothorax."  # the undo was stored too
 
 
@@ -324,7 +324,7 @@ def test_snapshot_sign_screen(snap_compare, tmp_path, library):
 
 
 def test_the_report_pane_underlines_unsure_words_and_shows_tentative_text_apart(library):
-    from dictation.report import UtteranceRecord
+    from dictation.reporting.report import UtteranceRecord
     from tui.screens.report import report_rich
 
     report = Report.new(library.get("xr-chest"))
@@ -336,7 +336,7 @@ def test_the_report_pane_underlines_unsure_words_and_shows_tentative_text_apart(
     plain = text.plain
     line_start = plain.index("▶ No pneumothorax.")
     no = line_start + 2
-    styles_at = lambda i: {str(s.style) for s in text.spans if s.start <= i < s.end}  # noqa: E731
+    styles_at = lambda i: {str(s.style) for s in text.spans if s.start <= i < s.end}
     assert "underline" in styles_at(no) and "underline" not in styles_at(no + 4)  # "No" unsure, "pneumothorax" not
     tentative = plain.index("small left eff")
     assert any("italic" in s for s in styles_at(tentative)) and "on grey23" in styles_at(tentative)  # active line
@@ -468,8 +468,8 @@ def practice_app(tmp_path, library, said=()):
     General (US-CA, a licence expiring in 5 days), each with its own turnaround limits."""
     import datetime as dt
 
-    from dictation.export.document import Signer
-    from dictation.practice import Facility, Licence, Practice
+    from dictation.practice.facilities import Facility, Licence, Practice
+    from dictation.ris.document import Signer
 
     practice = Practice({"North": Facility(id="North", jurisdiction="US-NV", time_zone="America/Los_Angeles",
                                            turnaround_minutes={"stat": 60}),
@@ -540,20 +540,20 @@ async def test_addendum_on_a_signed_report_with_f7(tmp_path, library):
         assert "the addendum to" in str(app.screen.query_one("#sign-title", Static).render())
         await pilot.click("#final")
         await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen))
-    assert report.status == "corrected" and [v["kind"] for v in store.versions(report.id)] == ["final", "addendum"]
-    assert "Outside CT reviewed: no change." in store.versions(report.id)[1]["text"]
+    assert report.status == "corrected" and [v.kind for v in store.versions(report.id)] == ["final", "addendum"]
+    assert "Outside CT reviewed: no change." in store.versions(report.id)[1].text
 
 
 @pytest.mark.asyncio
 async def test_peer_review_screen_records_a_radpeer_score(tmp_path, library):
     from textual.widgets import RadioSet
 
-    from dictation.review import sample
+    from dictation.practice.review import sample
     from tui.screens.review import ReviewScreen
 
     app, store = practice_app(tmp_path, library)
     report = normal_chest(library)
-    from dictation.export.document import Signer
+    from dictation.ris.document import Signer
 
     other = ReportController(report, store=store, signer=Signer("R-OTHER", "Other", "Olga"))
     assert other.command("sign_final").outcome.ok
@@ -574,4 +574,4 @@ async def test_peer_review_screen_records_a_radpeer_score(tmp_path, library):
         app.screen.query_one("#save", Button).press()
         await wait_for(pilot, lambda: isinstance(app.screen, WorklistScreen))
     (review,) = store.reviews()
-    assert (review["score"], review["reviewer"], review["comment"]) == ("2b", "R-ME", "Missed pneumothorax on the left.")
+    assert (review.score, review.reviewer, review.comment) == ("2b", "R-ME", "Missed pneumothorax on the left.")

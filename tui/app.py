@@ -16,21 +16,22 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import ModalScreen
-from textual.widgets import Button, Static
 
-from dictation.audio import AudioSource, FileSource, MicrophoneSource
+from dictation.config import Config
 from dictation.errors import RadscribeError
-from dictation.export.document import Signer
-from dictation.export.outbox import Outbox
-from dictation.practice import Practice
-from dictation.recognizer import Recognizer
-from dictation.report import Report
-from dictation.reporting import ReportController
-from dictation.session import DictationSession
+from dictation.practice.facilities import Practice
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report, load_report
+from dictation.ris.outbox import Outbox
+from dictation.speech.audio import AudioSource, FileSource, MicrophoneSource
+from dictation.speech.recognizer import Recognizer
+from dictation.speech.session import DictationSession
+from dictation.store import WorklistItem
+from dictation.workstation import Workstation
 
 from .messages import OutboxStates
-from .screens.report import STATE_TEXT, ReportScreen, flags_items, report_view  # noqa: F401 - re-exported
+from .screens.quit import QuitScreen
+from .screens.report import STATE_TEXT, ReportScreen, flags_items, report_view
 from .screens.worklist import WorklistScreen
 
 __all__ = ["RadscribeApp", "flags_items", "outbox_summary", "report_view", "run_app", "STATE_TEXT"]
@@ -55,31 +56,9 @@ def play_audio(audio: Any) -> None:
     """Play 16 kHz mono samples on the default output device (blocking; call it off the UI thread)."""
     import sounddevice as sd
 
-    from dictation.audio import SAMPLE_RATE
+    from dictation.speech.audio import SAMPLE_RATE
 
     sd.play(audio, SAMPLE_RATE, blocking=True)
-
-
-class QuitScreen(ModalScreen[bool]):
-    """Quitting with a draft open: it is saved and offered again, but say so and ask."""
-
-    BINDINGS = [Binding("y", "answer(True)", "Quit"), Binding("n,escape", "answer(False)", "Stay")]
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(f"{self.what} is a draft. It is saved and will be on the worklist next time.\nQuit now? (y / n)",
-                     id="quit-question")
-        yield Button("Quit", id="yes", variant="error")
-        yield Button("Stay", id="no", variant="primary")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
 
 
 class RadscribeApp(App):
@@ -100,8 +79,13 @@ class RadscribeApp(App):
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
                  show_clock: bool = True, player: Callable[[Any], None] | None = None,
                  device: int | str | None = None, end_silence_ms: int = 600, push_to_talk: bool = False,
-                 practice: Practice | None = None) -> None:
+                 practice: Practice | None = None, station: Workstation | None = None) -> None:
         super().__init__()
+        # How a worklist study becomes a report (the composition root); tests without a config
+        # get one with the defaults.
+        self.station = station or Workstation(Config(practice=practice or Practice()))
+        if station is None and library is not None:
+            self.station.library = library
         self.practice = practice or Practice()  # facilities (limits, time zones) and the reader's licences
         self.critical_line = ""  # critical results not yet communicated, across every study
         self.player = player or play_audio  # "play that back": sounddevice by default
@@ -136,7 +120,7 @@ class RadscribeApp(App):
         return self._source() if self._source is not None else MicrophoneSource(self.device)
 
     def segmenter(self) -> Any:
-        from dictation.segmenter import SegmenterOptions
+        from dictation.speech.segmenter import SegmenterOptions
 
         return SegmenterOptions(end_silence_ms=self.end_silence_ms)
 
@@ -151,9 +135,9 @@ class RadscribeApp(App):
         with self._recognizer_lock:
             if not isinstance(self._recognizer, Recognizer) and callable(self._recognizer):
                 self._recognizer = self._recognizer()
-            return self._recognizer  # type: ignore[return-value]
+            return self._recognizer
 
-    def get_default_screen(self) -> ReportScreen | WorklistScreen:  # type: ignore[override]
+    def get_default_screen(self) -> ReportScreen | WorklistScreen:
         if self.controller is not None or self.store is None:
             return ReportScreen(self.controller, group=self.group)
         import time
@@ -175,15 +159,15 @@ class RadscribeApp(App):
         if not rows:
             self.critical_line = ""
             return
-        from dictation.practice import deadline_text
+        from dictation.practice.facilities import deadline_text
 
         now = (self.clock or time.time)()
         first = rows[0]
-        when = deadline_text(first["dictated_at"], first["deadline_minutes"], now)
-        overdue = sum(1 for r in rows if deadline_text(r["dictated_at"], r["deadline_minutes"], now).startswith("OVERDUE"))
-        where = first["accession"] or first["report_id"][:8]
+        when = deadline_text(first.dictated_at, first.deadline_minutes, now)
+        overdue = sum(1 for r in rows if deadline_text(r.dictated_at, r.deadline_minutes, now).startswith("OVERDUE"))
+        where = first.accession or first.report_id[:8]
         more = f" (+{len(rows) - 1} more{f', {overdue} overdue' if overdue else ''})" if len(rows) > 1 else ""
-        self.critical_line = f"⚠ not communicated: {first['finding']} ({where}) {when}{more}"
+        self.critical_line = f"⚠ not communicated: {first.finding} ({where}) {when}{more}"
 
     def on_mount(self) -> None:
         for line in self.practice.expiring():
@@ -206,7 +190,8 @@ class RadscribeApp(App):
         if self._outbox_thread is not None:
             self._outbox_stop.set()
             self._outbox_thread.join(5)
-            self.outbox.close()  # type: ignore[union-attr]
+            if self.outbox is not None:
+                self.outbox.close()
 
     def on_outbox_states(self, message: OutboxStates) -> None:
         self.outbox_line = outbox_summary(message.states)
@@ -225,24 +210,12 @@ class RadscribeApp(App):
 
     # -- studies ---------------------------------------------------------------------------------
 
-    def open_study(self, row: Any) -> None:
+    def open_study(self, item: WorklistItem) -> None:
         """Open a worklist item: its draft if one was started, else a new report from its template."""
-        assert self.store is not None and self.library is not None and self.make_controller is not None
-        draft = self.store.draft_for(row["id"])
-        if draft:
-            report = self.store.load_report(draft, self.library)
-        else:
-            exam = {k: row[k] for k in ("accession", "patient_id", "patient_name", "birth_date", "sex", "facility",
-                                        "exam_code", "ordering_physician", "placer_order", "filler_order")}
-            exam["exam_description"] = row["exam"]
-            exam["exam_time"] = row["ordered_at"]
-            facility = self.practice.facility(row["facility"])
-            if facility is not None and facility.time_zone:
-                exam["time_zone"] = facility.time_zone  # times in the report are the facility's
-            report = Report.new(self.library.get(row["template_id"] or "generic"), exam=exam)
-        self.store.save_report(report, worklist_id=row["id"])
-        self.open_worklist_id = row["id"]
-        controller = self.make_controller(report, row["id"])
+        assert self.store is not None and self.station is not None and self.make_controller is not None
+        report = self.station.report_for_study(item, self.store)
+        self.open_worklist_id = item.id
+        controller = self.make_controller(report, item.id)
         if not controller.licence.ok:
             self.notify(f"{controller.licence.message}: "
                         + ("only a preliminary read can be signed" if controller.licence.preliminary_allowed
@@ -252,7 +225,7 @@ class RadscribeApp(App):
     def open_draft(self, report_id: str) -> None:
         """A draft that belongs to no worklist item (left by a crash or a quit)."""
         assert self.store is not None and self.library is not None and self.make_controller is not None
-        report = self.store.load_report(report_id, self.library)
+        report = load_report(self.store, report_id, self.library)
         self.open_worklist_id = None
         controller = self.make_controller(report, None)
         if not controller.licence.ok:
@@ -266,7 +239,7 @@ class RadscribeApp(App):
         if self.store is None or self.library is None:
             return
         me = self.store.actor
-        waiting = [r for r in self.store.reviews(pending=True) if r["author"] != me]
+        waiting = [r for r in self.store.reviews(pending=True) if r.author != me]
         if not waiting:
             self.notify("no report waiting for your review (radscribe review sample --percent N picks some)")
             return
@@ -277,9 +250,9 @@ class RadscribeApp(App):
         """"Open next" / "open STAT": the first study waiting (STAT first), not the one open now."""
         if self.store is None or self.make_controller is None:
             return
-        rows = [r for r in self.store.worklist() if r["id"] != self.open_worklist_id]
+        rows = [r for r in self.store.worklist() if r.id != self.open_worklist_id]
         if stat:
-            rows = [r for r in rows if r["priority"] == "stat"]
+            rows = [r for r in rows if r.priority == "stat"]
         if not rows:
             self.notify("no STAT study waiting" if stat else "no other study waiting", severity="warning")
             return
@@ -321,51 +294,38 @@ class RadscribeApp(App):
 
 def run_app(*, audio: str | None = None, template_id: str | None = None, model: str | None = None,
             device: int | str | None = None) -> None:
-    from dictation.config import load_config
-    from dictation.recognizer import resolve_model
-    from dictation.store import Store
-    from dictation.templates import TemplateLibrary
+    from dictation.speech.recognizer import resolve_model
+    from dictation.workstation import Workstation
 
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens
-    config = load_config()
-    library = TemplateLibrary(config.template_folders)
-    outbox = None
-    if config.destinations:
-        from dictation.export.destinations import make_destination
-
-        outbox = Outbox(Store(config.store_path, actor="outbox"), [make_destination(d) for d in config.destinations],
-                        alert_after=config.alert_after_minutes * 60, routes=config.practice.routes())
+    station = Workstation.from_config()
+    config = station.config
+    library = station.library
+    # The outbox delivers on its own thread with its own connection: SQLite transactions must not
+    # interleave on one connection.
+    outbox = station.outbox(station.open_store(actor="outbox"))
     orders = None
     if config.orders_port:  # the worklist fills from the RIS while the UI is open
-        from dictation.export.orders import OrderHandler, OrdersListener
+        from dictation.ris.orders import OrdersListener
 
         try:
-            orders = OrdersListener(config.orders_host, config.orders_port,
-                                    OrderHandler(Store(config.store_path), library,
-                                                 config.order_templates, facility_mapping=config.facility_templates,
-                                                 facility_defaults=config.practice.template_defaults()))
+            orders = OrdersListener(config.orders_host, config.orders_port, station.order_handler(station.open_store()))
         except OSError as e:
             raise RadscribeError(f"cannot listen for orders on {config.orders_host}:{config.orders_port}: "
                                  f"{e.strerror or e}") from None
         threading.Thread(target=orders.serve_forever, name="radscribe-orders", daemon=True).start()
-    reader = config.reader
-    signer = Signer(reader.get("id", ""), reader.get("family", ""), reader.get("given", ""))
-    store = Store(config.store_path, actor=reader.get("id", ""))
-    store.purge_audio(config.keep_audio_days)  # recordings past the retention period go at start
+    store = station.open_store()
     store.audit("start", detail="radscribe opened")
 
     def make_controller(report: Report, worklist_id: int | None = None) -> ReportController:
-        def on_handled(handled: Any) -> None:
-            if worklist_id is not None and handled.command is not None and report.status in ("final", "corrected"):
-                store.set_worklist_state(worklist_id, "done")  # signed final: off the worklist
-        return ReportController(report, store=store, route=config.route_by_anatomy, outbox=outbox, signer=signer,
-                                on_handled=on_handled, practice=config.practice, keep_audio=config.keep_audio)
+        return station.controller(report, store, outbox=outbox)
 
     controller = None
     if template_id is not None:  # a bad id is a one-line error before the screen opens
         controller = make_controller(Report.new(library.get(template_id)))
 
     def source() -> AudioSource:
+        assert audio is not None
         return FileSource(Path(audio), realtime=True)
 
     # --audio without --template: a plain dictation pad (a demo, or a machine without a microphone).
@@ -375,7 +335,7 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
                      controller=controller,
                      outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
                      device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk,
-                     practice=config.practice).run()
+                     practice=config.practice, station=station).run()
     finally:
         if orders is not None:
             orders.shutdown()

@@ -1,36 +1,117 @@
-"""Messages from the dictation thread to the UI. Threads reach the UI only through post_message.
+"""Messages from other threads to the UI: threads reach the UI only through ``post_message``.
 
-High-rate messages (audio level, partial text) replace queued copies of themselves, so a busy
-UI never works through a backlog of stale meters.
+Each event of the DictationSession has a message of its own (and a handler of its own on the
+report screen); ``session_message`` makes the right one. High-rate messages (audio level, partial
+text, outbox states) replace queued copies of themselves, so a busy UI never works through a
+backlog of stale meters.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.message import Message
 
-from dictation.session import Event, LevelChanged, PartialText
+from dictation.speech.session import (
+    CommandApplied,
+    Event,
+    FlagsChanged,
+    LevelChanged,
+    PartialText,
+    SessionError,
+    StateChanged,
+    UtteranceCommitted,
+    UtteranceRejected,
+)
 
 
-class SessionEvent(Message):
-    """One event of the DictationSession (see dictation.session for the kinds)."""
+class _Replacing(Message):
+    """A message that replaces a queued copy of its own kind (the newest value is all that counts)."""
 
-    def __init__(self, event: Event) -> None:
+    def can_replace(self, message: Message) -> bool:
+        return type(message) is type(self)
+
+
+class LevelMessage(_Replacing):
+    """The microphone level and speech probability (about 30 a second)."""
+
+    def __init__(self, event: LevelChanged) -> None:
         super().__init__()
         self.event = event
 
-    def can_replace(self, message: Message) -> bool:
-        if not isinstance(message, SessionEvent):
-            return False
-        high_rate = (LevelChanged, PartialText)
-        return isinstance(self.event, high_rate) and type(message.event) is type(self.event)
+
+class PartialMessage(_Replacing):
+    """Words still being recognised: committed and tentative."""
+
+    def __init__(self, event: PartialText) -> None:
+        super().__init__()
+        self.event = event
 
 
-class OutboxStates(Message):
+class UtteranceMessage(Message):
+    """An utterance was stored and written into the report (or the pad)."""
+
+    def __init__(self, event: UtteranceCommitted) -> None:
+        super().__init__()
+        self.event = event
+
+
+class CommandMessage(Message):
+    """A voice command was applied (ok) or could not apply (its message says why)."""
+
+    def __init__(self, event: CommandApplied) -> None:
+        super().__init__()
+        self.event = event
+
+
+class RejectedMessage(Message):
+    """An utterance was heard but not used (asleep, or a command that was refused)."""
+
+    def __init__(self, event: UtteranceRejected) -> None:
+        super().__init__()
+        self.event = event
+
+
+class FlagsMessage(Message):
+    """The clinical checks' flags changed."""
+
+    def __init__(self, event: FlagsChanged) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StateMessage(Message):
+    """The session's state changed (loading, listening, paused, no microphone...)."""
+
+    def __init__(self, event: StateChanged) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ErrorMessage(Message):
+    """The session hit a problem the user can act on."""
+
+    def __init__(self, event: SessionError) -> None:
+        super().__init__()
+        self.event = event
+
+
+_BY_EVENT: dict[type, type[Message]] = {
+    LevelChanged: LevelMessage, PartialText: PartialMessage, UtteranceCommitted: UtteranceMessage,
+    CommandApplied: CommandMessage, UtteranceRejected: RejectedMessage, FlagsChanged: FlagsMessage,
+    StateChanged: StateMessage, SessionError: ErrorMessage,
+}
+
+
+def session_message(event: Event) -> Message:
+    """The message that carries one session event to the UI."""
+    message: Message = _BY_EVENT[type(event)](event)  # type: ignore[call-arg]  # each takes its own event
+    return message
+
+
+class OutboxStates(_Replacing):
     """The outbox's destinations after a delivery pass (from its own thread)."""
 
-    def __init__(self, states: list) -> None:
+    def __init__(self, states: list[Any]) -> None:
         super().__init__()
         self.states = states
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, OutboxStates)

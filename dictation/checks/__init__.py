@@ -14,18 +14,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .completeness import completeness_flags
-from .consistency import Consistency
-from .critical import critical_flags
-from .document import CheckDocument, from_report, from_text
-from .flags import KINDS, Flag, sort_flags
-from .followup import FollowUp, fleischner
-from .lexicon import Lexicon, load_lexicon
-from .nlp import Mention, Pipeline, shared_pipeline
+from dictation.checks.completeness import completeness_flags
+from dictation.checks.consistency import Consistency
+from dictation.checks.critical import critical_flags
+from dictation.checks.document import CheckDocument, from_report, from_text
+from dictation.checks.flags import KINDS, Flag, sort_flags
+from dictation.checks.followup import FollowUp, fleischner
+from dictation.checks.lexicon import ClinicalLexicon, load_clinical_lexicon
+from dictation.checks.nlp import Mention, Pipeline, shared_pipeline
 
 if TYPE_CHECKING:
-    from ..report import Report
-    from ..templates import Template
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import Template
 
 
 class Checker:
@@ -58,11 +58,11 @@ __all__ = [
     "CheckDocument",
     "Checker",
     "Flag",
-    "Lexicon",
+    "ClinicalLexicon",
     "Mention",
     "Pipeline",
     "fleischner",
     "from_report",
     "from_text",
-    "load_lexicon",
+    "load_clinical_lexicon",
 ]

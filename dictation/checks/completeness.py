@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .document import CheckDocument
-from .flags import Flag
+from dictation.checks.document import CheckDocument
+from dictation.checks.flags import Flag
 
 _PLACEHOLDER = re.compile(r"\[[^\]\n]{0,40}\]|_{3,}|\bX{3,}\b|\*{3,}|<[^<>\n]{1,40}>|\{\{[^}]*\}\}|\?{3,}")
 _DEFAULT_REQUIRED = ("findings", "impression")

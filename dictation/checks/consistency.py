@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import Any
 
-from .document import QUESTION_SECTIONS, CheckDocument
-from .flags import Flag
-from .lexicon import Lexicon
-from .nlp import Mention
+from dictation.checks.document import QUESTION_SECTIONS, CheckDocument
+from dictation.checks.flags import Flag
+from dictation.checks.lexicon import ClinicalLexicon
+from dictation.checks.nlp import Mention
 
 LOW_CONFIDENCE = 0.5  # a word below this probability is "unsure"
 _UNIT_MM = {"mm": 1.0, "millimeter": 1.0, "millimeters": 1.0, "millimetre": 1.0, "millimetres": 1.0,
@@ -45,7 +46,7 @@ def measurement_of(doc: CheckDocument, m: Mention) -> list[float] | None:
 
 
 class Consistency:
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: ClinicalLexicon) -> None:
         a = lexicon.anatomy
         self.side_words = {
             "left": words_pattern(a.laterality.left),
@@ -69,9 +70,9 @@ class Consistency:
             return best[1]
         first: tuple[int, str] | None = None
         for side, pattern in self.side_words.items():
-            hit = pattern.search(after)
-            if hit and (first is None or hit.start() < first[0]):
-                first = (hit.start(), side)
+            found = pattern.search(after)
+            if found and (first is None or found.start() < first[0]):
+                first = (found.start(), side)
         return first[1] if first else None
 
     def flags(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
@@ -139,7 +140,7 @@ class Consistency:
         return flags
 
     @staticmethod
-    def _flag_side(m: Mention, part, message: str) -> Flag:  # type: ignore[no-untyped-def]
+    def _flag_side(m: Mention, part: Any, message: str) -> Flag:
         return Flag(
             kind="laterality_mismatch",
             severity="warning",

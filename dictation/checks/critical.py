@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .document import QUESTION_SECTIONS, CheckDocument
-from .flags import Flag
-from .lexicon import Lexicon
-from .nlp import Mention
+from dictation.checks.document import QUESTION_SECTIONS, CheckDocument
+from dictation.checks.flags import Flag
+from dictation.checks.lexicon import ClinicalLexicon
+from dictation.checks.nlp import Mention
 
 
-def critical_flags(doc: CheckDocument, mentions: list[Mention], lexicon: Lexicon) -> list[Flag]:
+def critical_flags(doc: CheckDocument, mentions: list[Mention], lexicon: ClinicalLexicon) -> list[Flag]:
     """One flag per critical finding: where it is first said to be present (a definite mention
     beats a suspected one). Mentions in the indication, history, comparison or technique are the
     question, not the answer, and never raise a flag."""
@@ -23,7 +23,7 @@ def critical_flags(doc: CheckDocument, mentions: list[Mention], lexicon: Lexicon
         current = best.get(m.name)
         if current is None or (current[0].status == "uncertain" and m.status == "affirmed"):
             best[m.name] = (m, section, part.slot if part else None)
-    covered = {c for name in best for c in (lexicon.finding(name).covers if lexicon.finding(name) else [])}
+    covered = {c for name in best if (finding := lexicon.finding(name)) is not None for c in finding.covers}
     flags = []
     for name, (m, section, slot) in best.items():
         if name in covered:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
-    from ..report import Report
-    from ..templates import Template
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import Template
 
 SECTION_KEYS = ("indication", "technique", "comparison", "findings", "impression", "recommendations", "communication")
 
@@ -38,6 +38,13 @@ HEADINGS = {
 QUESTION_SECTIONS = frozenset({"indication", "examination", "comparison", "technique", "communication"})
 
 _HEADING = re.compile(r"^[ \t]*([A-Za-z][A-Za-z /&()'-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
+
+
+class Where(TypedDict):
+    """Where in the report a piece of checked text is: the ``section`` and ``slot`` of a Flag."""
+
+    section: str | None
+    slot: str | None
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class CheckDocument:
                 return p
         return None
 
-    def where(self, offset: int) -> dict[str, str | None]:
+    def where(self, offset: int) -> Where:
         """``section`` and ``slot`` of the text at ``offset``, as Flag fields."""
         part = self.part_at(offset)
         return {"section": part.section if part else None, "slot": part.slot if part else None}

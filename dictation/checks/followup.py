@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from .consistency import measurement_of, words_pattern
-from .document import CheckDocument
-from .flags import Flag
-from .lexicon import Lexicon
-from .nlp import Mention
+from dictation.checks.consistency import measurement_of, words_pattern
+from dictation.checks.document import CheckDocument
+from dictation.checks.flags import Flag
+from dictation.checks.lexicon import ClinicalLexicon
+from dictation.checks.nlp import Mention
 
 NODULE = "pulmonary nodule"
 _INTERVAL_NUMBER = re.compile(r"\b\d+(?:\s*(?:-|to|–)\s*\d+)?\s*(?:day|week|month|year)s?\b", re.IGNORECASE)
@@ -57,7 +57,7 @@ def nodule_size(dims: list[float]) -> float:
 
 
 class FollowUp:
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: ClinicalLexicon) -> None:
         a = lexicon.anatomy
         self.triggers = words_pattern(a.followup.triggers)
         self.imaging = words_pattern(a.followup.imaging)

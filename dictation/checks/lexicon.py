@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..datafiles import line_of, parse_toml, read_text
-from ..errors import DataFileError
-from ..resources import data_dir
+from dictation.data.files import line_of, parse_toml, read_text
+from dictation.data.resources import data_dir
+from dictation.errors import DataFileError
 
 CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "PROBABLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY")
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
@@ -156,7 +156,7 @@ def _line_of_value(text: str, value: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class Lexicon:
+class ClinicalLexicon:
     categories: dict[int, Category]
     findings: list[Finding]
     observations: list[Observation]
@@ -171,7 +171,7 @@ class Lexicon:
         return finding.deadline_minutes or self.categories[finding.category].deadline_minutes
 
 
-def load_lexicon(folder: Path | None = None) -> Lexicon:
+def load_clinical_lexicon(folder: Path | None = None) -> ClinicalLexicon:
     folder = Path(folder) if folder else data_dir("vocab")
     crit: CriticalFile = _load(folder / "critical_findings.toml", CriticalFile)
     obs: ObservationFile = _load(folder / "observations.toml", ObservationFile)
@@ -195,7 +195,7 @@ def load_lexicon(folder: Path | None = None) -> Lexicon:
             if other != f.name:
                 raise DataFileError(path, _line_of_value(text, term), f"term {term!r} belongs to both {other!r} and {f.name!r}")
     _check_context(folder / "context_rules.toml", ctx)
-    return Lexicon(
+    return ClinicalLexicon(
         categories={int(k): v for k, v in crit.category.items()},
         findings=list(crit.finding),
         observations=list(obs.observation),
@@ -220,5 +220,5 @@ def _check_context(path: Path, ctx: ContextFile) -> None:
 
 
 @cache
-def default_lexicon() -> Lexicon:
-    return load_lexicon()
+def default_clinical_lexicon() -> ClinicalLexicon:
+    return load_clinical_lexicon()

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from .lexicon import Lexicon, default_lexicon, expand
+from dictation.checks.lexicon import ClinicalLexicon, default_clinical_lexicon, expand
 
 # ConText category → the Span attributes it sets (is_probable is radscribe's own).
 _ATTRIBUTES = {
@@ -85,9 +85,7 @@ def _register_components() -> None:
             if i == 0:
                 continue
             prev = doc[i - 1]
-            if "\n" in prev.text or "\n" in prev.whitespace_:
-                token.is_sent_start = True
-            elif prev.text == ":" and i >= 2 and _heading_before(doc, i - 1):
+            if "\n" in prev.text or "\n" in prev.whitespace_ or prev.text == ":" and i >= 2 and _heading_before(doc, i - 1):
                 token.is_sent_start = True
         return doc
 
@@ -109,13 +107,13 @@ def _heading_before(doc: Any, colon: int) -> bool:
 class Pipeline:
     """spaCy + medspaCy ConText, built from a lexicon. Thread-safe for calls (one lock)."""
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, lexicon: ClinicalLexicon | None = None) -> None:
         import spacy
         from medspacy.context import ConTextRule
         from spacy.matcher import Matcher, PhraseMatcher
 
         _register_components()
-        self.lexicon = lexicon or default_lexicon()
+        self.lexicon = lexicon or default_clinical_lexicon()
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
         nlp.add_pipe(_LINE_COMPONENT)
@@ -128,7 +126,7 @@ class Pipeline:
         attrs = {c: dict(a) for c, a in _ATTRIBUTES.items()}
         clause = {f"{s.category}_CLAUSE" for s in self.lexicon.context if s.new_clause}
         attrs.update({c: attrs[c.removesuffix("_CLAUSE")] for c in clause})
-        context = nlp.add_pipe(
+        context: Any = nlp.add_pipe(  # medspaCy's ConTextComponent
             "medspacy_context",
             config={"rules": None, "span_attrs": attrs, "prune_on_target_overlap": False,
                     "prune_on_modifier_overlap": True},

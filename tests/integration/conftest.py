@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dictation.bench.voice import speak_with_pauses, synthesize, write_wav
+from tests.voice import speak_with_pauses, synthesize, write_wav
 
 CHEST = "there is a small left pleural effusion period no pneumothorax period the heart size is normal period"
 
@@ -28,7 +28,7 @@ def recordings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def recognizer():
-    from dictation.recognizer import Recognizer
+    from dictation.speech.recognizer import Recognizer
 
     return Recognizer()
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from dictation.export.destinations import DICOMConfig, make_destination
-from dictation.export.document import ReportVersion, Signer
-from dictation.export.outbox import Outbox
-from dictation.report import Report
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.destinations import DICOMConfig, make_destination
+from dictation.ris.document import ReportVersion, Signer
+from dictation.ris.outbox import Outbox
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 from tests.peers.hl7 import free_port, wait_for_port
 
 SIGNER = Signer("R1", "Smith", "Anna")
@@ -115,10 +115,10 @@ def test_archive_down_is_a_retry_and_export_command(storescp, tmp_path):
     delivery = down.deliver(down.build(v))
     assert delivery.outcome == "retry" and "ARCHIVE@127.0.0.1" in delivery.detail
     port, out = storescp
-    from dictation.cli import _report_json
+    from dictation.reporting.exchange import report_json
 
     path = tmp_path / "r.json"
-    path.write_text(json.dumps(_report_json(report(), [])))
+    path.write_text(json.dumps(report_json(report(), [])))
     exe = Path(os.sys.executable).with_name("radscribe")
     env = {**os.environ, "RADSCRIBE_CONFIG": str(tmp_path / "c.toml")}
     (tmp_path / "c.toml").write_text("")

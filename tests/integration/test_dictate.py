@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dictation.bench.voice import speak_with_pauses, write_wav
+from tests.voice import speak_with_pauses, write_wav
 
 REPORT = ["go to indication", "shortness of breath period", "go to findings", "the lungs are clear period",
           "scratch that", "there is a small left pleural effusion period", "go to impression",

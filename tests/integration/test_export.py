@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from dictation.export.destinations import DirConfig, DirDestination, HL7Config, HL7Destination
-from dictation.export.document import ReportVersion, Signer
-from dictation.export.hl7 import HL7Options, build_oru, check_oru, field, unescape
-from dictation.export.outbox import Outbox
-from dictation.report import Report
-from dictation.reporting import ReportController
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report, load_report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.destinations import DirConfig, DirDestination, HL7Config, HL7Destination
+from dictation.ris.document import ReportVersion, Signer
+from dictation.ris.hl7 import HL7Options, build_oru, check_oru, field, unescape
+from dictation.ris.outbox import Outbox
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 from tests.peers.hl7 import HL7apyPeer, PythonHL7Peer, ack, free_port, strict_validate
 
 EXAM = {"accession": "ACC1001", "patient_id": "MRN42", "patient_name": "Doe^Jane", "sex": "F", "birth_date": "1961-04-09",
@@ -149,7 +150,7 @@ def test_signing_by_voice_queues_in_the_same_transaction_and_delivers_once(libra
         controller = ReportController(report, store=store, outbox=box, signer=SIGNER, checks=False)
         report.go_to("impression")
         report.dictate("No acute cardiopulmonary abnormality.")
-        from dictation.recognizer import Transcript
+        from dictation.speech.recognizer import Transcript
 
         controller.handle(Transcript("sign as final", (), 1.0))
         rows = store.db.execute("SELECT r.status, o.state, o.status FROM reports r JOIN outbox o ON o.report_id = r.id").fetchall()
@@ -291,7 +292,7 @@ def test_sigkill_mid_send_resends_the_same_control_id_and_the_receiver_sees_one_
     write_config(tmp_path, port)
     store = Store(tmp_path / "store.db")
     store.save_report(signed_report(library))
-    report = store.load_report(store.drafts(include_signed=True)[0].id, library)
+    report = load_report(store, store.drafts(include_signed=True)[0].id, library)
     outbox_with(store, hl7_to(port)).enqueue(ReportVersion.from_report(report, SIGNER))
     store.close()
     with PythonHL7Peer(lambda m, n: None, port=port) as silent:  # receives, never answers
@@ -339,10 +340,10 @@ def test_outbox_command_shows_failures_and_retry(library, tmp_path, env, radscri
 def test_export_command_sends_one_report_json(library, tmp_path, env, radscribe_cmd):
     (tmp_path / "config.toml").write_text("")
     report = signed_report(library, status="final")
-    from dictation.cli import _report_json
+    from dictation.reporting.exchange import report_json
 
     path = tmp_path / "report.json"
-    path.write_text(json.dumps(_report_json(report, [])))
+    path.write_text(json.dumps(report_json(report, [])))
     with HL7apyPeer() as peer:
         done = subprocess.run([*radscribe_cmd, "export", str(path), "--hl7", f"127.0.0.1:{peer.port}"], env=env,
                               capture_output=True, text=True, timeout=60)
@@ -364,7 +365,7 @@ def test_export_command_sends_one_report_json(library, tmp_path, env, radscribe_
 def test_a_signed_voice_command_and_the_outbox_row_commit_together(library, tmp_path):
     """Store.commit_utterance writes the report, the utterance and the messages in one
     transaction: if the outbox insert fails, the signing is not stored either."""
-    from dictation.report import UtteranceRecord
+    from dictation.reporting.report import UtteranceRecord
     from dictation.store import OutboxEntry
 
     store = Store(tmp_path / "s.db")
@@ -373,7 +374,7 @@ def test_a_signed_voice_command_and_the_outbox_row_commit_together(library, tmp_
     report.sign("preliminary")
     record = UtteranceRecord(1, "command", "sign as preliminary", "", 0, 1, [], command="sign_preliminary")
     bad = OutboxEntry(report.id, 1, "preliminary", "ris", "hl7", "X", None)  # type: ignore[arg-type]  # NULL payload
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.IntegrityError):
         store.commit_utterance(report, record, outbox=[bad])
     assert store.db.execute("SELECT status FROM reports").fetchone()[0] == "draft"
     assert store.db.execute("SELECT COUNT(*) FROM utterances").fetchone()[0] == 0

@@ -9,12 +9,12 @@ import time
 import httpx
 import pytest
 
-from dictation.export.destinations import FHIRConfig, make_destination
-from dictation.export.document import ReportVersion, Signer
-from dictation.export.outbox import Outbox
-from dictation.report import Report
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.destinations import FHIRConfig, make_destination
+from dictation.ris.document import ReportVersion, Signer
+from dictation.ris.outbox import Outbox
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 from tests.peers.hl7 import free_port
 from tests.peers.node_peers import NodePeer
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from dictation.audio import FileSource
-from dictation.session import DictationSession, PartialText, UtteranceCommitted
-from dictation.transcribe import TextPipeline
+from dictation.speech.audio import FileSource
+from dictation.speech.session import DictationSession, PartialText, UtteranceCommitted
+from dictation.text.pipeline import TextPipeline
 
 pytestmark = pytest.mark.model
 

@@ -69,7 +69,7 @@ def test_microphone_vanishing_mid_dictation_keeps_what_was_said(tmp_path, radscr
         out, err = listen.communicate(timeout=60)
     assert listen.returncode == 2
     assert "there is a small left" in out.lower(), (out, err)  # the words before the server died
-    ours = [l for l in err.splitlines() if l.startswith("radscribe:") and "listening" not in l]
+    ours = [line for line in err.splitlines() if line.startswith("radscribe:") and "listening" not in line]
     assert len(ours) == 1 and "what was captured is kept" in ours[0], err
     assert "Traceback" not in err
 
@@ -87,7 +87,7 @@ def test_play_back_reaches_the_speakers(virtual_microphone, tmp_path):
     with subprocess.Popen(["parec", "-d", "virtmic.monitor", "--raw", "--format=s16le", "--rate=16000",
                            "--channels=1", str(raw)], env=env) as rec:
         time.sleep(0.5)
-        script = ("import numpy as np; from dictation.bench.voice import synthesize; from tui.app import play_audio; "
+        script = ("import numpy as np; from tests.voice import synthesize; from tui.app import play_audio; "
                   "play_audio(synthesize('small left pleural effusion', lead=0.2, trail=0.2))")
         played = subprocess.run([sys.executable, "-c", script], env={**env, "PYTHONPATH": os.getcwd()},
                                 capture_output=True, text=True, timeout=60)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dictation.export.destinations import HL7Config, HL7Destination
-from dictation.export.document import ReportVersion, Signer
-from dictation.export.hl7 import field
-from dictation.report import Report
-from dictation.templates import TemplateLibrary
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.destinations import HL7Config, HL7Destination
+from dictation.ris.document import ReportVersion, Signer
+from dictation.ris.hl7 import field
 from tests.peers.hl7 import free_port
 from tests.peers.node_peers import NodePeer
 

@@ -12,9 +12,9 @@ import hl7
 import hl7.client
 import pytest
 
-from dictation.export.orders import OrderHandler, OrdersListener
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.orders import OrderHandler, OrdersListener
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 from tests.peers.hl7 import free_port, wait_for_port
 
 
@@ -57,11 +57,11 @@ def test_a_new_order_becomes_a_worklist_item_with_its_template(listener):
     (reply,) = send(server, orm("C1", "ACC9"))
     assert msa(reply) == ("AA", "C1")
     (item,) = store.worklist()
-    assert (item["accession"], item["patient_id"], item["patient_name"], item["sex"], item["birth_date"]) == \
+    assert (item.accession, item.patient_id, item.patient_name, item.sex, item.birth_date) == \
         ("ACC9", "MRN42", "Doe^Jane", "F", "1961-04-09")
-    assert (item["exam"], item["exam_code"], item["priority"], item["template_id"], item["facility"]) == \
+    assert (item.exam, item.exam_code, item.priority, item.template_id, item.facility) == \
         ("XR Chest 2 views", "71046", "stat", "xr-chest", "GENERAL")  # template from xr-chest's own CPT code
-    assert item["ordering_physician"] == "Greg House" and item["filler_order"] == "FI-ACC9"
+    assert item.ordering_physician == "Greg House" and item.filler_order == "FI-ACC9"
     assert [r.action for r in seen] == ["created"]
 
 
@@ -70,8 +70,8 @@ def test_the_config_mapping_chooses_the_template_and_priorities_order_the_list(l
     replies = send(server, orm("C1", "R1", priority="R", code="IMG999", description="CT head"),
                    orm("C2", "S1", priority="S"), orm("C3", "A1", priority="A"))
     assert [msa(r)[0] for r in replies] == ["AA", "AA", "AA"]
-    assert [(i["accession"], i["priority"]) for i in store.worklist()] == [("S1", "stat"), ("A1", "urgent"), ("R1", "routine")]
-    assert next(i for i in store.worklist() if i["accession"] == "R1")["template_id"] == "ct-head"
+    assert [(i.accession, i.priority) for i in store.worklist()] == [("S1", "stat"), ("A1", "urgent"), ("R1", "routine")]
+    assert next(i for i in store.worklist() if i.accession == "R1").template_id == "ct-head"
 
 
 def test_a_resent_order_is_not_a_duplicate_and_a_cancel_removes_it(listener):
@@ -87,7 +87,7 @@ def test_omi_o23_with_the_accession_in_ipc(listener):
     message = orm("C5", "", kind="OMI^O23").replace("||||||CR", "||||||CR") + "IPC|ACC-OMI|PROC1|1.2.3|SPS1|CT\r"
     (reply,) = send(server, message)
     assert msa(reply)[0] == "AA"
-    assert [i["accession"] for i in store.worklist()] == ["ACC-OMI"]
+    assert [i.accession for i in store.worklist()] == ["ACC-OMI"]
 
 
 def test_unusable_messages_get_ae_or_ar_with_a_reason(listener):
@@ -116,7 +116,7 @@ def test_listen_orders_as_a_process(tmp_path, radscribe_cmd):
             out, err = proc.communicate(timeout=30)
     assert "AA created ACC77" in out
     assert "Secret" not in out + err  # no patient data on the console
-    assert [i["accession"] for i in Store(tmp_path / "store.db").worklist()] == ["ACC77"]
+    assert [i.accession for i in Store(tmp_path / "store.db").worklist()] == ["ACC77"]
 
 
 def test_a_facility_can_map_its_own_codes(tmp_path):
@@ -125,5 +125,5 @@ def test_a_facility_can_map_its_own_codes(tmp_path):
     reply, result = handler.handle(orm("C1", "F1").encode())  # MSH-4 is GENERAL
     other, _ = handler.handle(orm("C2", "F2").replace("|HIS|GENERAL|", "|HIS|NORTH|").encode())
     assert result.code == "AA"
-    assert {i["accession"]: i["template_id"] for i in store.worklist()} == {"F1": "ct-head", "F2": "generic"}
+    assert {i.accession: i.template_id for i in store.worklist()} == {"F1": "ct-head", "F2": "generic"}
     assert b"MSA|AA|C1" in reply and b"MSA|AA|C2" in other

@@ -51,7 +51,7 @@ def test_bad_file_among_good_ones_loses_nothing(radscribe_cmd, recordings, tmp_p
 def test_silence_and_noise_give_no_text(radscribe_cmd, tmp_path):
     import numpy as np
 
-    from dictation.bench.voice import write_wav
+    from tests.voice import write_wav
 
     rng = np.random.default_rng(1)
     silence = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 4, np.float32))
@@ -72,7 +72,7 @@ def test_only_the_bundled_model_gets_the_short_encoder_window(tmp_path):
     the full window) must get Whisper's own 30 s window unless asked otherwise."""
     import shutil
 
-    from dictation.recognizer import Recognizer, bundled_model_path
+    from dictation.speech.recognizer import Recognizer, bundled_model_path
 
     assert Recognizer().short_context
     copy = tmp_path / "my-model"

@@ -57,6 +57,6 @@ def test_the_ui_listens_for_orders_when_configured(radscribe_cmd, recordings, tm
         with hl7.client.MLLPClient("127.0.0.1", port) as client:
             reply = hl7.parse(client.send_message(orm("C1", "ACC-UI")).decode())
         assert str(reply.segment("MSA")[1]) == "AA"
-        assert [i["accession"] for i in Store(tmp_path / "store.db").worklist()] == ["ACC-UI"]
+        assert [i.accession for i in Store(tmp_path / "store.db").worklist()] == ["ACC-UI"]
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)

@@ -17,7 +17,7 @@ from hl7apy.factories import datatype_factory
 from hl7apy.mllp import AbstractErrorHandler, AbstractHandler, MLLPServer
 from hl7apy.parser import parse_message
 
-from dictation.bench.peers import PythonHL7Peer, ack, free_port, wait_for_port
+from tests.peers.python_hl7 import PythonHL7Peer, ack, free_port, wait_for_port
 
 __all__ = ["HL7apyPeer", "PythonHL7Peer", "ack", "free_port", "strict_validate", "wait_for_port"]
 
@@ -51,7 +51,7 @@ class HL7apyPeer:
                 peer.received.append(msg)
                 try:
                     strict_validate(msg)
-                except Exception as e:  # noqa: BLE001 - any validation failure is an AE
+                except Exception as e:
                     peer.rejected.append(f"{type(e).__name__}: {e}")
                     return "\x0b" + ack(msg, "AE", f"{type(e).__name__}") + "\x1c\x0d"
                 return "\x0b" + ack(msg, "AA") + "\x1c\x0d"

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from dictation.audio import BLOCK_SAMPLES, SAMPLE_RATE, ArraySource, FileSource, decode_file, make_block
-from dictation.bench.voice import write_wav
 from dictation.errors import UnreadableAudio
+from dictation.speech.audio import BLOCK_SAMPLES, SAMPLE_RATE, ArraySource, FileSource, decode_file, make_block
+from tests.voice import write_wav
 
 
 def tone(seconds=1.0, amplitude=0.5):

@@ -5,14 +5,14 @@ import shutil
 
 import pytest
 
-from dictation.bench.checks import load_sentences, sentence_document
-from dictation.checks import Checker, Flag, fleischner, load_lexicon
+from dictation.checks import Checker, Flag, fleischner, load_clinical_lexicon
 from dictation.checks.document import from_report, from_text
 from dictation.checks.lexicon import expand
+from dictation.data.resources import data_dir
 from dictation.errors import DataFileError
-from dictation.report import Report
-from dictation.resources import data_dir
-from dictation.templates import TemplateLibrary
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from tests.datasets import load_sentences, sentence_document
 
 SENTENCES = load_sentences()
 
@@ -34,7 +34,7 @@ def kinds(flags, kind):
 # -- the data -----------------------------------------------------------------------------------
 
 def test_the_lexicon_has_at_least_40_findings_each_with_an_acr_category_and_a_deadline():
-    lex = load_lexicon()
+    lex = load_clinical_lexicon()
     assert len(lex.findings) >= 40
     assert set(lex.categories) == {1, 2, 3}
     assert lex.categories[1].deadline_minutes < lex.categories[2].deadline_minutes < lex.categories[3].deadline_minutes
@@ -67,7 +67,7 @@ def test_a_malformed_critical_findings_file_is_one_clear_error_with_file_and_lin
     path = folder / "critical_findings.toml"
     path.write_text(edit(path.read_text()))
     with pytest.raises(DataFileError) as e:
-        load_lexicon(folder)
+        load_clinical_lexicon(folder)
     assert message in str(e.value) and "critical_findings.toml:" in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -78,7 +78,7 @@ def test_one_phrase_in_two_directions_of_a_context_category_is_refused(tmp_path)
     path = folder / "context_rules.toml"
     path.write_text(path.read_text() + '\n[[rule]]\ncategory = "NEGATED_EXISTENCE"\ndirection = "BACKWARD"\nphrases = ["without"]\n')
     with pytest.raises(DataFileError, match="'without' is a NEGATED_EXISTENCE rule both FORWARD and BACKWARD"):
-        load_lexicon(folder)
+        load_clinical_lexicon(folder)
 
 
 def test_vocab_check_validates_the_checks_files(tmp_path):
@@ -208,7 +208,7 @@ def test_the_same_finding_measured_differently(checker):
 def test_a_low_confidence_negation_in_a_sentence_with_a_finding_asks_for_confirmation(checker, library):
     report = Report.new(library.get("xr-chest"))
     report.go_to("impression")
-    from dictation.report import UtteranceRecord
+    from dictation.reporting.report import UtteranceRecord
 
     words = [{"word": " No", "probability": 0.31}, {"word": " pneumothorax.", "probability": 0.97}]
     report.utterances.append(UtteranceRecord(1, "dictation", "No pneumothorax.", "No pneumothorax.", 0, 1, words))
@@ -294,7 +294,7 @@ def test_a_field_title_is_a_label_not_a_finding(checker, library):
 
 
 def test_the_benchmark_report_gives_the_flags_a_radiologist_expects(checker):
-    from dictation.bench.checks import TYPICAL_REPORT
+    from tests.datasets import TYPICAL_REPORT
 
     flags = checker.check_text(TYPICAL_REPORT)
     assert [f.finding for f in kinds(flags, "critical_finding")] == ["pulmonary embolism"]  # not the indication's

@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from dictation.commands import CommandParser, load_commands, load_macros
 from dictation.errors import DataFileError
-from dictation.templates import TemplateLibrary
+from dictation.reporting.commands import CommandParser, load_commands, load_macros
+from dictation.reporting.templates import TemplateLibrary
 
 
 @pytest.fixture(scope="module")

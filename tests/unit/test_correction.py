@@ -1,13 +1,13 @@
 """The vocabulary corrector: fixes mishearings of medical terms, never the radiologist's words."""
 
 import tomllib
-from importlib.resources import files
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dictation.correction import default_corrector, default_lexicon
+from dictation.text.correction import default_corrector, default_term_lexicon
+from tests.datasets import DATA
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_leaves_correct_text_alone(corrector, text):
 
 
 def test_reference_texts_of_the_development_set_pass_unchanged(corrector):
-    data = tomllib.loads(files("dictation.bench").joinpath("devset.toml").read_text())
+    data = tomllib.loads((DATA / "devset.toml").read_text())
     changed = [(d["written"], corrector(d["written"])) for d in data["dictation"] if corrector(d["written"]) != d["written"]]
     assert changed == []
 
@@ -81,7 +81,7 @@ def test_protected_words_are_never_produced(corrector):
 
 
 def test_prompt_is_short_and_from_the_group():
-    lexicon = default_lexicon()
+    lexicon = default_term_lexicon()
     prompt = lexicon.prompt("chest")
     assert "pleural effusion" in prompt and "pneumothorax" in prompt
     assert "intracranial hemorrhage" not in prompt  # a neuro term does not bias a chest X-ray

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from dictation.correction import load_corrections, load_lexicon
+from dictation.data.resources import data_dir
 from dictation.errors import DataFileError
-from dictation.resources import data_dir
-from dictation.spoken import load_spoken_rules
+from dictation.text.correction import load_corrections, load_term_lexicon
+from dictation.text.spoken import load_spoken_rules
 
 
 def write(tmp_path, name, text):
@@ -20,7 +20,7 @@ def write(tmp_path, name, text):
 
 def test_builtin_vocabulary_loads():
     assert load_spoken_rules().punctuation[("period",)] == "."
-    assert "pneumothorax" in {t.lower() for t in load_lexicon().terms}
+    assert "pneumothorax" in {t.lower() for t in load_term_lexicon().terms}
     assert load_corrections().phrases["plural effusion"] == "pleural effusion"
 
 
@@ -31,9 +31,9 @@ def test_builtin_vocabulary_loads():
         (load_spoken_rules, "spoken.toml", '[punctuation]\n"period" = "."\n\n[punctuaton_extra]\n"x" = "y"\n', 4,
          "unknown section"),
         (load_spoken_rules, "spoken.toml", '[punctuation]\n"period" = 1\n', 2, "must map to text"),
-        (load_lexicon, "lexicon.txt", "# comment\npneumothorax\n", 2, "before any [group] heading"),
-        (load_lexicon, "lexicon.txt", "[chest]\n[Chest Group\n", 2, "bad heading"),
-        (load_lexicon, "lexicon.txt", "[chest]\npneumothorax\neffusion; atelectasis\n", 3, "characters a term cannot have"),
+        (load_term_lexicon, "lexicon.txt", "# comment\npneumothorax\n", 2, "before any [group] heading"),
+        (load_term_lexicon, "lexicon.txt", "[chest]\n[Chest Group\n", 2, "bad heading"),
+        (load_term_lexicon, "lexicon.txt", "[chest]\npneumothorax\neffusion; atelectasis\n", 3, "characters a term cannot have"),
         (load_corrections, "corrections.toml", '[corrections]\n"a" = "b"\n[protected]\nword = ["no"]\n', 4, "unknown key"),
         (load_corrections, "corrections.toml", '[corrections]\n"a" = "b"\n[vocabulary]\nwords = ["osseous",\n  "joint effusion"]\n',
          5, "not one word"),
@@ -68,7 +68,7 @@ def test_export_destinations_and_orders_in_the_config(tmp_path):
                     '[[export]]\nname = "drop"\nkind = "dir"\npath = "/srv/drop"\n')
     config = load_config(good)
     assert [d.name for d in config.destinations] == ["ris", "drop"] and config.destinations[0].obx == "report"
-    assert config.orders_port == 2576 and config.order_templates == {"71046": "xr-chest"} and config.reader["id"] == "R1"
+    assert config.orders_port == 2576 and config.order_templates == {"71046": "xr-chest"} and config.reader.id == "R1"
     for text, message in [
         ('[[export]]\nname = "ris"\nkind = "hl7"\nhost = "x"\nport = 99999\n', "port"),
         ('[[export]]\nname = "ris"\nkind = "fax"\n', "kind"),

@@ -6,17 +6,17 @@ import os
 import socket
 import stat
 
-from dictation.export.destinations import DirConfig, HL7Config, make_destination
-from dictation.export.document import Signer
-from dictation.export.orders import OrderHandler
-from dictation.export.outbox import Outbox
 from dictation.logs import log, setup_logging
-from dictation.recognizer import Transcript
-from dictation.report import Report
-from dictation.reporting import ReportController
-from dictation.review import sample
+from dictation.practice.review import sample
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report, load_report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.destinations import DirConfig, HL7Config, make_destination
+from dictation.ris.document import Signer
+from dictation.ris.orders import OrderHandler
+from dictation.ris.outbox import Outbox
+from dictation.speech.recognizer import Transcript
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 
 PATIENT = {"name": "Quimby^Zebedee", "mrn": "MRN-778899", "dob": "19610203", "accession": "ACC55501"}
 SECRETS = ["Quimby", "Zebedee", "MRN-778899", "19610203", "ACC55501", "pneumothorax", "Pneumothorax", "Roe",
@@ -51,9 +51,9 @@ def test_a_night_leaves_no_patient_data_in_the_log(tmp_path):
     _, result = OrderHandler(store, library, {}).handle(order())
     assert result.action == "created"
     row = store.worklist()[0]
-    exam = {k: row[k] for k in ("accession", "patient_id", "patient_name", "birth_date", "sex", "facility")}
-    report = Report.new(library.get(row["template_id"] or "xr-chest"), exam=exam)
-    store.save_report(report, worklist_id=row["id"])
+    exam = {k: getattr(row, k) for k in ("accession", "patient_id", "patient_name", "birth_date", "sex", "facility")}
+    report = Report.new(library.get(row.template_id or "xr-chest"), exam=exam)
+    store.save_report(report, worklist_id=row.id)
     outbox = Outbox(store, [make_destination(DirConfig(name="drop", kind="dir", path=str(tmp_path / "drop"))),
                             make_destination(HL7Config(name="ris", kind="hl7", host="127.0.0.1", port=closed_port(),
                                                        timeout_seconds=1))])
@@ -67,7 +67,7 @@ def test_a_night_leaves_no_patient_data_in_the_log(tmp_path):
     said(night, "Findings communicated to Dr. Jane Roe, the ED physician, by telephone period")
     said(night, "accept all normals")
     assert said(night, "sign as preliminary").outcome.ok
-    day = ReportController(store.load_report(report.id, library), store=store, signer=Signer("R-DAY", "Day", "Dan"),
+    day = ReportController(load_report(store, report.id, library), store=store, signer=Signer("R-DAY", "Day", "Dan"),
                            outbox=outbox)
     assert said(day, "sign report").outcome.ok
     said(day, "add addendum")
@@ -77,7 +77,7 @@ def test_a_night_leaves_no_patient_data_in_the_log(tmp_path):
     assert {a.delivery.outcome for a in attempts} >= {"sent", "retry"}  # the drop took it, the RIS is down
     store.actor = "R-PEER"
     sample(store, 100)
-    store.record_review(store.reviews(pending=True)[0]["id"], "2a", "Effusion size overstated in Quimby's report.")
+    store.record_review(store.reviews(pending=True)[0].id, "2a", "Effusion size overstated in Quimby's report.")
     for handler in log.handlers:
         handler.flush()
 
@@ -94,4 +94,4 @@ def test_a_night_leaves_no_patient_data_in_the_log(tmp_path):
     assert found == [], f"patient data in the application log: {found}"
     # The store does keep them (it is the record), readable by its owner only.
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
-    assert "Zebedee" in store.load_report(report.id, library).exam["patient_name"]
+    assert "Zebedee" in load_report(store, report.id, library).exam["patient_name"]

@@ -10,17 +10,17 @@ import zoneinfo
 import numpy as np
 import pytest
 
-from dictation.config import load_config
+from dictation.config import Reader, load_config
 from dictation.errors import DataFileError
-from dictation.export.document import ReportVersion, Signer
-from dictation.export.fhir import diagnostic_report
-from dictation.export.hl7 import build_oru, segments
-from dictation.practice import Facility, Licence, Practice
-from dictation.recognizer import Transcript
-from dictation.report import Report
-from dictation.reporting import ReportController
+from dictation.practice.facilities import Facility, Licence, Practice
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report, load_report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.document import ReportVersion, Signer
+from dictation.ris.fhir import diagnostic_report
+from dictation.ris.hl7 import build_oru, segments
+from dictation.speech.recognizer import Transcript
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
 
 NIGHT = Signer("R-NIGHT", "Night", "Nora")
 DAY = Signer("R-DAY", "Day", "Dan")
@@ -92,7 +92,7 @@ turnaround_minutes = { stat = 20, urgent = 90 }
     assert p.routes() == {"GEN": ["ris"]}
     assert config.facility_templates["GEN"] == {"CTH1": "ct-head"}
     assert p.warning_days == 45 and len(p.licences) == 2
-    assert config.reader == {"id": "R1"}
+    assert config.reader == Reader(id="R1")
     assert config.keep_audio is False and config.keep_audio_days == 7
 
 
@@ -164,22 +164,22 @@ def test_final_by_another_reader_records_the_differences(library, store):
     night = ReportController(report, store=store, signer=NIGHT, practice=p)
     assert said(night, "sign as preliminary").outcome.ok
     # In the morning another radiologist opens the preliminary from the store and finalises it.
-    morning = store.load_report(report.id, library)
+    morning = load_report(store, report.id, library)
     day = ReportController(morning, store=store, signer=DAY, practice=p)
     morning.go_to("impression")
     morning.type_text("impression", "Small left pleural effusion. No pneumothorax.")
     assert said(day, "sign as final").outcome.ok
     versions = store.versions(report.id)
-    assert [(v["version"], v["kind"], v["signer_id"]) for v in versions] == [(1, "preliminary", "R-NIGHT"), (2, "final", "R-DAY")]
-    assert versions[0]["differences"] == ""
-    d = json.loads(versions[1]["differences"])
+    assert [(v.version, v.kind, v.signer_id) for v in versions] == [(1, "preliminary", "R-NIGHT"), (2, "final", "R-DAY")]
+    assert versions[0].differences == ""
+    d = json.loads(versions[1].differences)
     assert d["by_other_reader"] is True and d["from_version"] == 1 and d["from_kind"] == "preliminary"
     assert d["impression_changed"] is True and list(d["sections"]) == ["impression"]
     assert d["sections"]["impression"]["before"] == "No acute cardiopulmonary abnormality."
     # "No" is kept; "Small left pleural effusion." comes before it, "pneumothorax." replaces three words.
     assert d["words_added"] == 5 and d["words_removed"] == 3
-    assert "No acute cardiopulmonary abnormality." in versions[0]["text"]
-    assert "Small left pleural effusion." in versions[1]["text"]
+    assert "No acute cardiopulmonary abnormality." in versions[0].text
+    assert "Small left pleural effusion." in versions[1].text
 
 
 def test_a_final_unchanged_by_the_same_reader_says_so(library, store):
@@ -187,7 +187,7 @@ def test_a_final_unchanged_by_the_same_reader_says_so(library, store):
     c = ReportController(report, store=store, signer=NIGHT)
     said(c, "sign as preliminary")
     said(c, "sign as final")
-    d = json.loads(store.versions(report.id)[1]["differences"])
+    d = json.loads(store.versions(report.id)[1].differences)
     assert d["changed"] is False and d["by_other_reader"] is False
 
 
@@ -202,7 +202,7 @@ def _signed_final(library, store):
 
 def test_addendum_appends_keeps_the_original_and_sends_corrected_amended(library, store):
     report, c = _signed_final(library, store)
-    original = store.versions(report.id)[0]["text"]
+    original = store.versions(report.id)[0].text
     assert said(c, "Small nodule.").record.kind == "rejected"  # locked until an addendum is started
     assert said(c, "add addendum").outcome.ok
     assert said(c, "Comparison with the outside CT shows the nodule is stable period").outcome.ok
@@ -210,11 +210,11 @@ def test_addendum_appends_keeps_the_original_and_sends_corrected_amended(library
     assert said(c, "sign report").outcome.ok
     assert report.status == "corrected" and report.version == 2 and report.amendment is None
     rows = store.versions(report.id)
-    assert [(v["kind"], v["status"]) for v in rows] == [("final", "final"), ("addendum", "corrected")]
-    assert rows[0]["text"] == original  # every version kept as signed
-    assert rows[1]["text"].startswith(original.rstrip("\n"))
-    assert "ADDENDUM (signed by Nora Night on " in rows[1]["text"]
-    assert rows[1]["text"].rstrip().endswith("Comparison with the outside CT shows the nodule is stable.")
+    assert [(v.kind, v.status) for v in rows] == [("final", "final"), ("addendum", "corrected")]
+    assert rows[0].text == original  # every version kept as signed
+    assert rows[1].text.startswith(original.rstrip("\n"))
+    assert "ADDENDUM (signed by Nora Night on " in rows[1].text
+    assert rows[1].text.rstrip().endswith("Comparison with the outside CT shows the nodule is stable.")
 
     version = ReportVersion.from_report(report, NIGHT)
     oru = segments(build_oru(version, version.control_id("ris")))
@@ -233,10 +233,10 @@ def test_correction_edits_and_signs_a_new_version_fhir_corrected(library, store)
     assert said(c, "Right lower lobe pneumonia period").outcome.ok
     assert said(c, "sign report").outcome.ok
     rows = store.versions(report.id)
-    assert [(v["kind"], v["status"]) for v in rows] == [("final", "final"), ("correction", "corrected")]
-    assert "No acute cardiopulmonary abnormality." in rows[0]["text"]
-    assert "IMPRESSION:\nRight lower lobe pneumonia.\n" in rows[1]["text"]
-    assert json.loads(rows[1]["differences"])["impression_changed"] is True
+    assert [(v.kind, v.status) for v in rows] == [("final", "final"), ("correction", "corrected")]
+    assert "No acute cardiopulmonary abnormality." in rows[0].text
+    assert "IMPRESSION:\nRight lower lobe pneumonia.\n" in rows[1].text
+    assert json.loads(rows[1].differences)["impression_changed"] is True
     version = ReportVersion.from_report(report, NIGHT)
     assert next(s for s in segments(build_oru(version, "X1")) if s[0] == "OBR")[25] == "C"
     assert diagnostic_report(version, "urn:acc", "urn:mrn")["status"] == "corrected"
@@ -249,7 +249,7 @@ def test_a_cancelled_correction_leaves_the_signed_report_as_it_was(library, stor
     said(c, "Everything changed.")
     assert said(c, "cancel correction").outcome.ok
     assert report.slot_text("impression") == "No acute cardiopulmonary abnormality." and report.status == "final"
-    reloaded = store.load_report(report.id, library)
+    reloaded = load_report(store, report.id, library)
     assert reloaded.amendment is None and reloaded.slot_text("impression") == "No acute cardiopulmonary abnormality."
 
 
@@ -264,7 +264,7 @@ def test_an_addendum_in_progress_survives_a_restart(library, store):
     report, c = _signed_final(library, store)
     said(c, "add addendum")
     said(c, "Discussed with the surgeon period")
-    reloaded = store.load_report(report.id, library)
+    reloaded = load_report(store, report.id, library)
     assert reloaded.amendment == "addendum" and reloaded.slot_text("addendum") == "Discussed with the surgeon."
 
 
@@ -274,7 +274,7 @@ def test_signed_versions_and_the_audit_log_cannot_be_changed(library, store):
                 "UPDATE audit SET actor = 'someone else'", "DELETE FROM audit"):
         with pytest.raises(sqlite3.IntegrityError, match="never|append-only"):
             store.db.execute(sql)
-    assert store.versions(report.id)[0]["text"].startswith("EXAMINATION: XR Chest")
+    assert store.versions(report.id)[0].text.startswith("EXAMINATION: XR Chest")
 
 
 # -- critical results -------------------------------------------------------------------------------
@@ -287,12 +287,12 @@ def test_a_critical_finding_starts_a_timer_that_the_communication_stops(library,
     c.run_checks()
     (row,) = store.open_critical()
     flag = next(f for f in c.flags if f.kind == "critical_finding")
-    assert row["finding"] == flag.finding == "pneumothorax"
-    assert (row["acr_category"], row["deadline_minutes"]) == (flag.acr_category, flag.deadline_minutes)
-    assert row["deadline_minutes"] > 0
+    assert row.finding == flag.finding == "pneumothorax"
+    assert (row.acr_category, row.deadline_minutes) == (flag.acr_category, flag.deadline_minutes)
+    assert row.deadline_minutes > 0
     dictated_at = report.utterances[-1].at
-    assert row["dictated_at"] == pytest.approx(dictated_at)
-    assert row["accession"] is None  # opened without a worklist item
+    assert row.dictated_at == pytest.approx(dictated_at)
+    assert row.accession is None  # opened without a worklist item
     said(c, "Findings communicated to Dr. Jane Roe, the ED physician, by telephone.")
     c.run_checks()
     assert store.open_critical() == []
@@ -326,14 +326,14 @@ def test_open_critical_results_are_listed_across_studies_oldest_first(library, s
         c.run_checks()
         time.sleep(0.01)
     rows = store.open_critical()
-    assert [(r["accession"], r["finding"]) for r in rows] == [("A1", "pneumothorax"), ("A2", "free intraperitoneal air")]
+    assert [(r.accession, r.finding) for r in rows] == [("A1", "pneumothorax"), ("A2", "free intraperitoneal air")]
 
 
 # -- audit -----------------------------------------------------------------------------------------
 
 def test_the_audit_log_names_who_opened_dictated_signed_and_exported(library, store, tmp_path):
-    from dictation.export.destinations import DirConfig, make_destination
-    from dictation.export.outbox import Outbox
+    from dictation.ris.destinations import DirConfig, make_destination
+    from dictation.ris.outbox import Outbox
 
     outbox = Outbox(store, [make_destination(DirConfig(name="drop", kind="dir", path=str(tmp_path / "drop")))])
     report = chest(library)
@@ -345,14 +345,14 @@ def test_the_audit_log_names_who_opened_dictated_signed_and_exported(library, st
     said(c, "sign as final")
     outbox.deliver_due()
     rows = store.audit_log(report.id)
-    actions = [(a["actor"], a["action"]) for a in rows]
+    actions = [(a.actor, a.action) for a in rows]
     assert actions == [("R-NIGHT", "open"), ("R-NIGHT", "dictate"), ("R-NIGHT", "command"), ("R-NIGHT", "edit"),
                        ("R-NIGHT", "sign"), ("outbox", "export")]
-    assert rows[0]["accession"] == "A100" and rows[1]["detail"] == "findings.lungs"
-    assert rows[3]["detail"] == "typed into Impression"
-    assert rows[4]["detail"] == "final (version 1, final)"
-    assert rows[5]["detail"].startswith("final v1 to drop (dir, RS")
-    assert all(rows[i]["at"] <= rows[i + 1]["at"] for i in range(len(rows) - 1))
+    assert rows[0].accession == "A100" and rows[1].detail == "findings.lungs"
+    assert rows[3].detail == "typed into Impression"
+    assert rows[4].detail == "final (version 1, final)"
+    assert rows[5].detail.startswith("final v1 to drop (dir, RS")
+    assert all(rows[i].at <= rows[i + 1].at for i in range(len(rows) - 1))
 
 
 # -- stored audio -----------------------------------------------------------------------------------
@@ -375,4 +375,4 @@ def test_stored_audio_is_off_by_default_and_purged_after_its_days(library, store
     assert store.purge_audio(7) == 0  # too young
     assert store.purge_audio(7, now=time.time() + 8 * 86400) == 1
     assert store.load_audio(report.id, seq) is None
-    assert store.audit_log()[-1]["action"] == "purge_audio"
+    assert store.audit_log()[-1].action == "purge_audio"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from dictation.commands import Command, CommandParser
-from dictation.report import Report, route_sentence, split_sentences
-from dictation.templates import TemplateLibrary
+from dictation.reporting.commands import Command, CommandParser
+from dictation.reporting.report import Report, route_sentence, split_sentences
+from dictation.reporting.templates import TemplateLibrary
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_dictating_over_a_default_replaces_it(chest):
 
 
 def test_scratching_dictation_that_replaced_a_default_brings_the_default_back_unaccepted(chest):
-    from dictation.report import UtteranceRecord
+    from dictation.reporting.report import UtteranceRecord
 
     chest.go_to("findings.lungs")
     chest.dictate("Patchy right lower lobe opacity.", utterance=1)
@@ -72,7 +72,7 @@ def test_scratch_removes_the_last_utterance_and_undo_brings_it_back(chest):
     chest.dictate("Fever.", utterance=2)
     assert chest.slot_text("indication") == "Cough. Fever."
     assert chest.scratch_last().ok is False  # no utterance records yet: nothing known to scratch
-    from dictation.report import UtteranceRecord
+    from dictation.reporting.report import UtteranceRecord
 
     chest.utterances += [UtteranceRecord(1, "dictation", "Cough.", "cough", 0, 1, []),
                          UtteranceRecord(2, "dictation", "Fever.", "fever", 1, 2, [])]

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from dictation.audio import SAMPLE_RATE
-from dictation.bench.voice import synthesize
-from dictation.segmenter import SegmenterOptions, split_utterances
+from dictation.speech.audio import SAMPLE_RATE
+from dictation.speech.segmenter import SegmenterOptions, split_utterances
+from tests.voice import synthesize
 
 
 @pytest.fixture(scope="module")

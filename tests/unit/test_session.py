@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from dictation.audio import SAMPLE_RATE, ArraySource
-from dictation.bench.voice import synthesize
-from dictation.session import DictationSession, LevelChanged, PartialText, SessionError, StateChanged, UtteranceCommitted
+from dictation.speech.audio import SAMPLE_RATE, ArraySource
+from dictation.speech.session import DictationSession, LevelChanged, PartialText, SessionError, StateChanged, UtteranceCommitted
 from dictation.testing import MissingMicrophone, ScriptedRecognizer
+from tests.voice import synthesize
 
 
 def run(audio, texts, events=None, **kw):
@@ -69,7 +69,7 @@ def test_pause_drops_audio():
 
 def test_streaming_recognizer_push_api():
     """insert_audio / process / finish, without I/O: partials only after enough new audio."""
-    from dictation.recognizer import StreamingRecognizer
+    from dictation.speech.recognizer import StreamingRecognizer
 
     recognizer = ScriptedRecognizer(["no pneumothorax"])
     stream = StreamingRecognizer(recognizer)
@@ -89,11 +89,11 @@ def test_streaming_recognizer_push_api():
 
 
 def test_with_a_report_commands_are_obeyed_and_every_utterance_is_stored_before_it_is_shown(tmp_path):
-    from dictation.report import Report
-    from dictation.reporting import ReportController
-    from dictation.session import CommandApplied
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.speech.session import CommandApplied
     from dictation.store import Store
-    from dictation.templates import TemplateLibrary
 
     parts = [synthesize(t, lead=0.3, trail=1.0) for t in ("go to impression", "pneumonia period", "scratch that")]
     store = Store(tmp_path / "s.db")
@@ -120,10 +120,10 @@ def test_with_a_report_commands_are_obeyed_and_every_utterance_is_stored_before_
 
 
 def _report_session(tmp_path, texts, controller_setup=None):
-    from dictation.report import Report
-    from dictation.reporting import ReportController
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
     from dictation.store import Store
-    from dictation.templates import TemplateLibrary
 
     parts = [synthesize(t, lead=0.3, trail=1.0) for t in texts]
     report = Report.new(TemplateLibrary().get("xr-chest"))
@@ -139,7 +139,7 @@ def _report_session(tmp_path, texts, controller_setup=None):
 
 
 def test_checks_run_after_every_utterance_and_flags_follow_the_text(tmp_path):
-    from dictation.session import FlagsChanged
+    from dictation.speech.session import FlagsChanged
 
     texts = ["go to impression", "large right pneumothorax period", "scratch that"]
     controller, events = _report_session(tmp_path, texts)
@@ -207,10 +207,10 @@ def test_a_short_last_piece_is_decoded_with_the_piece_before_it():
 
 
 def test_a_command_with_a_stray_word_the_model_barely_heard_is_obeyed_not_written(tmp_path):
-    from dictation.report import Report
-    from dictation.reporting import ReportController
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
     from dictation.store import Store
-    from dictation.templates import TemplateLibrary
 
     spoken = ["go to indication", "shortness of breath period", "go to impression"]
     heard = ["go to indication in~0.22", "shortness of breath.", "go to impression in~0.9"]

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from dictation.recognizer import Transcript
-from dictation.report import Report
-from dictation.reporting import ReportController, signing_problems
-from dictation.templates import TemplateLibrary
+from dictation.reporting.controller import ReportController, signing_problems
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.speech.recognizer import Transcript
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dictation.spoken import Normalizer, join_text
+from dictation.text.spoken import Normalizer, join_text
 
 
 @pytest.fixture(scope="module")

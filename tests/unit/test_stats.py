@@ -2,20 +2,19 @@
 
 import csv
 import io
-import json
 import random
 
 import pytest
 from click.testing import CliRunner
 
 from dictation.cli import main
-from dictation.practice import Facility, Practice
-from dictation.report import Report
-from dictation.review import sample
-from dictation.stats import as_csv, as_text, compute
+from dictation.practice.facilities import Facility, Practice
+from dictation.practice.review import sample
+from dictation.practice.stats import as_csv, as_text, compute
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.reporting.versions import SignedVersion
 from dictation.store import Store
-from dictation.templates import TemplateLibrary
-from dictation.versions import SignedVersion
 
 T0 = 1_790_000_000.0  # a fixed night
 MIN = 60.0
@@ -164,7 +163,7 @@ def test_sampling_takes_the_percentage_of_each_readers_finals(tmp_path, library)
     assert {k: len(v) for k, v in picked.items()} == {"R1": 4, "R2": 1}  # ceil(0.7) = 1: every reader reviewed
     assert len(store.reviews(pending=True)) == 5
     again = sample(store, 10, rng=random.Random(2))  # sampled reports are not picked twice
-    assert not {r["report_id"] for rows in again.values() for r in rows} & {r["report_id"] for rows in picked.values() for r in rows}
+    assert not {r.report_id for rows in again.values() for r in rows} & {r.report_id for rows in picked.values() for r in rows}
 
 
 def test_review_score_rules(tmp_path, library):
@@ -172,18 +171,18 @@ def test_review_score_rules(tmp_path, library):
     seed_report(store, library, "A1", "GEN", "routine", ordered=0, final=10, signer="R1")
     seed_report(store, library, "A2", "GEN", "routine", ordered=0, final=10, signer="R2")
     sample(store, 100)
-    own = next(r for r in store.reviews(pending=True) if r["author"] == "R2")
+    own = next(r for r in store.reviews(pending=True) if r.author == "R2")
     with pytest.raises(Exception, match="does not peer-review their own report"):
-        store.record_review(own["id"], "1", "")
-    other = next(r for r in store.reviews(pending=True) if r["author"] == "R1")
-    store.record_review(other["id"], "2b", "Missed rib fracture.")
+        store.record_review(own.id, "1", "")
+    other = next(r for r in store.reviews(pending=True) if r.author == "R1")
+    store.record_review(other.id, "2b", "Missed rib fracture.")
     with pytest.raises(Exception, match="already scored 2b"):
-        store.record_review(other["id"], "1", "")
+        store.record_review(other.id, "1", "")
     t = table(compute(store), "reviews")
     r1 = dict(zip(t.columns, next(r for r in t.rows if r[0] == "R1")))
     assert r1["sampled"] == 1 and r1["reviewed"] == 1 and r1["2b"] == 1 and r1["2b+3b share"] == 1.0
-    assert [a["action"] for a in store.audit_log()][-1] == "review"
-    assert json.loads(json.dumps(dict(store.audit_log()[-1])))["actor"] == "R2"
+    assert [a.action for a in store.audit_log()][-1] == "review"
+    assert store.audit_log()[-1].actor == "R2"
 
 
 def test_critical_command_lists_open_results_with_time_left(tmp_path, library, monkeypatch):

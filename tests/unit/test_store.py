@@ -5,11 +5,12 @@ import stat
 
 import pytest
 
-from dictation.recognizer import Segment, Transcript, Word
-from dictation.report import Report
-from dictation.reporting import ReportController
-from dictation.store import Store, StoreError
-from dictation.templates import TemplateLibrary
+from dictation.errors import StoreError
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report, load_report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.speech.recognizer import Segment, Transcript, Word
+from dictation.store import Store
 
 
 def heard(text):
@@ -33,9 +34,9 @@ def test_every_utterance_is_stored_with_the_report(tmp_path):
         controller.handle(heard(text), 0.0, 1.0)
     again = Store(tmp_path / "s.db")  # a new connection sees everything committed
     rows = again.utterances(report.id)
-    assert [r["kind"] for r in rows] == ["command", "dictation", "command", "dictation", "command"]
-    assert rows[1]["text"] == "Cough." and rows[1]["slot"] == "indication"
-    loaded = again.load_report(report.id[:8], library)
+    assert [r.kind for r in rows] == ["command", "dictation", "command", "dictation", "command"]
+    assert rows[1].text == "Cough." and rows[1].slot == "indication"
+    loaded = load_report(again, report.id[:8], library)
     assert loaded.slot_text("indication") == "Cough." and loaded.slot_text("impression") == ""
     assert loaded.utterances[3].scratched
     assert [d.id for d in again.drafts()] == [report.id]
@@ -44,7 +45,7 @@ def test_every_utterance_is_stored_with_the_report(tmp_path):
 def test_unknown_draft_and_not_a_database(tmp_path):
     store = Store(tmp_path / "s.db")
     with pytest.raises(StoreError, match="no draft"):
-        store.load_report("nope")
+        load_report(store, "nope")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open the radscribe store"):
@@ -56,6 +57,6 @@ def test_worklist_orders_stat_first_then_by_age(tmp_path):
     store.add_worklist_item("A1", priority="routine", ordered_at=1.0)
     store.add_worklist_item("A2", priority="stat", ordered_at=3.0)
     store.add_worklist_item("A3", priority="stat", ordered_at=2.0)
-    assert [r["accession"] for r in store.worklist()] == ["A3", "A2", "A1"]
+    assert [r.accession for r in store.worklist()] == ["A3", "A2", "A1"]
     with pytest.raises(StoreError, match="already on the worklist"):
         store.add_worklist_item("A1")

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
-from dictation.report import Report
+from dictation.reporting.report import Report
 
 
 class EditFieldScreen(ModalScreen[str | None]):

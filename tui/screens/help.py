@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from dictation.commands import default_commands
+from dictation.reporting.commands import default_commands
 
 WHAT = {
     "go_to": "move to a section or field by name",

@@ -1,14 +1,15 @@
 """The report screen: dictate into a structured report (or a plain pad without a template).
 
-The DictationSession runs on its own thread and reaches this screen only through
-`SessionEvent` messages. Every utterance is in the store before it is shown (the engine's
+The DictationSession runs on its own thread and reaches this screen only through messages, one
+kind per session event (`tui/messages.py`), each with its own handler. Every utterance is in the store before it is shown (the engine's
 ReportController commits first). Keys follow a dictation microphone's buttons: F4 listen,
 F5/F6 previous/next field, F9 sign, Ctrl+Z/Ctrl+Y undo/redo; Enter on a flag jumps to its field.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,16 +19,25 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, ListItem, ListView, Static, TextArea
 
 from dictation.checks import Flag
-from dictation.report import Outcome, Report
-from dictation.reporting import ReportController
-from dictation.session import (CommandApplied, DictationSession, FlagsChanged, LevelChanged, PartialText, SessionError,
-                               StateChanged, UtteranceCommitted, UtteranceRejected)
-from dictation.spoken import join_text
-from dictation.transcribe import TextPipeline
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Outcome, Report
+from dictation.speech.session import DictationSession, Event
+from dictation.text.pipeline import TextPipeline
+from dictation.text.spoken import join_text
 
-from ..messages import SessionEvent
-from ..widgets.title import TitleBar
+from ..messages import (
+    CommandMessage,
+    ErrorMessage,
+    FlagsMessage,
+    LevelMessage,
+    PartialMessage,
+    RejectedMessage,
+    StateMessage,
+    UtteranceMessage,
+    session_message,
+)
 from ..widgets.level import LevelMeter
+from ..widgets.title import TitleBar
 
 if TYPE_CHECKING:
     from ..app import RadscribeApp
@@ -86,7 +96,7 @@ class ReportScreen(Screen):
 
     @property
     def rapp(self) -> RadscribeApp:
-        return self.app  # type: ignore[return-value]
+        return cast("RadscribeApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.title_text())
@@ -116,7 +126,7 @@ class ReportScreen(Screen):
             self.query_one("#report", TextArea).border_title = "Report"
         self.show_status()
         app = self.rapp
-        self.session = DictationSession(app.source_factory, lambda e: self.post_message(SessionEvent(e)),
+        self.session = DictationSession(app.source_factory, self._post_session_event,
                                         recognizer=app.recognizer_factory, controller=self.controller,
                                         pipeline=None if self.controller else TextPipeline(group=self.group),
                                         segmenter=app.segmenter())
@@ -139,67 +149,90 @@ class ReportScreen(Screen):
 
     # -- engine events -------------------------------------------------------------------------
 
-    def on_session_event(self, message: SessionEvent) -> None:
+    def _post_session_event(self, event: Event) -> None:
+        """The session thread's way in: one message per event, never a direct call."""
+        self.post_message(session_message(event))
+
+    @property
+    def _live(self) -> bool:
         # Events the dictation thread posted before it stopped may arrive after the screen has gone.
-        if not self.is_mounted or not self.query(LevelMeter):
-            return
-        app = self.rapp
-        e = message.event
-        if isinstance(e, LevelChanged):
+        return self.is_mounted and bool(self.query(LevelMeter))
+
+    def on_level_message(self, message: LevelMessage) -> None:
+        if self._live:
             meter = self.query_one(LevelMeter)
-            meter.db = e.db
-            meter.speech = e.speech_probability >= 0.5
-        elif isinstance(e, PartialText):
-            self.tentative = " ".join(t for t in (e.committed, e.tentative) if t)
-            if self.controller is not None:
-                self._show_report()  # tentative words shown in place, styled apart
-            else:
-                self.query_one("#tentative", Static).update(Text(self.tentative))
-        elif isinstance(e, CommandApplied):
-            self._after_utterance()
-            app.latency = e.latency
-            self.last_command = ("✓ " if e.ok else "✗ ") + e.message
-            self.tentative = ""
+            meter.db = message.event.db
+            meter.speech = message.event.speech_probability >= 0.5
+
+    def on_partial_message(self, message: PartialMessage) -> None:
+        if not self._live:
+            return
+        e = message.event
+        self.tentative = " ".join(t for t in (e.committed, e.tentative) if t)
+        if self.controller is not None:
+            self._show_report()  # tentative words shown in place, styled apart
+        else:
+            self.query_one("#tentative", Static).update(Text(self.tentative))
+
+    def on_command_message(self, message: CommandMessage) -> None:
+        if not self._live:
+            return
+        e = message.event
+        self._after_utterance()
+        self.rapp.latency = e.latency
+        self.last_command = ("✓ " if e.ok else "✗ ") + e.message
+        self.tentative = ""
+        self.query_one("#tentative", Static).update("")
+        self._show_report()
+        self.show_status()
+        if not e.ok and e.command.name == "sign_final" and self.controller is not None:
+            self.action_sign()  # the sign screen says what is missing and records the communication
+        elif e.ok and e.command.name == "close_study":
+            self.action_close()
+        elif e.ok and e.command.name in ("open_next", "open_stat"):
+            self.rapp.open_next(stat=e.command.name == "open_stat")
+        elif e.ok and e.command.name == "play_back":
+            self.play(slot=None)
+
+    def on_rejected_message(self, message: RejectedMessage) -> None:
+        if self._live:
+            self.last_command = "✗ " + message.event.message
             self.query_one("#tentative", Static).update("")
+            self.show_status()
+
+    def on_utterance_message(self, message: UtteranceMessage) -> None:
+        if not self._live:
+            return
+        e = message.event
+        self._after_utterance()
+        self.rapp.latency = e.latency
+        self.tentative = ""
+        self.query_one("#tentative", Static).update("")
+        if self.controller is not None:
             self._show_report()
-            self.show_status()
-            if not e.ok and e.command.name == "sign_final" and self.controller is not None:
-                self.action_sign()  # the sign screen says what is missing and records the communication
-            elif e.ok and e.command.name == "close_study":
-                self.action_close()
-            elif e.ok and e.command.name in ("open_next", "open_stat"):
-                self.rapp.open_next(stat=e.command.name == "open_stat")
-            elif e.ok and e.command.name == "play_back":
-                self.play(slot=None)
-        elif isinstance(e, UtteranceRejected):
-            self.last_command = "✗ " + e.message
-            self.query_one("#tentative", Static).update("")
-            self.show_status()
-        elif isinstance(e, UtteranceCommitted) and self.controller is not None:
-            self._after_utterance()
-            app.latency = e.latency
-            self.tentative = ""
-            self.query_one("#tentative", Static).update("")
-            self._show_report()
-            self.show_status()
-        elif isinstance(e, UtteranceCommitted):
-            self._after_utterance()
-            app.latency = e.latency
+        else:  # the plain pad: the text goes at the end
             report = self.query_one("#report", TextArea)
             report.load_text(join_text(report.text, e.utterance.text))
             report.move_cursor(report.document.end)
-            self.query_one("#tentative", Static).update("")
-            self.show_status()
-        elif isinstance(e, FlagsChanged):
-            self._show_flags(e.flags)
-        elif isinstance(e, StateChanged):
-            app.state, app.detail = e.state, e.detail or app.detail
-            if e.state == "listening" and app.push_to_talk and not self._ptt_started and self.session is not None:
-                self._ptt_started = True
-                self.session.pause()  # push-to-talk: F4 to speak one utterance
-            self.show_status()
-        elif isinstance(e, SessionError):
-            app.detail = e.message
+        self.show_status()
+
+    def on_flags_message(self, message: FlagsMessage) -> None:
+        if self._live:
+            self._show_flags(message.event.flags)
+
+    def on_state_message(self, message: StateMessage) -> None:
+        if not self._live:
+            return
+        e, app = message.event, self.rapp
+        app.state, app.detail = e.state, e.detail or app.detail
+        if e.state == "listening" and app.push_to_talk and not self._ptt_started and self.session is not None:
+            self._ptt_started = True
+            self.session.pause()  # push-to-talk: F4 to speak one utterance
+        self.show_status()
+
+    def on_error_message(self, message: ErrorMessage) -> None:
+        if self._live:
+            self.rapp.detail = message.event.message
             self.show_status()
 
     def _after_utterance(self) -> None:
@@ -240,9 +273,7 @@ class ReportScreen(Screen):
         parts = [STATE_TEXT.get(app.state, app.state)]
         if app.state == "no_microphone":
             parts.append("connect one, or run radscribe --audio FILE; typing still works")
-        elif app.state == "error":
-            parts.append(app.detail)
-        elif app.state == "listening" and app.detail:
+        elif app.state == "error" or app.state == "listening" and app.detail:
             parts.append(app.detail)
         if self.controller is not None:
             report = self.controller.report
@@ -265,7 +296,7 @@ class ReportScreen(Screen):
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def _edit(self, outcome_fn) -> None:  # type: ignore[no-untyped-def]
+    def _edit(self, outcome_fn: Callable[[Report], Outcome]) -> None:
         if self.controller is None:
             return
         outcome = outcome_fn(self.controller.report)
@@ -316,7 +347,7 @@ class ReportScreen(Screen):
         def run() -> None:
             try:
                 player(audio)
-            except Exception as e:  # noqa: BLE001 - no output device, a busy device: say so
+            except Exception as e:
                 self.app.call_from_thread(self._play_failed, f"{type(e).__name__}: {e}")
 
         self.run_worker(run, thread=True, exit_on_error=False)

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from dictation.errors import RadscribeError
-from dictation.review import RADPEER, RADPEER_MEANING
+from dictation.practice.review import RADPEER, RADPEER_MEANING
 
 
 def short_meaning(score: str) -> str:
@@ -36,11 +36,11 @@ class ReviewScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         r = self.review
-        version = next((v for v in self.store.versions(r["report_id"]) if v["version"] == r["version"]), None)
-        text = version["text"] if version is not None else "(the signed version is missing from the store)"
-        signer = (version["signer_name"] or version["signer_id"]) if version is not None else r["author"]
+        version = next((v for v in self.store.versions(r.report_id) if v.version == r.version), None)
+        text = version.text if version is not None else "(the signed version is missing from the store)"
+        signer = (version.signer_name or version.signer_id) if version is not None else r.author
         with Vertical(id="review"):
-            yield Static(Text(f"Peer review {r['id']}: report by {signer} (version {r['version']})", style="bold"),
+            yield Static(Text(f"Peer review {r.id}: report by {signer} (version {r.version})", style="bold"),
                          id="review-title")
             with VerticalScroll(id="review-report"):
                 yield Static(Text(text), id="review-text")
@@ -65,11 +65,11 @@ class ReviewScreen(ModalScreen[str | None]):
             problem.update(Text("✗ a discrepancy needs a comment: what was missed or misread", style="bold red"))
             return False
         try:
-            self.store.record_review(self.review["id"], score, comment)
+            self.store.record_review(self.review.id, score, comment)
         except RadscribeError as e:
             problem.update(Text(f"✗ {e}", style="bold red"))
             return False
-        self.dismiss(f"review {self.review['id']}: score {score} recorded")
+        self.dismiss(f"review {self.review.id}: score {score} recorded")
         return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

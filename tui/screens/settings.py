@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from ..app import RadscribeApp
 
 
+
+def device_choice(value: object) -> int | str | None:
+    """The microphone a Select value names: None for the system default, an index, or a name."""
+    if value == "default" or value is Select.BLANK or not isinstance(value, str | int):
+        return None
+    return int(value) if str(value).isdigit() else str(value)
+
 class SettingsScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close")]
 
@@ -33,16 +40,16 @@ class SettingsScreen(ModalScreen[None]):
 
     @property
     def rapp(self) -> RadscribeApp:
-        return self.app  # type: ignore[return-value]
+        return cast("RadscribeApp", self.app)
 
     def compose(self) -> ComposeResult:
         app = self.rapp
         if self.devices is None:
             try:
-                from dictation.audio import input_devices
+                from dictation.speech.audio import input_devices
 
                 self.devices = input_devices()
-            except Exception:  # noqa: BLE001 - no PortAudio at all: say so below
+            except Exception:
                 self.devices = []
         options = [("system default", "default")] + [(f"{d['index']}: {d['name']}", str(d["index"])) for d in self.devices]
         current = "default" if app.device is None else str(app.device)
@@ -94,8 +101,7 @@ class SettingsScreen(ModalScreen[None]):
 
     def _apply(self) -> None:
         app = self.rapp
-        value = self.query_one("#device", Select).value
-        app.device = None if value in ("default", Select.BLANK) else (int(value) if str(value).isdigit() else value)
+        app.device = device_choice(self.query_one("#device", Select).value)
         silence = self.query_one("#silence", Input).value.strip()
         if not silence.isdigit() or not 200 <= int(silence) <= 3000:
             self.query_one("#test-status", Static).update(Text("✗ end of utterance: a number of ms from 200 to 3000"))
@@ -103,7 +109,7 @@ class SettingsScreen(ModalScreen[None]):
         model = self.query_one("#model", Input).value.strip() or "tiny.en"
         if model != (app.model_name or "tiny.en"):
             from dictation.errors import RadscribeError
-            from dictation.recognizer import Recognizer, resolve_model
+            from dictation.speech.recognizer import Recognizer, resolve_model
 
             try:
                 _, label = resolve_model(model)  # a missing folder or an unknown name: one line, nothing changed
@@ -118,11 +124,10 @@ class SettingsScreen(ModalScreen[None]):
 
     def _start_test(self) -> None:
         """A few seconds of the chosen microphone's level, read on its own thread."""
-        from dictation.audio import MicrophoneSource
+        from dictation.speech.audio import MicrophoneSource
 
         self._stop_test()
-        value = self.query_one("#device", Select).value
-        device = None if value in ("default", Select.BLANK) else (int(value) if str(value).isdigit() else value)
+        device = device_choice(self.query_one("#device", Select).value)
         self._test_stop = threading.Event()
         stop = self._test_stop
         status = self.query_one("#test-status", Static)
@@ -144,13 +149,13 @@ class SettingsScreen(ModalScreen[None]):
                     db = 20 * math.log10(max(block.rms, 1e-5))
                     peak_db = max(peak_db, db)
                     self.app.call_from_thread(setattr, meter, "db", db)
-            except Exception as e:  # noqa: BLE001 - busy or missing device: one line
+            except Exception as e:
                 self.app.call_from_thread(status.update, Text(f"✗ {e}"))
                 return
             finally:
                 try:
                     source.stop()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             verdict = "good" if peak_db > -30 else ("quiet: move closer or raise the input level" if peak_db > -60 else "silent")
             self.app.call_from_thread(status.update, Text(f"Loudest {peak_db:.0f} dBFS: {verdict}"))

@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
-from dictation.report import COMMUNICATION_METHODS, exam_zone
-from dictation.reporting import ReportController, signing_problems
+from dictation.reporting.controller import ReportController, signing_problems
+from dictation.reporting.report import COMMUNICATION_METHODS, exam_zone
 
 from .report import SEVERITY_MARK, minutes
 
@@ -73,7 +73,7 @@ class SignScreen(ModalScreen[str | None]):
         previous = store.latest_version(report.id)
         if previous is None:
             return ""
-        from dictation.versions import build_version, describe_differences
+        from dictation.reporting.versions import build_version, describe_differences
 
         draft = build_version(report, self.controller.signer, self.controller.flags, previous)
         lines = describe_differences(draft.differences or {})
@@ -82,7 +82,7 @@ class SignScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self._refresh()
 
-    def _flags_text(self, flags: list) -> str:  # type: ignore[type-arg]
+    def _flags_text(self, flags: list) -> str:
         shown = [f for f in flags if f.kind != "default_not_accepted"]
         if not shown:
             return "No open flags."

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -81,7 +81,7 @@ class WorklistScreen(Screen):
 
     @property
     def rapp(self) -> RadscribeApp:
-        return self.app  # type: ignore[return-value]
+        return cast("RadscribeApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.title_text())
@@ -92,8 +92,9 @@ class WorklistScreen(Screen):
 
     def _listen(self) -> None:
         """Hands-free on the worklist: "open next", "open STAT" (a session without a report)."""
-        from dictation.commands import CommandParser
-        from dictation.session import DictationSession, StateChanged
+        from dictation.reporting.commands import CommandParser
+        from dictation.speech.session import DictationSession, Event, StateChanged
+        from dictation.text.pipeline import WrittenUtterance
 
         app = self.rapp
         if app.session is not None or self.session is not None:
@@ -102,12 +103,12 @@ class WorklistScreen(Screen):
 
         # post_message, never call_from_thread: opening a study stops this session (joining its
         # thread), which must not be waiting for the UI thread at that moment.
-        def heard(utterance) -> None:  # type: ignore[no-untyped-def]  # the session thread
+        def heard(utterance: WrittenUtterance) -> None:  # on the session thread
             command = parser.parse(utterance.text)
             if command is not None and command.name in ("open_next", "open_stat"):
                 self.post_message(VoiceOpen(command.name == "open_stat"))
 
-        def event(e) -> None:  # type: ignore[no-untyped-def]
+        def event(e: Event) -> None:
             if isinstance(e, StateChanged):
                 self.post_message(ListenState(e.state))
 
@@ -162,20 +163,19 @@ class WorklistScreen(Screen):
         now = self.clock()
         practice = self.rapp.practice
         for row in self.rows:
-            age = max(0.0, now - row["ordered_at"])
-            draft = store.draft_for(row["id"])
-            status = store.db.execute("SELECT status FROM reports WHERE id = ?", (draft,)).fetchone()[0] if draft else ""
-            licence = practice.licence_check(row["facility"])
-            facility = Text(row["facility"])
+            age = max(0.0, now - row.ordered_at)
+            status = row.report_status  # "" when no report was started for it
+            licence = practice.licence_check(row.facility)
+            facility = Text(row.facility)
             if not licence.ok:
                 facility.append(" ⚠ no licence" if "no licence" in licence.message else " ⚠ licence expired", style="bold red")
             table.add_row(
-                Text(row["priority"].upper(), style="bold red" if row["priority"] == "stat" else ""),
-                Text(waited(age), style=clock_style(row["priority"], age, self.limits or practice.limits(row["facility"]))),
-                row["accession"], row["exam"] or row["exam_code"], facility,
-                row["patient_name"].replace("^", ", "),
-                ("preliminary" if status == "preliminary" else "draft") if draft else (row["template_id"] or "generic"),
-                key=str(row["id"]),
+                Text(row.priority.upper(), style="bold red" if row.priority == "stat" else ""),
+                Text(waited(age), style=clock_style(row.priority, age, self.limits or practice.limits(row.facility))),
+                row.accession, row.exam or row.exam_code, facility,
+                row.patient_name.replace("^", ", "),
+                ("preliminary" if status == "preliminary" else "draft") if status else (row.template_id or "generic"),
+                key=str(row.id),
             )
         # Reports started without a worklist item (radscribe --template) and never signed final:
         # what a crash or a quit left behind is offered here too.
@@ -196,7 +196,7 @@ class WorklistScreen(Screen):
         if total:
             table.move_cursor(row=min(cursor, total - 1))
         count = len(self.rows)
-        stat = sum(1 for r in self.rows if r["priority"] == "stat")
+        stat = sum(1 for r in self.rows if r.priority == "stat")
         status = f"{count} stud{'y' if count == 1 else 'ies'} waiting" + (f", {stat} STAT" if stat else "")
         if self.loose:
             status += f"  ·  {len(self.loose)} unfinished draft{'s' if len(self.loose) > 1 else ''} below"

@@ -1,0 +1,95 @@
+"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|tui`` (``make bench`` runs them all).
+
+Benchmarks are not the product: they live beside the package, are not in the wheel, and need the
+``bench`` extra (``pip install -e '.[bench,test]'``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def bench() -> None:
+    """Benchmarks that print figures side by side with a plain baseline."""
+
+
+@bench.command("asr")
+@click.option("--limit", type=int, help="Only the first N dictations of the development set.")
+@click.option("--latency-items", type=int, default=12, show_default=True,
+              help="Dictations replayed in real time through the live session for end-of-utterance latency.")
+@click.option("--data", type=click.Path(file_okay=False), help="The shared evaluation data folder (default: ../shared/data if present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+@click.option("--texts", type=int, default=20, show_default=True, help="How many Radiopaedia dictation texts to synthesise.")
+@click.option("--ablation", is_flag=True, help="Instead: compare beam sizes and prompt lengths on the development set.")
+@click.option("--model", help="A CTranslate2 model folder or size name, for radscribe and the plain baseline alike "
+              "(default: the bundled tiny.en).")
+@click.option("--sentence-pauses", is_flag=True,
+              help="Also read the Radiopaedia texts with a pause after each sentence, as radiologists dictate.")
+def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool, texts: int, ablation: bool,
+              model: str | None, sentence_pauses: bool) -> None:
+    """Speech recognition accuracy and speed on synthesised radiology dictations."""
+    from benchmarks import asr
+
+    if ablation:
+        result = asr.ablation(limit=limit, echo=click.echo, model=model)
+        if as_json:
+            click.echo(json.dumps(result))
+        return
+    asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts,
+            model=model, sentence_pauses=sentence_pauses)
+
+
+@bench.command("commands")
+@click.option("--limit", type=int, help="Only the first N dictated sentences.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_commands(limit: int | None, as_json: bool) -> None:
+    """Voice commands obeyed, and dictation never taken for a command, against exact matching."""
+    from benchmarks import commands
+
+    result = commands.run(echo=click.echo, limit=limit)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("checks")
+@click.option("--data", type=click.Path(file_okay=False), help="The shared evaluation data folder (default: ../shared/data if present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_checks(data: str | None, as_json: bool) -> None:
+    """Critical findings, negation and chest radiograph labels against keyword baselines; speed."""
+    from benchmarks import checks
+
+    result = checks.run(echo=click.echo, data=data)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("export")
+@click.option("--messages", type=int, default=200, show_default=True, help="Reports signed and delivered for throughput.")
+@click.option("--latency-items", type=int, default=50, show_default=True, help="Reports timed one at a time, sign to ACK.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_export(messages: int, latency_items: int, as_json: bool) -> None:
+    """Signed reports to a local HL7 receiver: throughput and sign-to-ACK time, against a plain client."""
+    from benchmarks import export
+
+    result = export.run(echo=click.echo, messages=messages, latency_items=latency_items)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("tui")
+@click.option("--seconds", type=float, help="How long to press keys (default: the length of the dictation).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_tui(seconds: float | None, as_json: bool) -> None:
+    """Keypress response in the terminal UI while speech is recognised, against an idle UI."""
+    from benchmarks import tui
+
+    result = tui.run(echo=click.echo, seconds=seconds)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+if __name__ == "__main__":
+    bench()

@@ -1,0 +1,38 @@
+"""The benchmark's scoring: what counts as a word error and what is only a writing convention."""
+
+from benchmarks.metrics import score, words_for_wer
+
+
+def test_sizes_written_with_x_or_by_score_the_same():
+    assert words_for_wer("Measures 11 x 8 mm.") == words_for_wer("measures 11 by 8 mm") == "measures 11 by 8 mm"
+    assert words_for_wer("2.3x1.1 cm") == "2.3 by 1.1 cm"
+    assert score("a 7 by 8 mm cyst", "A 7 x 8 mm cyst.", set()).errors == 0
+
+
+def test_spine_levels_in_either_convention_score_the_same():
+    assert words_for_wer("L4-L5") == words_for_wer("l4 - 5") == "l4 5"
+    assert words_for_wer("C5-C6 and L5-S1, T12-L1") == "c5 6 and l5 s1 t12 l1"
+    assert score("disc bulge at l4 - 5", "Disc bulge at L4-L5.", set()).errors == 0
+
+
+def test_real_differences_still_count():
+    # the conventions must not hide a wrong level, a wrong size or a lost word
+    assert score("l4 - 5", "L3-L4", set()).errors == 2
+    assert score("7 by 8 mm", "7 x 9 mm", set()).errors == 1
+    assert score("the x ray is normal", "the ray is normal", set()).errors == 1
+    c = score("no new fracture at left l4", "new fracture at right L4", set())
+    assert c.errors == 2 and c.critical_errors == 2 and c.critical_words == 3
+
+
+def test_radiopaedia_text_is_read_as_dictated():
+    from benchmarks.asr import _readable
+
+    text = _readable("osteochondral defect measuring approximately 3 . 5 mm by 2 cm . mm is seen")
+    assert text == "osteochondral defect measuring approximately 3.5 millimeters by 2 centimeters. mm is seen"
+
+
+def test_a_decimal_point_written_apart_is_one_number():
+    # the Radiopaedia CSV splits every "." off, decimal points too
+    assert words_for_wer("measuring 3 . 5 mm . no fracture .") == "measuring 3.5 mm no fracture"
+    assert score("measuring 3 . 5 mm .", "Measuring 3.5 mm.", set()).errors == 0
+    assert score("measuring 3 . 5 mm .", "Measuring 3 mm.", set()).errors == 1

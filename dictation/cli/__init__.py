@@ -1,0 +1,16 @@
+"""The ``radscribe`` command line: argument parsing and output only, one module per command group.
+
+Every rule lives in the engine; the commands ask the workstation (``dictation.workstation``)
+for what they need, as the terminal UI does.
+
+    base.py      the group, one-line errors, --store, the workstation
+    speech.py    transcribe, listen, devices, vocab check
+    reports.py   templates, dictate, check
+    ris.py       outbox, worklist, listen-orders, export
+    records.py   drafts, versions, audit, critical, stats, review
+"""
+
+from dictation.cli import records, reports, ris, speech  # noqa: F401 - each module adds its commands to main
+from dictation.cli.base import fail, main
+
+__all__ = ["fail", "main"]

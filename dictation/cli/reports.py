@@ -1,0 +1,189 @@
+"""Reports: templates, dictate, check."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dictation.cli.base import fail, friendly, main, station, store_option
+from dictation.errors import DataFileError
+
+
+@main.group()
+def templates() -> None:
+    """Report templates: list, check (lint), show."""
+
+
+@templates.command("list")
+@friendly
+def templates_list() -> None:
+    """Every template id with its title, modality and file (site templates override built-ins)."""
+    library = station().library
+    for t in library:
+        click.echo(f"{t.id:<28} {t.spec.modality:<3} {t.title:<45} {t.path}")
+
+
+@templates.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@friendly
+def templates_check(paths: tuple[str, ...]) -> None:
+    """Lint templates: the given files or folders, or every template in use (exit 1 on problems)."""
+    from dictation.reporting.lint import check_paths
+
+    if paths:
+        targets = [Path(p) for p in paths]
+    else:
+        library = station().library
+        targets = library.folders
+    checked, problems = check_paths(targets)
+    for p in problems:
+        click.echo(str(p))
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {len({p.path for p in problems})} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{len(checked)} template{'s' * (len(checked) != 1)} OK")
+
+
+@templates.command("show")
+@click.argument("template_id")
+@click.option("--json", "as_json", is_flag=True, help="The template's structure as JSON instead.")
+@friendly
+def templates_show(template_id: str, as_json: bool) -> None:
+    """The template rendered with every default (as a report would read if all were accepted)."""
+    from dictation.reporting.report import Report
+
+    t = station().library.get(template_id)
+    if as_json:
+        click.echo(json.dumps(t.spec.model_dump(), indent=2))
+        return
+    click.echo(Report.new(t).render(with_unaccepted=True), nl=False)
+
+
+@main.command()
+@click.argument("audio", type=click.Path(dir_okay=False))
+@click.option("--template", "template_id", help="Template id (`radscribe templates list`).")
+@click.option("--resume", "resume_id", help="Go on dictating into this draft instead of a new report.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
+@store_option
+@click.option("--no-route", is_flag=True, help="Keep every sentence in the active field (no routing by anatomy).")
+@click.option("--realtime", is_flag=True, help="Replay AUDIO in real time through the live session, as a microphone.")
+@click.option("--progress", is_flag=True, help="Print each utterance to stderr once it is stored.")
+@click.option("--amend", type=click.Choice(["addendum", "correction"]),
+              help="With --resume on a report signed final: the recording is an addendum or a correction "
+                   "(say \"sign report\" at the end to sign it).")
+@friendly
+def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json: bool, model: str | None,
+            store_path: str | None, no_route: bool, realtime: bool, progress: bool, amend: str | None) -> None:
+    """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
+    from dictation.reporting.controller import Handled, dictate_audio
+    from dictation.reporting.exchange import report_json
+    from dictation.reporting.report import Report, load_report
+    from dictation.speech.audio import FileSource, decode_file
+    from dictation.speech.recognizer import Recognizer
+    from dictation.speech.segmenter import SegmenterOptions
+
+    if template_id is None and resume_id is None:
+        fail("give --template ID for a new report, or --resume DRAFT to go on with one")
+    if template_id is not None and resume_id is not None:
+        fail("give --template ID for a new report or --resume DRAFT to go on with one, not both")
+    ws = station(store_path)
+    config = ws.config
+    samples = decode_file(audio)  # a bad file is a one-line error before anything loads
+    store = ws.open_store()
+    report = load_report(store, resume_id, ws.library) if resume_id else Report.new(ws.library.get(template_id or ""))
+    refusal = report.amendment_refusal(amend)
+    if refusal:
+        fail(f"{refusal} (" + ("--resume it without --amend)" if amend else "add --amend addendum or --amend correction)"))
+
+    def show(handled: Handled) -> None:
+        r = handled.record
+        what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
+        click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
+
+    outbox = ws.outbox(store)
+    controller = ws.controller(report, store, outbox=outbox, route=config.route_by_anatomy and not no_route,
+                               on_handled=show if progress else None)
+    if not controller.licence.ok:
+        click.echo(f"radscribe: warning: {controller.licence.message}", err=True)
+    if amend and not report.amendment:
+        started = controller.command(f"begin_{amend}", via="command line")
+        if not started.outcome.ok:
+            fail(started.outcome.message)
+    segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
+    recognizer = Recognizer(model)
+    if realtime:
+        from dictation.speech.session import DictationSession, SessionError
+
+        errors: list[str] = []
+        session = DictationSession(FileSource(audio, realtime=True),
+                                   lambda e: errors.append(e.message) if isinstance(e, SessionError) else None,
+                                   recognizer=recognizer, controller=controller, segmenter=segmenter)
+        session.start()
+        session.wait()
+        if errors:
+            fail(errors[0])
+    else:
+        dictate_audio(samples, recognizer, controller, segmenter)
+    controller.run_checks()  # the final state (the session checked after every utterance)
+    if outbox is not None:
+        for attempt in outbox.deliver_due():
+            click.echo(f"radscribe: {attempt.destination}: {attempt.delivery.outcome}: {attempt.delivery.detail}", err=True)
+        outbox.close()
+    if controller.check_error:
+        click.echo(f"radscribe: {controller.check_error}", err=True)
+    if as_json:
+        click.echo(json.dumps(report_json(report, controller.flags), ensure_ascii=False))
+    else:
+        click.echo(report.render(), nl=False)
+        for flag in controller.flags:
+            click.echo(f"radscribe: {flag.describe()}", err=True)
+        click.echo(f"radscribe: {report.status} report {report.id} stored in {store.path}", err=True)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--template", "template_id", help="Template the reports follow (its sections, required fields and sex).")
+@click.option("--sex", type=click.Choice(["F", "M", "female", "male"], case_sensitive=False), help="The patient's sex (for anatomy checks).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
+@friendly
+def check(files: tuple[str, ...], template_id: str | None, sex: str | None, as_json: bool) -> None:
+    """The clinical pass on report text: critical findings, completeness, consistency, follow-up.
+
+    Sections are read from headings like FINDINGS: and IMPRESSION:. Exit 0 when nothing needs a
+    look (info only), 1 when a file has a critical or warning flag, 2 on bad input."""
+    from dictation.checks import Checker
+    from dictation.data.files import read_text
+
+    template = station().library.get(template_id) if template_id else None
+    texts = []
+    for path in files:  # every file readable before the pipeline loads
+        try:
+            texts.append((path, read_text(Path(path))))
+        except DataFileError as e:
+            fail(f"{path}: {e.detail}")
+    checker = Checker()
+    worst = 0
+    for path, text in texts:
+        flags = checker.check_text(text, template, sex)
+        if any(f.severity in ("critical", "warning") for f in flags):
+            worst = 1
+        if as_json:
+            click.echo(json.dumps({"path": path, "flags": [f.to_dict() for f in flags]}, ensure_ascii=False))
+            continue
+        click.echo(f"{path}: {len(flags) or 'no'} flag{'s' if len(flags) != 1 else ''}")
+        for f in flags:
+            where = ""
+            if f.start is not None:
+                line = text.count("\n", 0, f.start) + 1
+                col = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
+                where = f"{line}:{col} "
+            click.echo(f"  {where}{f.describe()}")
+            if f.action:
+                click.echo(f"      → {f.action}")
+    sys.exit(worst)
+
+

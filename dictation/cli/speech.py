@@ -1,0 +1,133 @@
+"""Speech and vocabulary: transcribe, listen, devices, vocab check."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dictation.cli.base import device_arg, fail, friendly, main
+from dictation.errors import RadscribeError
+
+
+@main.command()
+@click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
+@click.option("--group", help="Lexicon group used for the recognition prompt (chest, neuro, spine, ...).")
+@click.option("--raw", is_flag=True, help="Plain faster-whisper output: no prompt, no rules, no corrections.")
+@friendly
+def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: str | None, raw: bool) -> None:
+    """Written-form text of each AUDIO file."""
+    from dictation.speech.recognizer import Recognizer
+    from dictation.text.pipeline import TextPipeline, TextStages, transcribe_file
+
+    stages = TextStages(False, False, False) if raw else TextStages()
+    pipeline = TextPipeline(stages, group=group)
+    recognizer = Recognizer(model)
+    failed = 0
+    for path in audio:
+        try:
+            result = transcribe_file(path, recognizer, pipeline)
+        except RadscribeError as e:  # one bad file does not lose the others
+            click.echo(f"radscribe: {e}", err=True)
+            failed += 1
+            continue
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            if len(audio) > 1:
+                click.echo(f"== {path}")
+            click.echo(result.text)
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--device", help="Microphone: index or name (default: the system's default input).")
+@click.option("--audio", type=click.Path(dir_okay=False), help="Replay FILE in real time instead of the microphone.")
+@click.option("--seconds", type=float, help="Stop after this many seconds.")
+@click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per utterance per line.")
+@click.option("--group", help="Lexicon group used for the recognition prompt.")
+@click.option("--end-silence", type=click.IntRange(200, 3000), default=600, show_default=True,
+              help="Milliseconds of silence that end an utterance.")
+@friendly
+def listen(device: str | None, audio: str | None, seconds: float | None, model: str | None, as_json: bool,
+           group: str | None, end_silence: int) -> None:
+    """Dictate without the UI: print each utterance as it is recognised (a microphone test)."""
+    import threading
+
+    from dictation.speech.audio import FileSource, MicrophoneSource
+    from dictation.speech.recognizer import Recognizer
+    from dictation.speech.segmenter import SegmenterOptions
+    from dictation.speech.session import DictationSession, SessionError, StateChanged, UtteranceCommitted
+    from dictation.text.pipeline import TextPipeline
+
+    errors: list[str] = []
+    ready = threading.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, UtteranceCommitted):
+            u = event.utterance
+            if as_json:
+                click.echo(json.dumps({**u.segment_json(), "latency": round(event.latency, 3)}, ensure_ascii=False))
+            else:
+                click.echo(u.text)
+        elif isinstance(event, StateChanged) and event.state == "listening" and not ready.is_set():
+            ready.set()
+            click.echo(f"radscribe: listening on {event.detail}", err=True)
+        elif isinstance(event, SessionError):
+            errors.append(event.message)
+
+    source = FileSource(audio, realtime=True) if audio else MicrophoneSource(device_arg(device))
+    session = DictationSession(source, on_event, recognizer=lambda: Recognizer(model),
+                               pipeline=TextPipeline(group=group), segmenter=SegmenterOptions(end_silence_ms=end_silence))
+    session.start()
+    try:
+        finished = session.wait(seconds) if seconds else session.wait()
+        if not finished:
+            session.stop()
+    except KeyboardInterrupt:
+        session.stop()
+    if errors:
+        fail(errors[0])
+
+
+@main.command()
+@friendly
+def devices() -> None:
+    """List the microphones PortAudio sees."""
+    from dictation.speech.audio import input_devices
+
+    found = input_devices()
+    if not found:
+        fail("no microphone found: connect one, or use --audio FILE")
+    for d in found:
+        click.echo(f"{d['index']:>3}  {d['name']}  ({d['channels']} ch, {d['samplerate']:.0f} Hz)")
+
+
+@main.group()
+def vocab() -> None:
+    """The vocabulary files in vocab/."""
+
+
+@vocab.command("check")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True))
+def vocab_check(folder: str | None) -> None:
+    """Validate every vocab file: spoken forms, lexicon, corrections, commands, macros, critical
+    findings, observations, context rules, anatomy (exit 1 on problems)."""
+    from dictation.data.resources import data_dir
+    from dictation.reporting.lint import check_vocabulary
+
+    root = Path(folder) if folder else data_dir("vocab")
+    problems = check_vocabulary(root)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{root}: vocabulary OK")
+
+

@@ -1,0 +1,44 @@
+"""Peer review: a random sample of each reader's signed reports, scored RADPEER-style.
+
+``sample`` takes, for every reader, ``ceil(percent / 100 × n)`` of the n reports they signed
+final in the period and not yet sampled (so every reader with reports is reviewed at least
+once); the reviewer records a score (1, 2a, 2b, 3a, 3b) and a comment, in the TUI review screen
+or with ``radscribe review score``. Nobody reviews their own report.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from typing import Any
+
+from dictation.store import Store
+
+RADPEER = ("1", "2a", "2b", "3a", "3b")
+RADPEER_MEANING = {
+    "1": "concur with interpretation",
+    "2a": "discrepancy in interpretation, not ordinarily expected to be made; unlikely to be clinically significant",
+    "2b": "discrepancy in interpretation, not ordinarily expected to be made; likely to be clinically significant",
+    "3a": "discrepancy in interpretation, should be made most of the time; unlikely to be clinically significant",
+    "3b": "discrepancy in interpretation, should be made most of the time; likely to be clinically significant",
+}
+
+
+def sample(store: Store, percent: float, *, since: float | None = None, until: float | None = None,
+           rng: random.Random | None = None) -> dict[str, list[Any]]:
+    """Pick reports for review, per reader; returns reader → the finals picked (already stored)."""
+    if not 0 < percent <= 100:
+        raise ValueError("the percentage must be more than 0 and at most 100")
+    rng = rng or random.SystemRandom()
+    done = store.reviewed_ids()
+    by_reader: dict[str, list[Any]] = defaultdict(list)
+    for row in store.signed_finals(since, until):
+        if row.report_id not in done:
+            by_reader[row.signer_id or row.signer_name or "-"].append(row)
+    picked: dict[str, list[Any]] = {}
+    for reader, rows in sorted(by_reader.items()):
+        n = math.ceil(len(rows) * percent / 100 - 1e-9)
+        picked[reader] = rng.sample(rows, n)
+    store.add_reviews([(r.report_id, r.version, reader) for reader, rows in picked.items() for r in rows])
+    return picked

@@ -1,0 +1,390 @@
+"""From recognised utterances to a report: commands or dictation, applied and stored durably.
+
+``ReportController`` is the one place where an utterance becomes part of a report. Given what
+the recogniser heard, it asks the command parser whether the whole utterance is a command; if
+so it applies it, otherwise it writes the text (spoken forms, corrections) into the active
+field, or routes it by anatomy. Either way the utterance is committed to the store before
+``handle`` returns: the caller reports it as done only after that. The live session and
+``radscribe dictate`` both go through here.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dictation.checks import Checker, Flag
+from dictation.errors import RadscribeError, ReportLocked
+from dictation.logs import log
+from dictation.practice.facilities import LicenceCheck, Practice
+from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser
+from dictation.reporting.report import Outcome, Report, UtteranceRecord
+from dictation.reporting.versions import build_version
+from dictation.ris.document import Signer
+from dictation.speech.audio import SAMPLE_RATE, Samples
+from dictation.speech.recognizer import DecodeOptions, Recognizer, Transcript, without_stray_edges
+from dictation.speech.segmenter import SegmenterOptions, split_utterances
+from dictation.store import Store
+from dictation.text.pipeline import TextPipeline, WrittenUtterance
+
+if TYPE_CHECKING:
+    from dictation.ris.outbox import Outbox
+
+
+_COMMUNICATED = re.compile(
+    r"^(?:(?:the |these |this )?(?:critical |urgent )?(?:results?|findings?|finding of \w+)\s+(?:was |were |is |are )?)?"
+    r"(?:communicated|called|discussed|reported|conveyed|relayed|telephoned)\s+(?:to|with)\s+(?P<who>.+?)"
+    r"(?:(?:,\s*|\s+)(?:the|an?)\s+(?P<role>[^,]+?),?|,\s*(?P<role2>[^,]+?),?)?\s+(?:by|via|over the|in)\s+"
+    r"(?P<how>telephone|phone|person|secure message|secure messaging)\b.*$",
+    re.IGNORECASE,
+)
+_TITLES = {"dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "prof", "professor", "sister"}
+_METHOD = {"telephone": "telephone", "phone": "telephone", "person": "in person", "secure message": "secure message",
+           "secure messaging": "secure message"}
+
+
+def communication_said(text: str) -> tuple[str, str, str] | None:
+    """ "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." →
+    ("Dr. Jane Roe", "ED physician", "telephone"); None if the sentence is not one."""
+    m = _COMMUNICATED.match(text.strip().rstrip("."))
+    if m is None:
+        return None
+    who = m.group("who").strip().strip(",")
+    if who.islower() and who.split()[0].rstrip(".") in _TITLES:
+        who = who.title()  # "doctor jane roe" as heard → "Doctor Jane Roe"
+    role = (m.group("role") or m.group("role2") or "").strip()
+    return who[:1].upper() + who[1:], role, _METHOD[m.group("how").lower()]
+
+
+def signing_problems(report: Report, flags: list[Flag], status: str, licence: LicenceCheck | None = None) -> list[str]:
+    """What stops signing ``status`` now. A final report needs every critical finding's
+    communication recorded and every required section filled; a preliminary may go with open
+    flags (they are shown, not blocking). Without a valid licence for the facility's
+    jurisdiction a final is refused (and a preliminary too, unless the facility allows it)."""
+    problems = []
+    if licence is not None and (blocked := licence.blocks(status)):
+        problems.append(blocked)
+    if status != "final":
+        return problems
+    told = report.communicated()
+    for f in flags:
+        if f.kind == "critical_finding" and f.finding not in told:
+            problems.append(f"critical finding {f.finding}: record who was told, how and when before signing final")
+        elif f.kind in ("missing_section", "missing_field"):
+            problems.append(f.message)
+    return problems
+
+
+@dataclass(frozen=True)
+class Handled:
+    record: UtteranceRecord
+    outcome: Outcome
+    command: Command | None
+    written: WrittenUtterance | None  # dictation only
+
+
+class ReportController:
+    def __init__(self, report: Report, *, store: Store | None = None, parser: CommandParser | None = None,
+                 pipeline: TextPipeline | None = None, route: bool = True,
+                 on_handled: Callable[[Handled], None] | None = None, checks: bool = True,
+                 outbox: Outbox | None = None, signer: Signer | None = None, practice: Practice | None = None,
+                 keep_audio: bool = False) -> None:
+        self.report = report
+        facility = str(report.exam.get("facility") or "")
+        # Checked when the study opens (the screen warns) and again at each signing.
+        self.practice = practice
+        self.licence = practice.licence_check(facility) if practice else LicenceCheck(True)
+        self.keep_audio = keep_audio  # [audio] keep: utterance audio in the store, purged after N days
+        self._critical_state: tuple[frozenset[str], frozenset[str]] | None = None
+        self.outbox = outbox  # signing queues the report's messages in the same transaction
+        self.signer = signer
+        self.store = store
+        self.parser = parser or CommandParser(template=report.template)
+        self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
+        self.route = route
+        self.on_handled = on_handled  # called once the utterance is stored
+        self.second_look_seconds = 3.0
+        self._command_prompt = self.parser.prompt()
+        self.checks = checks
+        self._checker: Checker | None = None
+        self.flags: list[Flag] = []
+        self.check_error = ""
+        # The audio of recent utterances, for "play that back": in memory only, never stored.
+        self.audio: dict[int, Samples] = {}
+        self.audio_limit = 200
+        if store is not None:
+            store.save_report(report)
+            store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status, actor=self._actor)
+
+    @property
+    def checker(self) -> Checker:
+        """The clinical checks (spaCy + ConText load on first use: a couple of seconds)."""
+        if self._checker is None:
+            self._checker = Checker()
+        return self._checker
+
+    @property
+    def checks_ready(self) -> bool:
+        """The NLP pipeline is loaded: a check now takes milliseconds, not seconds."""
+        return self._checker is not None
+
+    def warm_up(self) -> None:
+        """Load the checks now (from a background thread); a failure shows on the next check."""
+        try:
+            self.checker  # noqa: B018 - loads the pipeline
+        except RadscribeError:
+            pass
+
+    def run_checks(self) -> tuple[list[Flag], bool]:
+        """Check the report as it stands; returns the flags and whether they changed.
+
+        A broken vocab file turns the checks off with a message (``check_error``) but never
+        stops dictation."""
+        if not self.checks or self.check_error:
+            return self.flags, False
+        started = time.perf_counter()
+        try:
+            flags = self.checker.check_report(self.report)
+        except RadscribeError as e:
+            self.check_error = f"clinical checks are off: {e}"
+            return self.flags, False
+        except Exception as e:
+            self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
+            return self.flags, False
+        changed = [f.key for f in flags] != [f.key for f in self.flags]
+        if changed:
+            log.info("report %s: checks %.0f ms, %d flags (%s)", self.report.id[:8], (time.perf_counter() - started) * 1000,
+                     len(flags), ", ".join(sorted({f.kind for f in flags})) or "none")
+        self.flags = flags
+        self._sync_critical(flags)
+        return flags, changed
+
+    def _sync_critical(self, flags: list[Flag]) -> None:
+        """Critical-result timers in the store, when the critical findings or who was told changed."""
+        if self.store is None:
+            return
+        state = (frozenset(f.finding for f in flags if f.kind == "critical_finding" and f.finding),
+                 frozenset(self.report.communicated()))
+        if state == self._critical_state:
+            return
+        dictated = [u.at for u in self.report.utterances if u.kind == "dictation" and u.at]
+        try:
+            told = {f: c.at for c in self.report.communications for f in c.findings}
+            self.store.sync_critical(self.report, flags, told, at=dictated[-1] if dictated else None, actor=self._actor)
+        except sqlite3.Error as e:  # a timer not written must never stop dictation; the next check tries again
+            log.warning("report %s: critical-result timers not stored (%s)", self.report.id[:8], type(e).__name__)
+            return
+        self._critical_state = state
+
+    def _sign_blocked(self, command: Command | None) -> str:
+        """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
+        if command is None or command.name not in ("sign_final", "sign_preliminary"):
+            return ""
+        status = "final" if command.name == "sign_final" else "preliminary"
+        if self.checks:
+            self.run_checks()
+        problems = signing_problems(self.report, self.flags if self.checks else [], status, self.licence)
+        if not problems:
+            return ""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"not signed: {problems[0]}{more}"
+
+    def remember_audio(self, seq: int, audio: Samples) -> None:
+        self.audio[seq] = audio
+        while len(self.audio) > self.audio_limit:
+            self.audio.pop(next(iter(self.audio)))
+        if self.keep_audio and self.store is not None:
+            pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+            self.store.save_audio(self.report.id, seq, pcm)
+
+    def stored_audio(self, seq: int) -> Samples | None:
+        """An utterance's audio from the store ([audio] keep = true), for playback after a restart."""
+        if self.store is None:
+            return None
+        pcm = self.store.load_audio(self.report.id, seq)
+        return None if pcm is None else np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767
+
+    def last_audio(self, slot: str | None = None) -> tuple[UtteranceRecord, Samples] | None:
+        """The most recent dictation still in the report (in ``slot`` if given) and its audio."""
+        for record in reversed(self.report.utterances):
+            if record.kind != "dictation" or record.scratched:
+                continue
+            if slot is not None and slot not in (record.slot or "").split(","):
+                continue
+            audio = self.audio.get(record.seq)
+            if audio is None and self.keep_audio:
+                audio = self.stored_audio(record.seq)
+            if audio is not None:
+                return record, audio
+        return None
+
+    def decode_options(self) -> DecodeOptions:
+        return self.pipeline.decode_options()
+
+    def recognise(self, recognizer: Recognizer, audio: Samples, heard: Transcript | None = None) -> Transcript:
+        """Final text of an utterance, with a second look when it may be a misheard command.
+
+        The dictation prompt makes the model expect findings, so a short command can come out
+        as "Sin is preliminary". A short utterance that is not a command is decoded once more
+        with the command phrases as the prompt; that reading is taken only if it is a command.
+        """
+        heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
+        command = self._as_command(heard)
+        if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
+            command = self._as_command(recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt)))
+        return command or heard
+
+    def _as_command(self, heard: Transcript) -> Transcript | None:
+        """This reading if it is a command; or the reading without a word at its edge that the
+        model barely heard (a stray "in" after "go to indication") if that is one; else None."""
+        if self.parser.parse(heard.text) is not None:
+            return heard
+        trimmed = without_stray_edges(heard)
+        if trimmed is not None and self.parser.parse(trimmed.text) is not None:
+            return trimmed
+        return None
+
+    def context(self) -> str:
+        return self.report.text_before_cursor()
+
+    def handle(self, heard: Transcript, start: float = 0.0, end: float = 0.0) -> Handled | None:
+        """Apply one utterance; None when it held no words (or was heard while asleep)."""
+        report = self.report
+        version_before = report.version
+        seq = (report.utterances[-1].seq + 1) if report.utterances else 1
+        words = [{"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
+                  "probability": round(w.probability, 4)} for w in heard.words]
+        command = self.parser.parse(heard.text) if heard.text.strip() else None
+        written: WrittenUtterance | None = None
+        blocked = self._sign_blocked(command)
+        if command is not None and blocked:
+            outcome = Outcome(False, blocked)
+            record = UtteranceRecord(seq, "rejected", heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     command.describe(), outcome.message, time.time())
+        elif command is not None and command.name in UI_COMMANDS:
+            outcome = Outcome(True, command.describe())  # the screen acts on it; the report is unchanged
+            record = UtteranceRecord(seq, "command", heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     command.describe(), outcome.message, time.time())
+        elif command is not None:
+            outcome = report.apply(command, self.parser, utterance=seq, signer=self._signer_name())
+            kind = "command" if outcome.ok else "rejected"
+            record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     command.describe(), outcome.message, time.time())
+        else:
+            if not report.listening:
+                return None  # asleep: nothing dictated is kept, only "start listening" wakes it
+            text, corrections = self.pipeline.written(heard, before=self.context())
+            if not text:
+                return None
+            told = self._communication(text, seq, heard, start, end, words)
+            if told is not None:
+                return self._commit(told[0], told[1], None, WrittenUtterance(text, heard, start, end, corrections),
+                                    version_before)
+            try:
+                slots = report.dictate(text, utterance=seq, route=self.route)
+            except ReportLocked as e:  # a signed report takes no more dictation
+                outcome = Outcome(False, str(e))
+                record = UtteranceRecord(seq, "rejected", text, heard.text, start, end, words, report.slot.key, None,
+                                         outcome.message, time.time())
+            else:
+                outcome = Outcome(True, "dictated into " + ", ".join(slots), True)
+                record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, ",".join(slots), None,
+                                         "", time.time())
+                written = WrittenUtterance(text, heard, start, end, corrections)
+        return self._commit(record, outcome, command, written, version_before)
+
+    def _communication(self, text: str, seq: int, heard: Transcript, start: float, end: float,
+                       words: list[dict[str, Any]]) -> tuple[UtteranceRecord, Outcome] | None:
+        """Saying who was told about the critical findings records the communication (hands-free):
+        "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." """
+        said = communication_said(text)
+        if said is None or not self.checks:
+            return None
+        flags, _ = self.run_checks()
+        untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding
+                  and f.finding not in self.report.communicated()]
+        if not untold:
+            return None  # nothing critical to close: it is ordinary dictation
+        who, role, method = said
+        by = self.signer.display if self.signer else ""
+        outcome = self.report.record_communication(who, role, method, time.time(), untold, by=by)
+        if not outcome.ok:
+            return None
+        keys = [s.key for s in self.report.template.slots if s.section.key == "communication"]
+        record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, keys[0] if keys else "impression",
+                                 "record_communication", outcome.message, time.time())
+        return record, outcome
+
+    def command(self, name: str, arg: str | None = None, via: str = "key") -> Handled:
+        """A command from the keyboard (F9 sign, a button): the same rules, record and store as
+        the spoken one, so signing by key queues the outbox messages too."""
+        report = self.report
+        version_before = report.version
+        seq = (report.utterances[-1].seq + 1) if report.utterances else 1
+        command = Command(name, arg)
+        now = time.time()
+        blocked = self._sign_blocked(command)
+        outcome = Outcome(False, blocked) if blocked else report.apply(command, self.parser, utterance=seq,
+                                                                        signer=self._signer_name())
+        kind = "command" if outcome.ok else "rejected"
+        record = UtteranceRecord(seq, kind, f"[{via}] {command.describe()}", "", 0.0, 0.0, [], report.slot.key,
+                                 command.describe(), outcome.message, now)
+        return self._commit(record, outcome, command, None, version_before)
+
+    @property
+    def _actor(self) -> str | None:
+        """Who the audit log names: the signing reader (else the store's actor)."""
+        return (self.signer.id or self.signer.display or None) if self.signer else None
+
+    def save_edit(self, what: str) -> None:
+        """A change made outside dictation (typed with F2, a communication from the sign form):
+        stored, and named in the audit log (what kind of change, never the text)."""
+        if self.store is not None:
+            self.store.save_report(self.report)
+            self.store.audit("edit", self.report.id, str(self.report.exam.get("accession") or ""), what, actor=self._actor)
+
+    def _signer_name(self) -> str:
+        return self.signer.display if self.signer else ""
+
+    def _commit(self, record: UtteranceRecord, outcome: Outcome, command: Command | None,
+                written: WrittenUtterance | None, version_before: int) -> Handled:
+        report = self.report
+        report.utterances.append(record)
+        if self.store is not None:
+            entries, signed = [], None
+            if report.version > version_before:
+                if self.outbox is not None:
+                    entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
+                # The flags as the signing saw them (_sign_blocked checked the report just before).
+                signed = build_version(report, self.signer, self.flags if self.checks else [],
+                                       self.store.latest_version(report.id))
+            self.store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
+        # Ids, kinds and statuses only: never the text or the exam.
+        log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,
+                 f" ({record.command})" if record.command else "")
+        if report.version > version_before:
+            log.info("report %s signed %s as %s, version %d, by %s", report.id[:8], report.signed_kind, report.status,
+                     report.version, self.signer.id if self.signer else "-")
+        handled = Handled(record, outcome, command, written)
+        if self.on_handled is not None:
+            self.on_handled(handled)
+        return handled
+
+
+def dictate_audio(audio: Samples, recognizer: Recognizer, controller: ReportController,
+                  segmenter: SegmenterOptions | None = None) -> list[Handled]:
+    """A whole recording through the controller, utterance by utterance (``radscribe dictate``)."""
+    out = []
+    options = controller.decode_options()
+    for u in split_utterances(audio, segmenter):
+        heard = controller.recognise(recognizer, u.audio, recognizer.transcribe(u.audio, options))
+        handled = controller.handle(heard, u.start, u.end)
+        if handled is not None:
+            out.append(handled)
+    return out

@@ -1,0 +1,117 @@
+"""What every export channel needs to know about one signed version of a report.
+
+Built from the engine's `Report` (signing in a session) or from the JSON `radscribe dictate
+--json` prints (`radscribe export`), so the channels never depend on how the report was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dictation.errors import ExportError
+
+if TYPE_CHECKING:
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import Template
+
+RESULT_STATUS = {"preliminary": "P", "final": "F", "corrected": "C"}
+
+
+
+
+@dataclass(frozen=True)
+class Signer:
+    id: str = ""
+    family: str = ""
+    given: str = ""
+
+    @property
+    def display(self) -> str:
+        return " ".join(x for x in (self.given, self.family) if x) or self.id
+
+
+@dataclass(frozen=True)
+class ReportVersion:
+    """One signed version: the unit the outbox sends (preliminary, final, corrected...)."""
+
+    report_id: str
+    version: int
+    status: str  # preliminary / final / corrected
+    template: Template
+    sections: dict[str, str]
+    text: str
+    exam: dict[str, Any] = field(default_factory=dict)
+    signed_at: float = field(default_factory=time.time)
+    signer: Signer = field(default_factory=Signer)
+    kind: str = ""  # preliminary / final / addendum / correction: what this signing was
+
+    def __post_init__(self) -> None:
+        if self.status not in RESULT_STATUS:
+            raise ExportError(f"a {self.status} report is not sent; sign it preliminary or final first")
+
+    @property
+    def accession(self) -> str:
+        return str(self.exam.get("accession") or "")
+
+    @property
+    def result_status(self) -> str:
+        return RESULT_STATUS[self.status]
+
+    @property
+    def fhir_status(self) -> str:
+        """FHIR DiagnosticReport.status: an addendum makes the report "amended", a correction "corrected"."""
+        if self.status == "corrected":
+            return "amended" if self.kind == "addendum" else "corrected"
+        return self.status
+
+    def control_id(self, destination: str) -> str:
+        """Deterministic per (report, version, destination): a resend carries the same id, so the
+        receiver can tell it is the same message (HL7 MSH-10 allows 20 characters)."""
+        digest = hashlib.sha1(f"{self.report_id}|{self.version}|{destination}".encode()).hexdigest()
+        return "RS" + digest[:18].upper()
+
+    @classmethod
+    def from_report(cls, report: Report, signer: Signer | None = None) -> ReportVersion:
+        sections = report.sections_text()
+        if report.addenda:
+            sections["addendum"] = report.addenda_text()
+        return cls(
+            report_id=report.id,
+            version=report.version,
+            status=report.status,
+            kind=report.signed_kind or report.status,
+            template=report.template,
+            sections=sections,
+            text=report.render(),
+            exam=dict(report.exam),
+            signed_at=report.signed_at or time.time(),
+            signer=signer or _signer(report.exam),
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], template: Template, signer: Signer | None = None) -> ReportVersion:
+        try:
+            return cls(
+                report_id=str(data["id"]),
+                version=int(data.get("version") or 1),
+                status=str(data["status"]),
+                template=template,
+                sections={str(k): str(v) for k, v in dict(data["sections"]).items()},
+                text=str(data["text"]),
+                exam=dict(data.get("exam") or {}),
+                signed_at=float(data.get("signed_at") or time.time()),
+                signer=signer or _signer(data.get("exam") or {}),
+                kind=str(data.get("signed_kind") or data["status"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ExportError(f"not a radscribe report (as `radscribe dictate --json` prints): {e}") from None
+
+
+def _signer(exam: dict[str, Any]) -> Signer:
+    s = exam.get("signer")
+    if not isinstance(s, dict):
+        return Signer()
+    return Signer(str(s.get("id", "")), str(s.get("family", "")), str(s.get("given", "")))

@@ -1,0 +1,195 @@
+"""FHIR R4: the signed report as a DiagnosticReport (and a Communication for a critical result).
+
+    category   LOINC LP29684-5 Radiology
+    code       the template's procedure LOINC (text: the exam)
+    status     preliminary / final / corrected
+    identifier the accession, type ACSN (v2-0203), in the site's accession system
+    subject    the patient, by identifier; resultsInterpreter: the signing radiologist
+    conclusion the impression; presentedForm: the whole report as text/plain
+    effectiveDateTime the exam time; issued: when it was signed
+
+The first version is a conditional create (If-None-Exist on the accession), later versions a
+conditional update on the accession: a resend never makes a second report. When the
+communication section is filled, a Communication (category alert) records the notification,
+conditionally created on its own identifier. Bearer token auth; on 401 the token file is read
+again once, then the message waits with a clear error.
+
+The payload stored in the outbox is the exact list of requests, so a resend is identical.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from dictation.ris.destinations import Delivery
+from dictation.ris.document import ReportVersion
+
+LOINC = "http://loinc.org"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+FHIR_STATUS = {"preliminary": "preliminary", "final": "final", "corrected": "corrected", "amended": "amended"}
+
+
+def instant(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+
+
+def diagnostic_report(v: ReportVersion, accession_system: str, patient_system: str) -> dict[str, Any]:
+    exam = v.exam
+    code: dict[str, Any] = {"text": str(exam.get("exam_description") or v.template.title)}
+    if v.template.spec.codes.loinc:
+        code["coding"] = [{"system": LOINC, "code": v.template.spec.codes.loinc[0], "display": v.template.title}]
+    resource: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "identifier": [{
+            "type": {"coding": [{"system": V2_0203, "code": "ACSN", "display": "Accession ID"}]},
+            "system": accession_system,
+            "value": v.accession,
+        }],
+        "status": FHIR_STATUS[v.fhir_status],
+        "category": [{"coding": [{"system": LOINC, "code": "LP29684-5", "display": "Radiology"}]}],
+        "code": code,
+        "effectiveDateTime": instant(float(exam["exam_time"])) if exam.get("exam_time") else instant(v.signed_at),
+        "issued": instant(v.signed_at),
+        "presentedForm": [{
+            "contentType": "text/plain; charset=utf-8",
+            "language": "en",
+            "data": base64.b64encode(v.text.encode("utf-8")).decode("ascii"),
+            "title": f"{v.template.title} ({v.status})",
+            "creation": instant(v.signed_at),
+        }],
+    }
+    if exam.get("patient_id"):
+        resource["subject"] = {"identifier": {"system": patient_system, "value": str(exam["patient_id"])},
+                               "display": str(exam.get("patient_name", "")).replace("^", ", ") or None}
+        if resource["subject"]["display"] is None:
+            del resource["subject"]["display"]
+    if v.signer.id or v.signer.display:
+        interpreter: dict[str, Any] = {"display": v.signer.display}
+        if v.signer.id:
+            interpreter["identifier"] = {"value": v.signer.id}
+        resource["resultsInterpreter"] = [interpreter]
+    impression = v.sections.get("impression", "").strip()
+    if impression:
+        resource["conclusion"] = impression
+    return resource
+
+
+def communication(v: ReportVersion, accession_system: str, patient_system: str, control_id: str) -> dict[str, Any] | None:
+    text = v.sections.get("communication", "").strip()
+    if not text:
+        return None
+    resource: dict[str, Any] = {
+        "resourceType": "Communication",
+        "identifier": [{"system": "urn:radscribe:communication", "value": control_id}],
+        "status": "completed",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/communication-category",
+                                  "code": "alert", "display": "Alert"}]}],
+        "priority": "urgent",
+        "about": [{"type": "DiagnosticReport", "identifier": {"system": accession_system, "value": v.accession}}],
+        "sent": instant(v.signed_at),
+        "payload": [{"contentString": text}],
+    }
+    if v.exam.get("patient_id"):
+        resource["subject"] = {"identifier": {"system": patient_system, "value": str(v.exam["patient_id"])}}
+    if v.signer.id or v.signer.display:
+        resource["sender"] = {"display": v.signer.display}
+    return resource
+
+
+def build_requests(v: ReportVersion, control_id: str, accession_system: str, patient_system: str) -> bytes:
+    from dictation.errors import ExportError
+
+    if not v.accession:
+        raise ExportError(f"report {v.report_id[:12]} has no accession number; the FHIR server cannot match it")
+    report = diagnostic_report(v, accession_system, patient_system)
+    query = f"identifier={accession_system}|{v.accession}"
+    requests: list[dict[str, Any]] = []
+    if v.version <= 1:
+        requests.append({"method": "POST", "url": "DiagnosticReport", "if_none_exist": query, "resource": report})
+    else:
+        requests.append({"method": "PUT", "url": f"DiagnosticReport?{query}", "resource": report})
+    comm = communication(v, accession_system, patient_system, control_id)
+    if comm is not None:
+        requests.append({"method": "POST", "url": "Communication",
+                         "if_none_exist": f"identifier=urn:radscribe:communication|{control_id}", "resource": comm})
+    return json.dumps({"control_id": control_id, "requests": requests}, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+class FHIRDestination:
+    kind = "fhir"
+
+    def __init__(self, config: Any) -> None:
+        import httpx
+
+        self.config = config
+        self.name = config.name
+        self._token = config.token or ""
+        verify: Any = config.ca_file if config.ca_file else True
+        self.client = httpx.Client(base_url=config.url.rstrip("/") + "/", timeout=config.timeout_seconds, verify=verify)
+
+    def build(self, version: ReportVersion) -> bytes:
+        return build_requests(version, version.control_id(self.name), self.config.accession_system,
+                              self.config.patient_system)
+
+    def _read_token(self) -> str:
+        if self.config.token_file:
+            try:
+                return Path(self.config.token_file).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as e:
+                return f"<unreadable token file: {e.strerror}>"
+        return self._token
+
+    def deliver(self, payload: bytes) -> Delivery:
+        import httpx
+
+        data = json.loads(payload)
+        where = self.config.url
+        for request in data["requests"]:
+            for attempt in ("first", "after re-reading the token"):
+                if attempt == "first" and not self._token:
+                    self._token = self._read_token()
+                headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
+                           "Authorization": f"Bearer {self._token}"}
+                if request.get("if_none_exist"):
+                    headers["If-None-Exist"] = request["if_none_exist"]
+                try:
+                    response = self.client.request(request["method"], request["url"], headers=headers,
+                                                   content=json.dumps(request["resource"]).encode("utf-8"))
+                except httpx.HTTPError as e:
+                    return Delivery("retry", f"{where}: {type(e).__name__}: {e}")
+                if response.status_code == 401 and attempt == "first" and self.config.token_file:
+                    self._token = self._read_token()  # a token refreshed on disk since
+                    continue
+                break
+            outcome = _classify(response.status_code)
+            if outcome != "sent":
+                return Delivery(outcome, f"{where} answered {response.status_code} to {request['method']} "
+                                         f"{request['url']}: {_outcome_text(response)}")
+        return Delivery("sent", f"{where}: {', '.join(r['method'] + ' ' + r['url'].split('?')[0] for r in data['requests'])} OK")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _classify(status: int) -> Literal["sent", "retry", "dead"]:
+    if 200 <= status < 300:
+        return "sent"
+    if status in (401, 403, 408, 409, 429) or status >= 500:
+        return "retry"  # auth to fix, or a busy or broken server: try again later
+    return "dead"  # 400 invalid, 404, 412 several matches...: the message itself needs a look
+
+
+def _outcome_text(response: Any) -> str:
+    if response.status_code == 401:
+        return "the bearer token was refused (check token or token_file)"
+    try:
+        body = response.json()
+        issues = body.get("issue", []) if isinstance(body, dict) else []
+        texts = [i.get("details", {}).get("text") or i.get("diagnostics") or i.get("code", "") for i in issues]
+        return "; ".join(str(t) for t in texts if t)[:300] or str(response.reason_phrase)
+    except ValueError:
+        return str(response.text[:200] or response.reason_phrase)

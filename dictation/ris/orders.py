@@ -1,0 +1,226 @@
+"""Orders in: an MLLP listener that turns ORM^O01 / OMI^O23 orders into worklist items.
+
+    ORC-1   NW (new), CA / OC / DC (cancel), XO (change): anything else is answered AR
+    ORC-2/3 placer / filler order numbers
+    accession  OBR-18, else IPC-1 (OMI), else the filler order number
+    PID-3 (first id), PID-5 name, PID-7 birth date, PID-8 sex
+    OBR-4   procedure code ^ description ^ coding system → the template (config mapping, else a
+            template whose codes list the code)
+    priority   TQ1-9, else ORC-7.6 / OBR-27.6, else OBR-5: S → stat, A → urgent, else routine
+    ORC-12 / OBR-16 ordering provider, MSH-4 (or PV1-3) facility
+
+Every message is answered: AA when the worklist changed (or already had it: a resend is not a
+duplicate), AE with the reason when the order cannot be used, AR for message types it does not
+take. Nothing about the patient is logged; each order is reported by accession only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socketserver
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dictation.errors import StoreError
+from dictation.logs import log
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.hl7 import segments, unescape
+from dictation.ris.mllp import END, START
+from dictation.store import Store
+
+PRIORITY = {"S": "stat", "STAT": "stat", "A": "urgent", "ASAP": "urgent", "U": "urgent", "P": "urgent", "R": "routine",
+            "T": "routine", "C": "routine"}
+CANCEL = {"CA", "OC", "DC", "OD", "CR"}
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    code: str  # AA / AE / AR
+    action: str  # created / updated / cancelled / duplicate / refused
+    accession: str
+    text: str = ""
+    control_id: str = ""
+
+
+def _get(segs: dict[str, list[str]], name: str, index: int, component: int = 1) -> str:
+    seg = segs.get(name)
+    if not seg:
+        return ""
+    i = index - 1 if name == "MSH" else index
+    if i >= len(seg):
+        return ""
+    value = seg[i].split("~")[0]
+    parts = value.split("^")
+    return unescape(parts[component - 1]) if component - 1 < len(parts) else ""
+
+
+def _timestamp(value: str) -> float | None:
+    digits = "".join(c for c in value if c.isdigit())[:14]
+    for fmt, n in (("%Y%m%d%H%M%S", 14), ("%Y%m%d%H%M", 12), ("%Y%m%d", 8)):
+        if len(digits) >= n:
+            try:
+                return dt.datetime.strptime(digits[:n], fmt).timestamp()
+            except ValueError:
+                return None
+    return None
+
+
+class OrderHandler:
+    """Applies one order message to the store; used by the listener and directly in tests."""
+
+    def __init__(self, store: Store, library: TemplateLibrary, mapping: dict[str, str] | None = None,
+                 on_order: Callable[[OrderResult], None] | None = None,
+                 facility_mapping: dict[str, dict[str, str]] | None = None,
+                 facility_defaults: dict[str, str] | None = None) -> None:
+        self.store = store
+        self.library = library
+        self.mapping = dict(mapping or {})
+        self.facility_mapping = {k: dict(v) for k, v in (facility_mapping or {}).items()}
+        self.facility_defaults = dict(facility_defaults or {})  # a facility's template when no code maps
+        self.on_order = on_order
+        self._lock = threading.Lock()
+
+    def template_for(self, code: str, facility: str = "") -> str | None:
+        if not code:
+            return self.facility_defaults.get(facility)
+        if code in self.facility_mapping.get(facility, {}):
+            return self.facility_mapping[facility][code]
+        if code in self.mapping:
+            return self.mapping[code]
+        for template in self.library:
+            codes = template.spec.codes
+            if code in codes.cpt or code in codes.loinc or code in codes.radlex:
+                return template.id
+        return self.facility_defaults.get(facility)
+
+    def handle(self, message: bytes) -> tuple[bytes, OrderResult]:
+        try:
+            text = message.decode("utf-8")
+        except UnicodeDecodeError:
+            text = message.decode("latin-1")
+        segs: dict[str, list[str]] = {}
+        for s in segments(text):
+            segs.setdefault(s[0], s)
+        control_id = _get(segs, "MSH", 10)
+        kind = "^".join(x for x in (_get(segs, "MSH", 9, 1), _get(segs, "MSH", 9, 2)) if x)
+        if "MSH" not in segs:
+            result = OrderResult("AE", "refused", "", "not an HL7 message (no MSH segment)")
+        elif kind not in ("ORM^O01", "OMI^O23"):
+            result = OrderResult("AR", "refused", "", f"radscribe takes ORM^O01 and OMI^O23 orders, not {kind or 'this'}")
+        else:
+            with self._lock:
+                result = self._apply(segs)
+        result = OrderResult(result.code, result.action, result.accession, result.text, control_id)
+        log.info("order message %s (%s): %s %s", control_id or "-", kind or "?", result.code, result.action)
+        if self.on_order is not None:
+            self.on_order(result)
+        return _ack(segs, result), result
+
+    def _apply(self, segs: dict[str, list[str]]) -> OrderResult:
+        control = _get(segs, "ORC", 1).upper()
+        placer, filler = _get(segs, "ORC", 2) or _get(segs, "OBR", 2), _get(segs, "ORC", 3) or _get(segs, "OBR", 3)
+        accession = _get(segs, "OBR", 18) or _get(segs, "IPC", 1) or filler
+        if not accession:
+            return OrderResult("AE", "refused", "", "no accession number (OBR-18, IPC-1 or the filler order number)")
+        if control in CANCEL:
+            found = self.store.cancel_worklist_item(accession)
+            return OrderResult("AA", "cancelled" if found else "unknown", accession,
+                               "" if found else "no such accession on the worklist")
+        if control not in ("NW", "XO", "SC", ""):
+            return OrderResult("AR", "refused", accession, f"order control {control!r} is not handled")
+        code = _get(segs, "OBR", 4, 1)
+        facility = _get(segs, "MSH", 4) or _get(segs, "PV1", 3, 4)
+        priority_code = (_get(segs, "TQ1", 9) or _get(segs, "ORC", 7, 6) or _get(segs, "OBR", 27, 6)
+                         or _get(segs, "OBR", 5)).upper()
+        ordering = " ".join(x for x in (_get(segs, "ORC", 12, 3), _get(segs, "ORC", 12, 2)) if x) or \
+            " ".join(x for x in (_get(segs, "OBR", 16, 3), _get(segs, "OBR", 16, 2)) if x)
+        family, given = _get(segs, "PID", 5, 1), _get(segs, "PID", 5, 2)
+        birth = _get(segs, "PID", 7)
+        item = {
+            "patient_id": _get(segs, "PID", 3),
+            "patient_name": f"{family}^{given}".strip("^"),
+            "birth_date": f"{birth[:4]}-{birth[4:6]}-{birth[6:8]}" if len(birth) >= 8 else birth,
+            "sex": _get(segs, "PID", 8).upper()[:1],
+            "exam": _get(segs, "OBR", 4, 2) or code,
+            "exam_code": code,
+            "modality": _get(segs, "OBR", 24),
+            "facility": facility,
+            "priority": PRIORITY.get(priority_code, "routine"),
+            "ordered_at": _timestamp(_get(segs, "ORC", 9) or _get(segs, "OBR", 6) or _get(segs, "MSH", 7)) or time.time(),
+            "template_id": self.template_for(code, facility),
+            "ordering_physician": ordering,
+            "placer_order": placer,
+            "filler_order": filler,
+        }
+        try:
+            action = self.store.upsert_worklist_item(accession, **item)
+        except StoreError as e:
+            return OrderResult("AE", "refused", accession, str(e))
+        return OrderResult("AA", action, accession)
+
+
+def _ack(segs: dict[str, list[str]], result: OrderResult) -> bytes:
+    msh = segs.get("MSH", ["MSH", "^~\\&"])
+
+    def f(i: int) -> str:
+        return msh[i - 1] if len(msh) > i - 1 else ""
+
+    now = dt.datetime.now().astimezone().strftime("%Y%m%d%H%M%S%z")
+    kind = f(9).split("^")[1] if "^" in f(9) else ""
+    lines = ["|".join(["MSH", "^~\\&", "RADSCRIBE", "", f(3), f(4), now, "", f"ACK^{kind}^ACK", "A" + result.control_id[-19:],
+                       f(11) or "P", f(12) or "2.5.1"]),
+             "|".join(["MSA", result.code, result.control_id, result.text.replace("|", "/")[:80]])]
+    if result.code != "AA":
+        lines.append("|".join(["ERR", "", "", "", "E", "", "", "", result.text.replace("|", "/")[:250]]))
+    return ("\r".join(lines) + "\r").encode("utf-8")
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: OrdersListener
+
+    def handle(self) -> None:
+        buffer = b""
+        self.request.settimeout(self.server.idle_timeout)
+        while True:
+            try:
+                chunk = self.request.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while True:
+                start = buffer.find(START)
+                end = buffer.find(END, start + 1) if start >= 0 else -1
+                if start < 0 or end < 0:
+                    break
+                message, buffer = buffer[start + 1:end], buffer[end + len(END):]
+                reply, _ = self.server.orders.handle(message)
+                self.request.sendall(START + reply + END)
+            if len(buffer) > 10_000_000:
+                return
+
+
+class OrdersListener(socketserver.ThreadingTCPServer):
+    """`radscribe listen-orders`: persistent MLLP connections, one thread each."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, orders: OrderHandler, idle_timeout: float = 300.0) -> None:
+        self.orders = orders
+        self.idle_timeout = idle_timeout
+        super().__init__((host, port), _Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+def describe(result: OrderResult) -> str:
+    """One line about an order: no patient data."""
+    what = f"{result.action} {result.accession}" if result.accession else result.action
+    return f"{result.code} {what}" + (f": {result.text}" if result.text else "")
+

@@ -1,0 +1,191 @@
+"""The outbox: every signed version reaches every destination exactly once, in order.
+
+- Signing and queueing are one SQLite transaction (`Store.commit_utterance(..., outbox=...)`):
+  the exact bytes are stored then, with a deterministic control id per (report, version,
+  destination), and never rebuilt.
+- One message in flight per destination; per report and destination strictly in version order
+  (preliminary before final before corrected): a later version waits while an earlier one is
+  unsent, even if it is retrying.
+- States: ``pending`` (waiting for its time), ``in_flight`` (being sent), ``sent``, ``dead``
+  (the receiver said the message is wrong, or it could not be built). After a crash,
+  ``in_flight`` goes back to ``pending`` and is sent again with the same bytes and id.
+- Retries back off exponentially with jitter; a message undelivered for longer than
+  ``alert_after`` seconds puts its destination in the alert state.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dictation.errors import ExportError
+from dictation.logs import log
+from dictation.reporting.report import Report
+from dictation.ris.destinations import Delivery, Destination
+from dictation.ris.document import ReportVersion, Signer
+from dictation.store import OutboxEntry, OutboxMessage, Store
+
+BASE_DELAY = 5.0
+MAX_DELAY = 900.0
+
+
+def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before attempt ``attempts + 1``: 5, 10, 20 ... up to 15 min, ±20% jitter."""
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1))
+    return float(delay * (0.8 + 0.4 * rng()))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    destination: str
+    control_id: str
+    delivery: Delivery
+
+
+@dataclass(frozen=True)
+class DestinationState:
+    name: str
+    pending: int
+    in_flight: int
+    sent: int
+    dead: int
+    failing: int  # pending after at least one failed attempt
+    oldest_unsent_at: float | None
+    alert: bool
+    last_error: str
+
+
+class Outbox:
+    def __init__(self, store: Store, destinations: list[Destination], *, alert_after: float = 900.0,
+                 clock: Callable[[], float] = time.time, rng: Callable[[], float] = random.random,
+                 routes: dict[str, list[str]] | None = None) -> None:
+        self.store = store
+        self.routes = dict(routes or {})  # facility → the destinations it names ([[facility]] destinations)
+        self.destinations = {d.name: d for d in destinations}
+        self.alert_after = alert_after
+        self.clock = clock
+        self.rng = rng
+        self._lock = threading.Lock()
+        self.recover()
+
+    # -- queueing ------------------------------------------------------------------------------
+
+    def entries_for(self, report: Report, signer: Signer | None = None) -> list[OutboxEntry]:
+        """The messages one signed version makes, built now (before the transaction)."""
+        version = ReportVersion.from_report(report, signer)
+        return self.entries_for_version(version)
+
+    def entries_for_version(self, version: ReportVersion) -> list[OutboxEntry]:
+        out = []
+        facility = str(version.exam.get("facility") or "")
+        for d in self.destinations.values():
+            if facility in self.routes:
+                if d.name not in self.routes[facility]:
+                    continue  # the facility names its own destinations
+            else:
+                wanted = getattr(getattr(d, "config", None), "facilities", None)
+                if wanted and facility not in wanted:
+                    continue  # another hospital's RIS
+            control_id = version.control_id(d.name)
+            try:
+                payload, state, error = d.build(version), "pending", ""
+            except ExportError as e:
+                payload, state, error = b"", "dead", f"cannot build the message: {e}"
+            except Exception as e:
+                payload, state, error = b"", "dead", f"cannot build the message (internal error {type(e).__name__}: {e})"
+            out.append(OutboxEntry(version.report_id, version.version, version.status, d.name, d.kind, control_id,
+                                   payload, state, error))
+        return out
+
+    def enqueue(self, version: ReportVersion) -> list[OutboxEntry]:
+        """Queue one version on its own (`radscribe export`); the report must be in the store."""
+        entries = self.entries_for_version(version)
+        self.store.enqueue(entries, self.clock())
+        return entries
+
+    # -- delivering ----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """After a crash: messages caught in flight are sent again (same bytes, same id)."""
+        return self.store.recover_in_flight()
+
+    def deliver_due(self) -> list[Attempt]:
+        """One pass: for each destination, send messages that are due, one at a time, in order,
+        until one fails or none is due."""
+        attempts = []
+        with self._lock:
+            for name, dest in self.destinations.items():
+                while True:
+                    row = self.store.next_due(name, self.clock())
+                    if row is None:
+                        break
+                    attempt = self._send(dest, row)
+                    if attempt is None:
+                        break  # another process is sending here
+                    attempts.append(attempt)
+                    if attempt.delivery.outcome != "sent":
+                        break  # the receiver is down or unhappy: the next message waits
+        return attempts
+
+    def _send(self, dest: Destination, message: OutboxMessage) -> Attempt | None:
+        if not self.store.claim(message):  # still pending, nothing else in flight here
+            return None
+        try:
+            delivery = dest.deliver(message.payload)
+        except Exception as e:  # a bug in a channel must not lose the message: retry later, say why
+            delivery = Delivery("retry", f"{type(e).__name__}: {e}")
+        now = self.clock()
+        if delivery.outcome == "sent":
+            self.store.mark_sent(message, delivery.ack, now)
+        elif delivery.outcome == "dead":
+            self.store.mark_dead(message, delivery.detail, delivery.ack, now)
+        else:
+            self.store.reschedule(message, now + backoff(message.attempts + 1, self.rng), delivery.detail)
+        # The outcome only: a receiver's error text may quote the message (patient data).
+        (log.info if delivery.outcome == "sent" else log.warning)(
+            "outbox message %d (%s v%d) to %s: %s after %d attempt(s)", message.id, message.status, message.version,
+            dest.name, delivery.outcome, message.attempts + 1)
+        return Attempt(message.id, dest.name, message.control_id, delivery)
+
+    def run(self, stop: threading.Event, poll: float = 1.0,
+            on_pass: Callable[[list[DestinationState]], None] | None = None) -> None:
+        """Deliver until ``stop`` is set (the TUI's background thread). Give the outbox its own
+        `Store` (connection): SQLite transactions must not interleave on one connection.
+        ``on_pass`` gets the destinations' states after every pass."""
+        while not stop.is_set():
+            try:
+                self.deliver_due()
+                if on_pass is not None:
+                    on_pass(self.states())
+            except Exception as e:
+                if on_pass is not None:
+                    on_pass([DestinationState("outbox", 0, 0, 0, 0, 0, None, True, f"{type(e).__name__}: {e}")])
+            stop.wait(poll)
+
+    def retry(self, message_id: int) -> bool:
+        """Send a failing or dead-lettered message again now (after fixing the cause)."""
+        return self.store.retry_message(message_id, self.clock())
+
+    def close(self) -> None:
+        for d in self.destinations.values():
+            d.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def states(self) -> list[DestinationState]:
+        now = self.clock()
+        names = list(self.destinations) + [d for d in self.store.queued_destinations() if d not in self.destinations]
+        out = []
+        for name in names:
+            c = self.store.destination_counts(name)
+            alert = c.dead > 0 or (c.oldest_waiting is not None and now - c.oldest_waiting > self.alert_after)
+            out.append(DestinationState(name, c.pending, c.in_flight, c.sent, c.dead, c.failing, c.oldest_waiting, alert,
+                                        c.last_error))
+        return out
+
+    def messages(self, destination: str | None = None, states: tuple[str, ...] | None = None) -> list[OutboxMessage]:
+        return self.store.outbox_messages(destination, states)

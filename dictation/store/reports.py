@@ -1,0 +1,128 @@
+"""Reports and their utterances: drafts that survive a crash, and stored utterance audio."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from dictation.errors import StoreError
+from dictation.store.base import StoreBase
+from dictation.store.records import (
+    DraftSummary,
+    OutboxEntry,
+    ReportState,
+    SignedState,
+    StoredUtterance,
+    UtteranceState,
+    from_row,
+)
+
+SIGNED_FINAL = ("final", "corrected")
+
+
+class ReportsStore(StoreBase):
+    def save_report(self, report: ReportState, worklist_id: int | None = None) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            self._upsert(db, report, now, worklist_id)
+
+    def _upsert(self, db: sqlite3.Connection, report: ReportState, now: float, worklist_id: int | None = None) -> None:
+        db.execute(
+            "INSERT INTO reports (id, template_id, worklist_id, status, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET status=excluded.status, state=excluded.state, updated_at=excluded.updated_at, "
+            "worklist_id=COALESCE(excluded.worklist_id, reports.worklist_id)",
+            (report.id, report.template.id, worklist_id, report.status, json.dumps(report.to_dict()), report.created_at, now),
+        )
+        if report.status in SIGNED_FINAL:
+            # A study signed final leaves the worklist, in the transaction that signs it, from
+            # whichever face signed it (the terminal UI, `radscribe dictate`, the sign screen).
+            db.execute("UPDATE worklist SET state = 'done', updated_at = ? WHERE state != 'done' "
+                       "AND id = (SELECT worklist_id FROM reports WHERE id = ?)", (now, report.id))
+
+    def commit_utterance(self, report: ReportState, record: UtteranceState, outbox: list[OutboxEntry] | None = None,
+                         signed: SignedState | None = None, actor: str | None = None) -> None:
+        """The utterance and the report it changed (and, when it signed the report, the signed
+        version and the messages to send) in one durable transaction, with its audit entry."""
+        now = time.time()
+        with self.transaction() as db:
+            self._upsert(db, report, now)
+            if signed is not None:
+                db.execute("INSERT INTO report_versions (report_id, version, status, kind, signer_id, signer_name, "
+                           "signed_at, text, sections, state, flags, metrics, differences) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", signed.row())
+            for entry in outbox or []:
+                self._enqueue(db, entry, now)
+            if signed is not None:
+                action, detail = "sign", f"{signed.kind} (version {signed.version}, {signed.status})"
+            elif record.kind == "dictation":
+                action, detail = "dictate", record.slot or ""
+            else:
+                action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
+            self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now, actor)
+            db.execute(
+                "INSERT INTO utterances (report_id, seq, kind, text, heard, start, end, words, slot, command, committed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (report.id, record.seq, record.kind, record.text, record.heard, record.start, record.end,
+                 json.dumps(record.words), record.slot, record.command, now),
+            )
+
+    def save_and_enqueue(self, report: ReportState, outbox: list[OutboxEntry]) -> None:
+        """A report signed outside dictation (the TUI's sign key) and its messages, together."""
+        now = time.time()
+        with self.transaction() as db:
+            self._upsert(db, report, now)
+            for entry in outbox:
+                self._enqueue(db, entry, now)
+
+    def report_state(self, report_id: str) -> dict[str, Any]:
+        """The stored state of one report (a unique prefix of its id will do)."""
+        rows = self.db.execute("SELECT state FROM reports WHERE id = ? OR id LIKE ?", (report_id, f"{report_id}%")).fetchall()
+        if len(rows) != 1:
+            what = "no draft" if not rows else "more than one draft"
+            raise StoreError(f"{what} with id {report_id!r} in {self.path} (`radscribe drafts` lists them)")
+        state: dict[str, Any] = json.loads(rows[0]["state"])
+        return state
+
+    def report_status(self, report_id: str) -> str:
+        row = self.db.execute("SELECT status FROM reports WHERE id = ?", (report_id,)).fetchone()
+        return str(row["status"]) if row else ""
+
+    def utterances(self, report_id: str) -> list[StoredUtterance]:
+        rows = self.db.execute("SELECT * FROM utterances WHERE report_id = ? ORDER BY seq", (report_id,)).fetchall()
+        return [from_row(StoredUtterance, r) for r in rows]
+
+    def drafts(self, *, include_signed: bool = False) -> list[DraftSummary]:
+        where = "" if include_signed else "WHERE r.status IN ('draft', 'preliminary')"
+        rows = self.db.execute(
+            "SELECT r.id, r.template_id, r.status, r.created_at, r.updated_at, w.accession, "
+            "(SELECT COUNT(*) FROM utterances u WHERE u.report_id = r.id) AS n "
+            f"FROM reports r LEFT JOIN worklist w ON w.id = r.worklist_id {where} ORDER BY r.updated_at DESC"
+        ).fetchall()
+        return [DraftSummary(r["id"], r["template_id"], r["status"], r["n"], r["created_at"], r["updated_at"], r["accession"])
+                for r in rows]
+
+    # -- stored audio (optional) -----------------------------------------------------------------
+
+    def save_audio(self, report_id: str, seq: int, samples: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO audio (report_id, seq, samples, created_at) VALUES (?, ?, ?, ?)",
+                       (report_id, seq, samples, time.time()))
+
+    def load_audio(self, report_id: str, seq: int) -> bytes | None:
+        row = self.db.execute("SELECT samples FROM audio WHERE report_id = ? AND seq = ?", (report_id, seq)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def purge_audio(self, older_than_days: float, now: float | None = None) -> int:
+        """Delete stored audio older than the retention period; the purge itself is audited."""
+        cutoff = (now or time.time()) - older_than_days * 86400
+        if self.db.execute("SELECT 1 FROM audio WHERE created_at < ? LIMIT 1", (cutoff,)).fetchone() is None:
+            return 0  # nothing to purge: no write (this runs whenever the store is opened)
+        with self.transaction() as db:
+            n = int(db.execute("DELETE FROM audio WHERE created_at < ?", (cutoff,)).rowcount)
+            if n:
+                self._audit(db, "purge_audio", None, "", f"{n} utterance recordings older than {older_than_days:g} days")
+        if n:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted pages leave the log too
+        return n

@@ -1,0 +1,178 @@
+"""The store's schema: migrations applied in order, counted by ``PRAGMA user_version``.
+
+A migration is never edited once released; a change of schema is a new entry at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from dictation.data.resources import user_file
+
+ENV = "RADSCRIBE_STORE"
+
+
+MIGRATIONS = [
+    """
+    CREATE TABLE worklist (
+        id INTEGER PRIMARY KEY,
+        accession TEXT NOT NULL UNIQUE,
+        patient_id TEXT NOT NULL DEFAULT '',
+        patient_name TEXT NOT NULL DEFAULT '',
+        birth_date TEXT NOT NULL DEFAULT '',
+        sex TEXT NOT NULL DEFAULT '',
+        exam TEXT NOT NULL DEFAULT '',
+        modality TEXT NOT NULL DEFAULT '',
+        facility TEXT NOT NULL DEFAULT '',
+        priority TEXT NOT NULL DEFAULT 'routine',
+        ordered_at REAL NOT NULL,
+        template_id TEXT,
+        state TEXT NOT NULL DEFAULT 'waiting'
+    );
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        template_id TEXT NOT NULL,
+        worklist_id INTEGER REFERENCES worklist(id),
+        status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE utterances (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        heard TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        words TEXT NOT NULL,
+        slot TEXT,
+        command TEXT,
+        committed_at REAL NOT NULL,
+        PRIMARY KEY (report_id, seq)
+    );
+    CREATE INDEX reports_status ON reports(status, updated_at);
+    """,
+    # 2: the outbox. One row per (report, signed version, destination), with the exact bytes.
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        control_id TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        ack BLOB,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        UNIQUE (report_id, version, destination)
+    );
+    CREATE INDEX outbox_due ON outbox(destination, state, id);
+    """,
+    # 3: what orders bring: the procedure code, ordering physician, order numbers.
+    """
+    ALTER TABLE worklist ADD COLUMN exam_code TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN ordering_physician TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN placer_order TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN filler_order TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN updated_at REAL
+    """,
+    # 4: the practice. Every signed version kept (never changed: triggers refuse it), the audit
+    # log (append-only the same way), critical-result timers, peer reviews, optional audio.
+    """
+    CREATE TABLE report_versions (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        signer_id TEXT NOT NULL DEFAULT '',
+        signer_name TEXT NOT NULL DEFAULT '',
+        signed_at REAL NOT NULL,
+        text TEXT NOT NULL,
+        sections TEXT NOT NULL,
+        state TEXT NOT NULL,
+        flags TEXT NOT NULL DEFAULT '[]',
+        metrics TEXT NOT NULL DEFAULT '{}',
+        differences TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (report_id, version)
+    );
+    CREATE TRIGGER report_versions_no_update BEFORE UPDATE ON report_versions
+    BEGIN SELECT RAISE(ABORT, 'a signed version is never changed: sign an addendum or a correction'); END;
+    CREATE TRIGGER report_versions_no_delete BEFORE DELETE ON report_versions
+    BEGIN SELECT RAISE(ABORT, 'a signed version is never deleted'); END;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        report_id TEXT,
+        accession TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_report ON audit(report_id, at);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE critical_results (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        finding TEXT NOT NULL,
+        acr_category INTEGER,
+        deadline_minutes REAL,
+        dictated_at REAL NOT NULL,
+        communicated_at REAL,
+        withdrawn_at REAL,
+        PRIMARY KEY (report_id, finding)
+    );
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        version INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        sampled_at REAL NOT NULL,
+        reviewer TEXT NOT NULL DEFAULT '',
+        score TEXT,
+        comment TEXT NOT NULL DEFAULT '',
+        reviewed_at REAL,
+        UNIQUE (report_id)
+    );
+    CREATE TABLE audio (
+        report_id TEXT NOT NULL REFERENCES reports(id),
+        seq INTEGER NOT NULL,
+        samples BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (report_id, seq)
+    )
+    """,
+]
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a migration (a trigger body holds semicolons of its own)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
+def os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def default_path() -> Path:
+    return user_file(ENV, "data", "radscribe.db")

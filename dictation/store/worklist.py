@@ -1,0 +1,81 @@
+"""The worklist: studies waiting to be read, kept in step with the RIS's orders."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from dictation.errors import StoreError
+from dictation.store.base import StoreBase
+from dictation.store.records import WorklistItem, from_row
+
+WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "modality", "facility", "priority",
+                   "ordered_at", "template_id", "exam_code", "ordering_physician", "placer_order", "filler_order"}
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - WORKLIST_FIELDS
+    if unknown:
+        raise ValueError(f"unknown worklist fields: {sorted(unknown)}")
+
+
+class WorklistStore(StoreBase):
+    def upsert_worklist_item(self, accession: str, **fields: Any) -> str:
+        """An order: new ("created"), changed ("updated"), or the same again ("duplicate").
+        A cancelled item ordered again comes back."""
+        _check_fields(fields)
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM worklist WHERE accession = ?", (accession,)).fetchone()
+            if row is None:
+                columns = ["accession", *fields, "updated_at"]
+                db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                           (accession, *fields.values(), time.time()))
+                return "created"
+            changed = {k: v for k, v in fields.items() if k != "ordered_at" and row[k] != v}
+            if row["state"] == "cancelled":
+                changed["state"] = "waiting"
+            if not changed:
+                return "duplicate"
+            sets = ", ".join(f"{k} = ?" for k in changed)
+            db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE accession = ?", (*changed.values(), time.time(), accession))
+            return "updated"
+
+    def cancel_worklist_item(self, accession: str) -> bool:
+        with self.transaction() as db:
+            cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE accession = ? AND state != 'done'",
+                             (time.time(), accession))
+        return cur.rowcount == 1
+
+    def add_worklist_item(self, accession: str, **fields: Any) -> int:
+        _check_fields(fields)
+        fields.setdefault("ordered_at", time.time())
+        columns = ["accession", *fields]
+        with self.transaction() as db:
+            try:
+                cur = db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                                 (accession, *fields.values()))
+            except sqlite3.IntegrityError:
+                raise StoreError(f"accession {accession!r} is already on the worklist") from None
+        return int(cur.lastrowid or 0)
+
+    def draft_for(self, worklist_id: int) -> str | None:
+        """The newest report already started for a worklist item (a crash or a quit left it)."""
+        row = self.db.execute("SELECT id FROM reports WHERE worklist_id = ? ORDER BY updated_at DESC LIMIT 1",
+                              (worklist_id,)).fetchone()
+        return str(row["id"]) if row else None
+
+    def set_worklist_state(self, worklist_id: int, state: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE worklist SET state = ?, updated_at = ? WHERE id = ?", (state, time.time(), worklist_id))
+
+    def worklist(self) -> list[WorklistItem]:
+        """Studies waiting: STAT first, then urgent, then routine; the longest waiting first.
+        Each with the status of the report started for it ("" when none was)."""
+        rows = self.db.execute(
+            "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
+            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status "
+            "FROM worklist w WHERE w.state NOT IN ('done', 'cancelled') "
+            "ORDER BY CASE w.priority WHEN 'stat' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, w.ordered_at"
+        ).fetchall()
+        return [from_row(WorklistItem, r) for r in rows]

@@ -1,0 +1,120 @@
+"""Recognised speech → report text: the stages after the model, and whole-file transcription.
+
+``TextStages`` says which stages run (prompting, spoken-to-written rules, vocabulary
+correction), so the benchmark can show what each one adds and the product can run them all.
+A recording is cut into utterances by the same segmenter the microphone path uses.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dictation.speech.audio import Samples, decode_file
+from dictation.speech.recognizer import DecodeOptions, Recognizer, Transcript
+from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
+from dictation.text.correction import Correction, Corrector, TermLexicon, default_corrector, default_term_lexicon
+from dictation.text.spoken import Normalizer, join_text
+
+
+@dataclass(frozen=True)
+class TextStages:
+    prompt: bool = True
+    normalize: bool = True
+    correct: bool = True
+
+
+@dataclass
+class WrittenUtterance:
+    """One utterance as the report will show it, with what the model heard underneath."""
+
+    text: str
+    heard: Transcript
+    start: float = 0.0
+    end: float = 0.0
+    corrections: list[Correction] = field(default_factory=list)
+
+    def segment_json(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+            "words": [
+                {"word": w.word, "start": round(self.start + w.start, 3), "end": round(self.start + w.end, 3),
+                 "probability": round(w.probability, 4)}
+                for w in self.heard.words
+            ],
+        }
+
+
+class TextPipeline:
+    """Spoken-to-written rules, then vocabulary correction, for one utterance at a time."""
+
+    def __init__(self, stages: TextStages = TextStages(), *, normalizer: Normalizer | None = None,
+                 corrector: Corrector | None = None, lexicon: TermLexicon | None = None, group: str | None = None) -> None:
+        self.stages = stages
+        self.normalizer = normalizer or Normalizer()
+        self.corrector = corrector or default_corrector()
+        self.lexicon = lexicon or default_term_lexicon()
+        self.group = group
+
+    def decode_options(self) -> DecodeOptions:
+        return DecodeOptions(prompt=self.lexicon.prompt(self.group) if self.stages.prompt else None)
+
+    def written(self, heard: Transcript, before: str = "") -> tuple[str, list[Correction]]:
+        text = heard.text
+        if self.stages.normalize:
+            text = self.normalizer(text, before=before)
+        corrections: list[Correction] = []
+        if self.stages.correct:
+            text, corrections = self.corrector.correct(text)
+        return text, corrections
+
+
+@dataclass
+class FileTranscript:
+    path: str
+    text: str
+    utterances: list[WrittenUtterance]
+    model: str
+    timings: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "text": self.text, "segments": [u.segment_json() for u in self.utterances],
+                "model": self.model, "timings": self.timings}
+
+
+def transcribe_audio(audio: Samples, recognizer: Recognizer, pipeline: TextPipeline,
+                     segmenter: SegmenterOptions | None = None) -> tuple[str, list[WrittenUtterance], dict[str, float]]:
+    t0 = time.perf_counter()
+    utterances: list[Utterance] = split_utterances(audio, segmenter)
+    t1 = time.perf_counter()
+    options = pipeline.decode_options()
+    text = ""
+    out: list[WrittenUtterance] = []
+    decode = 0.0
+    for u in utterances:
+        heard = recognizer.transcribe(u.audio, options)
+        decode += heard.decode_seconds
+        written, corrections = pipeline.written(heard, before=text)
+        if not written:
+            continue
+        text = join_text(text, written)
+        out.append(WrittenUtterance(written, heard, u.start, u.end, corrections))
+    t2 = time.perf_counter()
+    timings = {"audio_seconds": round(len(audio) / 16000, 3), "segment_seconds": round(t1 - t0, 3),
+               "decode_seconds": round(decode, 3), "text_seconds": round(t2 - t1 - decode, 4),
+               "total_seconds": round(t2 - t0, 3)}
+    return text, out, timings
+
+
+def transcribe_file(path: str | Path, recognizer: Recognizer, pipeline: TextPipeline | None = None) -> FileTranscript:
+    t0 = time.perf_counter()
+    audio = decode_file(path)
+    decode_audio = time.perf_counter() - t0
+    text, utterances, timings = transcribe_audio(audio, recognizer, pipeline or TextPipeline())
+    timings = {"decode_audio_seconds": round(decode_audio, 3), **timings}
+    timings["real_time_factor"] = round((timings["total_seconds"] + decode_audio) / max(timings["audio_seconds"], 1e-6), 4)
+    return FileTranscript(str(path), text, utterances, recognizer.label, timings)

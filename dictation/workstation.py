@@ -1,0 +1,133 @@
+"""The one composition root: from the configuration to the objects every face works with.
+
+The command line (``dictation/cli/``) and the terminal UI (``tui/``) both ask a ``Workstation``
+for the store, the template library, the outbox, the orders handler and report controllers, so
+the two faces are wired the same way and share every rule: the store path and its audit actor,
+which destinations deliver, who signs, how a worklist study becomes a report.
+
+    station = Workstation(store_path=None)        # config from $RADSCRIBE_CONFIG or the user folder
+    store = station.open_store()                  # the reader is the audit log's actor
+    controller = station.controller(report, store)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dictation.config import Config, load_config
+
+if TYPE_CHECKING:
+    from dictation.reporting.controller import Handled, ReportController
+    from dictation.reporting.report import Report, load_report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.document import Signer
+    from dictation.ris.orders import OrderHandler, OrderResult
+    from dictation.ris.outbox import Outbox
+    from dictation.store import Store, WorklistItem
+
+
+@dataclass
+class Workstation:
+    """Config -> Store, TemplateLibrary, Outbox, Signer, OrderHandler, ReportController.
+
+    ``store_path`` (``--store``) outranks the config's ``[store] path``, which outranks
+    ``$RADSCRIBE_STORE``; without any of them the store is in the user data folder.
+    """
+
+    config: Config
+    store_path: Path | None = None
+
+    @classmethod
+    def from_config(cls, store_path: str | Path | None = None, config_path: Path | None = None) -> Workstation:
+        config = load_config(config_path)
+        chosen = Path(store_path) if store_path else config.store_path
+        return cls(config, chosen)
+
+    @cached_property
+    def library(self) -> TemplateLibrary:
+        """Built-in templates with the site's folders layered over them."""
+        from dictation.reporting.templates import TemplateLibrary
+
+        return TemplateLibrary(self.config.template_folders)
+
+    @cached_property
+    def signer(self) -> Signer | None:
+        """The radiologist who signs on this workstation ([reader]), or None when none is set."""
+        from dictation.ris.document import Signer
+
+        r = self.config.reader
+        return Signer(r.id, r.family, r.given) if r.configured else None
+
+    def open_store(self, *, actor: str | None = None) -> Store:
+        """A connection to the store; the audit actor is the reader unless told (the outbox's
+        own connection says "outbox"). Stored audio past its retention period goes at once."""
+        from dictation.store import Store
+
+        store = Store(self.store_path, actor=self.config.reader.id if actor is None else actor)
+        store.purge_audio(self.config.keep_audio_days)
+        return store
+
+    def outbox(self, store: Store) -> Outbox | None:
+        """The outbox for the configured destinations; None when there are none."""
+        return self.outbox_view(store) if self.config.destinations else None
+
+    def outbox_view(self, store: Store) -> Outbox:
+        """The outbox even with no destination configured: to list or retry what an earlier
+        configuration queued."""
+        from dictation.ris.destinations import make_destination
+        from dictation.ris.outbox import Outbox
+
+        return Outbox(store, [make_destination(d) for d in self.config.destinations],
+                      alert_after=self.config.alert_after_minutes * 60, routes=self.config.practice.routes())
+
+    def order_handler(self, store: Store, on_order: Callable[[OrderResult], None] | None = None) -> OrderHandler:
+        """Orders onto the worklist, with the configured procedure-code -> template mappings."""
+        from dictation.ris.orders import OrderHandler
+
+        return OrderHandler(store, self.library, self.config.order_templates, on_order=on_order,
+                            facility_mapping=self.config.facility_templates,
+                            facility_defaults=self.config.practice.template_defaults())
+
+    def check_order_templates(self) -> None:
+        """A mapping to a template that does not exist is an error at start, not per order."""
+        for template_id in self.config.order_templates.values():
+            self.library.get(template_id)
+        for mapping in self.config.facility_templates.values():
+            for template_id in mapping.values():
+                self.library.get(template_id)
+
+    def controller(self, report: Report, store: Store | None, *, outbox: Outbox | None = None,
+                   route: bool | None = None, on_handled: Callable[[Handled], None] | None = None,
+                   **options: Any) -> ReportController:
+        """The controller for one open report, wired as every face wires it."""
+        from dictation.reporting.controller import ReportController
+
+        return ReportController(report, store=store, route=self.config.route_by_anatomy if route is None else route,
+                                on_handled=on_handled, outbox=outbox, signer=self.signer,
+                                practice=self.config.practice, keep_audio=self.config.keep_audio, **options)
+
+    def report_for_study(self, item: WorklistItem, store: Store) -> Report:
+        """A worklist study's report: its draft if one was started, else a new one from the
+        template its order chose, with the order's exam data in the facility's time zone."""
+        from dictation.reporting.report import Report
+
+        draft = store.draft_for(item.id)
+        if draft:
+            report = load_report(store, draft, self.library)
+        else:
+            exam: dict[str, Any] = {
+                "accession": item.accession, "patient_id": item.patient_id, "patient_name": item.patient_name,
+                "birth_date": item.birth_date, "sex": item.sex, "facility": item.facility, "exam_code": item.exam_code,
+                "ordering_physician": item.ordering_physician, "placer_order": item.placer_order,
+                "filler_order": item.filler_order, "exam_description": item.exam, "exam_time": item.ordered_at,
+            }
+            facility = self.config.practice.facility(item.facility)
+            if facility is not None and facility.time_zone:
+                exam["time_zone"] = facility.time_zone  # times in the report are the facility's
+            report = Report.new(self.library.get(item.template_id or "generic"), exam=exam)
+        store.save_report(report, worklist_id=item.id)
+        return report
