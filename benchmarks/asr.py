@@ -1,4 +1,4 @@
-"""`radscribe bench asr`: accuracy and speed of dictation, stage by stage, against plain faster-whisper.
+"""`python -m benchmarks asr`: accuracy and speed of dictation, stage by stage, against plain faster-whisper.
 
 Everything runs in one process on the same audio: the development set in devset.toml is spoken
 by the offline Piper voice, then transcribed by

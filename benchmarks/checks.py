@@ -1,4 +1,4 @@
-"""`radscribe bench checks`: are the clinical checks right about what is present?
+"""`python -m benchmarks checks`: are the clinical checks right about what is present?
 
 Four measurements, each beside a plain baseline in the same run:
   1. critical findings on the project's labelled sentences (tests/data/checks): radscribe

@@ -1,4 +1,4 @@
-"""`radscribe bench commands`: are spoken voice commands obeyed, and is dictation never obeyed?
+"""`python -m benchmarks commands`: are spoken voice commands obeyed, and is dictation never obeyed?
 
 Every utterance is spoken by the offline Piper voice and decoded by the bundled model exactly as
 in a session (one utterance, the template's dictation prompt), then judged by three readers:
@@ -106,7 +106,7 @@ def run(*, echo: Callable[[str], None], limit: int | None = None) -> dict:
                 misses[reader].append(f"{spoken!r} heard {final.text if reader == 'product' else heard.text!r} → {got}")
     seconds = time.perf_counter() - t0
     n_cmd, n_dict = len(COMMANDS), len(dictation)
-    echo(f"radscribe bench commands — {machine()}")
+    echo(f"python -m benchmarks commands — {machine()}")
     echo(f"{n_cmd} spoken commands (xr-chest), {n_dict} dictated sentences from the development set; Piper voice, bundled tiny.en")
     echo("")
     echo(f"{'reader':<34}{'commands right':>16}{'missed':>8}{'wrong':>7}{'false commands on dictation':>30}")

@@ -1,4 +1,4 @@
-"""`radscribe bench export`: how fast signed reports reach a local HL7 receiver.
+"""`python -m benchmarks export`: how fast signed reports reach a local HL7 receiver.
 
 The receiver is python-hl7's asyncio MLLP server on 127.0.0.1 (tests.peers.python_hl7), ACKing
 every message. Measured, in the same run:
@@ -24,7 +24,7 @@ from dictation.errors import MissingDependency
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report
 from dictation.reporting.templates import TemplateLibrary
-from dictation.speech.recognizer import Transcript
+from dictation.speech.transcript import Transcript
 from dictation.store import Store
 
 TEXT = ("Small left pleural effusion with adjacent atelectasis. No pneumothorax. The cardiomediastinal silhouette "

@@ -1,4 +1,4 @@
-"""`radscribe bench tui`: is a keypress answered quickly while speech is being recognised?
+"""`python -m benchmarks tui`: is a keypress answered quickly while speech is being recognised?
 
 The terminal UI runs headless (Textual's test driver) with the real bundled model, the real
 checks and a store, while a synthesised dictation is replayed in real time as the microphone.

@@ -10,7 +10,8 @@ import numpy as np
 
 from dictation.errors import NoInputDevice
 from dictation.speech.audio import SAMPLE_RATE, AudioSource, Samples
-from dictation.speech.recognizer import DecodeOptions, Segment, Transcript, Word
+from dictation.speech.recognizer import DecodeOptions
+from dictation.speech.transcript import Segment, Transcript, Word
 
 
 class ScriptedRecognizer:

@@ -22,7 +22,7 @@ from dictation.config import Config, load_config
 
 if TYPE_CHECKING:
     from dictation.reporting.controller import Handled, ReportController
-    from dictation.reporting.report import Report, load_report
+    from dictation.reporting.report import Report
     from dictation.reporting.templates import TemplateLibrary
     from dictation.ris.document import Signer
     from dictation.ris.orders import OrderHandler, OrderResult
@@ -113,7 +113,7 @@ class Workstation:
     def report_for_study(self, item: WorklistItem, store: Store) -> Report:
         """A worklist study's report: its draft if one was started, else a new one from the
         template its order chose, with the order's exam data in the facility's time zone."""
-        from dictation.reporting.report import Report
+        from dictation.reporting.report import Report, load_report
 
         draft = store.draft_for(item.id)
         if draft:

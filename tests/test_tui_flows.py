@@ -324,8 +324,8 @@ def test_snapshot_sign_screen(snap_compare, tmp_path, library):
 
 
 def test_the_report_pane_underlines_unsure_words_and_shows_tentative_text_apart(library):
-    from dictation.reporting.report import UtteranceRecord
-    from tui.screens.report import report_rich
+    from dictation.reporting.records import UtteranceRecord
+    from tui.widgets.report_view import report_rich
 
     report = Report.new(library.get("xr-chest"))
     report.go_to("impression")
@@ -354,7 +354,7 @@ async def test_play_that_back_plays_the_last_dictation_as_recorded(tmp_path, lib
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_for(pilot, lambda: len(played) == 1)
         dictation = next(u for u in controller.report.utterances if u.kind == "dictation")
-        assert played[0] is controller.audio[dictation.seq]
+        assert played[0] is controller.playback.audio[dictation.seq]
         assert abs(len(played[0]) / 16000 - (dictation.end - dictation.start)) < 0.05  # that utterance's audio
         await pilot.press("f3")  # the same by key, for the active field
         await wait_for(pilot, lambda: len(played) == 2)
@@ -451,7 +451,7 @@ async def test_a_draft_left_without_a_worklist_item_is_offered_on_the_next_start
         assert isinstance(app.screen, ReportScreen) and app.screen.controller.report.id == left.id
 
 
-# -- the teleradiology practice (issue 7) ----------------------------------------------------------
+# -- the teleradiology practice ----------------------------------------------------------------------
 
 def normal_chest(library):
     report = Report.new(library.get("xr-chest"), exam={"accession": "ACC-N1"})

@@ -31,8 +31,9 @@ from dictation.workstation import Workstation
 
 from .messages import OutboxStates
 from .screens.quit import QuitScreen
-from .screens.report import STATE_TEXT, ReportScreen, flags_items, report_view
+from .screens.report import STATE_TEXT, ReportScreen
 from .screens.worklist import WorklistScreen
+from .widgets.report_view import flags_items, report_view
 
 __all__ = ["RadscribeApp", "flags_items", "outbox_summary", "report_view", "run_app", "STATE_TEXT"]
 
@@ -294,7 +295,7 @@ class RadscribeApp(App):
 
 def run_app(*, audio: str | None = None, template_id: str | None = None, model: str | None = None,
             device: int | str | None = None) -> None:
-    from dictation.speech.recognizer import resolve_model
+    from dictation.speech.models import resolve_model
     from dictation.workstation import Workstation
 
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens

@@ -18,7 +18,7 @@ from dictation.checks.completeness import completeness_flags
 from dictation.checks.consistency import Consistency
 from dictation.checks.critical import critical_flags
 from dictation.checks.document import CheckDocument, from_report, from_text
-from dictation.checks.flags import KINDS, Flag, sort_flags
+from dictation.checks.flags import KINDS, Flag, FlagKind, sort_flags
 from dictation.checks.followup import FollowUp, fleischner
 from dictation.checks.lexicon import ClinicalLexicon, load_clinical_lexicon
 from dictation.checks.nlp import Mention, Pipeline, shared_pipeline
@@ -55,6 +55,7 @@ class Checker:
 
 __all__ = [
     "KINDS",
+    "FlagKind",
     "CheckDocument",
     "Checker",
     "Flag",

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-# Every kind a check can raise (the command line contract documents this list).
-KINDS = {
-    "critical_finding": "a critical or actionable finding the radiologist said is present or suspected",
-    "missing_section": "a required section (or the impression) is empty",
-    "missing_field": "a required field of the template is empty",
-    "default_not_accepted": "a field still shows its default text, never dictated or accepted",
-    "placeholder": "leftover placeholder text such as [ ], ___ or XXX",
-    "laterality_mismatch": "left/right differ between findings, impression and the exam",
-    "sex_mismatch": "anatomy the patient's sex does not have",
-    "measurement_mismatch": "the same finding measured differently in findings and impression",
-    "contradiction": "the same finding said to be present in one place and absent in another",
-    "low_confidence": "a meaning-changing word (no, new, left, right...) the recogniser was unsure of, in a sentence with a finding",
-    "incomplete_followup": "a recommendation for imaging without a modality or an interval",
-    "followup_suggestion": "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",
+
+class FlagKind(StrEnum):
+    """Every kind a check can raise (the command-line contract documents this list); each
+    member is the plain string that JSON output carries."""
+
+    CRITICAL_FINDING = "critical_finding"
+    MISSING_SECTION = "missing_section"
+    MISSING_FIELD = "missing_field"
+    DEFAULT_NOT_ACCEPTED = "default_not_accepted"
+    PLACEHOLDER = "placeholder"
+    LATERALITY_MISMATCH = "laterality_mismatch"
+    SEX_MISMATCH = "sex_mismatch"
+    MEASUREMENT_MISMATCH = "measurement_mismatch"
+    CONTRADICTION = "contradiction"
+    LOW_CONFIDENCE = "low_confidence"
+    INCOMPLETE_FOLLOWUP = "incomplete_followup"
+    FOLLOWUP_SUGGESTION = "followup_suggestion"
+
+
+KINDS: dict[str, str] = {
+    FlagKind.CRITICAL_FINDING: "a critical or actionable finding the radiologist said is present or suspected",
+    FlagKind.MISSING_SECTION: "a required section (or the impression) is empty",
+    FlagKind.MISSING_FIELD: "a required field of the template is empty",
+    FlagKind.DEFAULT_NOT_ACCEPTED: "a field still shows its default text, never dictated or accepted",
+    FlagKind.PLACEHOLDER: "leftover placeholder text such as [ ], ___ or XXX",
+    FlagKind.LATERALITY_MISMATCH: "left/right differ between findings, impression and the exam",
+    FlagKind.SEX_MISMATCH: "anatomy the patient's sex does not have",
+    FlagKind.MEASUREMENT_MISMATCH: "the same finding measured differently in findings and impression",
+    FlagKind.CONTRADICTION: "the same finding said to be present in one place and absent in another",
+    FlagKind.LOW_CONFIDENCE: "a meaning-changing word (no, new, left, right...) the recogniser was unsure of, in a sentence with a finding",
+    FlagKind.INCOMPLETE_FOLLOWUP: "a recommendation for imaging without a modality or an interval",
+    FlagKind.FOLLOWUP_SUGGESTION: "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",
 }
 SEVERITIES = ("critical", "warning", "info")
 

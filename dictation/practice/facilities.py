@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dictation.data.files import line_of
 from dictation.errors import DataFileError
+from dictation.status import ReportStatus
 
 PRIORITIES = ("stat", "urgent", "routine")
 DEFAULT_TURNAROUND = {"stat": 30, "urgent": 120, "routine": 1440}
@@ -109,7 +110,7 @@ class LicenceCheck:
         """Why signing ``status`` is refused (empty: allowed)."""
         if self.ok:
             return ""
-        if status == "final":
+        if status == ReportStatus.FINAL:
             return f"{self.message}; a final read needs a valid licence there"
         if not self.preliminary_allowed:
             return f"{self.message}; this facility takes no preliminary reads without one either"

@@ -10,75 +10,34 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from dictation.checks import Checker, Flag
 from dictation.errors import RadscribeError, ReportLocked
 from dictation.logs import log
 from dictation.practice.facilities import LicenceCheck, Practice
-from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser
-from dictation.reporting.report import Outcome, Report, UtteranceRecord
+from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro
+from dictation.reporting.playback import PlaybackCache
+from dictation.reporting.records import Outcome, UtteranceRecord
+from dictation.reporting.report import Report
+from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
-from dictation.speech.recognizer import DecodeOptions, Recognizer, Transcript, without_stray_edges
+from dictation.speech.guards import without_stray_edges
+from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, split_utterances
+from dictation.speech.transcript import Transcript
+from dictation.status import ReportStatus
 from dictation.store import Store
 from dictation.text.pipeline import TextPipeline, WrittenUtterance
 
 if TYPE_CHECKING:
     from dictation.ris.outbox import Outbox
-
-
-_COMMUNICATED = re.compile(
-    r"^(?:(?:the |these |this )?(?:critical |urgent )?(?:results?|findings?|finding of \w+)\s+(?:was |were |is |are )?)?"
-    r"(?:communicated|called|discussed|reported|conveyed|relayed|telephoned)\s+(?:to|with)\s+(?P<who>.+?)"
-    r"(?:(?:,\s*|\s+)(?:the|an?)\s+(?P<role>[^,]+?),?|,\s*(?P<role2>[^,]+?),?)?\s+(?:by|via|over the|in)\s+"
-    r"(?P<how>telephone|phone|person|secure message|secure messaging)\b.*$",
-    re.IGNORECASE,
-)
-_TITLES = {"dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "prof", "professor", "sister"}
-_METHOD = {"telephone": "telephone", "phone": "telephone", "person": "in person", "secure message": "secure message",
-           "secure messaging": "secure message"}
-
-
-def communication_said(text: str) -> tuple[str, str, str] | None:
-    """ "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." →
-    ("Dr. Jane Roe", "ED physician", "telephone"); None if the sentence is not one."""
-    m = _COMMUNICATED.match(text.strip().rstrip("."))
-    if m is None:
-        return None
-    who = m.group("who").strip().strip(",")
-    if who.islower() and who.split()[0].rstrip(".") in _TITLES:
-        who = who.title()  # "doctor jane roe" as heard → "Doctor Jane Roe"
-    role = (m.group("role") or m.group("role2") or "").strip()
-    return who[:1].upper() + who[1:], role, _METHOD[m.group("how").lower()]
-
-
-def signing_problems(report: Report, flags: list[Flag], status: str, licence: LicenceCheck | None = None) -> list[str]:
-    """What stops signing ``status`` now. A final report needs every critical finding's
-    communication recorded and every required section filled; a preliminary may go with open
-    flags (they are shown, not blocking). Without a valid licence for the facility's
-    jurisdiction a final is refused (and a preliminary too, unless the facility allows it)."""
-    problems = []
-    if licence is not None and (blocked := licence.blocks(status)):
-        problems.append(blocked)
-    if status != "final":
-        return problems
-    told = report.communicated()
-    for f in flags:
-        if f.kind == "critical_finding" and f.finding not in told:
-            problems.append(f"critical finding {f.finding}: record who was told, how and when before signing final")
-        elif f.kind in ("missing_section", "missing_field"):
-            problems.append(f.message)
-    return problems
 
 
 @dataclass(frozen=True)
@@ -115,9 +74,8 @@ class ReportController:
         self._checker: Checker | None = None
         self.flags: list[Flag] = []
         self.check_error = ""
-        # The audio of recent utterances, for "play that back": in memory only, never stored.
-        self.audio: dict[int, Samples] = {}
-        self.audio_limit = 200
+        # The audio of recent utterances, for "play that back" (in the store too with [audio] keep).
+        self.playback = PlaybackCache(report.id, store if keep_audio else None)
         if store is not None:
             store.save_report(report)
             store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status, actor=self._actor)
@@ -186,7 +144,7 @@ class ReportController:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
         if command is None or command.name not in ("sign_final", "sign_preliminary"):
             return ""
-        status = "final" if command.name == "sign_final" else "preliminary"
+        status = ReportStatus.FINAL if command.name == "sign_final" else ReportStatus.PRELIMINARY
         if self.checks:
             self.run_checks()
         problems = signing_problems(self.report, self.flags if self.checks else [], status, self.licence)
@@ -196,33 +154,11 @@ class ReportController:
         return f"not signed: {problems[0]}{more}"
 
     def remember_audio(self, seq: int, audio: Samples) -> None:
-        self.audio[seq] = audio
-        while len(self.audio) > self.audio_limit:
-            self.audio.pop(next(iter(self.audio)))
-        if self.keep_audio and self.store is not None:
-            pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-            self.store.save_audio(self.report.id, seq, pcm)
-
-    def stored_audio(self, seq: int) -> Samples | None:
-        """An utterance's audio from the store ([audio] keep = true), for playback after a restart."""
-        if self.store is None:
-            return None
-        pcm = self.store.load_audio(self.report.id, seq)
-        return None if pcm is None else np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767
+        self.playback.remember(seq, audio)
 
     def last_audio(self, slot: str | None = None) -> tuple[UtteranceRecord, Samples] | None:
         """The most recent dictation still in the report (in ``slot`` if given) and its audio."""
-        for record in reversed(self.report.utterances):
-            if record.kind != "dictation" or record.scratched:
-                continue
-            if slot is not None and slot not in (record.slot or "").split(","):
-                continue
-            audio = self.audio.get(record.seq)
-            if audio is None and self.keep_audio:
-                audio = self.stored_audio(record.seq)
-            if audio is not None:
-                return record, audio
-        return None
+        return self.playback.last(self.report, slot)
 
     def decode_options(self) -> DecodeOptions:
         return self.pipeline.decode_options()
@@ -250,6 +186,10 @@ class ReportController:
             return trimmed
         return None
 
+    def _macro(self, command: Command) -> Macro | None:
+        """The macro a "macro" command names (the parser knows the macros, the report does not)."""
+        return self.parser.macro(command.arg or "") if command.name == "macro" else None
+
     def context(self) -> str:
         return self.report.text_before_cursor()
 
@@ -272,7 +212,7 @@ class ReportController:
             record = UtteranceRecord(seq, "command", heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
         elif command is not None:
-            outcome = report.apply(command, self.parser, utterance=seq, signer=self._signer_name())
+            outcome = report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
@@ -330,7 +270,7 @@ class ReportController:
         command = Command(name, arg)
         now = time.time()
         blocked = self._sign_blocked(command)
-        outcome = Outcome(False, blocked) if blocked else report.apply(command, self.parser, utterance=seq,
+        outcome = Outcome(False, blocked) if blocked else report.apply(command, utterance=seq, macro=self._macro(command),
                                                                         signer=self._signer_name())
         kind = "command" if outcome.ok else "rejected"
         record = UtteranceRecord(seq, kind, f"[{via}] {command.describe()}", "", 0.0, 0.0, [], report.slot.key,

@@ -9,117 +9,44 @@ text never contains a default nobody accepted, so the product never invents norm
 
 It also holds the cursor (the active slot), the status (draft → preliminary → final →
 corrected), every utterance that made it (text, audio span, words with probabilities), and
-undo/redo as snapshots of the content. ``apply`` carries out a voice command.
+undo/redo as snapshots of the content. ``apply`` carries out a voice command; the command
+parser that recognised it is the controller's, not the report's.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from dictation.errors import ReportLocked
-from dictation.reporting.commands import Command, CommandParser, Macro
+from dictation.reporting.commands import Command, Macro
+from dictation.reporting.records import (
+    ADDENDUM,
+    AMENDMENTS,
+    Addendum,
+    CommunicationRecord,
+    Outcome,
+    Piece,
+    UtteranceRecord,
+    exam_zone,
+)
 from dictation.reporting.render import render
+from dictation.reporting.routing import capitalise_for, clip, route_sentence, split_sentences
 from dictation.reporting.templates import Slot, Template, TemplateLibrary
+from dictation.status import SIGNED_FINAL, ReportStatus
 from dictation.text.spoken import join_text
 
-STATUSES = ("draft", "preliminary", "final", "corrected")
+STATUSES = tuple(ReportStatus)
 SOURCES = ("dictated", "typed", "default", "macro", "option", "communication")
 COMMUNICATION_METHODS = ("telephone", "in person", "secure message")
-_NEXT_STATUS = {"draft": {"preliminary", "final"}, "preliminary": {"preliminary", "final"}, "final": {"corrected"},
-                "corrected": {"corrected"}}
-
-
-@dataclass
-class CommunicationRecord:
-    """Who was told about which critical findings, how and when (ACR: closing the loop)."""
-
-    recipient: str
-    role: str
-    method: str  # one of COMMUNICATION_METHODS
-    at: float  # when they were told
-    findings: list[str]
-    recorded_at: float = 0.0
-    by: str = ""  # the radiologist who told them
-
-    def sentence(self, zone: dt.tzinfo | None = None) -> str:
-        when = dt.datetime.fromtimestamp(self.at, zone).astimezone(zone)
-        what = _join(self.findings) or "The critical result"
-        role = f" ({self.role})" if self.role else ""
-        by = f" by {self.by}" if self.by else ""
-        return (f"{what[0].upper()}{what[1:]} communicated{by} to {self.recipient}{role} by {self.method} "
-                f"on {when.strftime('%Y-%m-%d')} at {when.strftime('%H:%M %Z').strip()}.")
-
-
-def _join(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-ADDENDUM = "addendum"  # the slot an addendum is dictated into (not a template slot)
-AMENDMENTS = ("addendum", "correction")
-
-
-@dataclass
-class Addendum:
-    """Text added after the report was signed final; the signed text above it never changes."""
-
-    text: str
-    by: str
-    signed_at: float
-    version: int
-
-
-def exam_zone(exam: dict[str, Any]) -> dt.tzinfo | None:
-    """The facility's time zone, put into the exam when the study was opened (None: this machine's)."""
-    import zoneinfo
-
-    name = exam.get("time_zone")
-    try:
-        return zoneinfo.ZoneInfo(name) if name else None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-
-
-@dataclass
-class Piece:
-    text: str
-    source: str  # one of SOURCES
-    accepted: bool = True
-    utterance: int | None = None  # seq of the utterance that made it
-
-
-@dataclass
-class UtteranceRecord:
-    seq: int
-    kind: str  # "dictation", "command", "ignored" (heard while asleep), "rejected" (command that could not apply)
-    text: str  # written text (dictation) or what was heard (command)
-    heard: str
-    start: float
-    end: float
-    words: list[dict[str, Any]]
-    slot: str | None = None
-    command: str | None = None
-    message: str = ""
-    at: float = 0.0
-    scratched: bool = False
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What applying an utterance did, for events and the command line."""
-
-    ok: bool
-    message: str
-    changed: bool = False
+_NEXT_STATUS: dict[str, set[str]] = {ReportStatus.DRAFT: {ReportStatus.PRELIMINARY, ReportStatus.FINAL},
+                ReportStatus.PRELIMINARY: {ReportStatus.PRELIMINARY, ReportStatus.FINAL},
+                ReportStatus.FINAL: {ReportStatus.CORRECTED},
+                ReportStatus.CORRECTED: {ReportStatus.CORRECTED}}
 
 
 @dataclass
@@ -237,7 +164,7 @@ class Report:
     # -- editing -------------------------------------------------------------------------------
 
     def _editable(self, key: str | None = None) -> None:
-        if self.status not in ("final", "corrected") or self.amendment == "correction":
+        if self.status not in SIGNED_FINAL or self.amendment == "correction":
             return
         if self.amendment == ADDENDUM and key == ADDENDUM:
             return
@@ -248,7 +175,7 @@ class Report:
     def amendment_refusal(self, amend: str | None) -> str:
         """Why new dictation cannot go into this report as asked (empty: it can). Only a report
         signed final takes an amendment, and a report signed final takes new words only in one."""
-        signed = self.status in ("final", "corrected")
+        signed = self.status in SIGNED_FINAL
         if amend and not signed:
             return f"only a report signed final takes an {amend}; {self.id} is {self.status}: dictate into it"
         if signed and not amend and not self.amendment:
@@ -260,7 +187,7 @@ class Report:
         edited and signed again). The signed version stays in the store as it was."""
         if kind not in AMENDMENTS:
             return Outcome(False, f"an amendment is an addendum or a correction, not {kind!r}")
-        if self.status not in ("final", "corrected"):
+        if self.status not in SIGNED_FINAL:
             return Outcome(False, "only a report signed final takes an addendum or a correction; edit the draft")
         if self.amendment:
             return Outcome(False, f"an {self.amendment} is already open" if self.amendment == ADDENDUM
@@ -312,7 +239,7 @@ class Report:
         for sentence in split_sentences(text):
             key = route_sentence(sentence, self.template, self.slot) or self.slot.key
             before = self.slot_text(key)
-            self.insert(_capitalise_for(before, sentence), slot=key, utterance=utterance)
+            self.insert(capitalise_for(before, sentence), slot=key, utterance=utterance)
             used.append(key)
         return list(dict.fromkeys(used))
 
@@ -351,7 +278,7 @@ class Report:
                         kept = [Piece(default, "default", accepted=False)] if default else []
                     self.slots[key] = kept
                 u.scratched = True
-                return Outcome(True, f"scratched “{_clip(u.text)}”", True)
+                return Outcome(True, f"scratched “{clip(u.text)}”", True)
         return Outcome(False, "nothing to scratch")
 
     def accept_default(self, key: str | None = None, utterance: int | None = None) -> Outcome:
@@ -465,7 +392,7 @@ class Report:
         "corrected") signs it as a new corrected version."""
         now = time.time()
         if self.amendment:
-            if status not in ("final", "corrected"):
+            if status not in SIGNED_FINAL:
                 return Outcome(False, f"an {self.amendment} is signed final, not {status}")
             kind = self.amendment
             if kind == ADDENDUM:
@@ -491,8 +418,10 @@ class Report:
 
     # -- voice commands ------------------------------------------------------------------------
 
-    def apply(self, command: Command, parser: CommandParser | None = None, utterance: int | None = None,
-              signer: str | None = None) -> Outcome:
+    def apply(self, command: Command, utterance: int | None = None, signer: str | None = None,
+              macro: Macro | None = None) -> Outcome:
+        """Carry out a voice command (``macro``: the macro a "macro" command names, looked up
+        by the caller)."""
         name, arg = command.name, command.arg
         try:
             if name == "start_listening":
@@ -528,15 +457,15 @@ class Report:
             if name == "clear_field":
                 return self.clear(utterance)
             if name == "sign_final":
-                return self.sign("final", by=signer or "")
+                return self.sign(ReportStatus.FINAL, by=signer or "")
             if name == "sign_preliminary":
-                return self.sign("preliminary", by=signer or "")
+                return self.sign(ReportStatus.PRELIMINARY, by=signer or "")
             if name in ("begin_addendum", "begin_correction"):
                 return self.begin_amendment(name.removeprefix("begin_"))
             if name == "cancel_amendment":
                 return self.cancel_amendment()
-            if name == "macro" and parser is not None:
-                return self.insert_macro(parser.macro(arg or ""), utterance)
+            if name == "macro" and macro is not None:
+                return self.insert_macro(macro, utterance)
         except ReportLocked as e:
             return Outcome(False, str(e))
         return Outcome(False, f"unknown command {name}")
@@ -572,60 +501,6 @@ class Report:
         report.utterances = [UtteranceRecord(**u) for u in data["utterances"]]
         report.go_to(data.get("cursor", ""))
         return report
-
-
-# -- routing ---------------------------------------------------------------------------------------
-
-_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=\S)")
-_WORD = re.compile(r"[a-z][a-z\-]*")
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE.split(text.strip()) if s]
-
-
-def _stem(word: str) -> str:
-    for ending in ("ies", "es", "s"):
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            return word[: -len(ending)] + ("y" if ending == "ies" else "")
-    return word
-
-
-def route_sentence(sentence: str, template: Template, active: Slot) -> str | None:
-    """The field of the active section whose anatomy words the sentence mentions most.
-
-    Scores count each distinct anatomy word (or spoken name) of a field found in the sentence,
-    comparing simple stems ("kidneys" = "kidney"). A tie or no match returns None: the sentence
-    stays in the active field. Only fields of the active section compete, so a sentence dictated
-    in the findings never jumps to the impression.
-    """
-    words = {_stem(w) for w in _WORD.findall(sentence.lower())}
-    text = " " + " ".join(_stem(w) for w in _WORD.findall(sentence.lower())) + " "
-    scores: dict[str, int] = {}
-    for slot in template.slots:
-        # Pick-list fields are set with "choose", never by routing free text into them.
-        if slot.section.key != active.section.key or slot.field is None or slot.options:
-            continue
-        terms = {" ".join(_stem(w) for w in t.lower().split()) for t in [*slot.field.anatomy, *slot.spoken_names()]}
-        score = sum(1 for t in terms if (t in words if " " not in t else f" {t} " in text))
-        if score:
-            scores[slot.key] = score
-    if not scores:
-        return None
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return active.key if active.key in (ranked[0][0], ranked[1][0]) else None
-    return ranked[0][0]
-
-
-def _capitalise_for(before: str, sentence: str) -> str:
-    if (not before or before.rstrip().endswith((".", "?", "!", ":"))) and sentence[:1].islower():
-        return sentence[0].upper() + sentence[1:]
-    return sentence
-
-
-def _clip(text: str, n: int = 40) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 class ReportSource(Protocol):

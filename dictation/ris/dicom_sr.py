@@ -22,6 +22,7 @@ from typing import Any
 
 from dictation.errors import ExportError
 from dictation.ris.document import ReportVersion
+from dictation.status import SIGNED_FINAL
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
@@ -74,7 +75,7 @@ def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: 
         raise ExportError(f"report {v.report_id[:12]} has no accession number; the archive cannot file it")
     exam = v.exam
     signed = dt.datetime.fromtimestamp(v.signed_at).astimezone()
-    final = v.status in ("final", "corrected")
+    final = v.status in SIGNED_FINAL
     study_uid = str(exam.get("study_uid") or generate_uid(UID_ROOT, [f"study|{v.accession}"]))
     series_uid = generate_uid(UID_ROOT, [f"series|{v.report_id}"])
     sop_uid = generate_uid(UID_ROOT, [f"sop|{v.report_id}|{v.version}"])

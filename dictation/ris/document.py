@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dictation.errors import ExportError
+from dictation.status import ReportStatus
 
 if TYPE_CHECKING:
     from dictation.reporting.report import Report
     from dictation.reporting.templates import Template
 
-RESULT_STATUS = {"preliminary": "P", "final": "F", "corrected": "C"}
+RESULT_STATUS: dict[str, str] = {ReportStatus.PRELIMINARY: "P", ReportStatus.FINAL: "F", ReportStatus.CORRECTED: "C"}
 
 
 

@@ -18,8 +18,9 @@ from dictation.errors import DeviceError, NoInputDevice, RadscribeError
 from dictation.logs import log
 from dictation.reporting.commands import Command
 from dictation.speech.audio import SAMPLE_RATE, AudioSource, Samples
-from dictation.speech.recognizer import DecodeOptions, Partial, Recognizer, StreamingRecognizer, Transcript, join_transcripts
+from dictation.speech.recognizer import DecodeOptions, Recognizer, StreamingRecognizer
 from dictation.speech.segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
+from dictation.speech.transcript import Partial, Transcript, join_transcripts
 from dictation.text.pipeline import TextPipeline, WrittenUtterance
 from dictation.text.spoken import join_text
 
@@ -162,8 +163,8 @@ class DictationSession:
         self.segmenter_options = segmenter or SegmenterOptions()
         # A pause inside an utterance (shorter than the end-of-utterance silence) after at least
         # this much speech: the piece before it is decoded then and kept. 0 (the default): whole
-        # utterances. `radscribe bench asr` measured pieces at 2 s no better on the development
-        # set (BENCHMARKS.md), so they stay off until a real-voice set says otherwise.
+        # utterances. `python -m benchmarks asr` measured pieces at 2 s no better on the development
+        # set (docs/benchmarks.md), so they stay off until a real-voice set says otherwise.
         self.piece_seconds = piece_seconds
         self.background_partials = True  # False: partials decoded in line (the old way; for comparison)
         # Called before UtteranceCommitted is emitted: where the store makes it durable.

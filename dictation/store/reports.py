@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from dictation.errors import StoreError
+from dictation.status import SIGNED_FINAL
 from dictation.store.base import StoreBase
 from dictation.store.records import (
     DraftSummary,
@@ -18,8 +19,6 @@ from dictation.store.records import (
     UtteranceState,
     from_row,
 )
-
-SIGNED_FINAL = ("final", "corrected")
 
 
 class ReportsStore(StoreBase):

@@ -43,7 +43,7 @@ class TermLexicon:
 
         The example teaches Whisper to write spoken punctuation as words (the normaliser turns
         them into marks). Short lists beat long ones: on the development set 40 terms gave a
-        lower error rate than 12 or 100 (BENCHMARKS.md). Without a group (no template known),
+        lower error rate than 12 or 100 (docs/benchmarks.md). Without a group (no template known),
         the first terms of every group take turns.
         """
         if group and group in self.groups:

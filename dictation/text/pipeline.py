@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dictation.speech.audio import Samples, decode_file
-from dictation.speech.recognizer import DecodeOptions, Recognizer, Transcript
+from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
+from dictation.speech.transcript import Transcript
 from dictation.text.correction import Correction, Corrector, TermLexicon, default_corrector, default_term_lexicon
 from dictation.text.spoken import Normalizer, join_text
 

@@ -150,7 +150,7 @@ def test_signing_by_voice_queues_in_the_same_transaction_and_delivers_once(libra
         controller = ReportController(report, store=store, outbox=box, signer=SIGNER, checks=False)
         report.go_to("impression")
         report.dictate("No acute cardiopulmonary abnormality.")
-        from dictation.speech.recognizer import Transcript
+        from dictation.speech.transcript import Transcript
 
         controller.handle(Transcript("sign as final", (), 1.0))
         rows = store.db.execute("SELECT r.status, o.state, o.status FROM reports r JOIN outbox o ON o.report_id = r.id").fetchall()
@@ -365,7 +365,7 @@ def test_export_command_sends_one_report_json(library, tmp_path, env, radscribe_
 def test_a_signed_voice_command_and_the_outbox_row_commit_together(library, tmp_path):
     """Store.commit_utterance writes the report, the utterance and the messages in one
     transaction: if the outbox insert fails, the signing is not stored either."""
-    from dictation.reporting.report import UtteranceRecord
+    from dictation.reporting.records import UtteranceRecord
     from dictation.store import OutboxEntry
 
     store = Store(tmp_path / "s.db")

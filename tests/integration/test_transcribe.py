@@ -72,7 +72,8 @@ def test_only_the_bundled_model_gets_the_short_encoder_window(tmp_path):
     the full window) must get Whisper's own 30 s window unless asked otherwise."""
     import shutil
 
-    from dictation.speech.recognizer import Recognizer, bundled_model_path
+    from dictation.speech.models import bundled_model_path
+    from dictation.speech.recognizer import Recognizer
 
     assert Recognizer().short_context
     copy = tmp_path / "my-model"

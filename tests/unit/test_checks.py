@@ -208,7 +208,7 @@ def test_the_same_finding_measured_differently(checker):
 def test_a_low_confidence_negation_in_a_sentence_with_a_finding_asks_for_confirmation(checker, library):
     report = Report.new(library.get("xr-chest"))
     report.go_to("impression")
-    from dictation.reporting.report import UtteranceRecord
+    from dictation.reporting.records import UtteranceRecord
 
     words = [{"word": " No", "probability": 0.31}, {"word": " pneumothorax.", "probability": 0.97}]
     report.utterances.append(UtteranceRecord(1, "dictation", "No pneumothorax.", "No pneumothorax.", 0, 1, words))

@@ -15,7 +15,7 @@ from dictation.ris.destinations import DirConfig, HL7Config, make_destination
 from dictation.ris.document import Signer
 from dictation.ris.orders import OrderHandler
 from dictation.ris.outbox import Outbox
-from dictation.speech.recognizer import Transcript
+from dictation.speech.transcript import Transcript
 from dictation.store import Store
 
 PATIENT = {"name": "Quimby^Zebedee", "mrn": "MRN-778899", "dob": "19610203", "accession": "ACC55501"}

@@ -19,7 +19,7 @@ from dictation.reporting.templates import TemplateLibrary
 from dictation.ris.document import ReportVersion, Signer
 from dictation.ris.fhir import diagnostic_report
 from dictation.ris.hl7 import build_oru, segments
-from dictation.speech.recognizer import Transcript
+from dictation.speech.transcript import Transcript
 from dictation.store import Store
 
 NIGHT = Signer("R-NIGHT", "Night", "Nora")

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from dictation.errors import ModelError
-from dictation.speech.recognizer import bundled_model_path, collapse_repeats, default_cpu_threads, drop_letter_runs, resolve_model
+from dictation.speech.guards import collapse_repeats, drop_letter_runs
+from dictation.speech.models import bundled_model_path, resolve_model
+from dictation.speech.recognizer import default_cpu_threads
 
 
 def test_default_is_the_bundled_tiny_en():
@@ -46,7 +48,7 @@ def test_collapse_repeats(words, expected):
 
 
 def test_a_whole_utterance_decoded_twice_is_kept_once():
-    from dictation.speech.recognizer import undouble
+    from dictation.speech.guards import undouble
 
     assert undouble(["next", "field,", "next", "field,"]) == ["next", "field"]
     assert undouble(["Normal", "lungs,", "normal", "lungs"]) == ["Normal", "lungs"]
@@ -56,7 +58,8 @@ def test_a_whole_utterance_decoded_twice_is_kept_once():
 
 
 def test_trailing_stock_word_with_no_confidence_is_cut():
-    from dictation.speech.recognizer import Segment, Word, trim_hallucinated_tail
+    from dictation.speech.guards import trim_hallucinated_tail
+    from dictation.speech.transcript import Segment, Word
 
     words = (Word("go", 0, 0.5, 0.3), Word("to", 0.5, 0.7, 0.99), Word("findings,", 0.7, 1.1, 0.86), Word("Thanks.", 1.1, 1.3, 0.02))
     kept = trim_hallucinated_tail([Segment(0, 1.3, "go to findings, Thanks.", words)])
@@ -66,7 +69,8 @@ def test_trailing_stock_word_with_no_confidence_is_cut():
 
 
 def test_a_loop_squeezed_into_no_time_is_cut_when_it_only_repeats():
-    from dictation.speech.recognizer import Segment, Word, trim_hallucinated_tail
+    from dictation.speech.guards import trim_hallucinated_tail
+    from dictation.speech.transcript import Segment, Word
 
     said = [Word("sign", 0, 0.6, 0.2), Word("as", 0.6, 0.8, 0.6), Word("preliminary", 0.8, 1.3, 0.5)]
     loop = [Word(w, 1.32, 1.32, 0.5) for w in ("sign", "as", "preliminary", "sign")]
@@ -76,7 +80,8 @@ def test_a_loop_squeezed_into_no_time_is_cut_when_it_only_repeats():
 
 
 def test_a_loop_cut_mid_word_by_the_token_cap_is_cut_with_its_fragment():
-    from dictation.speech.recognizer import Segment, Word, trim_hallucinated_tail
+    from dictation.speech.guards import trim_hallucinated_tail
+    from dictation.speech.transcript import Segment, Word
 
     # Seen with the dictation prompt: the loop ran to the token cap and ended inside a word.
     said = [Word("Shortness", 0, 0.74, 0.76), Word("of", 0.74, 0.92, 0.98), Word("breath", 0.92, 1.18, 0.14),
@@ -131,7 +136,8 @@ def test_every_decode_is_told_the_dictation_is_english():
 
 
 def test_a_stray_short_word_the_model_barely_heard_is_offered_without_it():
-    from dictation.speech.recognizer import Segment, Transcript, Word, without_stray_edges
+    from dictation.speech.guards import without_stray_edges
+    from dictation.speech.transcript import Segment, Transcript, Word
 
     words = (Word("go", 0.0, 0.5, 0.58), Word("to", 0.5, 0.72, 0.95), Word("indication", 0.72, 1.18, 0.32),
              Word("in", 1.18, 1.38, 0.22))

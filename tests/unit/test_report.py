@@ -3,7 +3,8 @@
 import pytest
 
 from dictation.reporting.commands import Command, CommandParser
-from dictation.reporting.report import Report, route_sentence, split_sentences
+from dictation.reporting.report import Report
+from dictation.reporting.routing import route_sentence, split_sentences
 from dictation.reporting.templates import TemplateLibrary
 
 
@@ -36,7 +37,7 @@ def test_dictating_over_a_default_replaces_it(chest):
 
 
 def test_scratching_dictation_that_replaced_a_default_brings_the_default_back_unaccepted(chest):
-    from dictation.reporting.report import UtteranceRecord
+    from dictation.reporting.records import UtteranceRecord
 
     chest.go_to("findings.lungs")
     chest.dictate("Patchy right lower lobe opacity.", utterance=1)
@@ -72,7 +73,7 @@ def test_scratch_removes_the_last_utterance_and_undo_brings_it_back(chest):
     chest.dictate("Fever.", utterance=2)
     assert chest.slot_text("indication") == "Cough. Fever."
     assert chest.scratch_last().ok is False  # no utterance records yet: nothing known to scratch
-    from dictation.reporting.report import UtteranceRecord
+    from dictation.reporting.records import UtteranceRecord
 
     chest.utterances += [UtteranceRecord(1, "dictation", "Cough.", "cough", 0, 1, []),
                          UtteranceRecord(2, "dictation", "Fever.", "fever", 1, 2, [])]
@@ -115,7 +116,8 @@ def test_navigation_stops_at_the_ends(chest):
 
 def test_macro_fills_fields_as_macro_text(chest):
     parser = CommandParser(template=chest.template)
-    out = chest.apply(parser.parse("normal chest"), parser, utterance=4)
+    normal = parser.parse("normal chest")
+    out = chest.apply(normal, utterance=4, macro=parser.macro(normal.arg))
     assert out.ok
     assert chest.slots["findings.lungs"][0].source == "macro"
     assert "Pleura: No pleural effusion or pneumothorax." in chest.render()

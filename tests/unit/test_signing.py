@@ -5,10 +5,11 @@ import time
 
 import pytest
 
-from dictation.reporting.controller import ReportController, signing_problems
+from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report
+from dictation.reporting.signing import signing_problems
 from dictation.reporting.templates import TemplateLibrary
-from dictation.speech.recognizer import Transcript
+from dictation.speech.transcript import Transcript
 
 
 @pytest.fixture(scope="module")

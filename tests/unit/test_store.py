@@ -9,7 +9,7 @@ from dictation.errors import StoreError
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report, load_report
 from dictation.reporting.templates import TemplateLibrary
-from dictation.speech.recognizer import Segment, Transcript, Word
+from dictation.speech.transcript import Segment, Transcript, Word
 from dictation.store import Store
 
 

@@ -20,8 +20,10 @@ from textual.widgets import Footer, Label, ListItem, ListView, Static, TextArea
 
 from dictation.checks import Flag
 from dictation.reporting.controller import ReportController
-from dictation.reporting.report import Outcome, Report
+from dictation.reporting.records import Outcome
+from dictation.reporting.report import Report
 from dictation.speech.session import DictationSession, Event
+from dictation.status import SIGNED_FINAL
 from dictation.text.pipeline import TextPipeline
 from dictation.text.spoken import join_text
 
@@ -37,6 +39,7 @@ from ..messages import (
     session_message,
 )
 from ..widgets.level import LevelMeter
+from ..widgets.report_view import flags_items, report_rich
 from ..widgets.title import TitleBar
 
 if TYPE_CHECKING:
@@ -52,7 +55,6 @@ STATE_TEXT = {
     "error": "Error",
     "stopped": "Stopped",
 }
-SEVERITY_MARK = {"critical": "‼", "warning": "!", "info": "·"}
 
 
 class FlagItem(ListItem):
@@ -362,7 +364,7 @@ class ReportScreen(Screen):
             self.query_one("#report", TextArea).focus()  # the plain pad is typed into directly
             return
         report = self.controller.report
-        if report.status in ("final", "corrected") and not report.amendment:
+        if report.status in SIGNED_FINAL and not report.amendment:
             self.last_command = "✗ the report is signed final: F7 starts an addendum, Shift+F7 a correction"
             self.show_status()
             return
@@ -426,117 +428,3 @@ class ReportScreen(Screen):
         stack = self.app.screen_stack
         if len(stack) > 1 and isinstance(stack[-2], WorklistScreen):
             self.app.pop_screen()  # back to the worklist; the draft is in the store
-
-
-def flags_items(flags: list[Flag]) -> list[tuple[Flag | None, str]]:
-    """The flags panel, one entry per flag (unaccepted defaults summed up in one line)."""
-    if not flags:
-        return [(None, "Nothing to look at yet.")]
-    out: list[tuple[Flag | None, str]] = []
-    defaults = [f for f in flags if f.kind == "default_not_accepted"]
-    for f in flags:
-        if f.kind == "default_not_accepted":
-            continue
-        where = f.slot or f.section or ""
-        text = f"{SEVERITY_MARK[f.severity]} {f.message}" + (f"  [{where}]" if where else "")
-        if f.acr_category:
-            text += f"\n   ACR category {f.acr_category}: communicate within {minutes(f.deadline_minutes)}"
-        out.append((f, text))
-    if defaults:
-        names = ", ".join((f.slot or "").split(".")[-1].replace("_", " ") for f in defaults)
-        out.append((defaults[0], f"{SEVERITY_MARK['info']} {len(defaults)} default{'s' if len(defaults) > 1 else ''} "
-                                 f"not accepted, left out of the report ({names}): say “accept defaults”"))
-    return out
-
-
-def minutes(value: int | None) -> str:
-    if not value:
-        return "?"
-    if value >= 1440 and value % 1440 == 0:
-        return f"{value // 1440} d"
-    if value >= 60 and value % 60 == 0:
-        return f"{value // 60} h"
-    return f"{value} min"
-
-
-LOW_CONFIDENCE = 0.5
-
-
-def report_rich(report: Report, tentative: str = "") -> Text:
-    """The report pane: the active field highlighted, words the recogniser was unsure of
-    underlined, defaults nobody accepted dimmed as "not dictated", tentative words in italics."""
-    from dictation.checks.document import place_words
-
-    by_seq = {u.seq: u for u in report.utterances}
-    out = Text()
-    out.append(f"{report.template.title}   [{report.status}]\n\n", style="bold")
-    active = report.slot.key
-    for section in report.template.spec.sections:
-        out.append(section.title.upper() + (" *" if section.required else "") + "\n", style="bold")
-        for slot in (s for s in report.template.slots if s.section.key == section.key):
-            is_active = slot.key == active
-            line = Text("▶ " if is_active else "  ")
-            if slot.field:
-                line.append(f"{slot.field.title}: ", style="bold")
-            pieces = report.slots[slot.key]
-            accepted = [p for p in pieces if p.accepted]
-            if accepted:
-                for i, piece in enumerate(accepted):
-                    if i:
-                        line.append(" ")
-                    piece_text = Text(piece.text)
-                    record = by_seq.get(piece.utterance) if piece.utterance is not None else None
-                    if record is not None and piece.source == "dictated":
-                        for w in place_words(piece.text, 0, record.words):
-                            if w.probability < LOW_CONFIDENCE:
-                                piece_text.stylize("underline", w.start, w.end)
-                    line.append_text(piece_text)
-            elif any(not p.accepted for p in pieces):
-                line.append("(not dictated) " + " ".join(p.text for p in pieces if not p.accepted), style="dim italic")
-            elif not (is_active and tentative):
-                line.append("…", style="dim")
-            if is_active and tentative:
-                line.append((" " if accepted else "") + tentative, style="italic grey62")
-            if is_active:
-                line.stylize("on grey23")
-            out.append_text(line)
-            out.append("\n")
-        out.append("\n")
-    for a in report.addenda:  # signed: shown as sent, never edited
-        out.append(report._addendum_block(a.text, a.by, a.signed_at) + "\n\n", style="")
-    if report.amendment == "addendum":
-        out.append("ADDENDUM (being dictated; sign to send)\n", style="bold")
-        line = Text("▶ " + (report.slot_text("addendum") or ("" if tentative else "…")))
-        if tentative:
-            line.append(" " + tentative, style="italic grey62")
-        line.stylize("on grey23")
-        out.append_text(line)
-        out.append("\n")
-    elif report.amendment == "correction":
-        out.append("CORRECTION in progress: edit the report, then sign (F9)\n", style="bold yellow")
-    out.rstrip()
-    out.append("\n")
-    return out
-
-
-def report_view(report: Report) -> str:
-    """The report as the radiologist sees it while dictating: every field, the active one marked,
-    defaults nobody accepted shown as such (they are not in the report until accepted)."""
-    lines: list[str] = [f"{report.template.title}   [{report.status}]", ""]
-    active = report.slot.key
-    for section in report.template.spec.sections:
-        slots = [s for s in report.template.slots if s.section.key == section.key]
-        lines.append(section.title.upper() + ("" if not section.required else " *"))
-        for slot in slots:
-            marker = "▶ " if slot.key == active else "  "
-            accepted = report.slot_text(slot.key)
-            pending = [p.text for p in report.slots[slot.key] if not p.accepted]
-            label = f"{slot.field.title}: " if slot.field else ""
-            if accepted:
-                lines.append(f"{marker}{label}{accepted}")
-            elif pending:
-                lines.append(f"{marker}{label}(not dictated) {' '.join(pending)}")
-            else:
-                lines.append(f"{marker}{label}…".rstrip())
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"

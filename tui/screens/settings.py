@@ -109,7 +109,8 @@ class SettingsScreen(ModalScreen[None]):
         model = self.query_one("#model", Input).value.strip() or "tiny.en"
         if model != (app.model_name or "tiny.en"):
             from dictation.errors import RadscribeError
-            from dictation.speech.recognizer import Recognizer, resolve_model
+            from dictation.speech.models import resolve_model
+            from dictation.speech.recognizer import Recognizer
 
             try:
                 _, label = resolve_model(model)  # a missing folder or an unknown name: one line, nothing changed

@@ -17,10 +17,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
-from dictation.reporting.controller import ReportController, signing_problems
-from dictation.reporting.report import COMMUNICATION_METHODS, exam_zone
+from dictation.reporting.controller import ReportController
+from dictation.reporting.records import exam_zone
+from dictation.reporting.report import COMMUNICATION_METHODS
+from dictation.reporting.signing import signing_problems
+from dictation.status import ReportStatus
 
-from .report import SEVERITY_MARK, minutes
+from ..widgets.report_view import SEVERITY_MARK, minutes
 
 
 class SignScreen(ModalScreen[str | None]):
@@ -68,7 +71,7 @@ class SignScreen(ModalScreen[str | None]):
     def _changes(self) -> str:
         """Signing final over a preliminary: what changed since it, and who signed it."""
         store, report = self.controller.store, self.controller.report
-        if store is None or report.amendment or report.status != "preliminary":
+        if store is None or report.amendment or report.status != ReportStatus.PRELIMINARY:
             return ""
         previous = store.latest_version(report.id)
         if previous is None:
@@ -95,7 +98,7 @@ class SignScreen(ModalScreen[str | None]):
     def _refresh(self) -> None:
         flags, _ = self.controller.run_checks()
         licence = self.controller.licence
-        problems = signing_problems(self.controller.report, flags, "final", licence)
+        problems = signing_problems(self.controller.report, flags, ReportStatus.FINAL, licence)
         final = self.query_one("#final", Button)
         final.disabled = bool(problems)
         self.query_one("#preliminary", Button).disabled = bool(licence.blocks("preliminary")) or bool(

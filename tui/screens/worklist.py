@@ -21,6 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from dictation.status import SIGNED_FINAL
+
 from ..widgets.title import TitleBar
 
 if TYPE_CHECKING:
@@ -188,7 +190,7 @@ class WorklistScreen(Screen):
         self.signed = []
         if self.show_signed:
             self.signed = [d for d in store.drafts(include_signed=True)
-                           if d.status in ("final", "corrected") and now - d.updated_at < 2 * 86400]
+                           if d.status in SIGNED_FINAL and now - d.updated_at < 2 * 86400]
             for d in self.signed:
                 table.add_row(Text("SIGNED", style="dim"), Text(waited(max(0.0, now - d.updated_at)) + " ago"),
                               d.accession or "—", d.template_id, "", "", d.status, key=f"signed:{d.id}")

@@ -1,0 +1,95 @@
+"""What a report is made of besides its text: utterances, outcomes of commands, communications
+of critical results, addenda. Small dataclasses, stored with the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class CommunicationRecord:
+    """Who was told about which critical findings, how and when (ACR: closing the loop)."""
+
+    recipient: str
+    role: str
+    method: str  # one of COMMUNICATION_METHODS
+    at: float  # when they were told
+    findings: list[str]
+    recorded_at: float = 0.0
+    by: str = ""  # the radiologist who told them
+
+    def sentence(self, zone: dt.tzinfo | None = None) -> str:
+        when = dt.datetime.fromtimestamp(self.at, zone).astimezone(zone)
+        what = _join(self.findings) or "The critical result"
+        role = f" ({self.role})" if self.role else ""
+        by = f" by {self.by}" if self.by else ""
+        return (f"{what[0].upper()}{what[1:]} communicated{by} to {self.recipient}{role} by {self.method} "
+                f"on {when.strftime('%Y-%m-%d')} at {when.strftime('%H:%M %Z').strip()}.")
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+ADDENDUM = "addendum"  # the slot an addendum is dictated into (not a template slot)
+AMENDMENTS = ("addendum", "correction")
+
+
+@dataclass
+class Addendum:
+    """Text added after the report was signed final; the signed text above it never changes."""
+
+    text: str
+    by: str
+    signed_at: float
+    version: int
+
+
+def exam_zone(exam: dict[str, Any]) -> dt.tzinfo | None:
+    """The facility's time zone, put into the exam when the study was opened (None: this machine's)."""
+    import zoneinfo
+
+    name = exam.get("time_zone")
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+
+
+@dataclass
+class Piece:
+    text: str
+    source: str  # one of SOURCES
+    accepted: bool = True
+    utterance: int | None = None  # seq of the utterance that made it
+
+
+@dataclass
+class UtteranceRecord:
+    seq: int
+    kind: str  # "dictation", "command", "ignored" (heard while asleep), "rejected" (command that could not apply)
+    text: str  # written text (dictation) or what was heard (command)
+    heard: str
+    start: float
+    end: float
+    words: list[dict[str, Any]]
+    slot: str | None = None
+    command: str | None = None
+    message: str = ""
+    at: float = 0.0
+    scratched: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying an utterance did, for events and the command line."""
+
+    ok: bool
+    message: str
+    changed: bool = False

@@ -1,0 +1,55 @@
+"""The rules of signing: what stops a final (or a preliminary) now, and the spoken sentence that
+records who was told of a critical result ("Findings communicated to Dr Jane Roe, the ED
+physician, by telephone")."""
+
+from __future__ import annotations
+
+import re
+
+from dictation.checks import Flag
+from dictation.practice.facilities import LicenceCheck
+from dictation.reporting.report import Report
+from dictation.status import ReportStatus
+
+_COMMUNICATED = re.compile(
+    r"^(?:(?:the |these |this )?(?:critical |urgent )?(?:results?|findings?|finding of \w+)\s+(?:was |were |is |are )?)?"
+    r"(?:communicated|called|discussed|reported|conveyed|relayed|telephoned)\s+(?:to|with)\s+(?P<who>.+?)"
+    r"(?:(?:,\s*|\s+)(?:the|an?)\s+(?P<role>[^,]+?),?|,\s*(?P<role2>[^,]+?),?)?\s+(?:by|via|over the|in)\s+"
+    r"(?P<how>telephone|phone|person|secure message|secure messaging)\b.*$",
+    re.IGNORECASE,
+)
+_TITLES = {"dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "prof", "professor", "sister"}
+_METHOD = {"telephone": "telephone", "phone": "telephone", "person": "in person", "secure message": "secure message",
+           "secure messaging": "secure message"}
+
+
+def communication_said(text: str) -> tuple[str, str, str] | None:
+    """ "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." →
+    ("Dr. Jane Roe", "ED physician", "telephone"); None if the sentence is not one."""
+    m = _COMMUNICATED.match(text.strip().rstrip("."))
+    if m is None:
+        return None
+    who = m.group("who").strip().strip(",")
+    if who.islower() and who.split()[0].rstrip(".") in _TITLES:
+        who = who.title()  # "doctor jane roe" as heard → "Doctor Jane Roe"
+    role = (m.group("role") or m.group("role2") or "").strip()
+    return who[:1].upper() + who[1:], role, _METHOD[m.group("how").lower()]
+
+
+def signing_problems(report: Report, flags: list[Flag], status: str, licence: LicenceCheck | None = None) -> list[str]:
+    """What stops signing ``status`` now. A final report needs every critical finding's
+    communication recorded and every required section filled; a preliminary may go with open
+    flags (they are shown, not blocking). Without a valid licence for the facility's
+    jurisdiction a final is refused (and a preliminary too, unless the facility allows it)."""
+    problems = []
+    if licence is not None and (blocked := licence.blocks(status)):
+        problems.append(blocked)
+    if status != ReportStatus.FINAL:
+        return problems
+    told = report.communicated()
+    for f in flags:
+        if f.kind == "critical_finding" and f.finding not in told:
+            problems.append(f"critical finding {f.finding}: record who was told, how and when before signing final")
+        elif f.kind in ("missing_section", "missing_field"):
+            problems.append(f.message)
+    return problems

