@@ -369,7 +369,7 @@ def test_stored_audio_is_off_by_default_and_purged_after_its_days(library, store
     said(on, "Clear lungs.")
     seq = report.utterances[-1].seq
     on.remember_audio(seq, tone)
-    on.audio.clear()  # as after a restart: only the store has it
+    on.playback.audio.clear()  # as after a restart: only the store has it
     record, audio = on.last_audio()
     assert record.seq == seq and np.allclose(audio, tone, atol=1e-4)
     assert store.purge_audio(7) == 0  # too young

@@ -60,3 +60,24 @@ def test_worklist_orders_stat_first_then_by_age(tmp_path):
     assert [r.accession for r in store.worklist()] == ["A3", "A2", "A1"]
     with pytest.raises(StoreError, match="already on the worklist"):
         store.add_worklist_item("A1")
+
+
+def test_a_study_signed_final_leaves_the_worklist_whoever_signs_it(tmp_path):
+    """The rule lives in the store: the terminal UI, `radscribe dictate` and the sign screen all
+    sign through it, so none of them can forget it."""
+    from dictation.config import Config
+    from dictation.workstation import Workstation
+
+    station = Workstation(Config(), tmp_path / "s.db")
+    store = station.open_store()
+    store.add_worklist_item("A1", priority="stat", template_id="xr-chest", ordered_at=1.0)
+    store.add_worklist_item("A2", priority="routine", template_id="xr-chest", ordered_at=2.0)
+    item = store.worklist()[0]
+    controller = station.controller(station.report_for_study(item, store), store)
+    for text in ["go to indication", "cough period", "go to findings", "right lower lobe consolidation period",
+                 "go to impression", "pneumonia period", "sign as preliminary"]:
+        controller.handle(heard(text), 0.0, 1.0)
+    assert [(i.accession, i.report_status) for i in store.worklist()] == [("A1", "preliminary"), ("A2", "")]
+    controller.handle(heard("sign report"), 0.0, 1.0)
+    assert controller.report.status == "final"
+    assert [i.accession for i in Store(tmp_path / "s.db").worklist()] == ["A2"]
