@@ -42,7 +42,7 @@ from tests.datasets import Dictation, load_devset
 def shared_data(data: str | None) -> Path | None:
     if data:
         return Path(data)
-    for candidate in (Path.cwd() / ".." / "shared" / "data", Path(__file__).resolve().parents[3] / "shared" / "data"):
+    for candidate in (Path.cwd() / ".." / "shared" / "data", Path(__file__).resolve().parents[2] / "shared" / "data"):
         if candidate.is_dir():
             return candidate.resolve()
     return None

@@ -22,11 +22,13 @@ from dictation.errors import RadscribeError
 from dictation.practice.facilities import Practice
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report, load_report
-from dictation.ris.outbox import Outbox
+from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.outbox import DestinationState, Outbox
 from dictation.speech.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.speech.recognizer import Recognizer
+from dictation.speech.segmenter import SegmenterOptions
 from dictation.speech.session import DictationSession
-from dictation.store import WorklistItem
+from dictation.store import Store, WorklistItem
 from dictation.workstation import Workstation
 
 from .messages import OutboxStates
@@ -38,7 +40,7 @@ from .widgets.report_view import flags_items, report_view
 __all__ = ["RadscribeApp", "flags_items", "outbox_summary", "report_view", "run_app", "STATE_TEXT"]
 
 
-def outbox_summary(states: list[Any]) -> str:
+def outbox_summary(states: list[DestinationState]) -> str:
     """The status bar's word on delivery: quiet when all is sent, impossible to miss when not."""
     alerts = [s for s in states if s.alert]
     if alerts:
@@ -75,7 +77,7 @@ class RadscribeApp(App):
     def __init__(self, source: Callable[[], AudioSource] | None, recognizer: Callable[[], Recognizer] | Recognizer,
                  *, model_label: str = "tiny.en (bundled)", model_name: str | None = None, group: str | None = None,
                  controller: ReportController | None = None, outbox: Outbox | None = None,
-                 store: Any = None, library: Any = None,
+                 store: Store | None = None, library: TemplateLibrary | None = None,
                  make_controller: Callable[[Report, int | None], ReportController] | None = None,
                  clock: Callable[[], float] | None = None, limits: dict[str, int] | None = None,
                  show_clock: bool = True, player: Callable[[Any], None] | None = None,
@@ -120,9 +122,7 @@ class RadscribeApp(App):
         """The audio for the next session: a replayed file (--audio) or the chosen microphone."""
         return self._source() if self._source is not None else MicrophoneSource(self.device)
 
-    def segmenter(self) -> Any:
-        from dictation.speech.segmenter import SegmenterOptions
-
+    def segmenter(self) -> SegmenterOptions:
         return SegmenterOptions(end_silence_ms=self.end_silence_ms)
 
     def use_recognizer(self, factory: Callable[[], Recognizer], name: str, label: str) -> None:
@@ -177,7 +177,7 @@ class RadscribeApp(App):
         self.set_interval(15, self._tick_critical)  # the deadlines move even when nothing is said
         if self.store is not None and self.controller is None:
             # The worklist is usable at once; the speech model and the checks load meanwhile.
-            threading.Thread(target=self._warm_up, name="radscribe-warm-up", daemon=True).start()
+            self.run_worker(self._warm_up, name="radscribe-warm-up", thread=True, exit_on_error=False)
         if self.outbox is not None:
             self._outbox_thread = threading.Thread(
                 target=self.outbox.run, args=(self._outbox_stop,),

@@ -115,3 +115,32 @@ class OutboxStates(_Replacing):
     def __init__(self, states: list[Any]) -> None:
         super().__init__()
         self.states = states
+
+
+class FirstFlags(Message):
+    """The checks of a draft just opened, run on a worker thread (the NLP pipeline loads there)."""
+
+    def __init__(self, flags: list[Any]) -> None:
+        super().__init__()
+        self.flags = flags
+
+
+class PlaybackFailed(Message):
+    """Playing an utterance back failed on the worker thread (the reason, for the status line)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+
+class LevelTest(_Replacing):
+    """The settings' microphone test: the level now, or (``done``) the verdict at the end."""
+
+    def __init__(self, db: float | None = None, said: str = "", done: bool = False) -> None:
+        super().__init__()
+        self.db = db
+        self.said = said
+        self.done = done
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LevelTest) and not message.done and not self.done

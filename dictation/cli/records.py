@@ -128,9 +128,9 @@ def review_list(show_all: bool, store_path: str | None) -> None:
 @friendly
 def review_score(review_id: int, score: str, comment: str, store_path: str | None) -> None:
     """Record a RADPEER score for a sampled report (the reviewer is [reader] id)."""
-    if score != "1" and not comment.strip():
-        fail("a discrepancy (score 2 or 3) needs --comment saying what was missed or misread")
-    station(store_path).open_store().record_review(review_id, score.lower(), comment.strip())
+    from dictation.practice.review import record_score
+
+    record_score(station(store_path).open_store(), review_id, score, comment)
     click.echo(f"review {review_id}: score {score.lower()} recorded")
 
 

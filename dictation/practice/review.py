@@ -13,6 +13,7 @@ import random
 from collections import defaultdict
 from typing import Any
 
+from dictation.errors import StoreError
 from dictation.store import Store
 
 RADPEER = ("1", "2a", "2b", "3a", "3b")
@@ -23,6 +24,18 @@ RADPEER_MEANING = {
     "3a": "discrepancy in interpretation, should be made most of the time; unlikely to be clinically significant",
     "3b": "discrepancy in interpretation, should be made most of the time; likely to be clinically significant",
 }
+
+
+def record_score(store: Store, review_id: int, score: str, comment: str) -> None:
+    """A RADPEER score for a sampled report, by the store's actor (the reviewer). A discrepancy
+    (2a and worse) needs a comment saying what was missed or misread; StoreError when the
+    review does not exist, is scored already, or is the reviewer's own report."""
+    score, comment = score.lower(), comment.strip()
+    if score not in RADPEER:
+        raise StoreError(f"a RADPEER score is one of {', '.join(RADPEER)}, not {score!r}")
+    if score != "1" and not comment:
+        raise StoreError("a discrepancy needs a comment: what was missed or misread")
+    store.record_review(review_id, score, comment)
 
 
 def sample(store: Store, percent: float, *, since: float | None = None, until: float | None = None,

@@ -30,9 +30,11 @@ from dictation.text.spoken import join_text
 from ..messages import (
     CommandMessage,
     ErrorMessage,
+    FirstFlags,
     FlagsMessage,
     LevelMessage,
     PartialMessage,
+    PlaybackFailed,
     RejectedMessage,
     StateMessage,
     UtteranceMessage,
@@ -141,7 +143,11 @@ class ReportScreen(Screen):
         """Load the checks off the UI thread and show what an opened draft already has."""
         assert self.controller is not None
         flags, _ = self.controller.run_checks()
-        self.app.call_from_thread(self._show_flags, flags)
+        self.post_message(FirstFlags(flags))
+
+    def on_first_flags(self, message: FirstFlags) -> None:
+        if self._live:
+            self._show_flags(message.flags)
 
     def on_unmount(self) -> None:
         if self.session is not None:
@@ -350,12 +356,12 @@ class ReportScreen(Screen):
             try:
                 player(audio)
             except Exception as e:
-                self.app.call_from_thread(self._play_failed, f"{type(e).__name__}: {e}")
+                self.post_message(PlaybackFailed(f"{type(e).__name__}: {e}"))
 
         self.run_worker(run, thread=True, exit_on_error=False)
 
-    def _play_failed(self, why: str) -> None:
-        self.last_command = f"✗ cannot play back: {why}"
+    def on_playback_failed(self, message: PlaybackFailed) -> None:
+        self.last_command = f"✗ cannot play back: {message.why}"
         self.show_status()
 
     def action_edit_field(self) -> None:

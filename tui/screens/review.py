@@ -6,8 +6,6 @@ that is not the reviewer's own. A discrepancy (2a and worse) needs a comment.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from dictation.errors import RadscribeError
-from dictation.practice.review import RADPEER, RADPEER_MEANING
+from dictation.practice.review import RADPEER, RADPEER_MEANING, record_score
+from dictation.reporting.templates import TemplateLibrary
+from dictation.store import Review, Store
 
 
 def short_meaning(score: str) -> str:
@@ -28,7 +28,7 @@ def short_meaning(score: str) -> str:
 class ReviewScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Back")]
 
-    def __init__(self, store: Any, library: Any, review: Any) -> None:
+    def __init__(self, store: Store, library: TemplateLibrary, review: Review) -> None:
         super().__init__()
         self.store = store
         self.library = library
@@ -61,11 +61,8 @@ class ReviewScreen(ModalScreen[str | None]):
         score = self.score()
         comment = self.query_one("#review-comment", Input).value.strip()
         problem = self.query_one("#review-problem", Static)
-        if score != "1" and not comment:
-            problem.update(Text("✗ a discrepancy needs a comment: what was missed or misread", style="bold red"))
-            return False
         try:
-            self.store.record_review(self.review.id, score, comment)
+            record_score(self.store, self.review.id, score, comment)
         except RadscribeError as e:
             problem.update(Text(f"✗ {e}", style="bold red"))
             return False

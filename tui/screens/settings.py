@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
+from ..messages import LevelTest
 from ..widgets.level import LevelMeter
 
 if TYPE_CHECKING:
@@ -131,9 +132,7 @@ class SettingsScreen(ModalScreen[None]):
         device = device_choice(self.query_one("#device", Select).value)
         self._test_stop = threading.Event()
         stop = self._test_stop
-        status = self.query_one("#test-status", Static)
-        meter = self.query_one("#settings-meter", LevelMeter)
-        status.update(Text("Speak now… (5 s)"))
+        self.query_one("#test-status", Static).update(Text("Speak now… (5 s)"))
 
         def run() -> None:
             source = self.rapp.test_source(device) if hasattr(self.rapp, "test_source") else MicrophoneSource(device)
@@ -149,9 +148,9 @@ class SettingsScreen(ModalScreen[None]):
                         continue
                     db = 20 * math.log10(max(block.rms, 1e-5))
                     peak_db = max(peak_db, db)
-                    self.app.call_from_thread(setattr, meter, "db", db)
+                    self.post_message(LevelTest(db))
             except Exception as e:
-                self.app.call_from_thread(status.update, Text(f"✗ {e}"))
+                self.post_message(LevelTest(said=f"✗ {e}", done=True))
                 return
             finally:
                 try:
@@ -159,14 +158,22 @@ class SettingsScreen(ModalScreen[None]):
                 except Exception:
                     pass
             verdict = "good" if peak_db > -30 else ("quiet: move closer or raise the input level" if peak_db > -60 else "silent")
-            self.app.call_from_thread(status.update, Text(f"Loudest {peak_db:.0f} dBFS: {verdict}"))
+            self.post_message(LevelTest(said=f"Loudest {peak_db:.0f} dBFS: {verdict}", done=True))
 
         self._test_thread = threading.Thread(target=run, name="radscribe-level-test", daemon=True)
         self._test_thread.start()
 
+    def on_level_test(self, message: LevelTest) -> None:
+        if not self.is_mounted:
+            return
+        if message.db is not None:
+            self.query_one("#settings-meter", LevelMeter).db = message.db
+        if message.said:
+            self.query_one("#test-status", Static).update(Text(message.said))
+
     def _stop_test(self) -> None:
-        # No join: the test thread may be waiting for this (UI) thread in call_from_thread; it
-        # sees the flag within half a second and stops its source itself.
+        # No join: the test thread only posts messages; it sees the flag within half a second
+        # and stops its source itself.
         self._test_stop.set()
         self._test_thread = None
 
