@@ -39,6 +39,7 @@ lint: $(LINT_STAMP)
 bench: debs-test $(BENCH_STAMP) node-peers
 	$(BIN)/python -m benchmarks asr
 	$(BIN)/python -m benchmarks commands
+	$(BIN)/python -m benchmarks robustness
 	$(BIN)/python -m benchmarks checks
 	$(BIN)/python -m benchmarks export
 	$(BIN)/python -m benchmarks tui

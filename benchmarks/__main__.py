@@ -79,6 +79,20 @@ def bench_export(messages: int, latency_items: int, as_json: bool) -> None:
         click.echo(json.dumps(result))
 
 
+@bench.command("robustness")
+@click.option("--seeds", type=int, default=20, show_default=True, help="Perturbation seeds per voice and script.")
+@click.option("--live", type=int, default=6, show_default=True,
+              help="Recordings replayed in real time, idle and beside two busy loops.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_robustness(seeds: int, live: int, as_json: bool) -> None:
+    """Commands obeyed, dictation never obeyed, nothing heard twice; the same text on a busy machine."""
+    from benchmarks import robustness
+
+    result = robustness.run(echo=click.echo, seeds=seeds, live=live)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
 @bench.command("tui")
 @click.option("--seconds", type=float, help="How long to press keys (default: the length of the dictation).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")

@@ -1,6 +1,35 @@
-"""Every test (and every radscribe it starts) logs to a file of its own, not the user's log."""
+"""Every test (and every radscribe it starts) logs to a file of its own, not the user's log; and a
+busy machine on demand."""
 
+import contextlib
 import os
+import shutil
+import subprocess
 import tempfile
 
+import pytest
+
 os.environ.setdefault("RADSCRIBE_LOG", os.path.join(tempfile.mkdtemp(prefix="radscribe-test-log-"), "radscribe.log"))
+
+
+@pytest.fixture
+def busy_cpu():
+    """``with busy_cpu(2):`` two busy loops at normal priority beside the test, as a PACS viewer
+    or a browser would load a reading-room workstation. Bounded: each loop dies by itself after
+    ten minutes even if the test process is killed, and at the end of the block at the latest."""
+
+    @contextlib.contextmanager
+    def load(loops: int = 2, seconds: int = 600):
+        cmd = ["sh", "-c", "while :; do :; done"]
+        if shutil.which("timeout"):
+            cmd = ["timeout", str(seconds), *cmd]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(loops)]
+        try:
+            yield procs
+        finally:
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.wait(10)
+
+    return load

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+from rapidfuzz import fuzz
 
 from tests.voice import speak_with_pauses, write_wav
 
@@ -20,6 +21,19 @@ def report_wav(tmp_path_factory):
     return write_wav(tmp_path_factory.mktemp("dictate") / "report.wav", speak_with_pauses(REPORT))
 
 
+# The same dictation as several recordings: two voices (Piper's neural voice, espeak-ng's formant
+# voice), each clean and perturbed (speed, room noise at 25 dB SNR, an echo; seeded). A test that
+# holds on all of them asserts what the product promises, not one rendering's exact decode.
+RECORDINGS = [("piper", None), ("piper", 11), ("espeak", None), ("espeak", 23)]
+
+
+@pytest.fixture(scope="module", params=RECORDINGS, ids=lambda r: f"{r[0]}-{'clean' if r[1] is None else f'seed{r[1]}'}")
+def recording(request, tmp_path_factory):
+    voice, seed = request.param
+    path = tmp_path_factory.mktemp("dictate") / f"report-{voice}-{seed}.wav"
+    return write_wav(path, speak_with_pauses(REPORT, voice=voice, seed=seed))
+
+
 def run(cmd, env=None, timeout=180):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -30,29 +44,48 @@ def env(tmp_path):
     return {**os.environ, "RADSCRIBE_STORE": str(tmp_path / "store.db"), "RADSCRIBE_CONFIG": str(tmp_path / "config.toml")}
 
 
-def test_commands_are_obeyed_and_text_lands_in_the_right_sections(radscribe_cmd, report_wav, env):
-    done = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--json"], env)
+def said(text: str, expected: str) -> bool:
+    """The section holds the dictated sentence once: close in spelling, never doubled."""
+    words = text.lower().replace(".", " ").split()
+    first = expected.split()[-1]
+    return fuzz.ratio(text.lower(), expected) >= 80 and words.count(first) == 1
+
+
+def test_commands_are_obeyed_and_text_lands_in_the_right_sections(radscribe_cmd, recording, env):
+    done = run([*radscribe_cmd, "dictate", str(recording), "--template", "xr-chest", "--json"], env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["template"] == "xr-chest" and report["status"] == "preliminary"
     kinds = [(u["kind"], u["command"]) for u in report["utterances"]]
     assert kinds == [("command", "go_to indication"), ("dictation", None), ("command", "go_to findings.lines_tubes"),
                      ("dictation", None), ("command", "scratch_that"), ("dictation", None),
-                     ("command", "go_to impression"), ("dictation", None), ("command", "sign_preliminary")]
-    sections = report["sections"]
-    assert sections["indication"].lower() == "shortness of breath."
+                     ("command", "go_to impression"), ("dictation", None), ("command", "sign_preliminary")], kinds
+    sections, pleura = report["sections"], report["fields"]["findings"]["pleura"]
+    assert said(sections["indication"], "shortness of breath."), sections
     # Routed by anatomy from the first findings field into the pleura field.
-    assert report["fields"]["findings"]["pleura"].lower() == "there is a small left pleural effusion."
+    assert said(pleura, "there is a small left pleural effusion."), report["fields"]
     assert "lungs are clear" not in json.dumps(report).split('"utterances"')[0]  # scratched from every section
     assert report["utterances"][3]["scratched"] is True
-    assert sections["impression"].lower() == "small left pleural effusion."
-    assert "INDICATION: Shortness of breath." in report["text"]
-    assert "Pleura: There is a small left pleural effusion." in report["text"]
+    assert said(sections["impression"], "small left pleural effusion."), sections
     assert "Lungs:" not in report["text"]  # its default was never accepted: not in the report
     # The checks ran: nothing critical was said, and the defaults nobody accepted are listed.
     flags = report["flags"]
     assert not [f for f in flags if f["kind"] == "critical_finding"]
     assert "findings.lungs" in {f["slot"] for f in flags if f["kind"] == "default_not_accepted"}
+
+
+def test_the_same_recording_gives_the_same_report_from_the_file_and_in_real_time_on_a_busy_machine(
+        radscribe_cmd, report_wav, env, busy_cpu):
+    """Audio is the only clock: replayed in real time beside two busy loops (as a PACS viewer
+    would load the machine), every utterance is committed with the same text as from the file."""
+    from_file = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--json"], env)
+    with busy_cpu(2):
+        live = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--json", "--realtime"], env,
+                   timeout=300)
+    assert from_file.returncode == 0 and live.returncode == 0, (from_file.stderr, live.stderr)
+    texts = [[(u["kind"], u["text"]) for u in json.loads(out.stdout)["utterances"]] for out in (from_file, live)]
+    assert texts[0] == texts[1]
+    assert json.loads(live.stdout)["sections"] == json.loads(from_file.stdout)["sections"]
 
 
 def test_bad_template_id_and_bad_audio_are_one_line_errors(radscribe_cmd, report_wav, env, tmp_path):

@@ -10,11 +10,17 @@ import pytest
 pytestmark = pytest.mark.model
 
 
-def test_dictated_text_appears_on_screen(radscribe_cmd, recordings):
+@pytest.mark.parametrize("loops", [0, 2], ids=["idle", "two-busy-loops"])
+def test_dictated_text_appears_on_screen(radscribe_cmd, recordings, busy_cpu, loops):
     if shutil.which("tmux") is None:
         pytest.fail("tmux is missing: run `make test`, which installs the Debian packages")
     name = f"radscribe-{uuid.uuid4().hex[:8]}"
     cmd = " ".join([*radscribe_cmd, "--audio", str(recordings["two"])])
+    with busy_cpu(loops):
+        _dictate_in_tmux(name, cmd)
+
+
+def _dictate_in_tmux(name: str, cmd: str) -> None:
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "30", cmd], check=True)
     try:
         screen = ""

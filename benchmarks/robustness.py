@@ -1,0 +1,171 @@
+"""`python -m benchmarks robustness`: every utterance heard once and every command obeyed, on many
+renderings of the same hands-free dictations, idle and on a busy machine.
+
+Hands-free scripts across templates (the README's chest report, a CT head, an abdominal
+ultrasound) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
+(speed ±6%, room noise at 25 dB SNR, an echo: ``tests.voice.perturb``), then run through the
+whole chain exactly as ``radscribe dictate`` runs it. Counted per utterance:
+  - commands obeyed, against a plain reader (a command only when the decode is exactly a phrase);
+  - dictation obeyed as a command (the costly error: text moved or deleted unasked);
+  - dictation with doubled text or a trailing fragment (more words than were said);
+and, on a subset replayed in real time through the live session, idle and beside two busy loops:
+the committed text identical to the idle run, and end-of-utterance latency p50/p95.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from benchmarks.asr import machine
+from benchmarks.metrics import percentile
+from dictation.reporting.commands import normalise
+from dictation.reporting.controller import ReportController, dictate_audio
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.speech.audio import ArraySource, Samples
+from dictation.speech.recognizer import Recognizer
+from dictation.speech.session import DictationSession
+from tests.voice import VOICES, speak_with_pauses
+
+# (what is said, the command it is, or None for dictation), per template.
+SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
+    "xr-chest": [
+        ("go to indication", "go_to indication"), ("shortness of breath after a fall period", None),
+        ("go to findings", "go_to findings.lines_tubes"), ("there is a small left pleural effusion period", None),
+        ("no pneumothorax period", None), ("go to impression", "go_to impression"),
+        ("small left pleural effusion period", None), ("sign as preliminary", "sign_preliminary"),
+    ],
+    "ct-head": [
+        ("go to indication", "go_to indication"), ("headache and confusion period", None),
+        ("go to findings", "go_to findings.hemorrhage"), ("no intracranial hemorrhage period", None),
+        ("scratch that", "scratch_that"), ("there is no acute intracranial abnormality period", None),
+        ("go to impression", "go_to impression"), ("no acute intracranial abnormality period", None),
+    ],
+    "us-abdomen": [
+        ("go to indication", "go_to indication"), ("right upper quadrant pain period", None),
+        ("go to impression", "go_to impression"), ("cholelithiasis without cholecystitis period", None),
+        ("next field", "next_field"), ("undo", "undo"),
+    ],
+}
+
+
+@dataclass
+class Tally:
+    commands: int = 0
+    obeyed: int = 0
+    plain_obeyed: int = 0
+    dictated: int = 0
+    false_commands: int = 0
+    doubled: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, plain_phrases: set[str]) -> None:
+    said = list(script)
+    got = [(u.heard, u.kind, u.command, u.text) for u in report.utterances]
+    if len(got) == len(said):
+        pairs = dict(enumerate(range(len(got))))
+    else:  # utterances merged or split: align what was said to what was stored by their words
+        matcher = difflib.SequenceMatcher(a=[" ".join(_words(t)) for t, _ in said],
+                                          b=[" ".join(_words(h)) for h, *_ in got], autojunk=False)
+        pairs = {block.a + k: block.b + k for block in matcher.get_matching_blocks() for k in range(block.size)}
+    for i, (text, command) in enumerate(said):
+        j = pairs.get(i)
+        heard, kind, got_command, written = got[j] if j is not None else ("", "missing", None, "")
+        if command is not None:
+            tally.commands += 1
+            ok = kind == "command" and got_command == command
+            tally.obeyed += ok
+            tally.plain_obeyed += normalise(heard, frozenset()) in plain_phrases
+            if not ok:
+                tally.examples.append(f"not obeyed: {text!r} heard {heard!r} ({kind})")
+        else:
+            tally.dictated += 1
+            if kind in ("command", "rejected") and got_command:
+                tally.false_commands += 1
+                tally.examples.append(f"dictation obeyed: {text!r} heard {heard!r} as {got_command}")
+            expected = _words(text.replace(" period", ""))
+            if kind == "dictation" and len(_words(written)) > len(expected) + 1:
+                tally.doubled += 1
+                tally.examples.append(f"more than said: {text!r} written {written!r}")
+
+
+@contextlib.contextmanager
+def _busy(loops: int) -> Iterator[None]:
+    procs = [subprocess.Popen(["timeout", "900", "sh", "-c", "while :; do :; done"]) for _ in range(loops)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def _live(audio: Samples, template: str, library: TemplateLibrary, recognizer: Recognizer) -> tuple[list[str], list[float]]:
+    controller = ReportController(Report.new(library.get(template)), checks=False)
+    session = DictationSession(ArraySource(audio, realtime=True), lambda e: None, recognizer=recognizer,
+                               controller=controller)
+    session.start()
+    session.wait()
+    return [f"{u.kind}:{u.command or u.text}" for u in controller.report.utterances], session.latencies
+
+
+def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6) -> dict[str, object]:
+    echo(f"machine: {machine()}")
+    library = TemplateLibrary()
+    recognizer = Recognizer()
+    # The plain reader: a command only when the decode is exactly one of the template's phrases.
+    exact = {t: {normalise(p, frozenset()) for p, _ in ReportController(Report.new(library.get(t)), checks=False).parser.phrases()}
+             for t in SCRIPTS}
+    tally = {v: Tally() for v in VOICES}
+    started = time.perf_counter()
+    recordings: list[tuple[str, str, Samples]] = []
+    for voice in VOICES:
+        for seed in range(seeds):
+            for template, script in SCRIPTS.items():
+                audio = speak_with_pauses([t for t, _ in script], voice=voice, seed=seed)
+                recordings.append((voice, template, audio))
+                controller = ReportController(Report.new(library.get(template)), checks=False)
+                dictate_audio(audio, recognizer, controller)
+                _score(script, controller.report, tally[voice], exact[template])
+    echo(f"{seeds} seeds x {len(VOICES)} voices x {len(SCRIPTS)} scripts = {len(recordings)} recordings, "
+         f"{time.perf_counter() - started:.0f} s")
+    echo(f"{'voice':<8} {'commands obeyed':>18} {'plain (exact)':>15} {'dictation obeyed':>17} {'more than said':>15}")
+    out: dict[str, object] = {}
+    for voice, t in tally.items():
+        echo(f"{voice:<8} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) "
+             f"{t.plain_obeyed / max(1, t.commands):>14.1%} {t.false_commands:>8}/{t.dictated:<8} {t.doubled:>8}/{t.dictated}")
+        out[voice] = {"commands": t.commands, "obeyed": t.obeyed, "plain_obeyed": t.plain_obeyed,
+                      "dictated": t.dictated, "false_commands": t.false_commands, "more_than_said": t.doubled}
+    for voice, t in tally.items():
+        for line in t.examples[:6]:
+            echo(f"  {voice}: {line}")
+    # Real time, idle and beside two busy loops: same text, and how late.
+    picked = recordings[:: max(1, len(recordings) // live)][:live]
+    same = 0
+    latency: dict[str, list[float]] = {"idle": [], "two busy loops": []}
+    for _, template, audio in picked:
+        idle_text, idle_lat = _live(audio, template, library, recognizer)
+        with _busy(2):
+            busy_text, busy_lat = _live(audio, template, library, recognizer)
+        same += idle_text == busy_text
+        latency["idle"] += idle_lat
+        latency["two busy loops"] += busy_lat
+    echo(f"\nreal time through the live session ({len(picked)} recordings): committed text identical idle and "
+         f"beside two busy loops in {same}/{len(picked)}")
+    for name, values in latency.items():
+        echo(f"  end-of-utterance latency {name:<15} p50 {percentile(values, 50):.3f} s  p95 {percentile(values, 95):.3f} s"
+             f"  ({len(values)} utterances)")
+    out["live"] = {"recordings": len(picked), "identical": same,
+                   "latency": {k: {"p50": percentile(v, 50), "p95": percentile(v, 95)} for k, v in latency.items()}}
+    return out
