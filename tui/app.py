@@ -27,7 +27,7 @@ from dictation.ris.outbox import DestinationState, Outbox
 from dictation.speech.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import SegmenterOptions
-from dictation.speech.session import DictationSession
+from dictation.speech.session import Backlog, DictationSession
 from dictation.store import Store, WorklistItem
 from dictation.workstation import Workstation
 
@@ -116,6 +116,7 @@ class RadscribeApp(App):
         self.state = "loading"
         self.detail = ""
         self.latency: float | None = None
+        self.backlog = Backlog(0.0)  # recognition behind the microphone (the status line says so)
         self.open_worklist_id: int | None = None
 
     def source_factory(self) -> AudioSource:

@@ -13,6 +13,7 @@ from typing import Any
 from textual.message import Message
 
 from dictation.speech.session import (
+    Backlog,
     CommandApplied,
     Event,
     FlagsChanged,
@@ -96,10 +97,18 @@ class ErrorMessage(Message):
         self.event = event
 
 
+class BacklogMessage(_Replacing):
+    """Recognition behind the microphone, or audio the device dropped (the status line says so)."""
+
+    def __init__(self, event: Backlog) -> None:
+        super().__init__()
+        self.event = event
+
+
 _BY_EVENT: dict[type, type[Message]] = {
     LevelChanged: LevelMessage, PartialText: PartialMessage, UtteranceCommitted: UtteranceMessage,
     CommandApplied: CommandMessage, UtteranceRejected: RejectedMessage, FlagsChanged: FlagsMessage,
-    StateChanged: StateMessage, SessionError: ErrorMessage,
+    StateChanged: StateMessage, SessionError: ErrorMessage, Backlog: BacklogMessage,
 }
 
 

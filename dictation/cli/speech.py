@@ -63,7 +63,7 @@ def listen(device: str | None, audio: str | None, seconds: float | None, model: 
     from dictation.speech.audio import FileSource, MicrophoneSource
     from dictation.speech.recognizer import Recognizer
     from dictation.speech.segmenter import SegmenterOptions
-    from dictation.speech.session import DictationSession, SessionError, StateChanged, UtteranceCommitted
+    from dictation.speech.session import Backlog, DictationSession, SessionError, StateChanged, UtteranceCommitted
     from dictation.text.pipeline import TextPipeline
 
     errors: list[str] = []
@@ -81,6 +81,9 @@ def listen(device: str | None, audio: str | None, seconds: float | None, model: 
             click.echo(f"radscribe: listening on {event.detail}", err=True)
         elif isinstance(event, SessionError):
             errors.append(event.message)
+        elif isinstance(event, Backlog) and (event.seconds or event.overflows):
+            dropped = f", the microphone dropped audio {event.overflows}x" if event.overflows else ""
+            click.echo(f"radscribe: recognition {event.seconds:.0f} s behind{dropped}", err=True)
 
     source = FileSource(audio, realtime=True) if audio else MicrophoneSource(device_arg(device))
     session = DictationSession(source, on_event, recognizer=lambda: Recognizer(model),

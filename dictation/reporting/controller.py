@@ -10,14 +10,13 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dictation.checks import Checker, Flag
-from dictation.errors import RadscribeError, ReportLocked
+from dictation.errors import RadscribeError, ReportLocked, StoreError
 from dictation.logs import log
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro
@@ -135,7 +134,7 @@ class ReportController:
         try:
             told = {f: c.at for c in self.report.communications for f in c.findings}
             self.store.sync_critical(self.report, flags, told, at=dictated[-1] if dictated else None, actor=self._actor)
-        except sqlite3.Error as e:  # a timer not written must never stop dictation; the next check tries again
+        except StoreError as e:  # a timer not written must never stop dictation; the next check tries again
             log.warning("report %s: critical-result timers not stored (%s)", self.report.id[:8], type(e).__name__)
             return
         self._critical_state = state

@@ -87,8 +87,22 @@ class SessionError:
     message: str
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """Recognition is behind the microphone by ``seconds`` (0: caught up), or the sound device
+    dropped audio (``overflows``, counted since the session started). Nothing waiting is lost,
+    it comes late; dropped audio is said, never hidden."""
+
+    seconds: float
+    overflows: int = 0
+
+
+# Behind the microphone by this much, the status line says so (utterance ends come late).
+BACKLOG_SHOWN_S = 1.0
+
+
 Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
-         | FlagsChanged | SessionError)
+         | FlagsChanged | SessionError | Backlog)
 
 
 class _PartialWorker:
@@ -173,6 +187,7 @@ class DictationSession:
         self.latencies: list[float] = []
         self._told_check_error = False
         self._stop = threading.Event()
+        self._backlog: tuple[int, int] = (0, 0)  # what the status line was last told (seconds, overflows)
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
         self.state = "stopped"
@@ -273,6 +288,7 @@ class DictationSession:
                 if block is None:
                     break
                 self._emit(LevelChanged(block.rms, block.peak, block.level_db, segmenter.last_probability))
+                self._report_backlog(time.monotonic() - block.captured_at, getattr(source, "overflows", 0))
                 if self._paused.is_set():
                     continue
                 started = False
@@ -345,6 +361,14 @@ class DictationSession:
         committed = norm(partial.committed, before=before) if partial.committed else ""
         tentative = norm(partial.tentative, before=join_text(before, committed)) if partial.tentative else ""
         self._emit(PartialText(committed, tentative))
+
+    def _report_backlog(self, behind: float, overflows: int) -> None:
+        """Say at once when recognition falls a second or more behind the audio, or the device
+        drops audio; and again when it has caught up. Only changes are said (whole seconds)."""
+        seconds = round(behind) if behind >= BACKLOG_SHOWN_S else 0
+        if (seconds, overflows) != self._backlog:
+            self._backlog = (seconds, overflows)
+            self._emit(Backlog(float(seconds), overflows))
 
     def _finish(self, u: Utterance, recognizer: Recognizer, options: DecodeOptions,
                 heard: Transcript | None, decided_at: float) -> None:

@@ -59,11 +59,19 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a database error leaves it as ``StoreError`` (the callers
+        above the store never see a driver's exception), with nothing written."""
         # One connection may be used by the session thread and the UI thread: one writer at a time.
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.path}: the store cannot be written now ({e})") from e
             try:
                 yield self.db
+            except sqlite3.Error as e:
+                self.db.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: nothing was written ({e})") from e
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise

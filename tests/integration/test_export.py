@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
+from dictation.errors import StoreError
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report, load_report
 from dictation.reporting.templates import TemplateLibrary
@@ -374,7 +374,7 @@ def test_a_signed_voice_command_and_the_outbox_row_commit_together(library, tmp_
     report.sign("preliminary")
     record = UtteranceRecord(1, "command", "sign as preliminary", "", 0, 1, [], command="sign_preliminary")
     bad = OutboxEntry(report.id, 1, "preliminary", "ris", "hl7", "X", None)  # type: ignore[arg-type]  # NULL payload
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="nothing was written"):
         store.commit_utterance(report, record, outbox=[bad])
     assert store.db.execute("SELECT status FROM reports").fetchone()[0] == "draft"
     assert store.db.execute("SELECT COUNT(*) FROM utterances").fetchone()[0] == 0

@@ -226,3 +226,32 @@ def test_a_command_with_a_stray_word_the_model_barely_heard_is_obeyed_not_writte
     assert controller.report.sections_text()["indication"].startswith("Shortness of breath")
     # The same word heard with confidence is speech: the utterance is dictation, not a command.
     assert kinds[2] == ("dictation", None)
+
+
+def test_falling_behind_the_microphone_and_dropped_audio_are_said_at_once():
+    """A machine too busy to keep up: the session says how far behind it is, and again when it
+    has caught up; audio the device dropped is counted, never hidden."""
+    from dictation.speech.audio import make_block
+    from dictation.speech.session import Backlog
+
+    class LateMicrophone(ArraySource):
+        overflows = 0
+
+        def read(self, timeout=None):
+            block = super().read(timeout)
+            if block is None:
+                return None
+            lag = 2.6 if block.start < 1.0 else 0.0  # the first second arrives 2.6 s late, then it catches up
+            if 0.5 <= block.start < 0.6:
+                self.overflows = 1
+            return make_block(block.samples, block.start, captured_at=block.captured_at - lag)
+
+    events = []
+    session = DictationSession(LateMicrophone(synthesize("the lungs are clear period", lead=0.3, trail=1.0)),
+                               events.append, recognizer=ScriptedRecognizer(["The lungs are clear."]))
+    session.start()
+    assert session.wait(30)
+    said = [(e.seconds, e.overflows) for e in events if isinstance(e, Backlog)]
+    assert said[0] == (3.0, 0)  # at once, in whole seconds
+    assert (3.0, 1) in said  # the dropped block, said as it happened
+    assert said[-1] == (0.0, 1)  # caught up; the drop stays counted

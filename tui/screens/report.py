@@ -28,6 +28,7 @@ from dictation.text.pipeline import TextPipeline
 from dictation.text.spoken import join_text
 
 from ..messages import (
+    BacklogMessage,
     CommandMessage,
     ErrorMessage,
     FirstFlags,
@@ -238,6 +239,11 @@ class ReportScreen(Screen):
             self.session.pause()  # push-to-talk: F4 to speak one utterance
         self.show_status()
 
+    def on_backlog_message(self, message: BacklogMessage) -> None:
+        if self._live:
+            self.rapp.backlog = message.event
+            self.show_status()
+
     def on_error_message(self, message: ErrorMessage) -> None:
         if self._live:
             self.rapp.detail = message.event.message
@@ -291,6 +297,10 @@ class ReportScreen(Screen):
                 parts.append(f"{report.status} · at {report.slot.title}")
             if self.last_command:
                 parts.append(self.last_command)
+        if app.backlog.seconds:
+            parts.append(f"⏳ recognition {app.backlog.seconds:.0f} s behind (nothing is lost: it comes late)")
+        if app.backlog.overflows:
+            parts.append(f"⚠ the microphone dropped audio {app.backlog.overflows}× (check the device, or close what loads the machine)")
         if app.outbox_line:
             parts.append(app.outbox_line)
         if app.critical_line:
@@ -299,7 +309,7 @@ class ReportScreen(Screen):
         if app.latency is not None:
             parts.append(f"last {app.latency * 1000:.0f} ms")
         status.update(Text("  ·  ".join(parts)))
-        status.set_class(app.state in ("no_microphone", "error") or app.outbox_line.startswith("⚠")
+        status.set_class(app.state in ("no_microphone", "error") or app.outbox_line.startswith("⚠") or bool(app.backlog.overflows)
                          or "OVERDUE" in app.critical_line, "problem")
 
     # -- actions ---------------------------------------------------------------------------------
