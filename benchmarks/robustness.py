@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -102,12 +104,15 @@ def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, p
 
 @contextlib.contextmanager
 def _busy(loops: int) -> Iterator[None]:
-    procs = [subprocess.Popen(["timeout", "900", "sh", "-c", "while :; do :; done"]) for _ in range(loops)]
+    # Each loop in a process group of its own, bounded by timeout, the group killed at the end.
+    procs = [subprocess.Popen(["timeout", "900", "sh", "-c", "while :; do :; done"], start_new_session=True)
+             for _ in range(loops)]
     try:
         yield
     finally:
         for p in procs:
-            p.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
             p.wait()
 
 

@@ -4,6 +4,7 @@ busy machine on demand."""
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -23,12 +24,16 @@ def busy_cpu():
         cmd = ["sh", "-c", "while :; do :; done"]
         if shutil.which("timeout"):
             cmd = ["timeout", str(seconds), *cmd]
-        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(loops)]
+        # Each loop in a process group of its own: the whole group (timeout and the shell it
+        # runs) is killed at the end, so no loop outlives the block.
+        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                 for _ in range(loops)]
         try:
             yield procs
         finally:
             for proc in procs:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             for proc in procs:
                 proc.wait(10)
 

@@ -1,5 +1,7 @@
 """The terminal UI driven by Textual's Pilot (scripted recognizer: this is about the UI)."""
 
+import time
+
 import numpy as np
 import pytest
 from textual.widgets import Static, TextArea
@@ -16,12 +18,14 @@ def flags_text(app):
     return "\n".join(str(label.render()) for label in app.screen.query_one("#flags", ListView).query(Label))
 
 
-async def wait_for(pilot, condition, seconds=30.0):
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
+async def wait_for(pilot, condition, seconds=90.0):
+    """Until ``condition()`` holds; the limit only stops a test that would otherwise hang (a
+    loaded machine is slow, not wrong)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
         await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
 
 
 @pytest.mark.asyncio

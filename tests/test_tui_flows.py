@@ -5,6 +5,8 @@ scripted, because this is about the UI."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from textual.widgets import Button, DataTable, Input, Label, ListView, Static, TextArea
@@ -24,12 +26,14 @@ from tui.screens.worklist import WorklistScreen
 NOW = 1_795_000_000.0  # a fixed "now" for the turnaround clocks
 
 
-async def wait_for(pilot, condition, seconds=30.0):
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
+async def wait_for(pilot, condition, seconds=90.0):
+    """Until ``condition()`` holds; the limit only stops a test that would otherwise hang (a
+    loaded machine is slow, not wrong)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
         await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
 
 
 def rendered(app, selector):

@@ -15,6 +15,7 @@ from textual.message import Message
 from dictation.speech.session import (
     Backlog,
     CommandApplied,
+    CommandAsked,
     Event,
     FlagsChanged,
     LevelChanged,
@@ -73,6 +74,14 @@ class RejectedMessage(Message):
         self.event = event
 
 
+class AskedMessage(Message):
+    """A near-command held as a question: "Scratch that?" (yes obeys it, no writes it)."""
+
+    def __init__(self, event: CommandAsked) -> None:
+        super().__init__()
+        self.event = event
+
+
 class FlagsMessage(Message):
     """The clinical checks' flags changed."""
 
@@ -107,7 +116,7 @@ class BacklogMessage(_Replacing):
 
 _BY_EVENT: dict[type, type[Message]] = {
     LevelChanged: LevelMessage, PartialText: PartialMessage, UtteranceCommitted: UtteranceMessage,
-    CommandApplied: CommandMessage, UtteranceRejected: RejectedMessage, FlagsChanged: FlagsMessage,
+    CommandApplied: CommandMessage, UtteranceRejected: RejectedMessage, CommandAsked: AskedMessage, FlagsChanged: FlagsMessage,
     StateChanged: StateMessage, SessionError: ErrorMessage, Backlog: BacklogMessage,
 }
 

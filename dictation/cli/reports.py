@@ -135,6 +135,8 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
         outbox.close()
     if controller.check_error:
         click.echo(f"radscribe: {controller.check_error}", err=True)
+    if controller.question is not None:  # held at the end: neither obeyed nor written (it is in the store)
+        click.echo(f"radscribe: not applied and not written, unanswered: {controller.question.prompt}", err=True)
     if as_json:
         click.echo(json.dumps(report_json(report, controller.flags), ensure_ascii=False))
     else:

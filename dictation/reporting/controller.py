@@ -19,7 +19,7 @@ from dictation.checks import Checker, Flag
 from dictation.errors import RadscribeError, ReportLocked, StoreError
 from dictation.logs import log
 from dictation.practice.facilities import LicenceCheck, Practice
-from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro
+from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
 from dictation.reporting.playback import PlaybackCache
 from dictation.reporting.records import Outcome, UtteranceRecord
 from dictation.reporting.report import Report
@@ -27,7 +27,7 @@ from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
-from dictation.speech.guards import without_stray_edges
+from dictation.speech.guards import MEANING_WORDS, without_stray_edges
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, split_utterances
 from dictation.speech.transcript import Transcript
@@ -37,6 +37,29 @@ from dictation.text.pipeline import TextPipeline, WrittenUtterance
 
 if TYPE_CHECKING:
     from dictation.ris.outbox import Outbox
+
+
+# Answers to "Scratch that?" (whole utterances; the question is asked only after a near-command).
+_YES = frozenset({"yes", "yes please", "yes do it", "do it", "confirm", "correct", "affirmative"})
+_NO = frozenset({"no", "no thanks", "cancel", "negative", "that was dictation"})
+
+
+@dataclass(frozen=True)
+class Question:
+    """An utterance that is a command but for one word ("let's scratch that"): neither obeyed
+    nor written until the radiologist answers. ``yes`` obeys it; ``no`` writes it as dictation;
+    anything else said next writes it as dictation too (nothing is lost), then goes on."""
+
+    command: Command
+    heard: Transcript
+    start: float
+    end: float
+    seq: int
+
+    @property
+    def prompt(self) -> str:
+        phrase = self.command.phrase or self.command.describe()
+        return f"“{phrase[:1].upper()}{phrase[1:]}?” say yes to do it, no to write “{self.heard.text.strip()}” as dictation"
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,7 @@ class ReportController:
         self.route = route
         self.on_handled = on_handled  # called once the utterance is stored
         self.second_look_seconds = 3.0
+        self.question: Question | None = None  # a near-command waiting for yes or no
         self._command_prompt = self.parser.prompt()
         self.checks = checks
         self._checker: Checker | None = None
@@ -185,6 +209,24 @@ class ReportController:
             return trimmed
         return None
 
+    def _near_command(self, heard: Transcript) -> Command | None:
+        """The command this utterance is but for one word at its start or end ("let's scratch
+        that", "scratch that now"): worth a question, never obeyed or written unasked. A word that
+        changes a finding's meaning (no, left, a number...) makes it dictation, not a question."""
+        words = heard.text.split()
+        if len(words) < 2 or len(words) > 6:
+            return None
+        # Spoken punctuation at the edge ("normal heart period") makes it a sentence being dictated.
+        punctuation = {w for phrase in self.pipeline.normalizer.rules.punctuation for w in phrase}
+        for rest, extra in ((words[1:], words[0]), (words[:-1], words[-1])):
+            norm = normalise(extra)
+            if not norm or norm in MEANING_WORDS or norm in punctuation or norm[:1].isdigit():
+                continue
+            command = self.parser.parse(" ".join(rest))
+            if command is not None and command.name not in ("sign_final", "sign_preliminary"):
+                return command
+        return None
+
     def _macro(self, command: Command) -> Macro | None:
         """The macro a "macro" command names (the parser knows the macros, the report does not)."""
         return self.parser.macro(command.arg or "") if command.name == "macro" else None
@@ -192,8 +234,14 @@ class ReportController:
     def context(self) -> str:
         return self.report.text_before_cursor()
 
-    def handle(self, heard: Transcript, start: float = 0.0, end: float = 0.0) -> Handled | None:
-        """Apply one utterance; None when it held no words (or was heard while asleep)."""
+    def handle(self, heard: Transcript, start: float = 0.0, end: float = 0.0, *, ask: bool = True) -> Handled | None:
+        """Apply one utterance; None when it held no words (or was heard while asleep). A
+        near-command is held as a question (``ask``), not obeyed and not written."""
+        if self.question is not None:
+            answer = normalise(heard.text, self.parser.commands.fillers)
+            if answer in _YES or answer in _NO:
+                return self.answer(answer in _YES, heard, start, end)
+            self._lapse()  # something else was said: the held words are dictation after all
         report = self.report
         version_before = report.version
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
@@ -215,6 +263,11 @@ class ReportController:
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
+        elif ask and report.listening and (near := self._near_command(heard)) is not None:
+            self.question = Question(near, heard, start, end, seq)
+            outcome = Outcome(False, self.question.prompt)
+            record = UtteranceRecord(seq, "asked", heard.text.strip(), heard.text, start, end, words, report.slot.key,
+                                     near.describe(), outcome.message, time.time())
         else:
             if not report.listening:
                 return None  # asleep: nothing dictated is kept, only "start listening" wakes it
@@ -237,6 +290,31 @@ class ReportController:
                                          "", time.time())
                 written = WrittenUtterance(text, heard, start, end, corrections)
         return self._commit(record, outcome, command, written, version_before)
+
+    def answer(self, yes: bool, heard: Transcript | None = None, start: float = 0.0, end: float = 0.0) -> Handled | None:
+        """The radiologist's answer to the question (by voice, or by key without ``heard``): yes
+        obeys the held command; no writes the held words as dictation."""
+        question, self.question = self.question, None
+        if question is None:
+            return None
+        if not yes:
+            return self.handle(question.heard, question.start, question.end, ask=False)
+        report, version_before = self.report, self.report.version
+        seq = (report.utterances[-1].seq + 1) if report.utterances else 1
+        command = question.command
+        blocked = self._sign_blocked(command)
+        outcome = Outcome(False, blocked) if blocked else report.apply(
+            command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
+        said = heard.text.strip() if heard is not None else "[key] yes"
+        record = UtteranceRecord(seq, "command" if outcome.ok else "rejected", said, heard.text if heard else "", start,
+                                 end, [], report.slot.key, command.describe(), outcome.message, time.time())
+        return self._commit(record, outcome, command, None, version_before)
+
+    def _lapse(self) -> None:
+        """The question was not answered: what was held is written as dictation (nothing lost)."""
+        question, self.question = self.question, None
+        if question is not None:
+            self.handle(question.heard, question.start, question.end, ask=False)
 
     def _communication(self, text: str, seq: int, heard: Transcript, start: float, end: float,
                        words: list[dict[str, Any]]) -> tuple[UtteranceRecord, Outcome] | None:

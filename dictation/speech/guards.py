@@ -65,42 +65,82 @@ def _norm_word(w: str) -> str:
 
 
 # Words that change a finding's meaning: never dropped as the fragment of a loop.
-_MEANING_WORDS = {"no", "not", "non", "new", "left", "right", "without", "hypo", "hyper", "ab", "normal"}
+MEANING_WORDS = {"no", "not", "non", "new", "left", "right", "without", "hypo", "hyper", "ab", "normal"}
 
 
 def _loop_fragment(word: str, head: set[str]) -> bool:
     """The start of a word already said, where a capped loop stopped (never a meaning word or number)."""
-    return (len(word) >= 2 and word not in _MEANING_WORDS and not word[0].isdigit()
+    return (len(word) >= 2 and word not in MEANING_WORDS and not word[0].isdigit()
             and any(h.startswith(word) for h in head))
 
 
-def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
-    """Cut what Whisper adds after the speech has ended, judged by word timings and confidence.
+def _squeezed(w: Word) -> bool:
+    """A word the alignment gave no time: no speech behind it."""
+    return w.end - w.start < 0.02
 
-    Two patterns seen on short utterances: a stock word at the end with almost no probability
-    ("go to findings, Thanks." with p=0.02), and a loop squeezed into the last instant, where
-    the alignment gives the repeated words no duration ("sign as preliminary sign as
-    preliminary sign ..."). A loop tail is cut only when every word in it was already said, or
-    is the start of a word already said: the decode's token cap ends a loop mid-word
-    ("shortness of breath period, shortness of breath period, short", seen with the dictation
-    prompt). A squeezed word that was not said before stays, so nothing new is dropped.
+
+def _unsupported_runs(words: list[Word]) -> set[int]:
+    """The words of every run of two or more words with no speech behind them that only repeats
+    what was said elsewhere in the utterance (or ends on the start of such a word, where a
+    capped loop stopped), or that the model itself barely believed (p < 0.1). A meaning word
+    (no, left, right, a number...) is dropped only as a repeat of itself."""
+    drop: set[int] = set()
+    i = 0
+    while i < len(words):
+        if not _squeezed(words[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(words) and _squeezed(words[j]):
+            j += 1
+        if j - i >= 2:
+            if _run_is_unsupported(words, i, len(words)):
+                drop.update(range(i, len(words)))  # a loop that starts with no time and runs to the end
+                break
+            if _run_is_unsupported(words, i, j):
+                drop.update(range(i, j))
+        i = j
+    return drop
+
+
+def _run_is_unsupported(words: list[Word], i: int, j: int) -> bool:
+    """Every word of ``words[i:j]`` repeats a word said elsewhere, is the start of one where a
+    capped loop stopped (last word of the utterance), or was barely believed (not a meaning word)."""
+    others = {_norm_word(w.word) for k, w in enumerate(words) if not i <= k < j}
+    for k in range(i, j):
+        norm = _norm_word(words[k].word)
+        if norm in others:
+            continue
+        if k == j - 1 == len(words) - 1 and _loop_fragment(norm, others):
+            continue
+        if words[k].probability < 0.1 and norm not in MEANING_WORDS and not norm[:1].isdigit():
+            continue
+        return False
+    return True
+
+
+def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
+    """Cut what Whisper adds where nobody spoke, judged by word timings and confidence.
+
+    Patterns seen on short utterances: a loop squeezed into the last instant, where the
+    alignment gives the repeated words no duration ("sign as preliminary sign as preliminary
+    sign ..."; or, cut by the decode's token cap mid-word, "shortness of breath period,
+    shortness of breath period, short", seen with the dictation prompt); the same sentence
+    decoded twice, once with no time at all ("Sine has really been varied. Sine has really
+    been", the first five words at 0.0 s, espeak-ng's voice); and a stock word at the end with
+    almost no probability ("go to findings, Thanks." with p=0.02). A run of words with no time is
+    dropped only when it repeats what the utterance says elsewhere, or the model barely believed
+    it; a squeezed word that is new and believed stays, so nothing said is dropped.
     """
     words = [w for s in segs for w in s.words]
     if not words:
         return segs
-    keep = len(words)
-    for i in range(1, len(words) - 1):
-        if words[i].end - words[i].start < 0.02 and words[i + 1].end - words[i + 1].start < 0.02:
-            head = {_norm_word(w.word) for w in words[:i]}
-            tail = [_norm_word(w.word) for w in words[i:]]
-            if all(w in head for w in tail[:-1]) and (tail[-1] in head or _loop_fragment(tail[-1], head)):
-                keep = i
-            break
-    while keep > 1 and _norm_word(words[keep - 1].word) in _TAIL_HALLUCINATIONS and words[keep - 1].probability < 0.1:
-        keep -= 1
-    if keep == len(words):
+    drop = _unsupported_runs(words)
+    kept = [w for k, w in enumerate(words) if k not in drop]
+    while len(kept) > 1 and _norm_word(kept[-1].word) in _TAIL_HALLUCINATIONS and kept[-1].probability < 0.1:
+        kept.pop()
+    if len(kept) == len(words) or not kept:
         return segs
-    kept = list(words[:keep])
     last = kept[-1]
     kept[-1] = Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)
     text = " ".join(w.word for w in kept)
@@ -113,7 +153,7 @@ def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> Tran
 
     Whisper adds a short word the speaker never said before or after a short phrase ("go to
     indication in", p=0.22 on the word "in"): a short word (four letters at most) that the
-    model itself gives less than even odds. Words that change a finding's meaning are never
+    model itself gives less than even odds, or the neighbouring word said again. Words that change a finding's meaning are never
     stray. The caller decides what the shorter reading is worth (a command must then match
     whole); the transcript itself is not changed.
     """
@@ -121,11 +161,13 @@ def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> Tran
     if len(words) < 2:
         return None
 
-    def stray(w: Word) -> bool:
+    def stray(w: Word, neighbour: Word) -> bool:
         norm = _norm_word(w.word)
-        return w.probability < max_probability and 0 < len(norm) <= 4 and norm not in _MEANING_WORDS
+        if norm and norm == _norm_word(neighbour.word):
+            return True  # the word before or after, said again ("go to indication indication")
+        return w.probability < max_probability and 0 < len(norm) <= 4 and norm not in MEANING_WORDS
 
-    lo, hi = (1 if stray(words[0]) else 0), (len(words) - 1 if stray(words[-1]) else len(words))
+    lo, hi = (1 if stray(words[0], words[1]) else 0), (len(words) - 1 if stray(words[-1], words[-2]) else len(words))
     if (lo, hi) == (0, len(words)) or hi - lo < 1:
         return None
     kept = words[lo:hi]

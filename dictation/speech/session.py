@@ -76,6 +76,15 @@ class UtteranceRejected:
 
 
 @dataclass(frozen=True)
+class CommandAsked:
+    """An utterance that is a command but for one word: held, neither obeyed nor written, until
+    the radiologist answers yes or no (``message`` is the question)."""
+
+    text: str
+    message: str
+
+
+@dataclass(frozen=True)
 class FlagsChanged:
     """The clinical checks ran after an utterance and their result changed."""
 
@@ -102,7 +111,7 @@ BACKLOG_SHOWN_S = 1.0
 
 
 Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
-         | FlagsChanged | SessionError | Backlog)
+         | CommandAsked | FlagsChanged | SessionError | Backlog)
 
 
 class _PartialWorker:
@@ -408,6 +417,8 @@ class DictationSession:
             self.latencies.append(latency)
             self.text = join_text(self.text, handled.written.text)
             self._emit(UtteranceCommitted(handled.written, latency))
+        elif handled.record.kind == "asked":
+            self._emit(CommandAsked(handled.record.text, handled.outcome.message))
         else:
             self._emit(UtteranceRejected(handled.record.text, handled.outcome.message))
         if handled is not None:

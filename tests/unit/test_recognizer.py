@@ -148,3 +148,36 @@ def test_a_stray_short_word_the_model_barely_heard_is_offered_without_it():
     assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", sure),), 1.5)) is None
     negation = (Word("no", 0.0, 0.2, 0.1),) + words[:3]
     assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", negation),), 1.5)) is None
+
+
+def test_a_sentence_decoded_twice_once_with_no_time_behind_it_is_kept_once():
+    from dictation.speech.guards import trim_hallucinated_tail
+    from dictation.speech.transcript import Segment, Word
+
+    # Seen with espeak-ng's voice: the whole utterance first at 0.0 s, then aligned to the speech.
+    ghost = [Word(w, 0.0, 0.0, p) for w, p in (("Sine", 0.45), ("has", 0.84), ("really", 0.39), ("been", 0.98),
+                                               ("varied.", 0.04))]
+    heard = [Word("Sine", 0.12, 0.56, 0.8), Word("has", 0.56, 0.78, 0.98), Word("really", 0.78, 1.0, 0.84),
+             Word("been", 1.0, 1.22, 1.0)]
+    kept = trim_hallucinated_tail([Segment(0, 1.3, "x", tuple(ghost + heard))])
+    assert [w.word for w in kept[0].words] == ["Sine", "has", "really", "been"]
+    assert kept[0].words[0].start == 0.12
+    # A squeezed run that says something new, and is believed, is speech the aligner crowded: kept.
+    new = [Word("no", 0.0, 0.0, 0.6), Word("effusion", 0.0, 0.0, 0.7)]
+    assert len(trim_hallucinated_tail([Segment(0, 1.3, "x", tuple(new + heard))])[0].words) == 6
+    # A meaning word is never dropped for being unlikely: only as a repeat of itself.
+    unsure_no = [Word("no", 0.0, 0.0, 0.05), Word("varied", 0.0, 0.0, 0.05)]
+    assert "no" in [w.word for w in trim_hallucinated_tail([Segment(0, 1.3, "x", tuple(unsure_no + heard))])[0].words]
+
+
+def test_a_loop_that_starts_with_no_time_and_runs_to_the_end_is_cut_whole():
+    from dictation.speech.guards import trim_hallucinated_tail, without_stray_edges
+    from dictation.speech.transcript import Segment, Transcript, Word
+
+    words = (Word("go", 0.0, 0.5, 0.61), Word("to", 0.5, 0.72, 0.95), Word("indication...", 0.72, 1.18, 0.23),
+             Word("go", 1.18, 1.18, 0.55), Word("to", 1.18, 1.18, 0.98), Word("indication...", 1.18, 1.46, 0.86))
+    kept = trim_hallucinated_tail([Segment(0, 1.46, "x", words)])
+    assert [w.word for w in kept[0].words] == ["go", "to", "indication..."]
+    # A word said again at the edge is stray, however sure the model is of it.
+    twice = words[:3] + (Word("indication", 1.18, 1.46, 0.9),)
+    assert without_stray_edges(Transcript("", (Segment(0, 1.46, "", twice),), 1.5)).text == "go to indication..."

@@ -224,8 +224,46 @@ def test_a_command_with_a_stray_word_the_model_barely_heard_is_obeyed_not_writte
     assert kinds[0] == ("command", "go_to indication")
     assert controller.report.utterances[1].slot == "indication"
     assert controller.report.sections_text()["indication"].startswith("Shortness of breath")
-    # The same word heard with confidence is speech: the utterance is dictation, not a command.
-    assert kinds[2] == ("dictation", None)
+    # The same word heard with confidence: neither obeyed nor written, but asked.
+    assert kinds[2] == ("asked", "go_to impression")
+    assert "go to" not in controller.report.render().lower()
+    assert controller.question is not None and controller.report.slot.key == "indication"
+
+
+def _question_session(tmp_path, heard):
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.store import Store
+
+    parts = [synthesize(t, lead=0.3, trail=1.0) for t in heard]
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
+    events = []
+    session = DictationSession(ArraySource(np.concatenate(parts)), events.append,
+                               recognizer=ScriptedRecognizer(list(heard)), controller=controller)
+    session.start()
+    assert session.wait(60)
+    return controller, events
+
+
+def test_a_near_command_is_asked_and_yes_obeys_it(tmp_path):
+    from dictation.speech.session import CommandApplied, CommandAsked
+
+    controller, events = _question_session(tmp_path, ["go to impression", "pneumonia period", "lets scratch that", "yes"])
+    asked = [e for e in events if isinstance(e, CommandAsked)]
+    assert len(asked) == 1 and "Scratch that?" in asked[0].message
+    assert controller.report.slot_text("impression") == ""  # scratched after the yes
+    assert [e.command.name for e in events if isinstance(e, CommandApplied)] == ["go_to", "scratch_that"]
+    assert "lets" not in controller.report.render().lower()
+
+
+def test_a_near_command_answered_no_or_not_answered_is_written_as_dictation(tmp_path):
+    controller, _ = _question_session(tmp_path, ["go to impression", "lets scratch that", "no"])
+    assert controller.report.slot_text("impression").lower().startswith("lets scratch that")
+    controller, _ = _question_session(tmp_path / "b", ["go to impression", "lets scratch that", "pneumonia period"])
+    text = controller.report.slot_text("impression").lower()
+    assert "lets scratch that" in text and "pneumonia" in text  # nothing lost, nothing obeyed unasked
+    assert controller.question is None
 
 
 def test_falling_behind_the_microphone_and_dropped_audio_are_said_at_once():

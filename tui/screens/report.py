@@ -28,6 +28,7 @@ from dictation.text.pipeline import TextPipeline
 from dictation.text.spoken import join_text
 
 from ..messages import (
+    AskedMessage,
     BacklogMessage,
     CommandMessage,
     ErrorMessage,
@@ -74,6 +75,8 @@ class ReportScreen(Screen):
         Binding("f2", "edit_field", "Type", priority=True),
         Binding("f3", "play_back", "Play back", priority=True),
         Binding("f9", "sign", "Sign", priority=True),
+        Binding("y", "answer(True)", "Yes", show=False),
+        Binding("n", "answer(False)", "No", show=False),
         Binding("f7", "amend('addendum')", "Addendum", show=False, priority=True),
         Binding("shift+f7", "amend('correction')", "Correct", show=False, priority=True),
         Binding("ctrl+z", "undo", "Undo", priority=True),
@@ -237,6 +240,22 @@ class ReportScreen(Screen):
         if e.state == "listening" and app.push_to_talk and not self._ptt_started and self.session is not None:
             self._ptt_started = True
             self.session.pause()  # push-to-talk: F4 to speak one utterance
+        self.show_status()
+
+    def on_asked_message(self, message: AskedMessage) -> None:
+        if self._live:
+            self.last_command = "? " + message.event.message + " (or Y / N)"
+            self.query_one("#tentative", Static).update("")
+            self.show_status()
+
+    def action_answer(self, yes: bool) -> None:
+        """Y / N: the answer to a held near-command, as saying yes or no would give."""
+        if self.controller is None or self.controller.question is None:
+            return
+        handled = self.controller.answer(yes)
+        if handled is not None:
+            self.last_command = ("✓ " if handled.outcome.ok else "✗ ") + handled.outcome.message
+        self._show_report()
         self.show_status()
 
     def on_backlog_message(self, message: BacklogMessage) -> None:
