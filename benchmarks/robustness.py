@@ -7,7 +7,7 @@ ultrasound) are synthesised with two voices (Piper, espeak-ng) and many seeds of
 whole chain exactly as ``radscribe dictate`` runs it. Counted per utterance:
   - commands obeyed, against a plain reader (a command only when the decode is exactly a phrase);
   - dictation obeyed as a command (the costly error: text moved or deleted unasked);
-  - dictation with doubled text or a trailing fragment (more words than were said);
+  - dictation with text heard twice (two words repeated, or a word twice in a row);
 and, on a subset replayed in real time through the live session, idle and beside two busy loops:
 the committed text identical to the idle run, and end-of-utterance latency p50/p95.
 """
@@ -62,6 +62,7 @@ class Tally:
     commands: int = 0
     obeyed: int = 0
     plain_obeyed: int = 0
+    asked: int = 0
     dictated: int = 0
     false_commands: int = 0
     doubled: int = 0
@@ -70,6 +71,12 @@ class Tally:
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _doubled(text: str) -> bool:
+    """Text heard twice: two words repeated anywhere, or a word of four letters or more twice in a row."""
+    t = " ".join(_words(text))
+    return bool(re.search(r"\b(\w+ \w+)\b.*\b\1\b", t) or re.search(r"\b(\w{4,}) \1\b", t))
 
 
 def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, plain_phrases: set[str]) -> None:
@@ -88,18 +95,18 @@ def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, p
             tally.commands += 1
             ok = kind == "command" and got_command == command
             tally.obeyed += ok
+            tally.asked += kind == "asked" and got_command == command
             tally.plain_obeyed += normalise(heard, frozenset()) in plain_phrases
-            if not ok:
+            if not ok and kind != "asked":
                 tally.examples.append(f"not obeyed: {text!r} heard {heard!r} ({kind})")
         else:
             tally.dictated += 1
             if kind in ("command", "rejected") and got_command:
                 tally.false_commands += 1
                 tally.examples.append(f"dictation obeyed: {text!r} heard {heard!r} as {got_command}")
-            expected = _words(text.replace(" period", ""))
-            if kind == "dictation" and len(_words(written)) > len(expected) + 1:
+            if kind == "dictation" and _doubled(written):
                 tally.doubled += 1
-                tally.examples.append(f"more than said: {text!r} written {written!r}")
+                tally.examples.append(f"heard twice: {text!r} written {written!r}")
 
 
 @contextlib.contextmanager
@@ -145,13 +152,13 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6) -> dict[str
                 _score(script, controller.report, tally[voice], exact[template])
     echo(f"{seeds} seeds x {len(VOICES)} voices x {len(SCRIPTS)} scripts = {len(recordings)} recordings, "
          f"{time.perf_counter() - started:.0f} s")
-    echo(f"{'voice':<8} {'commands obeyed':>18} {'plain (exact)':>15} {'dictation obeyed':>17} {'more than said':>15}")
+    echo(f"{'voice':<8} {'commands obeyed':>18} {'asked':>6} {'plain (exact)':>15} {'dictation obeyed':>17} {'heard twice':>12}")
     out: dict[str, object] = {}
     for voice, t in tally.items():
-        echo(f"{voice:<8} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) "
+        echo(f"{voice:<8} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} "
              f"{t.plain_obeyed / max(1, t.commands):>14.1%} {t.false_commands:>8}/{t.dictated:<8} {t.doubled:>8}/{t.dictated}")
-        out[voice] = {"commands": t.commands, "obeyed": t.obeyed, "plain_obeyed": t.plain_obeyed,
-                      "dictated": t.dictated, "false_commands": t.false_commands, "more_than_said": t.doubled}
+        out[voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "plain_obeyed": t.plain_obeyed,
+                      "dictated": t.dictated, "false_commands": t.false_commands, "heard_twice": t.doubled}
     for voice, t in tally.items():
         for line in t.examples[:6]:
             echo(f"  {voice}: {line}")

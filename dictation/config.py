@@ -58,6 +58,7 @@ from dictation.data.files import check_keys, line_of, load_toml
 from dictation.data.resources import user_file
 from dictation.errors import DataFileError
 from dictation.practice.facilities import Practice, parse_practice
+from dictation.ris.document import Signer
 
 ENV = "RADSCRIBE_CONFIG"
 
@@ -67,26 +68,13 @@ def config_path() -> Path:
 
 
 @dataclass(frozen=True)
-class Reader:
-    """The radiologist who signs on this workstation ([reader] in the config)."""
-
-    id: str = ""
-    family: str = ""
-    given: str = ""
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.id or self.family or self.given)
-
-
-@dataclass(frozen=True)
 class Config:
     template_folders: list[Path] = field(default_factory=list)
     route_by_anatomy: bool = True
     end_silence_ms: int = 600
     store_path: Path | None = None
     path: Path | None = None
-    reader: Reader = field(default_factory=Reader)
+    reader: Signer = field(default_factory=Signer)  # the radiologist who signs
     destinations: list[Any] = field(default_factory=list)
     alert_after_minutes: float = 15.0
     orders_host: str = "127.0.0.1"
@@ -163,6 +151,6 @@ def load_config(path: Path | None = None) -> Config:
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
-                  (base / Path(store).expanduser()) if store else None, path, Reader(**reader), destinations, float(alert),
+                  (base / Path(store).expanduser()) if store else None, path, Signer(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
                   push_to_talk, practice, keep, keep_days)

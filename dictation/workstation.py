@@ -57,10 +57,7 @@ class Workstation:
     @cached_property
     def signer(self) -> Signer | None:
         """The radiologist who signs on this workstation ([reader]), or None when none is set."""
-        from dictation.ris.document import Signer
-
-        r = self.config.reader
-        return Signer(r.id, r.family, r.given) if r.configured else None
+        return self.config.reader if self.config.reader.configured else None
 
     def open_store(self, *, actor: str | None = None) -> Store:
         """A connection to the store; the audit actor is the reader unless told (the outbox's

@@ -204,9 +204,9 @@ class ReportController:
         model barely heard (a stray "in" after "go to indication") if that is one; else None."""
         if self.parser.parse(heard.text) is not None:
             return heard
-        trimmed = without_stray_edges(heard)
-        if trimmed is not None and self.parser.parse(trimmed.text) is not None:
-            return trimmed
+        for trimmed in without_stray_edges(heard):
+            if self.parser.parse(trimmed.text) is not None:
+                return trimmed
         return None
 
     def _near_command(self, heard: Transcript) -> Command | None:

@@ -25,9 +25,15 @@ RESULT_STATUS: dict[str, str] = {ReportStatus.PRELIMINARY: "P", ReportStatus.FIN
 
 @dataclass(frozen=True)
 class Signer:
+    """The radiologist who signs ([reader] in the config): OBR-32, the FHIR resultsInterpreter."""
+
     id: str = ""
     family: str = ""
     given: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.id or self.family or self.given)
 
     @property
     def display(self) -> str:

@@ -148,31 +148,42 @@ def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
     return [Segment(first.start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)]
 
 
-def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> Transcript | None:
-    """The transcript without a stray word at either end, or None when there is none.
+def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> list[Transcript]:
+    """The readings of the transcript without a stray word at its end, at its start, or both
+    (in that order; none when no edge word is stray).
 
     Whisper adds a short word the speaker never said before or after a short phrase ("go to
     indication in", p=0.22 on the word "in"): a short word (four letters at most) that the
-    model itself gives less than even odds, or the neighbouring word said again. Words that change a finding's meaning are never
-    stray. The caller decides what the shorter reading is worth (a command must then match
-    whole); the transcript itself is not changed.
+    model itself gives less than even odds, any word it gives less than 0.2, or the neighbouring
+    word said again. Words that change a finding's meaning are never stray. Each edge is tried
+    alone too: an unsure first word can be part of the phrase ("go" at p=0.25 in "go to
+    recommendations, trans"). The caller decides what a shorter reading is worth (a command must
+    then match whole); the transcript itself is not changed.
     """
     words = heard.words
     if len(words) < 2:
-        return None
+        return []
 
     def stray(w: Word, neighbour: Word) -> bool:
         norm = _norm_word(w.word)
         if norm and norm == _norm_word(neighbour.word):
             return True  # the word before or after, said again ("go to indication indication")
-        return w.probability < max_probability and 0 < len(norm) <= 4 and norm not in MEANING_WORDS
+        if not norm or norm in MEANING_WORDS:
+            return False
+        # Short words under even odds; any word the model all but ruled out ("Stop listening.
+        # Again." with p=0.06 on "Again", seen in the commands benchmark).
+        return (w.probability < max_probability and len(norm) <= 4) or w.probability < 0.2
 
-    lo, hi = (1 if stray(words[0], words[1]) else 0), (len(words) - 1 if stray(words[-1], words[-2]) else len(words))
-    if (lo, hi) == (0, len(words)) or hi - lo < 1:
-        return None
-    kept = words[lo:hi]
+    head, tail = stray(words[0], words[1]), stray(words[-1], words[-2])
+    spans = [(0, len(words) - 1)] if tail else []
+    spans += [(1, len(words))] if head else []
+    spans += [(1, len(words) - 1)] if head and tail and len(words) > 2 else []
+    return [_reading(heard, words[lo:hi]) for lo, hi in spans]
+
+
+def _reading(heard: Transcript, kept: list[Word]) -> Transcript:
     last = kept[-1]
-    kept[-1] = Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)
+    kept = [*kept[:-1], Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)]
     text = " ".join(w.word for w in kept)
     first = heard.segments[0]
     segment = Segment(kept[0].start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)

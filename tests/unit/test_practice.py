@@ -10,7 +10,7 @@ import zoneinfo
 import numpy as np
 import pytest
 
-from dictation.config import Reader, load_config
+from dictation.config import load_config
 from dictation.errors import DataFileError
 from dictation.practice.facilities import Facility, Licence, Practice
 from dictation.reporting.controller import ReportController
@@ -92,7 +92,7 @@ turnaround_minutes = { stat = 20, urgent = 90 }
     assert p.routes() == {"GEN": ["ris"]}
     assert config.facility_templates["GEN"] == {"CTH1": "ct-head"}
     assert p.warning_days == 45 and len(p.licences) == 2
-    assert config.reader == Reader(id="R1")
+    assert config.reader == Signer(id="R1")
     assert config.keep_audio is False and config.keep_audio_days == 7
 
 

@@ -142,12 +142,12 @@ def test_a_stray_short_word_the_model_barely_heard_is_offered_without_it():
     words = (Word("go", 0.0, 0.5, 0.58), Word("to", 0.5, 0.72, 0.95), Word("indication", 0.72, 1.18, 0.32),
              Word("in", 1.18, 1.38, 0.22))
     heard = Transcript("go to indication in", (Segment(0, 1.38, "go to indication in", words),), 1.5)
-    assert without_stray_edges(heard).text == "go to indication"
+    assert [t.text for t in without_stray_edges(heard)] == ["go to indication"]
     # Heard with confidence, or a word that changes the meaning: not stray.
     sure = words[:3] + (Word("in", 1.18, 1.38, 0.9),)
-    assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", sure),), 1.5)) is None
+    assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", sure),), 1.5)) == []
     negation = (Word("no", 0.0, 0.2, 0.1),) + words[:3]
-    assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", negation),), 1.5)) is None
+    assert without_stray_edges(Transcript("", (Segment(0, 1.38, "", negation),), 1.5)) == []
 
 
 def test_a_sentence_decoded_twice_once_with_no_time_behind_it_is_kept_once():
@@ -180,4 +180,24 @@ def test_a_loop_that_starts_with_no_time_and_runs_to_the_end_is_cut_whole():
     assert [w.word for w in kept[0].words] == ["go", "to", "indication..."]
     # A word said again at the edge is stray, however sure the model is of it.
     twice = words[:3] + (Word("indication", 1.18, 1.46, 0.9),)
-    assert without_stray_edges(Transcript("", (Segment(0, 1.46, "", twice),), 1.5)).text == "go to indication..."
+    assert without_stray_edges(Transcript("", (Segment(0, 1.46, "", twice),), 1.5))[0].text == "go to indication..."
+
+
+def test_any_edge_word_the_model_all_but_ruled_out_is_stray():
+    from dictation.speech.guards import without_stray_edges
+    from dictation.speech.transcript import Segment, Transcript, Word
+
+    words = (Word("Stop", 0.0, 0.76, 0.82), Word("listening.", 0.76, 1.12, 0.96), Word("Again.", 1.12, 1.5, 0.06))
+    assert without_stray_edges(Transcript("", (Segment(0, 1.5, "", words),), 1.6))[0].text == "Stop listening."
+    believed = words[:2] + (Word("Again.", 1.12, 1.5, 0.3),)  # a long word with some belief: not stray
+    assert without_stray_edges(Transcript("", (Segment(0, 1.5, "", believed),), 1.6)) == []
+
+
+def test_each_stray_edge_is_also_tried_alone():
+    from dictation.speech.guards import without_stray_edges
+    from dictation.speech.transcript import Segment, Transcript, Word
+
+    words = (Word("go", 0.0, 0.6, 0.25), Word("to", 0.6, 0.82, 0.99), Word("recommendations,", 0.82, 1.46, 0.89),
+             Word("trans", 1.46, 1.48, 0.14))
+    readings = [t.text for t in without_stray_edges(Transcript("", (Segment(0, 1.5, "", words),), 1.6))]
+    assert readings == ["go to recommendations", "to recommendations, trans", "to recommendations"]

@@ -119,13 +119,15 @@ def test_with_a_report_commands_are_obeyed_and_every_utterance_is_stored_before_
     assert report.utterances[1].scratched
 
 
-def _report_session(tmp_path, texts, controller_setup=None):
+def _report_session(tmp_path, texts, controller_setup=None, *, spoken=None):
+    """A session into an xr-chest report: ``texts`` are what the scripted recogniser hears, one
+    per utterance of ``spoken`` (the same words unless given)."""
     from dictation.reporting.controller import ReportController
     from dictation.reporting.report import Report
     from dictation.reporting.templates import TemplateLibrary
     from dictation.store import Store
 
-    parts = [synthesize(t, lead=0.3, trail=1.0) for t in texts]
+    parts = [synthesize(t, lead=0.3, trail=1.0) for t in (spoken or texts)]
     report = Report.new(TemplateLibrary().get("xr-chest"))
     controller = ReportController(report, store=Store(tmp_path / "s.db"))
     if controller_setup:
@@ -207,19 +209,9 @@ def test_a_short_last_piece_is_decoded_with_the_piece_before_it():
 
 
 def test_a_command_with_a_stray_word_the_model_barely_heard_is_obeyed_not_written(tmp_path):
-    from dictation.reporting.controller import ReportController
-    from dictation.reporting.report import Report
-    from dictation.reporting.templates import TemplateLibrary
-    from dictation.store import Store
-
     spoken = ["go to indication", "shortness of breath period", "go to impression"]
     heard = ["go to indication in~0.22", "shortness of breath.", "go to impression in~0.9"]
-    parts = [synthesize(t, lead=0.3, trail=1.0) for t in spoken]
-    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
-    session = DictationSession(ArraySource(np.concatenate(parts)), lambda e: None,
-                               recognizer=ScriptedRecognizer(heard), controller=controller)
-    session.start()
-    assert session.wait(60)
+    controller, _ = _report_session(tmp_path, heard, spoken=spoken)
     kinds = [(u.kind, u.command) for u in controller.report.utterances]
     assert kinds[0] == ("command", "go_to indication")
     assert controller.report.utterances[1].slot == "indication"
@@ -230,26 +222,10 @@ def test_a_command_with_a_stray_word_the_model_barely_heard_is_obeyed_not_writte
     assert controller.question is not None and controller.report.slot.key == "indication"
 
 
-def _question_session(tmp_path, heard):
-    from dictation.reporting.controller import ReportController
-    from dictation.reporting.report import Report
-    from dictation.reporting.templates import TemplateLibrary
-    from dictation.store import Store
-
-    parts = [synthesize(t, lead=0.3, trail=1.0) for t in heard]
-    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
-    events = []
-    session = DictationSession(ArraySource(np.concatenate(parts)), events.append,
-                               recognizer=ScriptedRecognizer(list(heard)), controller=controller)
-    session.start()
-    assert session.wait(60)
-    return controller, events
-
-
 def test_a_near_command_is_asked_and_yes_obeys_it(tmp_path):
     from dictation.speech.session import CommandApplied, CommandAsked
 
-    controller, events = _question_session(tmp_path, ["go to impression", "pneumonia period", "lets scratch that", "yes"])
+    controller, events = _report_session(tmp_path, ["go to impression", "pneumonia period", "lets scratch that", "yes"])
     asked = [e for e in events if isinstance(e, CommandAsked)]
     assert len(asked) == 1 and "Scratch that?" in asked[0].message
     assert controller.report.slot_text("impression") == ""  # scratched after the yes
@@ -258,9 +234,9 @@ def test_a_near_command_is_asked_and_yes_obeys_it(tmp_path):
 
 
 def test_a_near_command_answered_no_or_not_answered_is_written_as_dictation(tmp_path):
-    controller, _ = _question_session(tmp_path, ["go to impression", "lets scratch that", "no"])
+    controller, _ = _report_session(tmp_path, ["go to impression", "lets scratch that", "no"])
     assert controller.report.slot_text("impression").lower().startswith("lets scratch that")
-    controller, _ = _question_session(tmp_path / "b", ["go to impression", "lets scratch that", "pneumonia period"])
+    controller, _ = _report_session(tmp_path / "b", ["go to impression", "lets scratch that", "pneumonia period"])
     text = controller.report.slot_text("impression").lower()
     assert "lets scratch that" in text and "pneumonia" in text  # nothing lost, nothing obeyed unasked
     assert controller.question is None
