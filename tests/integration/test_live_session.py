@@ -1,5 +1,9 @@
 """The live path with the real model: a recording replayed in real time like a microphone."""
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from dictation.speech.audio import FileSource
@@ -9,7 +13,20 @@ from dictation.text.pipeline import TextPipeline
 pytestmark = pytest.mark.model
 
 
+def _spare_core() -> bool:
+    """Whether other work leaves this machine a core to spare now: fewer runnable tasks besides
+    this test than cores (median of ten readings of /proc/stat over half a second)."""
+    readings = []
+    for _ in range(10):
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("procs_running"):
+                readings.append(int(line.split()[1]) - 1)  # this test's own thread is running
+        time.sleep(0.05)
+    return not readings or sorted(readings)[len(readings) // 2] < (os.cpu_count() or 1)
+
+
 def test_partials_while_speaking_then_final_text(recognizer, recordings):
+    spare_core = _spare_core()
     events = []
     session = DictationSession(FileSource(recordings["two"], realtime=True), events.append, recognizer=recognizer,
                                pipeline=TextPipeline(group="chest"))
@@ -19,13 +36,17 @@ def test_partials_while_speaking_then_final_text(recognizer, recordings):
     assert finals[0] == "The lungs are clear."
     assert "pleural effusion or pneumothorax." in finals[1]
     # Text appears while the radiologist is still speaking: every utterance shows partial text
-    # before its final text.
+    # before its final text. Partials are decoded at the lowest CPU priority so that they never
+    # delay the final text: on a machine already busy with other work they may come late or not
+    # at all (the final text is the same, `test_the_final_text_is_the_same_with_two_busy_loops_beside_it`),
+    # so they are asserted where the machine had a core to spare when the test began.
+    assert session.text == " ".join(finals)
     previous = 0
     for i, e in enumerate(events):
         if isinstance(e, UtteranceCommitted):
-            assert any(isinstance(p, PartialText) and (p.committed or p.tentative) for p in events[previous:i])
+            shown = any(isinstance(p, PartialText) and (p.committed or p.tentative) for p in events[previous:i])
+            assert shown or not spare_core, f"no partial text before {e.utterance.text!r} on a machine with a core to spare"
             previous = i
-    assert session.text == " ".join(finals)
 
 
 def test_the_final_text_is_the_same_with_two_busy_loops_beside_it(recognizer, recordings, busy_cpu):

@@ -2,6 +2,7 @@
 sounddevice from the default source (the sink's monitor), recognised by `radscribe listen`."""
 
 import json
+import select
 import subprocess
 import time
 
@@ -28,10 +29,21 @@ def test_dictation_through_the_virtual_microphone(virtual_microphone, radscribe_
         played = subprocess.run(["paplay", "-d", "virtmic", str(recordings["chest"])], env=env, capture_output=True,
                                 text=True, timeout=60)
         assert played.returncode == 0, played.stderr
-        time.sleep(2.0)  # the end-of-utterance silence, then the final decode
+        # Wait for the final text itself (it comes after the end-of-utterance silence and the
+        # decode, later on a busy machine), not for a fixed time.
+        got: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "pneumothorax" not in " ".join(got).lower():
+            ready, _, _ = select.select([listen.stdout], [], [], 1.0)
+            if ready:
+                line = listen.stdout.readline()
+                if not line:
+                    break
+                got.append(line)
     finally:
         listen.terminate()
         out, err = listen.communicate(timeout=30)
+    out = "".join(got) + out
     utterances = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     text = " ".join(u["text"] for u in utterances).lower()
     assert "left pleural effusion" in text and "pneumothorax" in text, (out, err)
