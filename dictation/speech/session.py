@@ -7,6 +7,7 @@ Nothing here knows about either face.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -162,6 +163,20 @@ class _PartialWorker:
     def stop(self) -> None:
         self._jobs.put(None)
         self._thread.join(5)
+        if self._thread.is_alive():  # a partial still decoding at the lowest priority on a busy machine
+            _unfinished.add(self._thread)
+
+
+# Partial threads still inside the model when their session stopped: joined before the process
+# exits, since a thread left inside CTranslate2 at exit aborts the process ("terminate called
+# without an active exception", seen with `dictate --realtime` beside two busy loops).
+_unfinished: set[threading.Thread] = set()
+
+
+@atexit.register
+def _join_unfinished() -> None:
+    for thread in list(_unfinished):
+        thread.join()
 
 
 class DictationSession:
