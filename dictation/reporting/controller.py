@@ -92,6 +92,8 @@ class ReportController:
         self.on_handled = on_handled  # called once the utterance is stored
         self.second_look_seconds = 3.0
         self.question: Question | None = None  # a near-command waiting for yes or no
+        # Spoken punctuation at an utterance's edge ("normal heart period") marks dictation, not a near-command.
+        self._punctuation_words = {w for phrase in self.pipeline.normalizer.rules.punctuation for w in phrase}
         self._command_prompt = self.parser.prompt()
         self.checks = checks
         self._checker: Checker | None = None
@@ -216,11 +218,9 @@ class ReportController:
         words = heard.text.split()
         if len(words) < 2 or len(words) > 6:
             return None
-        # Spoken punctuation at the edge ("normal heart period") makes it a sentence being dictated.
-        punctuation = {w for phrase in self.pipeline.normalizer.rules.punctuation for w in phrase}
         for rest, extra in ((words[1:], words[0]), (words[:-1], words[-1])):
             norm = normalise(extra)
-            if not norm or norm in MEANING_WORDS or norm in punctuation or norm[:1].isdigit():
+            if not norm or norm in MEANING_WORDS or norm in self._punctuation_words or norm[:1].isdigit():
                 continue
             command = self.parser.parse(" ".join(rest))
             if command is not None and command.name not in ("sign_final", "sign_preliminary"):
