@@ -59,3 +59,9 @@ class MissingMicrophone(AudioSource):
 
     def stop(self) -> None:
         pass
+
+
+# The reader tests sign as (a final needs one configured).
+from dictation.ris.document import Signer  # noqa: E402
+
+READER = Signer("R-TEST", "Reader", "Tess")

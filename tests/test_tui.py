@@ -114,7 +114,7 @@ async def test_signing_by_voice_sends_to_the_ris_and_a_failure_is_impossible_to_
     from dictation.store import Store
     from tests.peers.hl7 import PythonHL7Peer, free_port
 
-    said = ["go to impression", "no acute abnormality period", "sign as final"]
+    said = ["go to impression", "no acute abnormality period", "sign as preliminary"]
     speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
     exam = {"accession": "ACC5", "patient_id": "MRN5", "patient_name": "Doe^Jane", "sex": "F"}
     with PythonHL7Peer() as peer:

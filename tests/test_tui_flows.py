@@ -5,18 +5,20 @@ scripted, because this is about the UI."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
 import pytest
 from textual.widgets import Button, DataTable, Input, Label, ListView, Static, TextArea
 
+from dictation.data.resources import data_dir
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report, load_report
 from dictation.reporting.templates import TemplateLibrary
 from dictation.speech.audio import ArraySource
 from dictation.store import Store
-from dictation.testing import MissingMicrophone, ScriptedRecognizer
+from dictation.testing import READER, MissingMicrophone, ScriptedRecognizer
 from tests.voice import synthesize
 from tui.app import RadscribeApp
 from tui.screens.report import ReportScreen
@@ -150,7 +152,7 @@ async def test_a_flag_jumps_to_its_field(tmp_path, library):
 @pytest.mark.asyncio
 async def test_sign_final_is_blocked_until_the_communication_is_recorded(tmp_path, library):
     store = Store(tmp_path / "s.db")
-    controller = ReportController(chest_report(library), store=store)
+    controller = ReportController(chest_report(library), store=store, signer=READER)
     app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
@@ -169,11 +171,42 @@ async def test_sign_final_is_blocked_until_the_communication_is_recorded(tmp_pat
         await pilot.pause()
         assert isinstance(app.screen, ReportScreen)
         assert controller.report.status == "final"
-        assert "communicated to Dr. Jane Roe (ED physician) by telephone" in app.screen.report_text()
+        assert "to Dr. Jane Roe (ED physician) by telephone" in app.screen.report_text()
+        # The checks panel shows the finding as told, not as still open.
+        await wait_for(pilot, lambda: "communicated to Dr. Jane Roe by telephone at" in flags_text(app))
+        assert "‼ Critical finding: pneumothorax" not in flags_text(app)
     saved = load_report(store, controller.report.id, library)
     assert saved.status == "final" and saved.communicated() == {"pneumothorax"}
     kinds = [(u.kind, u.command) for u in store.utterances(controller.report.id)]
     assert kinds[-1] == ("command", "sign_final")
+
+
+@pytest.mark.asyncio
+async def test_with_the_checks_off_a_red_banner_stays_and_no_final_can_be_signed(tmp_path, library, monkeypatch):
+    vocab = tmp_path / "vocab"
+    shutil.copytree(data_dir("vocab"), vocab)
+    broken = vocab / "critical_findings.toml"
+    broken.write_text(broken.read_text().replace("category = 1\n", 'category = "one"\n', 1))
+    monkeypatch.setenv("RADSCRIBE_VOCAB_DIR", str(vocab))
+    report = chest_report(library)
+    report.record_communication("Dr Roe", "", "telephone", NOW, ["pneumothorax"])
+    controller = ReportController(report, store=Store(tmp_path / "s.db"), signer=READER)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        banner = app.screen.query_one("#banner", Static)
+        await wait_for(pilot, lambda: banner.display and "clinical checks are off" in str(banner.render()))
+        assert "critical_findings.toml" in str(banner.render())
+        assert "Nothing is being checked" in flags_text(app) and "Nothing to look at" not in flags_text(app)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, SignScreen)
+        assert app.screen.query_one("#final", Button).disabled
+        assert "clinical checks are off" in str(app.screen.query_one("#sign-problems", Static).render())
+        await pilot.click("#preliminary")
+        await pilot.pause()
+        assert controller.report.status == "preliminary"
+        assert "not checked" in str(app.screen.query_one("#status", Static).render())
+        assert app.screen.query_one("#banner", Static).display  # still there after signing
 
 
 @pytest.mark.asyncio
@@ -250,7 +283,7 @@ async def test_f1_lists_every_voice_command_and_key(tmp_path, library):
 @pytest.mark.asyncio
 async def test_f2_types_a_correction_into_the_active_field(tmp_path, library):
     store = Store(tmp_path / "s.db")
-    controller = ReportController(chest_report(library), store=store)
+    controller = ReportController(chest_report(library), store=store, signer=READER)
     app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
@@ -303,7 +336,7 @@ def test_snapshot_worklist(snap_compare, tmp_path, library):
 
 
 def test_snapshot_report_with_flags(snap_compare, tmp_path, library):
-    controller = ReportController(chest_report(library))
+    controller = ReportController(chest_report(library), signer=READER)
     app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
 
     async def ready(pilot):
@@ -314,7 +347,7 @@ def test_snapshot_report_with_flags(snap_compare, tmp_path, library):
 
 
 def test_snapshot_sign_screen(snap_compare, tmp_path, library):
-    controller = ReportController(chest_report(library))
+    controller = ReportController(chest_report(library), signer=READER)
     app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
 
     async def ready(pilot):
@@ -527,7 +560,7 @@ async def test_addendum_on_a_signed_report_with_f7(tmp_path, library):
 
     report = normal_chest(library)
     store = Store(tmp_path / "s.db")
-    controller = ReportController(report, store=store)
+    controller = ReportController(report, store=store, signer=READER)
     assert controller.command("sign_final").outcome.ok
     app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
     async with app.run_test(size=(140, 40)) as pilot:

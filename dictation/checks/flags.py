@@ -23,6 +23,7 @@ class FlagKind(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     INCOMPLETE_FOLLOWUP = "incomplete_followup"
     FOLLOWUP_SUGGESTION = "followup_suggestion"
+    CHECKS_OFF = "checks_off"
 
 
 KINDS: dict[str, str] = {
@@ -38,6 +39,7 @@ KINDS: dict[str, str] = {
     FlagKind.LOW_CONFIDENCE: "a meaning-changing word (no, new, left, right...) the recogniser was unsure of, in a sentence with a finding",
     FlagKind.INCOMPLETE_FOLLOWUP: "a recommendation for imaging without a modality or an interval",
     FlagKind.FOLLOWUP_SUGGESTION: "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",
+    FlagKind.CHECKS_OFF: "the clinical checks could not run (a broken vocabulary file, say): no final can be signed",
 }
 SEVERITIES = ("critical", "warning", "info")
 

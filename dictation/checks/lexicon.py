@@ -219,6 +219,11 @@ def _check_context(path: Path, ctx: ContextFile) -> None:
                     raise DataFileError(path, _line_of_value(text, phrase), f"{literal!r} is a {spec.category} rule both {other} and {spec.direction}; keep one")
 
 
-@cache
 def default_clinical_lexicon() -> ClinicalLexicon:
-    return load_clinical_lexicon()
+    """The lexicon of the vocabulary folder in use (read once per folder and process)."""
+    return _lexicon_of(data_dir("vocab"))
+
+
+@cache
+def _lexicon_of(folder: Path) -> ClinicalLexicon:
+    return load_clinical_lexicon(folder)

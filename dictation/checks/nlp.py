@@ -13,9 +13,11 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dictation.checks.lexicon import ClinicalLexicon, default_clinical_lexicon, expand
+from dictation.data.resources import data_dir
 
 # ConText category → the Span attributes it sets (is_probable is radscribe's own).
 _ATTRIBUTES = {
@@ -231,14 +233,15 @@ def context_of(ent: Any) -> dict[str, bool]:
     }
 
 
-_shared: Pipeline | None = None
+_shared: dict[Path, Pipeline] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_pipeline() -> Pipeline:
-    """One pipeline per process, built on first use (callers should do that off the UI thread)."""
-    global _shared
+    """One pipeline per process and vocabulary folder, built on first use (callers should do
+    that off the UI thread)."""
+    folder = data_dir("vocab")
     with _shared_lock:
-        if _shared is None:
-            _shared = Pipeline()
-        return _shared
+        if folder not in _shared:
+            _shared[folder] = Pipeline(default_clinical_lexicon())
+        return _shared[folder]

@@ -99,14 +99,19 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     if refusal:
         fail(f"{refusal} (" + ("--resume it without --amend)" if amend else "add --amend addendum or --amend correction)"))
 
+    refused: list[str] = []  # signings refused, said at the end with exit status 1
+
     def show(handled: Handled) -> None:
         r = handled.record
-        what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
-        click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
+        if handled.command is not None and handled.command.name.startswith("sign_") and not handled.outcome.ok:
+            refused.append(handled.outcome.message)
+        if progress:
+            what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
+            click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
 
     outbox = ws.outbox(store)
     controller = ws.controller(report, store, outbox=outbox, route=config.route_by_anatomy and not no_route,
-                               on_handled=show if progress else None)
+                               on_handled=show)
     if not controller.licence.ok:
         click.echo(f"radscribe: warning: {controller.licence.message}", err=True)
     if amend and not report.amendment:
@@ -138,12 +143,16 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     if controller.question is not None:  # held at the end: neither obeyed nor written (it is in the store)
         click.echo(f"radscribe: not applied and not written, unanswered: {controller.question.prompt}", err=True)
     if as_json:
-        click.echo(json.dumps(report_json(report, controller.flags), ensure_ascii=False))
+        click.echo(json.dumps(report_json(report, controller.recorded_flags()), ensure_ascii=False))
     else:
         click.echo(report.render(), nl=False)
         for flag in controller.flags:
             click.echo(f"radscribe: {flag.describe()}", err=True)
         click.echo(f"radscribe: {report.status} report {report.id} stored in {store.path}", err=True)
+    for message in refused:
+        click.echo(f"radscribe: {message}", err=True)
+    if refused or controller.checks_off:
+        sys.exit(1)  # a signing was refused, or the clinical checks did not run
 
 
 @main.command()

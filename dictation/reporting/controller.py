@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from dictation.checks import Checker, Flag
+from dictation.checks import Checker, Flag, FlagKind
 from dictation.errors import RadscribeError, ReportLocked, StoreError
 from dictation.logs import log
 from dictation.practice.facilities import LicenceCheck, Practice
@@ -114,8 +114,9 @@ class ReportController:
 
     @property
     def checks_ready(self) -> bool:
-        """The NLP pipeline is loaded: a check now takes milliseconds, not seconds."""
-        return self._checker is not None
+        """The NLP pipeline is loaded (a check now takes milliseconds, not seconds), or it could
+        not be and the checks are off."""
+        return self._checker is not None or bool(self.checks_off)
 
     def warm_up(self) -> None:
         """Load the checks now (from a background thread); a failure shows on the next check."""
@@ -165,14 +166,26 @@ class ReportController:
             return
         self._critical_state = state
 
+    @property
+    def checks_off(self) -> str:
+        """Why the clinical checks are not running (empty: they are)."""
+        if not self.checks:
+            return "clinical checks are turned off"
+        return self.check_error
+
+    def signing_problems(self, status: str) -> list[str]:
+        """What stops signing ``status`` now, with the checks run on the report as it stands."""
+        if self.checks:
+            self.run_checks()
+        return signing_problems(self.report, self.flags if self.checks else [], status, self.licence,
+                                signer=self.signer, checks_off=self.checks_off)
+
     def _sign_blocked(self, command: Command | None) -> str:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
         if command is None or command.name not in ("sign_final", "sign_preliminary"):
             return ""
         status = ReportStatus.FINAL if command.name == "sign_final" else ReportStatus.PRELIMINARY
-        if self.checks:
-            self.run_checks()
-        problems = signing_problems(self.report, self.flags if self.checks else [], status, self.licence)
+        problems = self.signing_problems(status)
         if not problems:
             return ""
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -227,6 +240,24 @@ class ReportController:
                 return command
         return None
 
+    def _obey(self, command: Command, seq: int) -> Outcome:
+        """Apply a report command under the signing rules. A preliminary signed while the checks
+        are off says so, in the outcome and in the stored version's flags."""
+        blocked = self._sign_blocked(command)
+        if blocked:
+            return Outcome(False, blocked)
+        outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
+        if outcome.ok and command.name == "sign_preliminary" and self.checks_off:
+            outcome = replace(outcome, message=f"{outcome.message} — {self.checks_off}: not checked")
+        return outcome
+
+    def recorded_flags(self) -> list[Flag]:
+        """The flags a signed version records (the signing checked the report just before); with
+        the checks off, one flag that says so."""
+        if self.checks_off:
+            return [*self.flags, Flag(FlagKind.CHECKS_OFF, "critical", self.checks_off)]
+        return self.flags
+
     def _macro(self, command: Command) -> Macro | None:
         """The macro a "macro" command names (the parser knows the macros, the report does not)."""
         return self.parser.macro(command.arg or "") if command.name == "macro" else None
@@ -249,17 +280,12 @@ class ReportController:
                   "probability": round(w.probability, 4)} for w in heard.words]
         command = self.parser.parse(heard.text) if heard.text.strip() else None
         written: WrittenUtterance | None = None
-        blocked = self._sign_blocked(command)
-        if command is not None and blocked:
-            outcome = Outcome(False, blocked)
-            record = UtteranceRecord(seq, "rejected", heard.text.strip(), heard.text, start, end, words, report.slot.key,
-                                     command.describe(), outcome.message, time.time())
-        elif command is not None and command.name in UI_COMMANDS:
+        if command is not None and command.name in UI_COMMANDS:
             outcome = Outcome(True, command.describe())  # the screen acts on it; the report is unchanged
             record = UtteranceRecord(seq, "command", heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
         elif command is not None:
-            outcome = report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
+            outcome = self._obey(command, seq)
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
@@ -302,9 +328,7 @@ class ReportController:
         report, version_before = self.report, self.report.version
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
         command = question.command
-        blocked = self._sign_blocked(command)
-        outcome = Outcome(False, blocked) if blocked else report.apply(
-            command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
+        outcome = self._obey(command, seq)
         said = heard.text.strip() if heard is not None else "[key] yes"
         record = UtteranceRecord(seq, "command" if outcome.ok else "rejected", said, heard.text if heard else "", start,
                                  end, [], report.slot.key, command.describe(), outcome.message, time.time())
@@ -346,9 +370,7 @@ class ReportController:
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
         command = Command(name, arg)
         now = time.time()
-        blocked = self._sign_blocked(command)
-        outcome = Outcome(False, blocked) if blocked else report.apply(command, utterance=seq, macro=self._macro(command),
-                                                                        signer=self._signer_name())
+        outcome = self._obey(command, seq)
         kind = "command" if outcome.ok else "rejected"
         record = UtteranceRecord(seq, kind, f"[{via}] {command.describe()}", "", 0.0, 0.0, [], report.slot.key,
                                  command.describe(), outcome.message, now)
@@ -379,8 +401,7 @@ class ReportController:
                 if self.outbox is not None:
                     entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
                 # The flags as the signing saw them (_sign_blocked checked the report just before).
-                signed = build_version(report, self.signer, self.flags if self.checks else [],
-                                       self.store.latest_version(report.id))
+                signed = build_version(report, self.signer, self.recorded_flags(), self.store.latest_version(report.id))
             self.store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
         # Ids, kinds and statuses only: never the text or the exam.
         log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 
 from dictation.checks import Flag
+from dictation.config import config_path
 from dictation.practice.facilities import LicenceCheck
 from dictation.reporting.report import Report
+from dictation.ris.document import Signer
 from dictation.status import ReportStatus
 
 _COMMUNICATED = re.compile(
@@ -36,20 +38,28 @@ def communication_said(text: str) -> tuple[str, str, str] | None:
     return who[:1].upper() + who[1:], role, _METHOD[m.group("how").lower()]
 
 
-def signing_problems(report: Report, flags: list[Flag], status: str, licence: LicenceCheck | None = None) -> list[str]:
-    """What stops signing ``status`` now. A final report needs every critical finding's
+def signing_problems(report: Report, flags: list[Flag], status: str, licence: LicenceCheck | None = None, *,
+                     signer: Signer | None = None, checks_off: str = "") -> list[str]:
+    """What stops signing ``status`` now. A final report needs the clinical checks running
+    (``checks_off`` says why they are not), a configured reader, every critical finding's
     communication recorded and every required section filled; a preliminary may go with open
-    flags (they are shown, not blocking). Without a valid licence for the facility's
-    jurisdiction a final is refused (and a preliminary too, unless the facility allows it)."""
+    flags (they are shown, not blocking) and with the checks off (it is marked so). Without a
+    valid licence for the facility's jurisdiction a final is refused (and a preliminary too,
+    unless the facility allows it)."""
     problems = []
     if licence is not None and (blocked := licence.blocks(status)):
         problems.append(blocked)
     if status != ReportStatus.FINAL:
         return problems
+    if checks_off:
+        problems.append(f"{checks_off}: a final needs them (a preliminary can be signed)")
     told = report.communicated()
     for f in flags:
         if f.kind == "critical_finding" and f.finding not in told:
             problems.append(f"critical finding {f.finding}: record who was told, how and when before signing final")
         elif f.kind in ("missing_section", "missing_field"):
             problems.append(f.message)
+    if signer is None or not signer.complete:
+        problems.append(f"no reader configured: a final names who signed it; set [reader] id, family and given in "
+                        f"{config_path()}")
     return problems

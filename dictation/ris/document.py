@@ -36,6 +36,11 @@ class Signer:
         return bool(self.id or self.family or self.given)
 
     @property
+    def complete(self) -> bool:
+        """Enough to name who signed a final: an id and a family name."""
+        return bool(self.id.strip() and self.family.strip())
+
+    @property
     def display(self) -> str:
         return " ".join(x for x in (self.given, self.family) if x) or self.id
 

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -10,6 +11,7 @@ import time
 import pytest
 from rapidfuzz import fuzz
 
+from dictation.data.resources import data_dir
 from tests.voice import speak_with_pauses, write_wav
 
 REPORT = ["go to indication", "shortness of breath period", "go to findings", "the lungs are clear period",
@@ -41,7 +43,8 @@ def run(cmd, env=None, timeout=180):
 
 @pytest.fixture
 def env(tmp_path):
-    (tmp_path / "config.toml").write_text("# defaults: no site templates\n")  # not the user's own config
+    # Not the user's own config: defaults, no site templates, and a reader (a final names who signed).
+    (tmp_path / "config.toml").write_text('[reader]\nid = "R-TEST"\nfamily = "Reader"\ngiven = "Tess"\n')
     return {**os.environ, "RADSCRIBE_STORE": str(tmp_path / "store.db"), "RADSCRIBE_CONFIG": str(tmp_path / "config.toml")}
 
 
@@ -186,3 +189,47 @@ def test_a_signed_report_is_finalised_then_amended_from_the_command_line(radscri
     audit = run([*radscribe_cmd, "audit", report_id[:10]], env)
     actions = [line.split()[3] for line in audit.stdout.splitlines()]
     assert actions.count("sign") == 3 and "command" in actions
+
+
+PNEUMOTHORAX = ["go to indication", "chest pain period", "go to impression", "large right pneumothorax period",
+                "sign as final"]
+
+
+@pytest.fixture(scope="module")
+def pneumothorax_wav(tmp_path_factory):
+    return write_wav(tmp_path_factory.mktemp("dictate") / "ptx.wav", speak_with_pauses(PNEUMOTHORAX))
+
+
+def test_with_a_broken_vocabulary_file_no_final_is_signed_and_the_reason_is_said(radscribe_cmd, pneumothorax_wav, env,
+                                                                                tmp_path):
+    vocab = tmp_path / "vocab"
+    shutil.copytree(data_dir("vocab"), vocab)
+    broken = vocab / "critical_findings.toml"
+    broken.write_text(broken.read_text().replace("category = 1\n", 'category = "one"\n', 1))
+    done = run([*radscribe_cmd, "dictate", str(pneumothorax_wav), "--template", "xr-chest", "--json"],
+               {**env, "RADSCRIBE_VOCAB_DIR": str(vocab)})
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "draft" and "pneumothorax" in report["sections"]["impression"].lower()
+    assert "checks_off" in [f["kind"] for f in report["flags"]]
+    assert "not signed: clinical checks are off" in done.stderr and "critical_findings.toml" in done.stderr
+    drafts = run([*radscribe_cmd, "drafts"], env)
+    assert report["id"][:8] in drafts.stdout  # kept as a draft, nothing lost
+
+
+def test_a_refused_final_is_said_with_exit_status_1(radscribe_cmd, pneumothorax_wav, env, tmp_path):
+    """The critical finding's communication is not recorded: the signing is refused, out loud."""
+    done = run([*radscribe_cmd, "dictate", str(pneumothorax_wav), "--template", "xr-chest"], env)
+    assert done.returncode == 1, done.stderr
+    assert "radscribe: not signed: critical finding pneumothorax: record who was told" in done.stderr
+    assert "draft report" in done.stderr
+
+
+def test_without_a_reader_no_final_is_signed(radscribe_cmd, report_wav, env, tmp_path):
+    (tmp_path / "config.toml").write_text("# no [reader]\n")
+    first = run([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--json"], env)
+    assert first.returncode == 0, first.stderr  # a preliminary needs no reader
+    sign = write_wav(tmp_path / "sign.wav", speak_with_pauses(["sign report"]))
+    final = run([*radscribe_cmd, "dictate", str(sign), "--resume", json.loads(first.stdout)["id"]], env)
+    assert final.returncode == 1
+    assert "no reader configured" in final.stderr and str(tmp_path / "config.toml") in final.stderr

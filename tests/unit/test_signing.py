@@ -1,15 +1,19 @@
 """Signing rules: a final report needs every critical finding's communication recorded and
 every required section filled; a preliminary may go with open flags."""
 
+import shutil
 import time
 
 import pytest
 
+from dictation.data.resources import data_dir
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report
 from dictation.reporting.signing import signing_problems
 from dictation.reporting.templates import TemplateLibrary
+from dictation.ris.document import Signer
 from dictation.speech.transcript import Transcript
+from dictation.testing import READER
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,7 @@ def chest_with_pneumothorax(library):
 
 def test_sign_final_is_refused_until_the_critical_communication_is_recorded(library):
     report = chest_with_pneumothorax(library)
-    controller = ReportController(report)
+    controller = ReportController(report, signer=READER)
     handled = said(controller, "sign as final")
     assert handled.record.kind == "rejected" and report.status == "draft"
     assert "critical finding pneumothorax: record who was told" in handled.outcome.message
@@ -50,15 +54,15 @@ def test_sign_final_is_refused_until_the_critical_communication_is_recorded(libr
 
 def test_a_preliminary_may_be_signed_with_open_flags(library):
     report = chest_with_pneumothorax(library)
-    controller = ReportController(report)
+    controller = ReportController(report, signer=READER)
     assert said(controller, "sign as preliminary").record.kind == "command" and report.status == "preliminary"
-    problems = signing_problems(report, controller.run_checks()[0], "final")
+    problems = signing_problems(report, controller.run_checks()[0], "final", signer=READER)
     assert problems == ["critical finding pneumothorax: record who was told, how and when before signing final"]
 
 
 def test_required_sections_must_be_filled_for_a_final(library):
     report = Report.new(library.get("xr-chest"))
-    controller = ReportController(report)
+    controller = ReportController(report, signer=READER)
     handled = said(controller, "sign as final")
     assert handled.record.kind == "rejected" and "is empty" in handled.outcome.message and "more" in handled.outcome.message
 
@@ -77,20 +81,54 @@ def test_communication_record_is_validated_undone_and_saved(library):
 
 def test_saying_who_was_told_records_the_communication_hands_free(library):
     report = chest_with_pneumothorax(library)
-    controller = ReportController(report)
+    controller = ReportController(report, signer=READER)
     handled = said(controller, "findings communicated to doctor jane roe the emergency physician by telephone period")
     assert handled.record.command == "record_communication" and handled.outcome.ok
     (record,) = report.communications
     assert (record.recipient, record.role, record.method, record.findings) == \
         ("Doctor Jane Roe", "emergency physician", "telephone", ["pneumothorax"])
-    assert report.slot_text("communication").startswith("Pneumothorax communicated to Doctor Jane Roe (emergency physician)")
+    assert report.slot_text("communication").startswith("Pneumothorax communicated by Tess Reader to Doctor Jane Roe (emergency physician)")
     assert said(controller, "sign as final").record.kind == "command" and report.status == "final"
 
 
 def test_the_same_words_without_a_critical_finding_are_plain_dictation(library):
     report = Report.new(library.get("xr-chest"))
     report.go_to("impression")
-    controller = ReportController(report)
+    controller = ReportController(report, signer=READER)
     handled = said(controller, "results discussed with doctor house by phone period")
     assert handled.record.command is None and report.communications == []
     assert report.slot_text("impression") == "Results discussed with doctor house by phone."
+
+
+def test_a_final_needs_a_configured_reader_and_says_where_to_set_one(library):
+    report = Report.new(library.get("xr-chest"), exam={"accession": "A1"})
+    report.go_to("indication")
+    report.dictate("Cough.")
+    report.accept_all_defaults()
+    report.go_to("impression")
+    report.dictate("No acute abnormality.")
+    for signer in (None, Signer(), Signer("R1")):  # nobody, or an id without a name
+        handled = said(ReportController(report, signer=signer), "sign as final")
+        assert handled.record.kind == "rejected" and report.status == "draft"
+        assert "no reader configured" in handled.outcome.message and "config.toml" in handled.outcome.message
+    assert said(ReportController(report, signer=None), "sign as preliminary").outcome.ok
+    assert report.status == "preliminary"
+
+
+def test_with_the_checks_off_a_final_is_refused_and_a_preliminary_says_it_was_not_checked(library, tmp_path,
+                                                                                         monkeypatch):
+    vocab = tmp_path / "vocab"
+    shutil.copytree(data_dir("vocab"), vocab)
+    broken = vocab / "critical_findings.toml"
+    broken.write_text(broken.read_text().replace("category = 1\n", 'category = "one"\n', 1))
+    monkeypatch.setenv("RADSCRIBE_VOCAB_DIR", str(vocab))
+    report = chest_with_pneumothorax(library)
+    report.record_communication("Dr Roe", "", "telephone", time.time(), ["pneumothorax"])
+    controller = ReportController(report, signer=READER)
+    handled = said(controller, "sign as final")
+    assert handled.record.kind == "rejected" and report.status == "draft"
+    assert "clinical checks are off" in handled.outcome.message and "critical_findings.toml" in handled.outcome.message
+    assert "a final needs them" in handled.outcome.message
+    handled = said(controller, "sign as preliminary")
+    assert handled.outcome.ok and report.status == "preliminary" and "not checked" in handled.outcome.message
+    assert [f.kind for f in controller.recorded_flags()] == ["checks_off"]

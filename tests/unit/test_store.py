@@ -66,9 +66,10 @@ def test_a_study_signed_final_leaves_the_worklist_whoever_signs_it(tmp_path):
     """The rule lives in the store: the terminal UI, `radscribe dictate` and the sign screen all
     sign through it, so none of them can forget it."""
     from dictation.config import Config
+    from dictation.testing import READER
     from dictation.workstation import Workstation
 
-    station = Workstation(Config(), tmp_path / "s.db")
+    station = Workstation(Config(reader=READER), tmp_path / "s.db")
     store = station.open_store()
     store.add_worklist_item("A1", priority="stat", template_id="xr-chest", ordered_at=1.0)
     store.add_worklist_item("A2", priority="routine", template_id="xr-chest", ordered_at=2.0)

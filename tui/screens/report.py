@@ -109,6 +109,7 @@ class ReportScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar(self.title_text())
         yield Static(id="status")
+        yield Static(id="banner")
         yield LevelMeter(id="meter")
         with Horizontal(id="body"):
             if self.controller is None:
@@ -130,6 +131,7 @@ class ReportScreen(Screen):
             self.query_one("#report-scroll").border_title = self.controller.report.template.title
             self._show_report()
             self._show_flags([])
+            self._show_banner()
         else:
             self.query_one("#report", TextArea).border_title = "Report"
         self.show_status()
@@ -295,8 +297,25 @@ class ReportScreen(Screen):
             return  # the study was closed while the checks ran
         panel = self.query_one("#flags", ListView)
         await panel.clear()
-        await panel.extend(FlagItem(flag, text) for flag, text in flags_items(flags))
+        report, off = (self.controller.report, self.controller.checks_off) if self.controller else (None, "")
+        await panel.extend(FlagItem(flag, text) for flag, text in flags_items(flags, report, off))
         self.query_one("#flags-title", Static).update(Text(f"Checks ({len(flags)})" if flags else "Checks"))
+        self._show_banner()
+
+    def _show_banner(self) -> None:
+        """A red line above the report while a safety check cannot run: it stays until it can."""
+        if not self.query("#banner") or self.controller is None:
+            return
+        banner = self.query_one("#banner", Static)
+        off = self.controller.checks_off
+        licence = self.controller.licence
+        lines = []
+        if off:
+            lines.append(f"‼ {off} — a final cannot be signed; a preliminary is marked not checked")
+        if not licence.ok and licence.message:
+            lines.append(f"‼ {licence.message}")
+        banner.update(Text("\n".join(lines)))
+        banner.display = bool(lines)
 
     def show_status(self) -> None:
         if not self.is_mounted:

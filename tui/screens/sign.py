@@ -1,7 +1,7 @@
 """The sign screen: every open flag, the communication of critical findings, then sign.
 
 A final report cannot be signed while a critical finding's communication is unrecorded or a
-required section is empty (the engine's `signing_problems`); a preliminary can, with its flags
+required section is empty, the checks are off or no reader is configured (the engine's `signing_problems`); a preliminary can, with its flags
 shown. Recording the communication (who, their role, how, when) puts the sentence into the
 report's communication section.
 """
@@ -20,7 +20,6 @@ from textual.widgets import Button, Input, Select, Static
 from dictation.reporting.controller import ReportController
 from dictation.reporting.records import exam_zone
 from dictation.reporting.report import COMMUNICATION_METHODS
-from dictation.reporting.signing import signing_problems
 from dictation.status import ReportStatus
 
 from ..widgets.report_view import SEVERITY_MARK, minutes
@@ -96,9 +95,8 @@ class SignScreen(ModalScreen[str | None]):
         return "\n".join(lines)
 
     def _refresh(self) -> None:
-        flags, _ = self.controller.run_checks()
-        licence = self.controller.licence
-        problems = signing_problems(self.controller.report, flags, ReportStatus.FINAL, licence)
+        problems = self.controller.signing_problems(ReportStatus.FINAL)
+        flags, licence = self.controller.flags, self.controller.licence
         final = self.query_one("#final", Button)
         final.disabled = bool(problems)
         self.query_one("#preliminary", Button).disabled = bool(licence.blocks("preliminary")) or bool(

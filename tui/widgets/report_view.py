@@ -4,24 +4,38 @@ checks panel's lines. Pure functions of the report, so tests read them without a
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rich.text import Text
 
 from dictation.checks import Flag
+from dictation.reporting.records import exam_zone
 from dictation.reporting.report import Report
 
 SEVERITY_MARK = {"critical": "‼", "warning": "!", "info": "·"}
 
 
-def flags_items(flags: list[Flag]) -> list[tuple[Flag | None, str]]:
-    """The flags panel, one entry per flag (unaccepted defaults summed up in one line)."""
-    if not flags:
-        return [(None, "Nothing to look at yet.")]
+def flags_items(flags: list[Flag], report: Report | None = None, checks_off: str = "") -> list[tuple[Flag | None, str]]:
+    """The flags panel, one entry per flag (unaccepted defaults summed up in one line). A
+    critical finding whose communication is recorded shows who was told, how and when; with
+    the checks off the panel says so first (never "nothing to look at")."""
     out: list[tuple[Flag | None, str]] = []
+    if checks_off:
+        out.append((None, f"‼ {checks_off}. Nothing is being checked: no final can be signed."))
+    if not flags:
+        return out or [(None, "Nothing to look at yet.")]
+    told = {f: c for c in (report.communications if report else []) for f in c.findings}
+    zone = exam_zone(report.exam) if report else None
     defaults = [f for f in flags if f.kind == "default_not_accepted"]
     for f in flags:
         if f.kind == "default_not_accepted":
             continue
         where = f.slot or f.section or ""
+        if f.kind == "critical_finding" and f.finding in told:
+            c = told[f.finding]
+            when = dt.datetime.fromtimestamp(c.at, zone).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z").strip()
+            out.append((f, f"✓ {f.message}: communicated to {c.recipient} by {c.method} at {when}"))
+            continue
         text = f"{SEVERITY_MARK[f.severity]} {f.message}" + (f"  [{where}]" if where else "")
         if f.acr_category:
             text += f"\n   ACR category {f.acr_category}: communicate within {minutes(f.deadline_minutes)}"
