@@ -67,6 +67,14 @@ class StoreError(RadscribeError):
     pass
 
 
+class StoreBusy(StoreError):
+    """Another process held the store longer than the busy timeout: try again later."""
+
+
+class StoreDamaged(StoreError):
+    """SQLite found damaged pages (or the file is not a store): restore from a backup."""
+
+
 class ExportError(RadscribeError):
     pass
 
@@ -86,6 +94,8 @@ __all__ = [
     "TemplateNotFound",
     "ReportLocked",
     "StoreError",
+    "StoreBusy",
+    "StoreDamaged",
     "ExportError",
     "MissingDependency",
 ]

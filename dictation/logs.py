@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import time
 from pathlib import Path
 
 ENV = "RADSCRIBE_LOG"
@@ -32,10 +33,10 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
     file cannot be written (logging then stays off: it must never stop dictation)."""
     path = Path(path) if path else log_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+        handler = _OwnerOnlyHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -47,3 +48,49 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path |
     log.setLevel(level)
     log.propagate = False
     return path
+
+
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+class _OwnerOnlyHandler(logging.handlers.RotatingFileHandler):
+    """Every file of the rotation is created owner-only (0600), not by the umask."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's own signature
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=_owner_only)
+
+
+# -- anchors: the hash chains' heads, kept outside the store ---------------------------------------
+
+def anchors_path() -> Path:
+    """Beside the log, never rotated (one short line per signing)."""
+    return log_path().with_name("radscribe-anchors.log")
+
+
+def write_anchor(store: Path, audit_id: int, audit_hash: str, versions: int, versions_hash: str) -> None:
+    """The store's chain heads, after a signing: ``radscribe audit --verify`` compares them with
+    the chain later. Never stops a signing: a file that cannot be written is logged."""
+    line = f"{time.time():.3f}\t{Path(store).resolve()}\taudit\t{audit_id}\t{audit_hash}\tversions\t{versions}\t{versions_hash}\n"
+    try:
+        path = anchors_path()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8", opener=_owner_only) as f:
+            f.write(line)
+    except OSError as e:
+        log.warning("chain anchor not written (%s)", type(e).__name__)
+
+
+def read_anchors(store: Path) -> list[tuple[int, str]]:
+    """The (audit id, hash) anchors recorded for ``store``, oldest first."""
+    try:
+        text = anchors_path().read_text(encoding="utf-8")
+    except OSError:
+        return []
+    want = str(Path(store).resolve())
+    out = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 8 and parts[1] == want and parts[3].isdigit():
+            out.append((int(parts[3]), parts[4]))
+    return out

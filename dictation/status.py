@@ -14,6 +14,7 @@ class ReportStatus(StrEnum):
     PRELIMINARY = "preliminary"  # signed for the clinicians now; a final follows
     FINAL = "final"  # signed final: changes only through an addendum or a correction
     CORRECTED = "corrected"  # signed again after an addendum or a correction
+    DISCARDED = "discarded"  # a draft the radiologist threw away (kept in the store, audited)
 
 
 # Signed final: the study is read, the text changes only through an amendment.

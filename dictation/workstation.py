@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dictation.config import Config, load_config
+from dictation.logs import log
 
 if TYPE_CHECKING:
     from dictation.reporting.controller import Handled, ReportController
@@ -40,12 +41,14 @@ class Workstation:
 
     config: Config
     store_path: Path | None = None
+    on_warning: Callable[[str], None] | None = None  # how this face says what the user should know
 
     @classmethod
-    def from_config(cls, store_path: str | Path | None = None, config_path: Path | None = None) -> Workstation:
+    def from_config(cls, store_path: str | Path | None = None, config_path: Path | None = None,
+                    on_warning: Callable[[str], None] | None = None) -> Workstation:
         config = load_config(config_path)
         chosen = Path(store_path) if store_path else config.store_path
-        return cls(config, chosen)
+        return cls(config, chosen, on_warning)
 
     @cached_property
     def library(self) -> TemplateLibrary:
@@ -54,10 +57,28 @@ class Workstation:
 
         return TemplateLibrary(self.config.template_folders)
 
+    def check_dictation_files(self) -> None:
+        """Read what dictation cannot go without (spoken forms, the term lexicon, corrections,
+        voice commands, macros) before a screen opens: a broken file is one line, not a crash
+        inside the UI. The clinical checks' files are not needed to dictate: when they are
+        broken the checks are off and no final can be signed (the report screen says so)."""
+        from dictation.reporting.commands import default_commands
+        from dictation.text.pipeline import TextPipeline
+
+        TextPipeline()
+        default_commands()
+
     @cached_property
     def signer(self) -> Signer | None:
         """The radiologist who signs on this workstation ([reader]), or None when none is set."""
         return self.config.reader if self.config.reader.configured else None
+
+    @property
+    def store_file(self) -> Path:
+        """Where the store is (``--store``, the config, ``$RADSCRIBE_STORE``, the user folder)."""
+        from dictation.store.schema import default_path
+
+        return self.store_path or default_path()
 
     def open_store(self, *, actor: str | None = None) -> Store:
         """A connection to the store; the audit actor is the reader unless told (the outbox's
@@ -65,6 +86,12 @@ class Workstation:
         from dictation.store import Store
 
         store = Store(self.store_path, actor=self.config.reader.id if actor is None else actor)
+        if store.restored_guards:
+            message = (f"{store.path}: the guards that keep the audit log and signed versions append-only were "
+                       f"missing and are re-created ({', '.join(store.restored_guards)}); run `radscribe audit --verify`")
+            log.warning("store guards re-created: %s", ", ".join(store.restored_guards))
+            if self.on_warning is not None:
+                self.on_warning(message)
         store.purge_audio(self.config.keep_audio_days)
         return store
 

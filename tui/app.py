@@ -9,6 +9,7 @@ own thread with its own store connection; the orders listener (when configured) 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from dictation.config import Config
-from dictation.errors import RadscribeError
+from dictation.errors import RadscribeError, StoreDamaged
 from dictation.practice.facilities import Practice
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report, load_report
@@ -84,6 +85,7 @@ class RadscribeApp(App):
                  device: int | str | None = None, end_silence_ms: int = 600, push_to_talk: bool = False,
                  practice: Practice | None = None, station: Workstation | None = None) -> None:
         super().__init__()
+        self.startup_warnings: list[str] = []  # said once the screen is up
         # How a worklist study becomes a report (the composition root); tests without a config
         # get one with the defaults.
         self.station = station or Workstation(Config(practice=practice or Practice()))
@@ -172,6 +174,8 @@ class RadscribeApp(App):
         self.critical_line = f"⚠ not communicated: {first.finding} ({where}) {when}{more}"
 
     def on_mount(self) -> None:
+        for line in self.startup_warnings:
+            self.notify(line, title="Store", severity="error", timeout=30)
         for line in self.practice.expiring():
             self.notify(line, title="Licence", severity="warning", timeout=20)
         self.refresh_critical()
@@ -215,9 +219,14 @@ class RadscribeApp(App):
     def open_study(self, item: WorklistItem) -> None:
         """Open a worklist item: its draft if one was started, else a new report from its template."""
         assert self.store is not None and self.station is not None and self.make_controller is not None
-        report = self.station.report_for_study(item, self.store)
+        try:
+            report = self.station.report_for_study(item, self.store)
+            controller = self.make_controller(report, item.id)
+        except RadscribeError as e:  # a broken site template, a damaged store: said, the worklist stays
+            self.notify(f"cannot open {item.accession or 'this study'}: {e}", title="Not opened", severity="error",
+                        timeout=20)
+            return
         self.open_worklist_id = item.id
-        controller = self.make_controller(report, item.id)
         if not controller.licence.ok:
             self.notify(f"{controller.licence.message}: "
                         + ("only a preliminary read can be signed" if controller.licence.preliminary_allowed
@@ -227,9 +236,14 @@ class RadscribeApp(App):
     def open_draft(self, report_id: str) -> None:
         """A draft that belongs to no worklist item (left by a crash or a quit)."""
         assert self.store is not None and self.library is not None and self.make_controller is not None
-        report = load_report(self.store, report_id, self.library)
+        try:
+            report = load_report(self.store, report_id, self.library)
+            controller = self.make_controller(report, None)
+        except RadscribeError as e:
+            self.notify(f"cannot open report {report_id[:8]}: {e} (`radscribe versions {report_id[:8]}` shows what "
+                        "was signed)", title="Not opened", severity="error", timeout=20)
+            return
         self.open_worklist_id = None
-        controller = self.make_controller(report, None)
         if not controller.licence.ok:
             self.notify(controller.licence.message, title="Licence", severity="error", timeout=15)
         self.push_screen(ReportScreen(controller, group=self.group))
@@ -300,7 +314,9 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
     from dictation.workstation import Workstation
 
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens
-    station = Workstation.from_config()
+    warnings: list[str] = []
+    station = Workstation.from_config(on_warning=warnings.append)
+    station.check_dictation_files()
     config = station.config
     library = station.library
     # The outbox delivers on its own thread with its own connection: SQLite transactions must not
@@ -317,6 +333,11 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
                                  f"{e.strerror or e}") from None
         threading.Thread(target=orders.serve_forever, name="radscribe-orders", daemon=True).start()
     store = station.open_store()
+    if store.check_due():  # every page read, at most once a day: damage is found before dictation goes into it
+        damage = store.quick_check()
+        if damage:
+            raise StoreDamaged(f"{store.path} is damaged ({damage[0]}); `radscribe store check` lists it; restore the "
+                               "last backup (docs/practice-admin.md: Backups)")
     store.audit("start", detail="radscribe opened")
 
     def make_controller(report: Report, worklist_id: int | None = None) -> ReportController:
@@ -332,13 +353,17 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
 
     # --audio without --template: a plain dictation pad (a demo, or a machine without a microphone).
     worklist_store = None if (template_id is not None or audio) else store
+    app = RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, model_name=model,
+                       controller=controller,
+                       outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
+                       device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk,
+                       practice=config.practice, station=station)
+    app.startup_warnings = warnings
     try:
-        RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, model_name=model,
-                     controller=controller,
-                     outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
-                     device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk,
-                     practice=config.practice, station=station).run()
+        app.run()
     finally:
         if orders is not None:
             orders.shutdown()
             orders.server_close()
+    if app.return_code:  # the screen stopped on an error it could not show: never exit 0 after a crash
+        sys.exit(app.return_code)

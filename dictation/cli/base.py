@@ -40,7 +40,7 @@ def friendly(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def station(store_path: str | None = None) -> Workstation:
     """The workstation as the config describes it; ``--store`` outranks the config's store."""
-    return Workstation.from_config(store_path)
+    return Workstation.from_config(store_path, on_warning=lambda m: click.echo(f"radscribe: warning: {m}", err=True))
 
 
 store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -42,14 +43,48 @@ def drafts(ctx: click.Context, store_path: str | None, include_signed: bool) -> 
 def drafts_show(ctx: click.Context, draft_id: str, as_json: bool) -> None:
     """One stored report, as `radscribe dictate` prints it."""
 
+    from dictation.errors import DataFileError, TemplateNotFound
     from dictation.reporting.exchange import report_json
 
     ws = station(ctx.obj.get("store"))
-    report = load_report(ws.open_store(), draft_id, ws.library)
+    store = ws.open_store()
+    full = store.resolve_report_id(draft_id)
+    try:
+        report = load_report(store, full, ws.library)
+    except (DataFileError, TemplateNotFound) as e:
+        # History does not depend on today's templates: the signed text is shown as it was stored.
+        signed = store.latest_version(full)
+        if signed is None:
+            fail(f"report {full[:12]} cannot be shown: {e}")
+        click.echo(f"radscribe: its template cannot be loaded now ({e}); signed version {signed.version} as stored:",
+                   err=True)
+        if as_json:
+            click.echo(json.dumps({"id": full, "status": signed.status, "version": signed.version, "text": signed.text,
+                                   "sections": json.loads(signed.sections)}, ensure_ascii=False))
+        else:
+            click.echo(signed.text, nl=False)
+        return
     if as_json:
         click.echo(json.dumps(report_json(report), ensure_ascii=False))
     else:
         click.echo(report.render(with_unaccepted=True), nl=False)
+
+
+@drafts.command("discard")
+@click.argument("draft_id")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.pass_context
+@friendly
+def drafts_discard(ctx: click.Context, draft_id: str, yes: bool) -> None:
+    """Throw an unsigned draft away (audited; its worklist study waits again). Signed reports
+    change only through an addendum or a correction."""
+    ws = station(ctx.obj.get("store"))
+    store = ws.open_store()
+    full = store.resolve_report_id(draft_id)
+    if not yes and not click.confirm(f"Discard draft {full[:12]}?", err=True):
+        fail("not discarded", 1)
+    store.discard_draft(full)
+    click.echo(f"draft {full[:12]} discarded")
 
 
 def _since(value: str | None) -> float | None:
@@ -148,8 +183,8 @@ def versions(report_id: str, show_diff: bool, as_json: bool, store_path: str | N
 
     ws = station(store_path)
     store = ws.open_store()
-    full = load_report(store, report_id, ws.library).id  # a short id works as in `drafts show`
-    rows = store.versions(full)
+    full = store.resolve_report_id(report_id)  # a short id works as in `drafts show`
+    rows = store.versions(full)  # as stored: never re-rendered through today's template
     if not rows:
         click.echo(f"report {full[:12]} has no signed version yet", err=True)
     for v in rows:
@@ -170,15 +205,29 @@ def versions(report_id: str, show_diff: bool, as_json: bool, store_path: str | N
 @main.command()
 @click.argument("report_id", required=False)
 @click.option("--since", help="Entries on or after this date (YYYY-MM-DD).")
+@click.option("--verify", is_flag=True, help="Check the audit log's and the signed versions' hash chains "
+                                             "(and the heads recorded outside the store); exit 1 if broken.")
 @store_option
 @friendly
-def audit(report_id: str | None, since: str | None, store_path: str | None) -> None:
+def audit(report_id: str | None, since: str | None, verify: bool, store_path: str | None) -> None:
     """The audit log: who opened, dictated, signed, exported, reviewed which study, when."""
     import datetime as dt
 
-    ws = station(store_path)
-    store = ws.open_store()
-    full = load_report(store, report_id, ws.library).id if report_id else None
+    from dictation.logs import read_anchors
+
+    store = station(store_path).open_store()
+    if verify:
+        anchors = read_anchors(store.path)
+        problems = store.verify_chains(anchors)
+        for p in problems:
+            click.echo(f"radscribe: {store.path}: {p}", err=True)
+        if problems:
+            sys.exit(1)
+        heads = store.chain_heads()
+        click.echo(f"{store.path}: intact: {heads.audit_id} audit rows, {heads.versions} signed versions, "
+                   f"{len(anchors)} outside anchors match")
+        return
+    full = store.resolve_report_id(report_id) if report_id else None
     for a in store.audit_log(full, _since(since)):
         when = dt.datetime.fromtimestamp(a.at).strftime("%Y-%m-%d %H:%M:%S")
         click.echo(f"{when}  {a.actor:<12} {a.action:<22} {(a.report_id or '-')[:12]:<12} "

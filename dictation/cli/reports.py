@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dictation.cli.base import fail, friendly, main, station, store_option
 from dictation.errors import DataFileError
+
+if TYPE_CHECKING:
+    from dictation.reporting.controller import ReportController
+    from dictation.speech.audio import Samples
 
 
 @main.group()
@@ -79,21 +84,24 @@ def templates_show(template_id: str, as_json: bool) -> None:
 def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json: bool, model: str | None,
             store_path: str | None, no_route: bool, realtime: bool, progress: bool, amend: str | None) -> None:
     """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
-    from dictation.reporting.controller import Handled, dictate_audio
+    from dictation.reporting.controller import Handled
     from dictation.reporting.exchange import report_json
     from dictation.reporting.report import Report, load_report
-    from dictation.speech.audio import FileSource, decode_file
-    from dictation.speech.recognizer import Recognizer
-    from dictation.speech.segmenter import SegmenterOptions
+    from dictation.speech.audio import decode_file
+    from dictation.status import ReportStatus
 
     if template_id is None and resume_id is None:
         fail("give --template ID for a new report, or --resume DRAFT to go on with one")
-    if template_id is not None and resume_id is not None:
-        fail("give --template ID for a new report or --resume DRAFT to go on with one, not both")
     ws = station(store_path)
     config = ws.config
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
     store = ws.open_store()
+    if resume_id is not None:
+        resume_id = store.resolve_report_id(resume_id)  # a draft that does not exist is said first
+        if template_id is not None:
+            fail("give --template ID for a new report or --resume DRAFT to go on with one, not both")
+        if store.report_status(resume_id) == ReportStatus.DISCARDED:
+            fail(f"report {resume_id[:12]} was discarded; start a new one with --template")
     report = load_report(store, resume_id, ws.library) if resume_id else Report.new(ws.library.get(template_id or ""))
     refusal = report.amendment_refusal(amend)
     if refusal:
@@ -112,28 +120,10 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     outbox = ws.outbox(store)
     controller = ws.controller(report, store, outbox=outbox, route=config.route_by_anatomy and not no_route,
                                on_handled=show)
-    if not controller.licence.ok:
-        click.echo(f"radscribe: warning: {controller.licence.message}", err=True)
-    if amend and not report.amendment:
-        started = controller.command(f"begin_{amend}", via="command line")
-        if not started.outcome.ok:
-            fail(started.outcome.message)
-    segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
-    recognizer = Recognizer(model)
-    if realtime:
-        from dictation.speech.session import DictationSession, SessionError
-
-        errors: list[str] = []
-        session = DictationSession(FileSource(audio, realtime=True),
-                                   lambda e: errors.append(e.message) if isinstance(e, SessionError) else None,
-                                   recognizer=recognizer, controller=controller, segmenter=segmenter)
-        session.start()
-        session.wait()
-        if errors:
-            fail(errors[0])
-    else:
-        dictate_audio(samples, recognizer, controller, segmenter)
-    controller.run_checks()  # the final state (the session checked after every utterance)
+    try:
+        _dictate_into(controller, audio, samples, model, realtime, amend, config.end_silence_ms)
+    finally:
+        controller.close()
     if outbox is not None:
         for attempt in outbox.deliver_due():
             click.echo(f"radscribe: {attempt.destination}: {attempt.delivery.outcome}: {attempt.delivery.detail}", err=True)
@@ -153,6 +143,39 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
         click.echo(f"radscribe: {message}", err=True)
     if refused or controller.checks_off:
         sys.exit(1)  # a signing was refused, or the clinical checks did not run
+
+
+def _dictate_into(controller: ReportController, audio: str, samples: Samples, model: str | None, realtime: bool,
+                  amend: str | None, end_silence_ms: int) -> None:
+    """The recording through the controller: from the file, or replayed in real time."""
+    from dictation.reporting.controller import dictate_audio
+    from dictation.speech.audio import FileSource
+    from dictation.speech.recognizer import Recognizer
+    from dictation.speech.segmenter import SegmenterOptions
+
+    report = controller.report
+    if not controller.licence.ok:
+        click.echo(f"radscribe: warning: {controller.licence.message}", err=True)
+    if amend and not report.amendment:
+        started = controller.command(f"begin_{amend}", via="command line")
+        if not started.outcome.ok:
+            fail(started.outcome.message)
+    segmenter = SegmenterOptions(end_silence_ms=end_silence_ms)
+    recognizer = Recognizer(model)
+    if realtime:
+        from dictation.speech.session import DictationSession, SessionError
+
+        errors: list[str] = []
+        session = DictationSession(FileSource(audio, realtime=True),
+                                   lambda e: errors.append(e.message) if isinstance(e, SessionError) else None,
+                                   recognizer=recognizer, controller=controller, segmenter=segmenter)
+        session.start()
+        session.wait()
+        if errors:
+            fail(errors[0])
+    else:
+        dictate_audio(samples, recognizer, controller, segmenter)
+    controller.run_checks()  # the final state (the session checked after every utterance)
 
 
 @main.command()

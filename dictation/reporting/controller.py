@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dictation.checks import Checker, Flag, FlagKind
-from dictation.errors import RadscribeError, ReportLocked, StoreError
-from dictation.logs import log
+from dictation.errors import DataFileError, RadscribeError, ReportLocked, StoreError
+from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
 from dictation.reporting.playback import PlaybackCache
@@ -33,6 +33,7 @@ from dictation.speech.segmenter import SegmenterOptions, split_utterances
 from dictation.speech.transcript import Transcript
 from dictation.status import ReportStatus
 from dictation.store import Store
+from dictation.store.reports import lease_owner
 from dictation.text.pipeline import TextPipeline, WrittenUtterance
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ class Question:
     def prompt(self) -> str:
         phrase = self.command.phrase or self.command.describe()
         return f"“{phrase[:1].upper()}{phrase[1:]}?” say yes to do it, no to write “{self.heard.text.strip()}” as dictation"
+
+
+LEASE_SECONDS = 300.0  # renewed on use; a process that died on this machine loses it at once
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,30 @@ class ReportController:
         self.check_error = ""
         # The audio of recent utterances, for "play that back" (in the store too with [audio] keep).
         self.playback = PlaybackCache(report.id, store if keep_audio else None)
+        self._lease = ""  # this process's hold on the report in the store: one dictating process at a time
+        self._lease_at = 0.0
         if store is not None:
+            self._lease = lease_owner()
+            store.take_lease(report.id, self._lease, LEASE_SECONDS)  # a stored report held elsewhere: refused here
             store.save_report(report)
+            store.take_lease(report.id, self._lease, LEASE_SECONDS)  # a new report: its row exists now
+            self._lease_at = time.time()
             store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status, actor=self._actor)
+
+    def renew_lease(self) -> None:
+        """Keep the hold on the report (the screen calls this while a study is open)."""
+        if self.store is not None and self._lease:
+            self.store.take_lease(self.report.id, self._lease, LEASE_SECONDS)
+            self._lease_at = time.time()
+
+    def close(self) -> None:
+        """The study is closed here: another process may open it at once."""
+        if self.store is not None and self._lease:
+            try:
+                self.store.release_lease(self.report.id, self._lease)
+            except StoreError as e:  # it runs out by itself
+                log.warning("report %s: lease not released (%s)", self.report.id[:8], type(e).__name__)
+            self._lease = ""
 
     @property
     def checker(self) -> Checker:
@@ -177,8 +202,14 @@ class ReportController:
         """What stops signing ``status`` now, with the checks run on the report as it stands."""
         if self.checks:
             self.run_checks()
-        return signing_problems(self.report, self.flags if self.checks else [], status, self.licence,
-                                signer=self.signer, checks_off=self.checks_off)
+        problems = signing_problems(self.report, self.flags if self.checks else [], status, self.licence,
+                                    signer=self.signer, checks_off=self.checks_off)
+        try:
+            self.report.render()  # what is signed is the rendered text: a body that fails stops any signing
+        except DataFileError as e:
+            problems.insert(0, f"template {self.report.template.id} cannot render this report ({e}); "
+                               "`radscribe templates check` shows the fix")
+        return problems
 
     def _sign_blocked(self, command: Command | None) -> str:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
@@ -396,6 +427,8 @@ class ReportController:
         report = self.report
         report.utterances.append(record)
         if self.store is not None:
+            if self._lease and time.time() - self._lease_at > LEASE_SECONDS / 4:
+                self.renew_lease()
             entries, signed = [], None
             if report.version > version_before:
                 if self.outbox is not None:
@@ -403,6 +436,9 @@ class ReportController:
                 # The flags as the signing saw them (_sign_blocked checked the report just before).
                 signed = build_version(report, self.signer, self.recorded_flags(), self.store.latest_version(report.id))
             self.store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
+            if signed is not None:  # the chains' heads, outside the store too
+                heads = self.store.chain_heads()
+                write_anchor(self.store.path, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
         # Ids, kinds and statuses only: never the text or the exam.
         log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,
                  f" ({record.command})" if record.command else "")

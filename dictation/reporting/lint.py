@@ -173,18 +173,38 @@ def check_template(t: Template, commands: CommandSet) -> list[Problem]:
         if s.required and s.key not in used:
             add(t.line("sections", si, "key"), f"required section {s.key!r} never appears in the body")
     if not any(p.line and p.line >= t.body_line for p in out):
-        for label, with_defaults in (("with defaults", True), ("empty", False)):
+        for label, filled in _fillings(t):
+            section_texts = {k: v for k, v in filled.items() if "." not in k}
+            fields: dict[str, dict[str, str]] = {}
+            for k, v in filled.items():
+                if "." in k:
+                    sec, fld = k.split(".", 1)
+                    fields.setdefault(sec, {})[fld] = v
             try:
-                filled = {sl.key: (sl.default or "") if with_defaults else "" for sl in t.slots}
-                section_texts = {k: v for k, v in filled.items() if "." not in k}
-                fields: dict[str, dict[str, str]] = {}
-                for k, v in filled.items():
-                    if "." in k:
-                        sec, fld = k.split(".", 1)
-                        fields.setdefault(sec, {})[fld] = v
-                render(t, section_texts, fields)
+                render(t, section_texts, fields, exam=_SAMPLE_EXAM)
             except DataFileError as e:
                 add(e.line, f"rendering {label} fails: {e.detail}")
+                break  # one rendering problem is enough to fix first
+    return out
+
+
+# What a real report puts into the body: every exam key an order or `dictate` fills.
+_SAMPLE_EXAM = {"accession": "ACC1", "patient_id": "MRN1", "patient_name": "Doe^Jane", "birth_date": "19800101",
+                "sex": "F", "facility": "GENERAL", "exam_code": "71046", "exam_description": "XR Chest",
+                "exam_time": "2026-01-01 08:00", "ordering_physician": "Roe^Rick"}
+
+
+def _fillings(t: Template) -> list[tuple[str, dict[str, str]]]:
+    """The ways a report fills the body: every default, everything empty, every field dictated
+    (free text with numbers and punctuation), and each pick-list option in turn."""
+    slots = t.slots
+    out = [("with defaults", {sl.key: sl.default or "" for sl in slots}),
+           ("empty", {sl.key: "" for sl in slots}),
+           ("with every field dictated", {sl.key: "A 12 mm nodule, 3.5 cm from the hilum; no effusion." for sl in slots})]
+    width = max((len(sl.options) for sl in slots), default=0)
+    for i in range(width):
+        picked = {sl.key: sl.options[i % len(sl.options)] if sl.options else (sl.default or "") for sl in slots}
+        out.append((f"with pick-list option {i + 1}", picked))
     return out
 
 

@@ -108,6 +108,9 @@ def render(template: Template, sections: Mapping[str, str], fields: Mapping[str,
         raise
     except TemplateError as e:
         raise DataFileError(template.path, _render_error_line(template, e), f"rendering failed: {e}") from None
+    except Exception as e:  # {{ findings / 2 }} and the like: the body's fault, said with its line
+        raise DataFileError(template.path, _render_error_line(template, e),
+                            f"rendering failed: {type(e).__name__}: {e}") from None
 
 
 def _render_error_line(template: Template, e: Exception) -> int | None:

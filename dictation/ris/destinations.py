@@ -18,6 +18,7 @@
     name = "drop"
     kind = "dir"
     path = "/srv/ris-drop"       # REPORT-vN-status.json and .txt, written atomically
+    file_mode = "0640"           # default "0600" (owner only): a RIS that reads as another user needs group read
 
     [[export]]
     name = "fhir"
@@ -82,6 +83,7 @@ class DirConfig(_Model):
     facilities: list[str] = []  # only reports from these facilities (MSH-4 / exam facility); empty: all
     kind: Literal["dir"]
     path: str
+    file_mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0600"  # "0640": a RIS reading as another user
 
 
 class FHIRConfig(_Model):
@@ -135,6 +137,12 @@ def parse_destinations(items: list[Any], path: Path, text: str) -> list[HL7Confi
     for name in names:
         if names.count(name) > 1:
             raise DataFileError(path, line_of(text, "export"), f"two [[export]] destinations are named {name!r}")
+    for d in parsed:  # a certificate or token file that is not there is a config error now, not a retry for ever
+        for key in ("ca_file", "cert_file", "key_file", "token_file"):
+            value = getattr(d, key, None)
+            if value and not Path(value).expanduser().is_file():
+                raise DataFileError(path, line_of(text, key) or line_of(text, "export"),
+                                    f"[[export]] {d.name}: {key} {value!r} does not exist")
     return parsed
 
 
@@ -197,6 +205,7 @@ class DirDestination:
         self.config = config
         self.name = config.name
         self.folder = Path(config.path).expanduser()
+        self.mode = int(config.file_mode, 8)
 
     def build(self, version: ReportVersion) -> bytes:
         data = {
@@ -214,8 +223,8 @@ class DirDestination:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             # Text first, JSON last: a poller that waits for the JSON finds both complete.
-            _atomic_write(self.folder / f"{stem}.txt", data["text"].encode("utf-8"))
-            _atomic_write(self.folder / f"{stem}.json", payload)
+            _atomic_write(self.folder / f"{stem}.txt", data["text"].encode("utf-8"), self.mode)
+            _atomic_write(self.folder / f"{stem}.json", payload, self.mode)
         except OSError as e:
             return Delivery("retry", f"{self.folder}: {e.strerror or e}")
         return Delivery("sent", f"written to {self.folder / stem}.json")
@@ -228,10 +237,11 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".radscribe-", suffix=".tmp")
+def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".radscribe-", suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -6,6 +6,7 @@ Built from the engine's `Report` (signing in a session) or from the JSON `radscr
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -113,13 +114,31 @@ class ReportVersion:
                 template=template,
                 sections={str(k): str(v) for k, v in dict(data["sections"]).items()},
                 text=str(data["text"]),
-                exam=dict(data.get("exam") or {}),
+                exam=_exam(dict(data.get("exam") or {})),
                 signed_at=float(data.get("signed_at") or time.time()),
                 signer=signer or _signer(data.get("exam") or {}),
                 kind=str(data.get("signed_kind") or data["status"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ExportError(f"not a radscribe report (as `radscribe dictate --json` prints): {e}") from None
+
+
+def _exam(exam: dict[str, Any]) -> dict[str, Any]:
+    """The exam as messages use it: ``exam_time`` as seconds since 1970 (a number, or an ISO
+    8601 date-time as a person would write it into a JSON file)."""
+    value = exam.get("exam_time")
+    if value in (None, ""):
+        return exam
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        try:
+            when = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ExportError(f"exam_time {str(value)[:40]!r} is not a time: write seconds since 1970 or an ISO "
+                              "date-time such as 2026-11-29T08:30:00+01:00") from None
+        seconds = (when if when.tzinfo else when.astimezone()).timestamp()
+    return {**exam, "exam_time": seconds}
 
 
 def _signer(exam: dict[str, Any]) -> Signer:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dictation.errors import StoreError
+from dictation.errors import StoreBusy, StoreError
 from dictation.logs import log
 from dictation.reporting.templates import TemplateLibrary
 from dictation.ris.hl7 import segments, unescape
@@ -33,6 +33,9 @@ from dictation.store import Store
 PRIORITY = {"S": "stat", "STAT": "stat", "A": "urgent", "ASAP": "urgent", "U": "urgent", "P": "urgent", "R": "routine",
             "T": "routine", "C": "routine"}
 CANCEL = {"CA", "OC", "DC", "OD", "CR"}
+
+
+STORE_ATTEMPTS = 2  # each waits the store's busy timeout before giving up
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,11 @@ class OrderHandler:
             result = OrderResult("AR", "refused", "", f"radscribe takes ORM^O01 and OMI^O23 orders, not {kind or 'this'}")
         else:
             with self._lock:
-                result = self._apply(segs)
+                try:
+                    result = self._apply(segs)
+                except StoreError as e:  # the worklist cannot be read (busy, damaged): the sender is told, not hung up on
+                    code = "AR" if isinstance(e, StoreBusy) else "AE"
+                    result = OrderResult(code, "refused", "", f"the worklist store cannot take orders now ({type(e).__name__})")
         result = OrderResult(result.code, result.action, result.accession, result.text, control_id)
         log.info("order message %s (%s): %s %s", control_id or "-", kind or "?", result.code, result.action)
         if self.on_order is not None:
@@ -154,11 +161,17 @@ class OrderHandler:
             "placer_order": placer,
             "filler_order": filler,
         }
-        try:
-            action = self.store.upsert_worklist_item(accession, **item)
-        except StoreError as e:
-            return OrderResult("AE", "refused", accession, str(e))
-        return OrderResult("AA", action, accession)
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                action = self.store.upsert_worklist_item(accession, **item)
+            except StoreBusy:  # another process held the store past its busy timeout: once more, then AR
+                if attempt + 1 < STORE_ATTEMPTS:
+                    continue
+                return OrderResult("AR", "refused", accession, "the worklist store is busy: send the order again later")
+            except StoreError as e:
+                return OrderResult("AE", "refused", accession, str(e))
+            return OrderResult("AA", action, accession)
+        raise AssertionError("unreachable")
 
 
 def _ack(segs: dict[str, list[str]], result: OrderResult) -> bytes:

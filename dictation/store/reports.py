@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from dictation.errors import StoreError
 from dictation.status import SIGNED_FINAL
 from dictation.store.base import StoreBase
+from dictation.store.chain import next_version_hash
 from dictation.store.records import (
     DraftSummary,
     OutboxEntry,
@@ -48,9 +51,7 @@ class ReportsStore(StoreBase):
         with self.transaction() as db:
             self._upsert(db, report, now)
             if signed is not None:
-                db.execute("INSERT INTO report_versions (report_id, version, status, kind, signer_id, signer_name, "
-                           "signed_at, text, sections, state, flags, metrics, differences) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", signed.row())
+                self.insert_version(db, signed)
             for entry in outbox or []:
                 self._enqueue(db, entry, now)
             if signed is not None:
@@ -74,6 +75,56 @@ class ReportsStore(StoreBase):
             self._upsert(db, report, now)
             for entry in outbox:
                 self._enqueue(db, entry, now)
+
+    def resolve_report_id(self, report_id: str) -> str:
+        """The full id of a stored report from its id or a unique prefix of it."""
+        rows = self.db.execute("SELECT id FROM reports WHERE id = ? OR id LIKE ?", (report_id, f"{report_id}%")).fetchall()
+        if len(rows) != 1:
+            what = "no report" if not rows else "more than one report"
+            raise StoreError(f"{what} with id {report_id!r} in {self.path} (`radscribe drafts --all` lists them)")
+        return str(rows[0]["id"])
+
+    def discard_draft(self, report_id: str, actor: str | None = None) -> None:
+        """Throw a draft away: it leaves the drafts list and its worklist study is waiting again.
+        The rows stay (audited, nothing erased); a signed report is never discarded."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status, worklist_id FROM reports WHERE id = ?", (report_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no report with id {report_id!r} in {self.path}")
+            if row["status"] != "draft":
+                raise StoreError(f"report {report_id[:12]} is {row['status']}: only an unsigned draft can be discarded "
+                                 "(a signed report changes through an addendum or a correction)")
+            self._check_lease(db, report_id)
+            db.execute("UPDATE reports SET status = 'discarded', updated_at = ? WHERE id = ?", (time.time(), report_id))
+            if row["worklist_id"] is not None:
+                db.execute("UPDATE worklist SET state = 'waiting', updated_at = ? WHERE id = ? AND state != 'done'",
+                           (time.time(), row["worklist_id"]))
+            self._audit(db, "discard", report_id, "", "draft discarded", actor=actor)
+
+    # -- leases: one process dictates into a draft at a time ---------------------------------------
+
+    def take_lease(self, report_id: str, owner: str, seconds: float = 120.0) -> None:
+        """Hold ``report_id`` for ``owner`` (renew before ``seconds`` pass; a holder that died
+        loses it when it runs out). Another live holder: StoreError saying who."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute("SELECT lease_owner, lease_until FROM reports WHERE id = ?", (report_id,)).fetchone()
+            if row is not None and row["lease_owner"] not in ("", owner) and row["lease_until"] > now \
+                    and _alive(row["lease_owner"]):
+                raise StoreError(f"report {report_id[:12]} is being dictated by another radscribe "
+                                 f"({row['lease_owner']}, for {row['lease_until'] - now:.0f} s more unless renewed); "
+                                 "close it there first")
+            db.execute("UPDATE reports SET lease_owner = ?, lease_until = ? WHERE id = ?", (owner, now + seconds, report_id))
+
+    def release_lease(self, report_id: str, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE reports SET lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ?",
+                       (report_id, owner))
+
+    def _check_lease(self, db: sqlite3.Connection, report_id: str) -> None:
+        row = db.execute("SELECT lease_owner, lease_until FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is not None and row["lease_owner"] and row["lease_until"] > time.time() and _alive(row["lease_owner"]):
+            raise StoreError(f"report {report_id[:12]} is open in another radscribe ({row['lease_owner']})")
 
     def report_state(self, report_id: str) -> dict[str, Any]:
         """The stored state of one report (a unique prefix of its id will do)."""
@@ -125,3 +176,30 @@ class ReportsStore(StoreBase):
         if n:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted pages leave the log too
         return n
+
+    def insert_version(self, db: sqlite3.Connection, signed: SignedState) -> None:
+        """One signed version, chained to the one before it (inside the caller's transaction)."""
+        row = signed.row()
+        db.execute("INSERT INTO report_versions (report_id, version, status, kind, signer_id, signer_name, "
+                   "signed_at, text, sections, state, flags, metrics, differences, hash) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*row, next_version_hash(db, row)))
+
+
+def lease_owner() -> str:
+    """This process, as a lease names it: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(owner: str) -> bool:
+    """False when the holder was a process on this machine that is gone (a crash): its lease
+    need not be waited out. A holder on another machine is taken as alive until it runs out."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

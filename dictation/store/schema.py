@@ -151,7 +151,33 @@ MIGRATIONS = [
         PRIMARY KEY (report_id, seq)
     )
     """,
+    # 5: evidence. Each audit row and each signed version carries a hash over its content and
+    # the previous row's hash (two chains; rows already there are sealed by the migration). The
+    # meta table keeps housekeeping (when the store was last checked for damage). A lease on a
+    # draft: one process dictates into it at a time.
+    """
+    ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE report_versions ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    ALTER TABLE reports ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN lease_until REAL NOT NULL DEFAULT 0
+    """,
 ]
+
+# The guards on the append-only tables, by name: re-created at open when missing.
+TRIGGERS = {
+    "report_versions_no_update": "CREATE TRIGGER report_versions_no_update BEFORE UPDATE ON report_versions "
+                                 "BEGIN SELECT RAISE(ABORT, 'a signed version is never changed: sign an addendum or a correction'); END;",
+    "report_versions_no_delete": "CREATE TRIGGER report_versions_no_delete BEFORE DELETE ON report_versions "
+                                 "BEGIN SELECT RAISE(ABORT, 'a signed version is never deleted'); END;",
+    "audit_no_update": "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    "audit_no_delete": "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+}
+
+# The columns each chain's hash covers, in order (the hash column itself excluded).
+AUDIT_CHAIN = ("id", "at", "actor", "action", "report_id", "accession", "detail")
+VERSION_CHAIN = ("report_id", "version", "status", "kind", "signer_id", "signer_name", "signed_at", "text", "sections",
+                 "state", "flags", "metrics", "differences")
 
 
 def statements(script: str) -> Iterator[str]:

@@ -7,11 +7,12 @@ shared connection of ``base``; every SQL statement of radscribe is in this packa
 from __future__ import annotations
 
 from dictation.store.history import HistoryStore
+from dictation.store.integrity import IntegrityStore
 from dictation.store.outbox_queue import OutboxStore
 from dictation.store.reports import ReportsStore
 from dictation.store.worklist import WorklistStore
 
 
-class Store(ReportsStore, WorklistStore, HistoryStore, OutboxStore):
+class Store(ReportsStore, WorklistStore, HistoryStore, OutboxStore, IntegrityStore):
     """The store: drafts and utterances, the worklist, signed versions, audit, critical-result
     timers, peer reviews and the outbox queue, in one SQLite file (WAL, synchronous=FULL)."""

@@ -61,7 +61,8 @@ class WorklistStore(StoreBase):
 
     def draft_for(self, worklist_id: int) -> str | None:
         """The newest report already started for a worklist item (a crash or a quit left it)."""
-        row = self.db.execute("SELECT id FROM reports WHERE worklist_id = ? ORDER BY updated_at DESC LIMIT 1",
+        row = self.db.execute("SELECT id FROM reports WHERE worklist_id = ? AND status != 'discarded' "
+                              "ORDER BY updated_at DESC LIMIT 1",
                               (worklist_id,)).fetchone()
         return str(row["id"]) if row else None
 

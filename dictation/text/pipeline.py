@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dictation.errors import RadscribeError
 from dictation.speech.audio import Samples, decode_file
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
@@ -59,6 +60,9 @@ class TextPipeline:
         self.normalizer = normalizer or Normalizer()
         self.corrector = corrector or default_corrector()
         self.lexicon = lexicon or default_term_lexicon()
+        if group and group not in self.lexicon.groups:  # a template's group is linted; a typed one is checked here
+            known = ", ".join(g for g in self.lexicon.groups if g != "general")
+            raise RadscribeError(f"no lexicon group {group!r} (groups: {known})")
         self.group = group
 
     def decode_options(self) -> DecodeOptions:

@@ -42,7 +42,7 @@ def seed_report(store, library, accession, facility, priority, *, ordered, preli
                               [{"kind": k, "severity": "warning", "finding": None, "section": None, "acr_category": None}
                                for k in flags] if kind == "final" else [],
                               metrics or {}, diff)
-            db.execute("INSERT INTO report_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", v.row())
+            store.insert_version(db, v)
     return report
 
 

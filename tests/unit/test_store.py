@@ -48,7 +48,7 @@ def test_unknown_draft_and_not_a_database(tmp_path):
         load_report(store, "nope")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="cannot open the radscribe store"):
+    with pytest.raises(StoreError, match="not a radscribe store"):
         Store(junk)
 
 

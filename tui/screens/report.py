@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, ListItem, ListView, Static, TextArea
 
 from dictation.checks import Flag
+from dictation.errors import RadscribeError
 from dictation.reporting.controller import ReportController
 from dictation.reporting.records import Outcome
 from dictation.reporting.report import Report
@@ -144,6 +145,7 @@ class ReportScreen(Screen):
         self.session.start()
         if self.controller is not None:
             self.run_worker(self._first_check, thread=True, exit_on_error=False)
+            self.set_interval(60, self._renew_lease)
 
     def _first_check(self) -> None:
         """Load the checks off the UI thread and show what an opened draft already has."""
@@ -160,6 +162,17 @@ class ReportScreen(Screen):
             self.session.stop()
             if self.rapp.session is self.session:
                 self.rapp.session = None
+        if self.controller is not None:
+            self.controller.close()  # another workstation may open the study now
+
+    def _renew_lease(self) -> None:
+        if self.controller is None:
+            return
+        try:
+            self.controller.renew_lease()
+        except RadscribeError as e:  # a damaged or busy store: said, dictation goes on (it is stored per utterance)
+            self.rapp.detail = str(e)
+            self.show_status()
 
     # -- engine events -------------------------------------------------------------------------
 
