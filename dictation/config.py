@@ -3,6 +3,11 @@
     [templates]
     folders = ["/srv/radiology/site-templates"]   # site templates; same id overrides a built-in
 
+    [vocab]
+    folder = "/srv/radiology/site-vocab"          # lexicon.txt, corrections.toml, macros.toml add to the
+                                                  # built-ins (a site entry wins); any other vocab file
+                                                  # there replaces the built-in file of that name
+
     [dictation]
     route_by_anatomy = true     # send a findings sentence to the field its anatomy words name
     end_silence_ms = 600        # silence that ends an utterance
@@ -85,6 +90,7 @@ class Config:
     practice: Practice = field(default_factory=Practice)
     keep_audio: bool = False
     keep_audio_days: int = 7
+    vocab_folder: Path | None = None  # the site's vocabulary, layered over the built-in one
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -94,7 +100,7 @@ def load_config(path: Path | None = None) -> Config:
             raise DataFileError(path, None, f"config file not found (named by ${ENV})")
         return Config()
     data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict, "reader": dict, "outbox": dict,
-                            "export": list, "orders": dict, "facility": list, "audio": dict})
+                            "export": list, "orders": dict, "facility": list, "audio": dict, "vocab": dict})
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
     check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms", "push_to_talk"})
@@ -150,7 +156,11 @@ def load_config(path: Path | None = None) -> Config:
     if store is not None and not isinstance(store, str):
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
+    check_keys(path, data, "vocab", {"folder"})
+    vocab = data.get("vocab", {}).get("folder")
+    if vocab is not None and (not isinstance(vocab, str) or not (base / Path(vocab).expanduser()).is_dir()):
+        raise DataFileError(path, line_of(text, "folder"), f"[vocab] folder {vocab!r} is not a folder")
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
                   (base / Path(store).expanduser()) if store else None, path, Signer(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
-                  push_to_talk, practice, keep, keep_days)
+                  push_to_talk, practice, keep, keep_days, (base / Path(vocab).expanduser()) if vocab else None)

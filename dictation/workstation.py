@@ -46,7 +46,10 @@ class Workstation:
     @classmethod
     def from_config(cls, store_path: str | Path | None = None, config_path: Path | None = None,
                     on_warning: Callable[[str], None] | None = None) -> Workstation:
+        from dictation.data.resources import set_site_vocab
+
         config = load_config(config_path)
+        set_site_vocab(config.vocab_folder)  # every vocabulary loader reads the site's layer from here on
         chosen = Path(store_path) if store_path else config.store_path
         return cls(config, chosen, on_warning)
 

@@ -302,7 +302,7 @@ class RadscribeApp(App):
         screen = self.screen
         if isinstance(screen, ReportScreen) and screen.controller is not None:
             report = screen.controller.report
-            if report.status == "draft" and report.utterances:
+            if report.status == "draft" and report.has_work:
                 self.push_screen(QuitScreen(report.template.title), callback=lambda yes: self.exit() if yes else None)
                 return
         self.exit()

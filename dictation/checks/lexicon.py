@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dictation.data.files import line_of, parse_toml, read_text
-from dictation.data.resources import data_dir
+from dictation.data.resources import data_dir, site_vocab, vocab_file
 from dictation.errors import DataFileError
 
 CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "PROBABLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY")
@@ -172,12 +172,14 @@ class ClinicalLexicon:
 
 
 def load_clinical_lexicon(folder: Path | None = None) -> ClinicalLexicon:
-    folder = Path(folder) if folder else data_dir("vocab")
-    crit: CriticalFile = _load(folder / "critical_findings.toml", CriticalFile)
-    obs: ObservationFile = _load(folder / "observations.toml", ObservationFile)
-    ctx: ContextFile = _load(folder / "context_rules.toml", ContextFile)
-    anatomy: AnatomyFile = _load(folder / "anatomy.toml", AnatomyFile)
-    path = folder / "critical_findings.toml"
+    def where(name: str) -> Path:  # a folder given: its files; else the site's file or the built-in
+        return Path(folder) / name if folder else vocab_file(name)
+
+    crit: CriticalFile = _load(where("critical_findings.toml"), CriticalFile)
+    obs: ObservationFile = _load(where("observations.toml"), ObservationFile)
+    ctx: ContextFile = _load(where("context_rules.toml"), ContextFile)
+    anatomy: AnatomyFile = _load(where("anatomy.toml"), AnatomyFile)
+    path = where("critical_findings.toml")
     text = read_text(path)
     seen: dict[str, str] = {}
     for f in crit.finding:
@@ -194,14 +196,14 @@ def load_clinical_lexicon(folder: Path | None = None) -> ClinicalLexicon:
             other = owner.setdefault(term.lower(), f.name)
             if other != f.name:
                 raise DataFileError(path, _line_of_value(text, term), f"term {term!r} belongs to both {other!r} and {f.name!r}")
-    _check_context(folder / "context_rules.toml", ctx)
+    _check_context(where("context_rules.toml"), ctx)
     return ClinicalLexicon(
         categories={int(k): v for k, v in crit.category.items()},
         findings=list(crit.finding),
         observations=list(obs.observation),
         context=list(ctx.rule),
         anatomy=anatomy,
-        folder=folder,
+        folder=where("critical_findings.toml").parent,
     )
 
 
@@ -221,9 +223,9 @@ def _check_context(path: Path, ctx: ContextFile) -> None:
 
 def default_clinical_lexicon() -> ClinicalLexicon:
     """The lexicon of the vocabulary folder in use (read once per folder and process)."""
-    return _lexicon_of(data_dir("vocab"))
+    return _lexicon_of(data_dir("vocab"), site_vocab())
 
 
 @cache
-def _lexicon_of(folder: Path) -> ClinicalLexicon:
-    return load_clinical_lexicon(folder)
+def _lexicon_of(builtin: Path, site: Path | None) -> ClinicalLexicon:
+    return load_clinical_lexicon()

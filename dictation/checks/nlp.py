@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dictation.checks.lexicon import ClinicalLexicon, default_clinical_lexicon, expand
-from dictation.data.resources import data_dir
+from dictation.data.resources import data_dir, site_vocab
 
 # ConText category → the Span attributes it sets (is_probable is radscribe's own).
 _ATTRIBUTES = {
@@ -233,15 +233,15 @@ def context_of(ent: Any) -> dict[str, bool]:
     }
 
 
-_shared: dict[Path, Pipeline] = {}
+_shared: dict[tuple[Path, Path | None], Pipeline] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_pipeline() -> Pipeline:
     """One pipeline per process and vocabulary folder, built on first use (callers should do
     that off the UI thread)."""
-    folder = data_dir("vocab")
+    key = (data_dir("vocab"), site_vocab())
     with _shared_lock:
-        if folder not in _shared:
-            _shared[folder] = Pipeline(default_clinical_lexicon())
-        return _shared[folder]
+        if key not in _shared:
+            _shared[key] = Pipeline(default_clinical_lexicon())
+        return _shared[key]

@@ -68,6 +68,7 @@ def main(ctx: click.Context, audio: str | None, template_id: str | None, model: 
     from dictation.logs import setup_logging
 
     setup_logging()  # no patient data goes in it (see dictation/logs.py)
+    station()  # the config read once for every command: a broken one is one line; the site's vocabulary is in use
     if ctx.invoked_subcommand is not None:
         return
     if audio is not None:

@@ -88,6 +88,7 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     from dictation.reporting.exchange import report_json
     from dictation.reporting.report import Report, load_report
     from dictation.speech.audio import decode_file
+    from dictation.speech.segmenter import SegmenterOptions, split_utterances
     from dictation.status import ReportStatus
 
     if template_id is None and resume_id is None:
@@ -95,6 +96,9 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     ws = station(store_path)
     config = ws.config
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
+    segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
+    if not split_utterances(samples, segmenter):
+        fail(f"{audio}: no speech found (silence or noise only); nothing stored")
     store = ws.open_store()
     if resume_id is not None:
         resume_id = store.resolve_report_id(resume_id)  # a draft that does not exist is said first

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dictation.cli.base import device_arg, fail, friendly, main
+from dictation.cli.base import device_arg, fail, friendly, main, station
 from dictation.errors import RadscribeError
 
 
@@ -33,6 +33,10 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
             result = transcribe_file(path, recognizer, pipeline)
         except RadscribeError as e:  # one bad file does not lose the others
             click.echo(f"radscribe: {e}", err=True)
+            failed += 1
+            continue
+        if not result.text.strip():
+            click.echo(f"radscribe: {path}: no speech found (silence or noise only)", err=True)
             failed += 1
             continue
         if as_json:
@@ -119,18 +123,27 @@ def vocab() -> None:
 
 @vocab.command("check")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True))
+@friendly
 def vocab_check(folder: str | None) -> None:
     """Validate every vocab file: spoken forms, lexicon, corrections, commands, macros, critical
-    findings, observations, context rules, anatomy (exit 1 on problems)."""
-    from dictation.data.resources import data_dir
+    findings, observations, context rules, anatomy (exit 1 on problems). Without FOLDER: the
+    vocabulary in use, the site's folder ([vocab] folder) layered over the built-in one, with
+    the macros checked against every template in use."""
+    from dictation.data.resources import data_dir, site_vocab
     from dictation.reporting.lint import check_vocabulary
 
-    root = Path(folder) if folder else data_dir("vocab")
-    problems = check_vocabulary(root)
+    ws = station()
+    if folder:
+        problems = check_vocabulary(Path(folder))
+        what = folder
+    else:
+        problems = check_vocabulary(None, ws.library.loadable())
+        site = site_vocab()
+        what = f"{data_dir('vocab')}" + (f" with {site} over it" if site else "")
     for problem in problems:
         click.echo(problem)
     if problems:
         sys.exit(1)
-    click.echo(f"{root}: vocabulary OK")
+    click.echo(f"{what}: vocabulary OK")
 
 

@@ -51,3 +51,34 @@ def user_file(env: str, folder: str, name: str) -> Path:
 
     base = {"config": user_config_dir, "data": user_data_dir}[folder]
     return Path(base("radscribe", appauthor=False)) / name
+
+
+# -- the site's vocabulary folder, layered over the built-in one ([vocab] folder in the config) -----
+
+_site_vocab: Path | None = None
+
+
+def set_site_vocab(folder: Path | None) -> None:
+    """The site folder the config names (set once, when the workstation reads its config)."""
+    global _site_vocab
+    _site_vocab = Path(folder) if folder else None
+
+
+def site_vocab() -> Path | None:
+    return _site_vocab
+
+
+def vocab_file(name: str) -> Path:
+    """The file a loader reads for ``name``: the site's copy when it has one, else the built-in."""
+    if _site_vocab is not None and (_site_vocab / name).is_file():
+        return _site_vocab / name
+    return data_dir("vocab") / name
+
+
+def vocab_layers(name: str) -> list[Path]:
+    """Built-in first, then the site's file if it has one: for the files whose entries add up
+    (lexicon.txt, corrections.toml, macros.toml), a site entry wins over a built-in one."""
+    layers = [data_dir("vocab") / name]
+    if _site_vocab is not None and (_site_vocab / name).is_file():
+        layers.append(_site_vocab / name)
+    return layers

@@ -19,7 +19,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from dictation.data.files import check_keys, line_of, load_toml
-from dictation.data.resources import data_dir
+from dictation.data.resources import vocab_file, vocab_layers
 from dictation.errors import DataFileError
 from dictation.reporting.templates import Template
 
@@ -73,7 +73,7 @@ class Command:
 
 
 def load_commands(path: Path | None = None, macros_path: Path | None = None) -> CommandSet:
-    path = Path(path) if path else data_dir("vocab") / "commands.toml"
+    path = Path(path) if path else vocab_file("commands.toml")
     data = load_toml(path, {"commands": dict, "matching": dict})
     text = data["__text__"]
     check_keys(path, data, "commands", COMMANDS)
@@ -102,7 +102,17 @@ def load_commands(path: Path | None = None, macros_path: Path | None = None) -> 
 
 
 def load_macros(path: Path | None = None) -> list[Macro]:
-    path = Path(path) if path else data_dir("vocab") / "macros.toml"
+    """One macros file, or (no path) the built-in macros with the site's added (a site macro
+    with a built-in's name replaces it)."""
+    if path is not None:
+        return _load_macros(Path(path))
+    by_name: dict[str, Macro] = {}
+    for layer in vocab_layers("macros.toml"):
+        by_name.update({m.name: m for m in _load_macros(layer)})
+    return list(by_name.values())
+
+
+def _load_macros(path: Path) -> list[Macro]:
     raw = load_toml(path, _AnyTable())
     text = raw.pop("__text__")
     out = []

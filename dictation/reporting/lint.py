@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dictation.errors import DataFileError
-from dictation.reporting.commands import CommandParser, CommandSet, default_commands, normalise
+from dictation.reporting.commands import CommandParser, CommandSet, Macro, default_commands, normalise
 from dictation.reporting.render import body_uses, compile_body, environment, render
 from dictation.reporting.templates import BODY_GLOBALS, SECTION_ATTRIBUTES, SUFFIX, Template, load_template
 from dictation.text.correction import default_term_lexicon
@@ -208,33 +208,60 @@ def _fillings(t: Template) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def check_vocabulary(root: Path) -> list[str]:
-    """Every problem in a vocab folder, one line each with file and line: spoken forms, the term
-    lexicon, corrections, commands and macros (and phrases the matcher cannot tell apart), and
-    the clinical checks' files (critical findings, observations, context rules, anatomy)."""
+def check_vocabulary(root: Path | None = None, templates: Iterable[Template] = ()) -> list[str]:
+    """Every problem in a vocab folder (``root``), or in the vocabulary in use (no root: the
+    built-in files with the site's layered over them), one line each with file and line:
+    spoken forms, the term lexicon, corrections, commands and macros (and phrases the matcher
+    cannot tell apart), and the clinical checks' files (critical findings, observations,
+    context rules, anatomy). With ``templates``, a macro that applies to every template must
+    fill only what every one of them has."""
     from dictation.checks import load_clinical_lexicon
+    from dictation.data.resources import vocab_file
     from dictation.reporting.commands import CommandParser, load_commands, load_macros
     from dictation.text.correction import load_corrections, load_term_lexicon
     from dictation.text.spoken import load_spoken_rules
 
+    def at(name: str) -> Path | None:
+        return root / name if root is not None else None
+
     problems: list[str] = []
-    loaders: tuple[tuple[str, Callable[[Path], object]], ...] = (
+    loaders: tuple[tuple[str, Callable[[Path | None], object]], ...] = (
         ("spoken.toml", load_spoken_rules), ("lexicon.txt", load_term_lexicon),
         ("corrections.toml", load_corrections), ("macros.toml", load_macros))
     for name, loader in loaders:
         try:
-            loader(root / name)
+            loader(at(name))
         except DataFileError as e:
             problems.append(str(e))
     try:
-        commands = load_commands(root / "commands.toml", root / "macros.toml")
+        commands = load_commands(at("commands.toml"), at("macros.toml"))
     except DataFileError as e:
         problems.append(str(e))
     else:
         # Fixed phrases that the matcher cannot tell apart (two commands, or a command and a macro).
-        problems += [f"{root / 'commands.toml'}: {why}" for _, _, why in CommandParser(commands).collisions()]
+        where = root / "commands.toml" if root is not None else vocab_file("commands.toml")
+        problems += [f"{where}: {why}" for _, _, why in CommandParser(commands).collisions()]
+        problems += _macros_for_every_template(commands.macros, list(templates),
+                                               root / "macros.toml" if root is not None else vocab_file("macros.toml"))
     try:
         load_clinical_lexicon(root)  # critical_findings, observations, context_rules, anatomy
     except DataFileError as e:
         problems.append(str(e))
     return problems
+
+
+def _macros_for_every_template(macros: Iterable[Macro], templates: list[Template], path: Path) -> list[str]:
+    """A macro without ``templates`` is offered in every report: what it fills must be in each."""
+    out = []
+    for macro in macros:
+        if macro.templates or not templates:
+            continue
+        for key in [*macro.fields, *([macro.target] if macro.target else [])]:
+            lacking = [t.id for t in templates
+                       if key not in {sl.key for sl in t.slots} | {sec.key for sec in t.spec.sections}]
+            if lacking:
+                shown = ", ".join(lacking[:4]) + (f" and {len(lacking) - 4} more" if len(lacking) > 4 else "")
+                out.append(f"{path}: macro {macro.name} applies to every template but fills {key!r}, which {shown} "
+                           "do not have; list the templates it is for (templates = [...])")
+                break
+    return out

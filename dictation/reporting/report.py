@@ -98,6 +98,10 @@ class Report:
     def unaccepted_defaults(self) -> list[str]:
         return [k for k, pieces in self.slots.items() if any(not p.accepted for p in pieces)]
 
+    @property
+    def has_work(self) -> bool:  # said or typed into (not only defaults): worth a question before quitting
+        return bool(self.utterances) or any(p.source != "default" for pieces in self.slots.values() for p in pieces)
+
     def sections_text(self, *, with_unaccepted: bool = False) -> dict[str, str]:
         out: dict[str, str] = {}
         for s in self.template.spec.sections:

@@ -337,3 +337,13 @@ class TemplateLibrary:
     def __iter__(self) -> Iterator[Template]:
         for template_id in self.ids():
             yield self.get(template_id)
+
+    def loadable(self) -> list[Template]:
+        """Every template that loads (the broken ones are `radscribe templates check`'s to report)."""
+        out = []
+        for template_id in self.ids():
+            try:
+                out.append(self.get(template_id))
+            except DataFileError:
+                continue
+        return out

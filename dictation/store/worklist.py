@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 from typing import Any
@@ -18,6 +19,25 @@ def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - WORKLIST_FIELDS
     if unknown:
         raise ValueError(f"unknown worklist fields: {sorted(unknown)}")
+    birth = fields.get("birth_date")
+    if birth:
+        fields["birth_date"] = checked_birth_date(str(birth))
+
+
+def checked_birth_date(text: str) -> str:
+    """A birth date as YYYY-MM-DD (YYYYMMDD accepted): a real day, not in the future, after 1880.
+    Anything else is refused: a wrong birth date is a patient-identity error."""
+    value = text.strip()
+    digits = value.replace("-", "")
+    try:
+        if not (digits.isdigit() and len(digits) == 8) or ("-" in value and len(value) != 10):
+            raise ValueError
+        day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        raise StoreError(f"birth date {text[:20]!r} is not a date: write YYYY-MM-DD") from None
+    if day > dt.date.today() or day.year < 1880:
+        raise StoreError(f"birth date {day.isoformat()} is not possible")
+    return day.isoformat()
 
 
 class WorklistStore(StoreBase):

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
 from dictation.data.files import check_keys, line_of, load_toml, read_text, require_str_list, require_str_map
-from dictation.data.resources import data_dir
+from dictation.data.resources import vocab_layers
 from dictation.errors import DataFileError
 
 _TERM = re.compile(r"^[A-Za-z][A-Za-z0-9 '\-/]*$")
@@ -56,7 +56,18 @@ class TermLexicon:
 
 
 def load_term_lexicon(path: Path | None = None) -> TermLexicon:
-    path = Path(path) if path else data_dir("vocab") / "lexicon.txt"
+    """One lexicon file, or (no path) the built-in with the site's terms added to their groups."""
+    if path is not None:
+        return _load_term_lexicon(Path(path))
+    merged: dict[str, list[str]] = {}
+    for layer in vocab_layers("lexicon.txt"):
+        for group, terms in _load_term_lexicon(layer).groups.items():
+            merged.setdefault(group, [])
+            merged[group] += [t for t in terms if t not in merged[group]]
+    return TermLexicon(merged)
+
+
+def _load_term_lexicon(path: Path) -> TermLexicon:
     groups: dict[str, list[str]] = {}
     current: str | None = None
     for number, raw in enumerate(read_text(path).splitlines(), start=1):
@@ -88,7 +99,17 @@ class Corrections:
 
 
 def load_corrections(path: Path | None = None) -> Corrections:
-    path = Path(path) if path else data_dir("vocab") / "corrections.toml"
+    """One corrections file, or (no path) the built-in with the site's entries over it."""
+    if path is not None:
+        return _load_corrections(Path(path))
+    merged = Corrections({}, set(), set())
+    for layer in vocab_layers("corrections.toml"):
+        part = _load_corrections(layer)
+        merged = Corrections({**merged.phrases, **part.phrases}, merged.protected | part.protected, merged.words | part.words)
+    return merged
+
+
+def _load_corrections(path: Path) -> Corrections:
     data = load_toml(path, {"corrections": dict, "protected": dict, "vocabulary": dict})
     check_keys(path, data, "protected", {"words"})
     check_keys(path, data, "vocabulary", {"words"})

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from dictation.data.files import check_keys, load_toml, require_str_list, require_str_map
-from dictation.data.resources import data_dir
+from dictation.data.resources import vocab_file
 from dictation.errors import DataFileError
 
 _SENTENCE_END = {".", "?", "!"}
@@ -48,7 +48,7 @@ _ALLOWED: dict[str, type | tuple[type, ...]] = {
 
 
 def load_spoken_rules(path: Path | None = None) -> SpokenRules:
-    path = Path(path) if path else data_dir("vocab") / "spoken.toml"
+    path = Path(path) if path else vocab_file("spoken.toml")
     data = load_toml(path, _ALLOWED)
     text = data["__text__"]
     check_keys(path, data, "numbers", {"words", "hundred", "decimal_point", "digits_after", "by", "homophones"})

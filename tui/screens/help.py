@@ -58,6 +58,7 @@ KEYS = [
 def help_text() -> Text:
     commands = default_commands()
     out = Text()
+    out.append("Esc, F1 or Q closes this help; ↑ ↓ PgUp PgDn scroll.\n\n", style="bold reverse")
     out.append("Voice commands", style="bold")
     out.append(" — say the whole phrase on its own; anything else is dictation\n\n")
     for name, phrases in commands.phrases.items():

@@ -489,6 +489,16 @@ class ReportScreen(Screen):
         self._show_report()
         self.show_status()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc goes back to the worklist only when there is one under this report (not with
+        --template or --audio): the footer offers no key that does nothing."""
+        if action == "close":
+            from .worklist import WorklistScreen
+
+            stack = self.app.screen_stack
+            return len(stack) > 1 and isinstance(stack[-2], WorklistScreen)
+        return True
+
     def action_close(self) -> None:
         from .worklist import WorklistScreen
 

@@ -235,6 +235,9 @@ class WorklistScreen(Screen):
     def action_open_next(self) -> None:
         if self.rows:
             self.rapp.open_study(self.rows[0])
+        else:
+            self.rapp.notify("no study waiting: orders arrive from the RIS, or add one with `radscribe worklist add`",
+                             severity="warning")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()

@@ -94,7 +94,7 @@ def report_rich(report: Report, tentative: str = "") -> Text:
             elif not (is_active and tentative):
                 line.append("…", style="dim")
             if is_active and tentative:
-                line.append((" " if accepted else "") + tentative, style="italic grey62")
+                line.append((" " if pieces else "") + tentative, style="italic grey62")  # after any text, a space
             if is_active:
                 line.stylize("on grey23")
             out.append_text(line)
