@@ -612,3 +612,83 @@ async def test_peer_review_screen_records_a_radpeer_score(tmp_path, library):
         await wait_for(pilot, lambda: isinstance(app.screen, WorklistScreen))
     (review,) = store.reviews()
     assert (review.score, review.reviewer, review.comment) == ("2b", "R-ME", "Missed pneumothorax on the left.")
+
+
+@pytest.mark.asyncio
+async def test_a_broken_site_template_is_said_and_the_worklist_stays(tmp_path, library):
+    site = tmp_path / "site"
+    site.mkdir()
+    body = (data_dir("templates") / "xr-chest.j2").read_text()
+    (site / "xr-chest.j2").write_text(body.replace("title:", "title: [broken", 1))
+    broken = TemplateLibrary([site])
+    store = worklist_store(tmp_path)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), store=store, library=broken,
+                       make_controller=lambda report, wid: ReportController(report, store=store), clock=lambda: NOW,
+                       show_clock=False)
+    app.station.__dict__["library"] = broken  # the workstation's library is the broken one too
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=[r.accession for r in app.screen.rows].index("ACC-R1"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, WorklistScreen)  # not opened, not crashed
+        said = [n.message for n in app._notifications]
+        assert any("cannot open ACC-R1" in m and "xr-chest.j2" in m for m in said), said
+
+
+@pytest.mark.asyncio
+async def test_rough_edges_of_the_worklist_and_the_report_screen(tmp_path, library):
+    empty = Store(tmp_path / "empty.db")
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), store=empty, library=library,
+                       make_controller=lambda report, wid: ReportController(report, store=empty), clock=lambda: NOW,
+                       show_clock=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("n")  # open next on an empty worklist: said, not silent
+        await pilot.pause()
+        assert any("no study waiting" in n.message for n in app._notifications)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert "Esc, F1 or Q closes this help" in str(app.screen.query_one("#help-text", Static).render())
+        await pilot.press("escape")
+    # A report opened on its own (--template): Esc has nowhere to go, so the footer does not offer it.
+    controller = ReportController(Report.new(library.get("xr-chest")), store=Store(tmp_path / "s.db"), checks=False)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.pause()
+        assert app.screen.check_action("close", ()) is False
+        controller.report.type_text("impression", "No acute abnormality.")  # typed, nothing said
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert "is a draft" in str(app.screen.query_one("#quit-question", Static).render())
+        await pilot.press("n")
+
+
+def test_tentative_words_after_a_default_are_spaced(library):
+    from tui.widgets.report_view import report_rich
+
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("findings.lines_tubes")
+    plain = report_rich(report, tentative="there is a moderate").plain
+    line = next(x for x in plain.splitlines() if x.startswith("▶"))
+    assert "tubes. there is a moderate" in line, line
+
+
+@pytest.mark.asyncio
+async def test_a_draft_is_discarded_from_the_worklist_after_asking(tmp_path, library):
+    app, store = worklist_app(tmp_path, library)
+    item = next(r for r in store.worklist() if r.accession == "ACC-R1")
+    report = Report.new(library.get("xr-chest"), exam={"accession": "ACC-R1"})
+    store.save_report(report, worklist_id=item.id)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=[r.accession for r in app.screen.rows].index("ACC-R1"))
+        await pilot.press("d")
+        await pilot.pause()
+        assert "Discard the draft of ACC-R1?" in str(app.screen.query_one("#quit-question", Static).render())
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, WorklistScreen)
+    assert store.draft_for(item.id) is None and store.report_status(report.id) == "discarded"
+    assert store.audit_log()[-1].action == "discard"

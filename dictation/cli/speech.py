@@ -35,9 +35,11 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
             click.echo(f"radscribe: {e}", err=True)
             failed += 1
             continue
-        if not result.text.strip():
+        if not result.text.strip():  # said, and counted as a file that gave nothing (JSON still has its object)
             click.echo(f"radscribe: {path}: no speech found (silence or noise only)", err=True)
             failed += 1
+            if as_json:
+                click.echo(json.dumps(result.to_json(), ensure_ascii=False))
             continue
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))

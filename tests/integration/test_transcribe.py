@@ -48,7 +48,7 @@ def test_bad_file_among_good_ones_loses_nothing(radscribe_cmd, recordings, tmp_p
     assert len(errors) == 1 and errors[0].startswith("radscribe: cannot read") and "Traceback" not in out.stderr
 
 
-def test_silence_and_noise_give_no_text(radscribe_cmd, tmp_path):
+def test_silence_and_noise_give_no_text_and_say_so(radscribe_cmd, tmp_path):
     import numpy as np
 
     from tests.voice import write_wav
@@ -57,8 +57,11 @@ def test_silence_and_noise_give_no_text(radscribe_cmd, tmp_path):
     silence = write_wav(tmp_path / "silence.wav", np.zeros(16000 * 4, np.float32))
     noise = write_wav(tmp_path / "noise.wav", (rng.standard_normal(16000 * 4) * 0.05).astype(np.float32))
     out = transcribe(radscribe_cmd, "--json", silence, noise)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 2, out.stderr  # nothing to transcribe is an input problem, said per file
     assert [json.loads(line)["text"] for line in out.stdout.splitlines()] == ["", ""]
+    assert out.stderr.count("no speech found") == 2 and "Traceback" not in out.stderr
+    plain = transcribe(radscribe_cmd, silence)
+    assert plain.stdout == "" and "silence.wav: no speech found" in plain.stderr
 
 
 def test_raw_mode_is_plain_whisper(radscribe_cmd, recordings):

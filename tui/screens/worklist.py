@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from dictation.errors import RadscribeError
 from dictation.status import SIGNED_FINAL
 
 from ..widgets.title import TitleBar
@@ -65,6 +66,7 @@ class WorklistScreen(Screen):
         Binding("r", "refresh", "Refresh"),
         Binding("s", "toggle_signed", "Signed"),
         Binding("v", "review", "Peer review"),
+        Binding("d", "discard", "Discard draft"),
     ]
 
     def __init__(self, clock: Callable[[], float] = time.time, limits: dict[str, int] | None = None) -> None:
@@ -224,6 +226,48 @@ class WorklistScreen(Screen):
             self.rapp.open_draft(self.loose[row - len(self.rows)].id)
         elif row - len(self.rows) - len(self.loose) < len(self.signed):
             self.rapp.open_draft(self.signed[row - len(self.rows) - len(self.loose)].id)
+
+    def _selected_draft(self) -> tuple[str, str] | None:
+        """(report id, what to call it) of the unsigned draft on the selected row, if any."""
+        store = self.rapp.store
+        row = self.query_one(DataTable).cursor_row
+        if store is None:
+            return None
+        if row < len(self.rows):
+            item = self.rows[row]
+            draft = store.draft_for(item.id)
+            if draft and store.report_status(draft) == "draft":
+                return draft, f"the draft of {item.accession}"
+            return None
+        if row - len(self.rows) < len(self.loose):
+            d = self.loose[row - len(self.rows)]
+            return d.id, f"draft {d.id[:8]} ({d.template_id})"
+        return None
+
+    def action_discard(self) -> None:
+        """D: throw away the selected study's unsigned draft (asked first; audited)."""
+        from .quit import ConfirmScreen
+
+        picked = self._selected_draft()
+        if picked is None:
+            self.rapp.notify("no unsigned draft on this row (a signed report changes through an addendum)",
+                             severity="warning")
+            return
+        report_id, what = picked
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.rapp.store is None:
+                return
+            try:
+                self.rapp.store.discard_draft(report_id)
+            except RadscribeError as e:
+                self.rapp.notify(str(e), severity="error", timeout=15)
+                return
+            self.rapp.notify(f"{what} discarded")
+            self.action_refresh()
+
+        self.app.push_screen(ConfirmScreen(f"Discard {what}? The study waits again, without it (the store keeps it, audited)."),
+                             callback=answered)
 
     def action_toggle_signed(self) -> None:
         self.show_signed = not self.show_signed
