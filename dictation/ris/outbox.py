@@ -7,8 +7,13 @@
   (preliminary before final before corrected): a later version waits while an earlier one is
   unsent, even if it is retrying.
 - States: ``pending`` (waiting for its time), ``in_flight`` (being sent), ``sent``, ``dead``
-  (the receiver said the message is wrong, or it could not be built). After a crash,
-  ``in_flight`` goes back to ``pending`` and is sent again with the same bytes and id.
+  (the receiver said the message is wrong, or it could not be built). A message in flight is
+  held by the process sending it (an owner and a lease a few times the destination's timeout);
+  only a delivering pass takes back a claim that ran out or whose owner died on this machine,
+  never a listing, and a sender marks the outcome only while it still holds the claim.
+- Delivery is at least once: a crash between sending and storing the ACK sends the message
+  again, with the same bytes and control id (HL7 MSH-10, the FHIR identifier, the DICOM SOP
+  Instance UID), so the receiver can tell a repeat.
 - Retries back off exponentially with jitter; a message undelivered for longer than
   ``alert_after`` seconds puts its destination in the alert state.
 """
@@ -21,12 +26,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dictation.errors import ExportError
+from dictation.errors import ExportError, StoreError
 from dictation.logs import log
 from dictation.reporting.report import Report
 from dictation.ris.destinations import Delivery, Destination
 from dictation.ris.document import ReportVersion, Signer
 from dictation.store import OutboxEntry, OutboxMessage, Store
+from dictation.store.reports import lease_owner
 
 BASE_DELAY = 5.0
 MAX_DELAY = 900.0
@@ -70,7 +76,7 @@ class Outbox:
         self.clock = clock
         self.rng = rng
         self._lock = threading.Lock()
-        self.recover()
+        self.owner = f"{lease_owner()}#outbox-{id(self):x}"  # who holds the messages this outbox sends
 
     # -- queueing ------------------------------------------------------------------------------
 
@@ -110,14 +116,15 @@ class Outbox:
     # -- delivering ----------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """After a crash: messages caught in flight are sent again (same bytes, same id)."""
-        return self.store.recover_in_flight()
+        """Messages whose sender died or hung past its lease are due again (same bytes, same id)."""
+        return self.store.recover_in_flight(self.clock())
 
     def deliver_due(self) -> list[Attempt]:
         """One pass: for each destination, send messages that are due, one at a time, in order,
         until one fails or none is due."""
         attempts = []
         with self._lock:
+            self.recover()
             for name, dest in self.destinations.items():
                 while True:
                     row = self.store.next_due(name, self.clock())
@@ -132,24 +139,41 @@ class Outbox:
         return attempts
 
     def _send(self, dest: Destination, message: OutboxMessage) -> Attempt | None:
-        if not self.store.claim(message):  # still pending, nothing else in flight here
-            return None
+        timeout = float(getattr(getattr(dest, "config", None), "timeout_seconds", 10.0))
+        if not self.store.claim(message, self.owner, self.clock() + max(60.0, 3 * timeout)):
+            return None  # no longer pending, or something else is in flight here
         try:
             delivery = dest.deliver(message.payload)
         except Exception as e:  # a bug in a channel must not lose the message: retry later, say why
             delivery = Delivery("retry", f"{type(e).__name__}: {e}")
         now = self.clock()
         if delivery.outcome == "sent":
-            self.store.mark_sent(message, delivery.ack, now)
+            held = self._record(lambda: self.store.mark_sent(message, delivery.ack, now, self.owner))
         elif delivery.outcome == "dead":
-            self.store.mark_dead(message, delivery.detail, delivery.ack, now)
+            held = self._record(lambda: self.store.mark_dead(message, delivery.detail, delivery.ack, now, self.owner))
         else:
-            self.store.reschedule(message, now + backoff(message.attempts + 1, self.rng), delivery.detail)
+            at = now + backoff(message.attempts + 1, self.rng)
+            held = self._record(lambda: self.store.reschedule(message, at, delivery.detail, self.owner))
+        if not held:  # the lease ran out meanwhile: another pass sends it again (same id)
+            log.warning("outbox message %d to %s: outcome not recorded (claim lost or store unavailable)", message.id,
+                        dest.name)
         # The outcome only: a receiver's error text may quote the message (patient data).
         (log.info if delivery.outcome == "sent" else log.warning)(
             "outbox message %d (%s v%d) to %s: %s after %d attempt(s)", message.id, message.status, message.version,
             dest.name, delivery.outcome, message.attempts + 1)
         return Attempt(message.id, dest.name, message.control_id, delivery)
+
+    @staticmethod
+    def _record(write: Callable[[], bool], tries: int = 3) -> bool:
+        """Store an outcome, trying again when the store is busy: a message is never left in
+        flight for want of one write (if it is, its lease runs out and it is sent again)."""
+        for attempt in range(tries):
+            try:
+                return write()
+            except StoreError as e:
+                log.warning("outbox: outcome not stored yet (%s), attempt %d", type(e).__name__, attempt + 1)
+                time.sleep(0.5 * (attempt + 1))
+        return False
 
     def run(self, stop: threading.Event, poll: float = 1.0,
             on_pass: Callable[[list[DestinationState]], None] | None = None) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from dictation.store.base import StoreBase
 from dictation.store.records import DestinationCounts, OutboxEntry, OutboxMessage, from_row
+from dictation.store.reports import owner_alive
 
 _LISTED = ("id, report_id, version, status, destination, kind, control_id, state, attempts, next_attempt_at, "
            "last_error, created_at, sent_at")
@@ -23,10 +24,16 @@ class OutboxStore(StoreBase):
             for e in entries:
                 self._enqueue(db, e, now or time.time())
 
-    def recover_in_flight(self) -> int:
-        """Messages caught in flight by a crash go back to pending (same bytes, same id)."""
+    def recover_in_flight(self, now: float) -> int:
+        """Messages whose claim ran out (the process sending them died or hung) go back to
+        pending, to be sent again with the same bytes and id. A live claim is never touched."""
         with self.transaction() as db:
-            return int(db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'in_flight'").rowcount)
+            rows = db.execute("SELECT id, claim_owner, claim_until FROM outbox WHERE state = 'in_flight'").fetchall()
+            stale = [r["id"] for r in rows if r["claim_until"] <= now or not owner_alive(r["claim_owner"])]
+            for message_id in stale:
+                db.execute("UPDATE outbox SET state = 'pending', claim_owner = '', claim_until = 0 WHERE id = ? "
+                           "AND state = 'in_flight'", (message_id,))
+            return len(stale)
 
     def next_due(self, destination: str, now: float) -> OutboxMessage | None:
         """The next message to send to ``destination``: due, no earlier version of its report
@@ -41,31 +48,43 @@ class OutboxStore(StoreBase):
         ).fetchone()
         return from_row(OutboxMessage, {**dict(row), "payload": bytes(row["payload"])}) if row else None
 
-    def claim(self, message: OutboxMessage) -> bool:
-        """Take a message for sending: still pending, and nothing else in flight to its destination."""
+    def claim(self, message: OutboxMessage, owner: str, until: float) -> bool:
+        """Take a message for sending (``owner`` holds it until ``until``): still pending, and
+        nothing else in flight to its destination."""
         with self.transaction() as db:
             return bool(db.execute(
-                "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id = ? AND state = 'pending' "
+                "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, claim_owner = ?, claim_until = ? "
+                "WHERE id = ? AND state = 'pending' "
                 "AND NOT EXISTS (SELECT 1 FROM outbox f WHERE f.destination = ? AND f.state = 'in_flight')",
-                (message.id, message.destination)).rowcount)
+                (owner, until, message.id, message.destination)).rowcount)
 
-    def mark_sent(self, message: OutboxMessage, ack: bytes | None, now: float) -> None:
+    def mark_sent(self, message: OutboxMessage, ack: bytes | None, now: float, owner: str) -> bool:
+        """Sent, if ``owner`` still holds the claim (False: it ran out and another process took
+        the message back; the receiver may see it twice, with the same control id)."""
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, ack = ?, last_error = '' WHERE id = ?",
-                       (now, ack, message.id))
+            if not db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, ack = ?, last_error = '', claim_owner = '' "
+                              "WHERE id = ? AND state = 'in_flight' AND claim_owner = ?",
+                              (now, ack, message.id, owner)).rowcount:
+                return False
             self._audit(db, "export", message.report_id, "", f"{message.status} v{message.version} to "
                         f"{message.destination} ({message.kind}, {message.control_id})", now, actor="outbox")
+            return True
 
-    def mark_dead(self, message: OutboxMessage, reason: str, ack: bytes | None, now: float) -> None:
+    def mark_dead(self, message: OutboxMessage, reason: str, ack: bytes | None, now: float, owner: str) -> bool:
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'dead', last_error = ?, ack = ? WHERE id = ?", (reason, ack, message.id))
+            if not db.execute("UPDATE outbox SET state = 'dead', last_error = ?, ack = ?, claim_owner = '' "
+                              "WHERE id = ? AND state = 'in_flight' AND claim_owner = ?",
+                              (reason, ack, message.id, owner)).rowcount:
+                return False
             self._audit(db, "export_failed", message.report_id, "", f"{message.status} v{message.version} to "
                         f"{message.destination}: dead-lettered", now, actor="outbox")
+            return True
 
-    def reschedule(self, message: OutboxMessage, at: float, reason: str) -> None:
+    def reschedule(self, message: OutboxMessage, at: float, reason: str, owner: str) -> bool:
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
-                       (at, reason, message.id))
+            return bool(db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, claim_owner = '' "
+                "WHERE id = ? AND state = 'in_flight' AND claim_owner = ?", (at, reason, message.id, owner)).rowcount)
 
     def retry_message(self, message_id: int, now: float) -> bool:
         """A failing or dead-lettered message (that could be built) is due again now."""

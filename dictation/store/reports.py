@@ -110,7 +110,7 @@ class ReportsStore(StoreBase):
         with self.transaction() as db:
             row = db.execute("SELECT lease_owner, lease_until FROM reports WHERE id = ?", (report_id,)).fetchone()
             if row is not None and row["lease_owner"] not in ("", owner) and row["lease_until"] > now \
-                    and _alive(row["lease_owner"]):
+                    and owner_alive(row["lease_owner"]):
                 raise StoreError(f"report {report_id[:12]} is being dictated by another radscribe "
                                  f"({row['lease_owner']}, for {row['lease_until'] - now:.0f} s more unless renewed); "
                                  "close it there first")
@@ -123,7 +123,7 @@ class ReportsStore(StoreBase):
 
     def _check_lease(self, db: sqlite3.Connection, report_id: str) -> None:
         row = db.execute("SELECT lease_owner, lease_until FROM reports WHERE id = ?", (report_id,)).fetchone()
-        if row is not None and row["lease_owner"] and row["lease_until"] > time.time() and _alive(row["lease_owner"]):
+        if row is not None and row["lease_owner"] and row["lease_until"] > time.time() and owner_alive(row["lease_owner"]):
             raise StoreError(f"report {report_id[:12]} is open in another radscribe ({row['lease_owner']})")
 
     def report_state(self, report_id: str) -> dict[str, Any]:
@@ -190,10 +190,11 @@ def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(owner: str) -> bool:
+def owner_alive(owner: str) -> bool:
     """False when the holder was a process on this machine that is gone (a crash): its lease
-    need not be waited out. A holder on another machine is taken as alive until it runs out."""
-    host, _, pid = owner.rpartition(":")
+    need not be waited out. A holder on another machine is taken as alive until it runs out.
+    An owner is ``host:pid``, optionally followed by ``#`` and what in that process holds it."""
+    host, _, pid = owner.split("#", 1)[0].rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return True
     try:

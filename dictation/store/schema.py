@@ -162,6 +162,11 @@ MIGRATIONS = [
     ALTER TABLE reports ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
     ALTER TABLE reports ADD COLUMN lease_until REAL NOT NULL DEFAULT 0
     """,
+    # 6: a message in flight has an owner and a lease: only an expired claim is taken back.
+    """
+    ALTER TABLE outbox ADD COLUMN claim_owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN claim_until REAL NOT NULL DEFAULT 0
+    """,
 ]
 
 # The guards on the append-only tables, by name: re-created at open when missing.

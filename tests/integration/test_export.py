@@ -393,3 +393,89 @@ def test_each_hospital_gets_only_its_own_reports(library, tmp_path):
     queue(store, box, signed_report(library))  # EXAM facility: General Hospital
     assert [a.destination for a in box.deliver_due()] == ["general"]
     assert general.exists() and not north.exists()
+
+
+# -- claims: a message in flight has an owner and a lease ----------------------------------------
+
+def test_a_live_claim_is_never_taken_back_by_another_process_and_an_expired_one_is(library, tmp_path):
+    clock = Clock()
+    with PythonHL7Peer() as peer:
+        store = Store(tmp_path / "s.db")
+        sender = outbox_with(store, hl7_to(peer.port), clock=clock)
+        queue(store, sender, signed_report(library))
+        full = store.next_due("ris", clock())
+        assert store.claim(full, "workstation-2:4242#outbox", clock() + 60)  # another machine is sending it now
+        other = Store(tmp_path / "s.db")
+        listing = outbox_with(other, hl7_to(peer.port), clock=clock)  # `radscribe outbox`, a TUI start, `dictate`
+        assert [s.in_flight for s in listing.states()] == [1]
+        assert listing.deliver_due() == [] and peer.received == []  # the live claim holds: no second send
+        assert not other.mark_sent(full, b"", clock(), listing.owner)  # and only the owner records an outcome
+        clock.advance(61)  # the other machine never came back: its lease ran out
+        (attempt,) = listing.deliver_due()
+        assert attempt.delivery.outcome == "sent" and len(peer.received) == 1
+        assert [m.state for m in other.outbox_messages()] == ["sent"]
+        assert not store.mark_sent(full, b"", clock(), "workstation-2:4242#outbox")  # too late: not the owner now
+
+
+def test_several_senders_killed_at_random_deliver_each_version_once_in_order_to_a_deduplicating_receiver(
+        library, tmp_path, env, radscribe_cmd):
+    """Three `outbox send` processes on one store, one killed (SIGKILL) and started again every
+    few tenths of a second: the receiver may see a message twice (at least once, by design), but
+    de-duplicated on MSH-10 it gets every version exactly once, each preliminary before its final."""
+    import random
+
+    rng = random.Random(7)
+    with PythonHL7Peer() as peer:
+        write_config(tmp_path, peer.port, timeout=5)
+        store = Store(tmp_path / "store.db")
+        box = outbox_with(store, hl7_to(peer.port))
+        expected = []
+        for i in range(12):
+            report = signed_report(library, accession=f"ACC{2000 + i}")
+            queue(store, box, report)
+            report.sign("final")
+            queue(store, box, report)
+            expected += [(report.exam["accession"], "P"), (report.exam["accession"], "F")]
+        store.close()
+
+        def start():
+            return subprocess.Popen([*radscribe_cmd, "outbox", "send", "--wait", "30"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        procs, kills = [start() for _ in range(3)], 0
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.2, 0.6))
+            alive = [p for p in procs if p.poll() is None]
+            if Store(tmp_path / "store.db").destination_counts("ris").sent == len(expected):
+                break
+            if alive and kills < 12:
+                victim = rng.choice(alive)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(10)
+                kills += 1
+            procs = [p for p in procs if p.poll() is None] + [start() for p in procs if p.poll() is not None]
+            while len(procs) < 3:
+                procs.append(start())
+        for p in procs:
+            p.kill()
+            p.wait(10)
+        # Whatever the kills left in flight is sent by one last, undisturbed pass.
+        done = subprocess.run([*radscribe_cmd, "outbox", "send", "--wait", "30"], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        received = list(peer.received)
+    assert kills > 0
+    seen: dict[str, tuple[str, str]] = {}
+    order = []
+    for message in received:
+        control = field(message, "MSH", 10)
+        if control not in seen:  # the receiver's de-duplication
+            seen[control] = (field(message, "OBR", 18), field(message, "OBR", 25))
+            order.append(seen[control])
+    assert sorted(order) == sorted(expected)  # every version, exactly once after de-duplication
+    for accession in {a for a, _ in expected}:
+        mine = [status for a, status in order if a == accession]
+        assert mine == ["P", "F"], (accession, mine)  # never a final before its preliminary
+    final = Store(tmp_path / "store.db")
+    assert [m.state for m in final.outbox_messages()] == ["sent"] * len(expected)
