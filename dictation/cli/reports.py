@@ -131,6 +131,9 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     if outbox is not None:
         for attempt in outbox.deliver_due():
             click.echo(f"radscribe: {attempt.destination}: {attempt.delivery.outcome}: {attempt.delivery.detail}", err=True)
+        for m in outbox.messages(states=("dead",)):  # not built, or refused: said now, not only in `outbox`
+            if m.report_id == report.id:
+                click.echo(f"radscribe: NOT SENT to {m.destination}: {m.status} v{m.version}: {m.last_error}", err=True)
         outbox.close()
     if controller.check_error:
         click.echo(f"radscribe: {controller.check_error}", err=True)

@@ -48,10 +48,16 @@ class HL7Options:
     assigning_authority: str = ""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def escape(text: str) -> str:
-    """HL7 escaping for the default delimiters; the escape character first."""
-    return (text.replace("\\", "\\E\\").replace("|", "\\F\\").replace("^", "\\S\\")
-            .replace("&", "\\T\\").replace("~", "\\R\\"))
+    """HL7 escaping for the default delimiters (the escape character first), and every control
+    character (a segment end, the MLLP frame bytes) as ``\\Xhh\\``: nothing a field holds can end
+    a field, a segment or the message."""
+    out = (text.replace("\\", "\\E\\").replace("|", "\\F\\").replace("^", "\\S\\")
+           .replace("&", "\\T\\").replace("~", "\\R\\"))
+    return _CONTROL.sub(lambda m: f"\\X{ord(m.group()):02X}\\", out)
 
 
 def ft(text: str) -> str:
@@ -60,11 +66,25 @@ def ft(text: str) -> str:
     return "\\.br\\".join(escape(line) for line in lines)
 
 
+_ESCAPE = re.compile(r"\\(\.br|[FSTRE]|X[0-9A-Fa-f]{2}(?:[0-9A-Fa-f]{2})*)\\")
+_CHARS = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\", ".br": "\n"}
+
+
+def clean(text: str) -> str:
+    """Inbound text as radscribe keeps it: unescaped, with no control character left in it."""
+    return _CONTROL.sub(" ", unescape(text)).strip()
+
+
 def unescape(text: str) -> str:
-    out = text.replace("\\.br\\", "\n")
-    for code, char in (("F", "|"), ("S", "^"), ("T", "&"), ("R", "~")):
-        out = out.replace(f"\\{code}\\", char)
-    return out.replace("\\E\\", "\\")
+    """The text an escaped field stands for, in one left-to-right pass (so ``\\E\\F\\E\\`` is
+    a literal ``\\F\\``, not a field separator)."""
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code in _CHARS:
+            return _CHARS[code]
+        return bytes.fromhex(code[1:]).decode("latin-1")
+
+    return _ESCAPE.sub(one, text)
 
 
 def timestamp(seconds: float) -> str:
@@ -86,10 +106,12 @@ def _name(value: str) -> str:
 
 
 def _provider(value: object) -> str:
-    """An XCN: "id^family^given" as given, or a dict with id/family/given."""
+    """An XCN, every component escaped: from a dict with id/family/given, or a name as text
+    ("Jane Roe", "Roe^Jane", "Roe, Jane") with no id."""
     if isinstance(value, dict):
         return "^".join(escape(str(value.get(k, ""))) for k in ("id", "family", "given")).rstrip("^")
-    return str(value or "")
+    name = _name(str(value or ""))
+    return f"^{name}" if name else ""
 
 
 def build_oru(doc: ReportVersion, control_id: str, options: HL7Options | None = None, now: float | None = None) -> bytes:
@@ -127,10 +149,34 @@ def build_oru(doc: ReportVersion, control_id: str, options: HL7Options | None = 
     for i, note in enumerate(str(n) for n in exam.get("notes", []) if str(n).strip()):
         segments.append("|".join(["NTE", str(i + 1), "L", ft(note)]))
     segments += _obx(doc, o, status, signed)
-    for s in segments:
-        if "\n" in s or "\r" in s:
-            raise ExportError("internal error: a line break escaped escaping")  # never: ft() removes them
-    return (SEGMENT_END.join(segments) + SEGMENT_END).encode("utf-8")
+    message = (SEGMENT_END.join(segments) + SEGMENT_END).encode("utf-8")
+    wrong = parse_back(message, doc, control_id)
+    if wrong:  # never queued: the signing stands, the message is a dead letter with this reason
+        raise ExportError(f"the message did not read back as built ({'; '.join(wrong)}); it was not queued")
+    return message
+
+
+def parse_back(message: bytes, doc: ReportVersion, control_id: str) -> list[str]:
+    """Read a built ORU back and check that every identifying field is where it was put: the
+    segments and their order, MSH-10, the patient id, the accession, the result status and the
+    interpreter. [] when it is right."""
+    wrong = [p for p in check_oru(message) if not p.startswith("OBR-18")]
+    exam = doc.exam
+
+    def first(segment: str, index: int) -> str:
+        return unescape(field(message, segment, index).split("~")[0].split("^")[0].split("&")[0])
+
+    if field(message, "MSH", 10) != control_id:
+        wrong.append("MSH-10 is not the control id")
+    if exam.get("patient_id") and first("PID", 3) != str(exam["patient_id"]):
+        wrong.append("PID-3 is not the patient id")
+    if first("OBR", 18) != doc.accession:
+        wrong.append("OBR-18 is not the accession")
+    if field(message, "OBR", 25) != doc.result_status:
+        wrong.append("OBR-25 is not the result status")
+    if doc.signer.id and first("OBR", 32) != doc.signer.id:
+        wrong.append("OBR-32 is not the interpreter")
+    return wrong
 
 
 def _obx(doc: ReportVersion, o: HL7Options, status: str, signed: str) -> list[str]:

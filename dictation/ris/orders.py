@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from dictation.errors import StoreBusy, StoreError
 from dictation.logs import log
 from dictation.reporting.templates import TemplateLibrary
-from dictation.ris.hl7 import segments, unescape
+from dictation.ris.hl7 import clean, segments
 from dictation.ris.mllp import END, START
 from dictation.store import Store
 
@@ -56,7 +56,7 @@ def _get(segs: dict[str, list[str]], name: str, index: int, component: int = 1) 
         return ""
     value = seg[i].split("~")[0]
     parts = value.split("^")
-    return unescape(parts[component - 1]) if component - 1 < len(parts) else ""
+    return clean(parts[component - 1]) if component - 1 < len(parts) else ""
 
 
 def _timestamp(value: str) -> float | None:

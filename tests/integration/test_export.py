@@ -479,3 +479,54 @@ def test_several_senders_killed_at_random_deliver_each_version_once_in_order_to_
         assert mine == ["P", "F"], (accession, mine)  # never a final before its preliminary
     final = Store(tmp_path / "store.db")
     assert [m.state for m in final.outbox_messages()] == ["sent"] * len(expected)
+
+
+# -- nothing in the order data can move a field of the report ------------------------------------
+
+HOSTILE_ORDER = "\r".join([
+    "MSH|^~\\&|HIS|GEN\x1cERAL|RADSCRIBE|TELERAD|20261128031500||ORM^O01|C-HOSTILE|P|2.5.1",
+    "PID|1||MRN42^^^GEN^MR||Doe\\F\\X^Jane\\.br\\||19610409|F",
+    "PV1|1|E",
+    "ORC|NW|PL-1|FI-1||SC||^^^^^S||20261128031000|||D7^Roe\\F\\ACC-OTHER\\F\\^Jane\\.br\\Evil",
+    "OBR|1|PL-1|FI-1|71046^XR Chest 2 views^C4|||20261128031000|||||||||D7^Roe^Jane||ACC-REAL||||||CR",
+]) + "\r"
+
+
+def test_hostile_order_data_cannot_move_a_field_of_the_report(library, tmp_path):
+    """A provider name with an escaped field separator, a line break in a name, a frame byte in
+    the sending facility: the ORU built from that study still has every field where it belongs,
+    validates strict, and reads back to the same values."""
+    from dictation.config import Config
+    from dictation.ris.orders import OrderHandler
+    from dictation.workstation import Workstation
+
+    store = Store(tmp_path / "s.db")
+    _, result = OrderHandler(store, library, {}).handle(HOSTILE_ORDER.encode("utf-8"))
+    assert result.code == "AA", result
+    (item,) = store.worklist()
+    assert "\x1c" not in item.facility and "\n" not in item.patient_name
+    station = Workstation(Config(), tmp_path / "s.db")
+    report = station.report_for_study(item, store)
+    report.go_to("impression")
+    report.dictate("No acute abnormality.")
+    report.sign("preliminary")
+    version = ReportVersion.from_report(report, SIGNER)
+    message = build_oru(version, version.control_id("ris"))
+    assert b"\x1c" not in message and field(message, "OBR", 18) == "ACC-REAL"
+    assert field(message, "OBR", 25) == "P" and field(message, "OBR", 32).split("&")[0] == SIGNER.id
+    assert "ACC-OTHER" in unescape(field(message, "OBR", 16))  # the name as data, not as fields
+    strict_validate(message.decode("utf-8"))  # raises on a problem
+    assert check_oru(message) == []
+
+
+def test_a_message_that_does_not_read_back_is_not_queued_and_says_why(library, tmp_path, monkeypatch):
+    import dictation.ris.hl7 as hl7
+
+    store = Store(tmp_path / "s.db")
+    box = outbox_with(store, hl7_to(free_port()))
+    report = signed_report(library)
+    real = hl7.check_oru
+    monkeypatch.setattr(hl7, "check_oru", lambda m: [*real(m), "OBR-25 moved"])  # as if a field had shifted
+    (entry,) = box.entries_for(report, SIGNER)
+    assert entry.state == "dead" and entry.payload == b""
+    assert "did not read back as built" in entry.error and "not queued" in entry.error
