@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dictation.errors import StoreBusy, StoreError
 from dictation.logs import log
@@ -29,6 +30,7 @@ from dictation.reporting.templates import TemplateLibrary
 from dictation.ris.hl7 import clean, segments
 from dictation.ris.mllp import END, START
 from dictation.store import Store
+from dictation.store.worklist import checked_birth_date
 
 PRIORITY = {"S": "stat", "STAT": "stat", "A": "urgent", "ASAP": "urgent", "U": "urgent", "P": "urgent", "R": "routine",
             "T": "routine", "C": "routine"}
@@ -103,8 +105,9 @@ class OrderHandler:
             text = message.decode("utf-8")
         except UnicodeDecodeError:
             text = message.decode("latin-1")
+        parsed = segments(text)
         segs: dict[str, list[str]] = {}
-        for s in segments(text):
+        for s in parsed:
             segs.setdefault(s[0], s)
         control_id = _get(segs, "MSH", 10)
         kind = "^".join(x for x in (_get(segs, "MSH", 9, 1), _get(segs, "MSH", 9, 2)) if x)
@@ -115,7 +118,7 @@ class OrderHandler:
         else:
             with self._lock:
                 try:
-                    result = self._apply(segs)
+                    result = self._apply_all(parsed)
                 except StoreError as e:  # the worklist cannot be read (busy, damaged): the sender is told, not hung up on
                     code = "AR" if isinstance(e, StoreBusy) else "AE"
                     result = OrderResult(code, "refused", "", f"the worklist store cannot take orders now ({type(e).__name__})")
@@ -125,16 +128,45 @@ class OrderHandler:
             self.on_order(result)
         return _ack(segs, result), result
 
-    def _apply(self, segs: dict[str, list[str]]) -> OrderResult:
+    def _apply_all(self, parsed: list[list[str]]) -> OrderResult:
+        """Every order of the message (one per ORC group, each with its OBR): all of them are
+        checked first; one that cannot be used refuses the whole message (AE naming it), so
+        nothing is half-accepted. Then each is applied; AA names every accession."""
+        header: dict[str, list[str]] = {}
+        groups: list[dict[str, list[str]]] = []
+        for seg in parsed:
+            if seg[0] == "ORC" or (seg[0] == "OBR" and (not groups or "OBR" in groups[-1])):
+                groups.append({})  # a new order: its ORC (or an OBR without one of its own)
+            target = groups[-1] if groups else header
+            target.setdefault(seg[0], seg)
+        if not groups:
+            return OrderResult("AE", "refused", "", "no order in the message (no ORC or OBR segment)")
+        plans = [self._plan({**header, **group}) for group in groups]
+        refused = [p for p in plans if isinstance(p, OrderResult)]
+        if refused:
+            which = f"order {plans.index(refused[0]) + 1} of {len(plans)}" if len(plans) > 1 else "the order"
+            first = refused[0]
+            return OrderResult(first.code, "refused", first.accession, f"{which}: {first.text}; nothing was applied")
+        results = [self._execute(*plan) for plan in plans if not isinstance(plan, OrderResult)]
+        bad = [r for r in results if r.code != "AA"]
+        accessions = ",".join(r.accession for r in results)
+        if bad:  # the store refused one after the check (busy, or damaged): said, with what was applied
+            done = [r.accession for r in results if r.code == "AA"]
+            return OrderResult(bad[0].code, "refused", accessions,
+                               f"{bad[0].accession}: {bad[0].text}" + (f" (applied: {', '.join(done)})" if done else ""))
+        actions = sorted({r.action for r in results})
+        return OrderResult("AA", "/".join(actions), accessions,
+                           "; ".join(r.text for r in results if r.text))
+
+    def _plan(self, segs: dict[str, list[str]]) -> OrderResult | tuple[str, str, dict[str, Any]]:
+        """One order checked: (control, accession, worklist fields), or why it cannot be used."""
         control = _get(segs, "ORC", 1).upper()
         placer, filler = _get(segs, "ORC", 2) or _get(segs, "OBR", 2), _get(segs, "ORC", 3) or _get(segs, "OBR", 3)
         accession = _get(segs, "OBR", 18) or _get(segs, "IPC", 1) or filler
         if not accession:
             return OrderResult("AE", "refused", "", "no accession number (OBR-18, IPC-1 or the filler order number)")
         if control in CANCEL:
-            found = self.store.cancel_worklist_item(accession)
-            return OrderResult("AA", "cancelled" if found else "unknown", accession,
-                               "" if found else "no such accession on the worklist")
+            return control, accession, {}
         if control not in ("NW", "XO", "SC", ""):
             return OrderResult("AR", "refused", accession, f"order control {control!r} is not handled")
         code = _get(segs, "OBR", 4, 1)
@@ -161,6 +193,18 @@ class OrderHandler:
             "placer_order": placer,
             "filler_order": filler,
         }
+        if item["birth_date"]:
+            try:
+                item["birth_date"] = checked_birth_date(str(item["birth_date"]))
+            except StoreError as e:
+                return OrderResult("AE", "refused", accession, f"PID-7: {e}")
+        return control, accession, item
+
+    def _execute(self, control: str, accession: str, item: dict[str, Any]) -> OrderResult:
+        if control in CANCEL:
+            found = self.store.cancel_worklist_item(accession)
+            return OrderResult("AA", "cancelled" if found else "unknown", accession,
+                               "" if found else f"{accession}: no such accession on the worklist")
         for attempt in range(STORE_ATTEMPTS):
             try:
                 action = self.store.upsert_worklist_item(accession, **item)

@@ -127,3 +127,43 @@ def test_a_facility_can_map_its_own_codes(tmp_path):
     assert result.code == "AA"
     assert {i.accession: i.template_id for i in store.worklist()} == {"F1": "ct-head", "F2": "generic"}
     assert b"MSA|AA|C1" in reply and b"MSA|AA|C2" in other
+
+
+def two_orders(second_accession="ACC-2"):
+    return "\r".join([
+        "MSH|^~\\&|HIS|GENERAL|RADSCRIBE|TELERAD|20261128031500||ORM^O01|C-TWO|P|2.5.1",
+        "PID|1||MRN42^^^GEN^MR||Doe^Jane||19610409|F",
+        "PV1|1|E",
+        "ORC|NW|PL-1|FI-1||SC||^^^^^S||20261128031000|||D7^House^Greg",
+        "OBR|1|PL-1|FI-1|71046^XR Chest 2 views^C4|||20261128031000|||||||||D7^House^Greg||ACC-1||||||CR",
+        f"ORC|NW|PL-2|{'FI-2' if second_accession else ''}||SC||^^^^^R||20261128031000|||D7^House^Greg",
+        f"OBR|2|PL-2|{'FI-2' if second_accession else ''}|70450^CT Head^C4|||20261128031000|||||||||D7^House^Greg||"
+        f"{second_accession}||||||CT",
+    ]) + "\r"
+
+
+def test_an_order_message_with_two_orders_puts_both_on_the_worklist(tmp_path):
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.hl7 import field
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    ack, result = OrderHandler(store, TemplateLibrary(), {"71046": "xr-chest", "70450": "ct-head"}).handle(
+        two_orders().encode())
+    assert result.code == "AA" and field(ack, "MSA", 1) == "AA"
+    assert sorted((r.accession, r.template_id, r.priority) for r in store.worklist()) == [
+        ("ACC-1", "xr-chest", "stat"), ("ACC-2", "ct-head", "routine")]
+
+
+def test_a_message_with_one_unusable_order_is_refused_whole_and_says_which(tmp_path):
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.hl7 import field
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    ack, result = OrderHandler(store, TemplateLibrary(), {}).handle(two_orders(second_accession="").encode())
+    assert result.code == "AE" and field(ack, "MSA", 1) == "AE"
+    assert "order 2 of 2" in result.text and "nothing was applied" in result.text
+    assert store.worklist() == []  # not half-accepted
