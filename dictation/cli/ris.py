@@ -40,6 +40,9 @@ def outbox(ctx: click.Context, store_path: str | None) -> None:
     for m in box.messages(states=("pending", "in_flight", "dead")):
         when = dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M")
         note = f"  {m.last_error}" if m.last_error else ""
+        held = store.held_behind(m.id) if m.state == "dead" else 0
+        if held:
+            note += f"  (holds back {held} later version{'s' * (held > 1)}: retry it, or `outbox release {m.id}`)"
         click.echo(f"  #{m.id:<5} {m.state:<9} {m.destination:<12} report {m.report_id[:12]} v{m.version} "
                    f"{m.status:<11} {m.control_id}  queued {when}, {m.attempts} attempts{note}")
 
@@ -56,6 +59,20 @@ def outbox_retry(ctx: click.Context, message_id: int) -> None:
     if not box.retry(message_id):
         fail(f"no failing or dead-lettered message #{message_id} in {store.path} (`radscribe outbox` lists them)")
     click.echo(f"message #{message_id} will be sent on the next delivery (`radscribe outbox send`)")
+
+
+@outbox.command("release")
+@click.argument("message_id", type=int)
+@click.pass_context
+@friendly
+def outbox_release(ctx: click.Context, message_id: int) -> None:
+    """Let a dead-lettered message go (audited): the later versions of its report that wait
+    behind it are sent. Use it when the receiver will never take that version."""
+    ws = station(ctx.obj.get("store"))
+    store = ws.open_store()
+    if not ws.outbox_view(store).release(message_id):
+        fail(f"no dead-lettered message #{message_id} in {store.path} (`radscribe outbox` lists them)")
+    click.echo(f"message #{message_id} released: later versions of its report go on the next delivery")
 
 
 @outbox.command("send")

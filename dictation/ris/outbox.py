@@ -5,7 +5,9 @@
   destination), and never rebuilt.
 - One message in flight per destination; per report and destination strictly in version order
   (preliminary before final before corrected): a later version waits while an earlier one is
-  unsent, even if it is retrying.
+  unsent, even if it is retrying, and while it is dead-lettered, until someone fixes and
+  retries it or releases it on purpose (``radscribe outbox release ID``, audited). Reports of
+  different accessions may overtake each other.
 - States: ``pending`` (waiting for its time), ``in_flight`` (being sent), ``sent``, ``dead``
   (the receiver said the message is wrong, or it could not be built). A message in flight is
   held by the process sending it (an owner and a lease a few times the destination's timeout);
@@ -134,8 +136,9 @@ class Outbox:
                     if attempt is None:
                         break  # another process is sending here
                     attempts.append(attempt)
-                    if attempt.delivery.outcome != "sent":
+                    if attempt.delivery.outcome == "retry":
                         break  # the receiver is down or unhappy: the next message waits
+                    # dead: that message is wrong, not the channel; the others go on
         return attempts
 
     def _send(self, dest: Destination, message: OutboxMessage) -> Attempt | None:
@@ -193,6 +196,10 @@ class Outbox:
     def retry(self, message_id: int) -> bool:
         """Send a failing or dead-lettered message again now (after fixing the cause)."""
         return self.store.retry_message(message_id, self.clock())
+
+    def release(self, message_id: int) -> bool:
+        """Let a dead letter go, so the later versions of its report it holds back are sent."""
+        return self.store.release_message(message_id)
 
     def close(self) -> None:
         for d in self.destinations.values():

@@ -41,7 +41,7 @@ class OutboxStore(StoreBase):
         row = self.db.execute(
             "SELECT o.* FROM outbox o WHERE o.destination = ? AND o.state = 'pending' AND o.next_attempt_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.destination = o.destination AND e.report_id = o.report_id "
-            "AND e.version < o.version AND e.state IN ('pending', 'in_flight')) "
+            "AND e.version < o.version AND e.state IN ('pending', 'in_flight', 'dead')) "
             "AND NOT EXISTS (SELECT 1 FROM outbox f WHERE f.destination = o.destination AND f.state = 'in_flight') "
             "ORDER BY o.id LIMIT 1",
             (destination, now),
@@ -91,6 +91,26 @@ class OutboxStore(StoreBase):
         with self.transaction() as db:
             return db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ? "
                               "AND state IN ('pending', 'dead') AND length(payload) > 0", (now, message_id)).rowcount == 1
+
+    def release_message(self, message_id: int, actor: str | None = None) -> bool:
+        """A dead letter the receiver will never take, let go on purpose: the later versions of
+        its report that it held back may be sent. Audited."""
+        with self.transaction() as db:
+            row = db.execute("SELECT report_id, version, status, destination FROM outbox WHERE id = ? AND state = 'dead'",
+                             (message_id,)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE outbox SET state = 'released' WHERE id = ?", (message_id,))
+            self._audit(db, "export_released", row["report_id"], "", f"{row['status']} v{row['version']} to "
+                        f"{row['destination']}: released, later versions may go", actor=actor)
+            return True
+
+    def held_behind(self, message_id: int) -> int:
+        """How many later versions of the same report wait for this message (to the same place)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM outbox o JOIN outbox d ON d.id = ? AND o.destination = d.destination "
+            "AND o.report_id = d.report_id AND o.version > d.version AND o.state = 'pending'", (message_id,)).fetchone()
+        return int(row[0])
 
     def queued_destinations(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT destination FROM outbox")]

@@ -530,3 +530,25 @@ def test_a_message_that_does_not_read_back_is_not_queued_and_says_why(library, t
     (entry,) = box.entries_for(report, SIGNER)
     assert entry.state == "dead" and entry.payload == b""
     assert "did not read back as built" in entry.error and "not queued" in entry.error
+
+
+def test_a_final_waits_behind_its_dead_lettered_preliminary_until_released(library, tmp_path):
+    with PythonHL7Peer(lambda m, n: ack(m, "AE", "unknown order") if n == 1 else ack(m, "AA")) as peer:
+        store = Store(tmp_path / "s.db")
+        box = outbox_with(store, hl7_to(peer.port))
+        report = signed_report(library)
+        queue(store, box, report)
+        report.sign("final")
+        queue(store, box, report)
+        other = signed_report(library, accession="ACC-OTHER")
+        queue(store, box, other)
+        attempts = box.deliver_due()
+        assert [a.delivery.outcome for a in attempts] == ["dead", "sent"]  # another accession may overtake
+        assert [field(m, "OBR", 18) for m in peer.received] == ["ACC1001", "ACC-OTHER"]
+        assert box.deliver_due() == []  # the final is held behind its dead preliminary
+        dead = next(m for m in store.outbox_messages() if m.state == "dead")
+        assert store.held_behind(dead.id) == 1
+        assert box.release(dead.id)
+        (sent,) = box.deliver_due()
+        assert sent.delivery.outcome == "sent" and field(peer.received[-1], "OBR", 25) == "F"
+        assert store.audit_log()[-2].action == "export_released"
