@@ -117,7 +117,8 @@ class Workstation:
 
         return OrderHandler(store, self.library, self.config.order_templates, on_order=on_order,
                             facility_mapping=self.config.facility_templates,
-                            facility_defaults=self.config.practice.template_defaults())
+                            facility_defaults=self.config.practice.template_defaults(),
+                            zone=self.config.practice.zone)
 
     def check_order_templates(self) -> None:
         """A mapping to a template that does not exist is an error at start, not per order."""

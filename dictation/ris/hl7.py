@@ -87,8 +87,20 @@ def unescape(text: str) -> str:
     return _ESCAPE.sub(one, text)
 
 
-def timestamp(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds).astimezone().strftime("%Y%m%d%H%M%S%z")
+def timestamp(seconds: float, zone: dt.tzinfo | None = None) -> str:
+    """An HL7 DTM with its offset, in the facility's time zone (``zone``), else this machine's."""
+    return dt.datetime.fromtimestamp(seconds, zone).astimezone(zone).strftime("%Y%m%d%H%M%S%z")
+
+
+def _zone(exam: dict[str, object]) -> dt.tzinfo | None:
+    """The facility's time zone the study was opened with (``time_zone`` in the exam)."""
+    import zoneinfo
+
+    name = str(exam.get("time_zone") or "")
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _name(value: str) -> str:
@@ -123,9 +135,10 @@ def build_oru(doc: ReportVersion, control_id: str, options: HL7Options | None = 
     placer = escape(str(exam.get("placer_order") or accession))
     filler = escape(accession if o.accession_as_filler else str(exam.get("filler_order") or accession))
     status = doc.result_status
-    sent = timestamp(now if now is not None else doc.signed_at)
-    signed = timestamp(doc.signed_at)
-    exam_time = timestamp(float(exam["exam_time"])) if exam.get("exam_time") else signed
+    zone = _zone(exam)
+    sent = timestamp(now if now is not None else doc.signed_at, zone)
+    signed = timestamp(doc.signed_at, zone)
+    exam_time = timestamp(float(exam["exam_time"]), zone) if exam.get("exam_time") else signed
     code = str(exam.get("exam_code") or (doc.template.spec.codes.cpt[0] if doc.template.spec.codes.cpt else ""))
     system = str(exam.get("exam_code_system") or ("C4" if code and code == (doc.template.spec.codes.cpt or [""])[0] else "L"))
     procedure = f"{escape(code)}^{escape(str(exam.get('exam_description') or doc.template.title))}^{escape(system)}"

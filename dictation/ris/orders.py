@@ -17,6 +17,7 @@ take. Nothing about the patient is logged; each order is reported by accession o
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socketserver
 import threading
 import time
@@ -61,15 +62,27 @@ def _get(segs: dict[str, list[str]], name: str, index: int, component: int = 1) 
     return clean(parts[component - 1]) if component - 1 < len(parts) else ""
 
 
-def _timestamp(value: str) -> float | None:
-    digits = "".join(c for c in value if c.isdigit())[:14]
-    for fmt, n in (("%Y%m%d%H%M%S", 14), ("%Y%m%d%H%M", 12), ("%Y%m%d", 8)):
-        if len(digits) >= n:
-            try:
-                return dt.datetime.strptime(digits[:n], fmt).timestamp()
-            except ValueError:
-                return None
-    return None
+_DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$")
+
+
+def _timestamp(value: str, zone: dt.tzinfo | None = None) -> float | None:
+    """An HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) as seconds. An explicit offset is
+    honoured; without one the time is the facility's (``zone``), else this machine's."""
+    m = _DTM.match(value.strip())
+    if not m or m.group(3) is None:
+        return None
+    year, month, day, hour, minute, second, offset = m.groups()
+    try:
+        when = dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+    except ValueError:
+        return None
+    if offset:
+        sign = 1 if offset[0] == "+" else -1
+        tz: dt.tzinfo = dt.timezone(sign * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+        return when.replace(tzinfo=tz).timestamp()
+    if zone is not None:
+        return when.replace(tzinfo=zone).timestamp()
+    return when.astimezone().timestamp()
 
 
 class OrderHandler:
@@ -78,8 +91,10 @@ class OrderHandler:
     def __init__(self, store: Store, library: TemplateLibrary, mapping: dict[str, str] | None = None,
                  on_order: Callable[[OrderResult], None] | None = None,
                  facility_mapping: dict[str, dict[str, str]] | None = None,
-                 facility_defaults: dict[str, str] | None = None) -> None:
+                 facility_defaults: dict[str, str] | None = None,
+                 zone: Callable[[str], dt.tzinfo | None] | None = None) -> None:
         self.store = store
+        self.zone = zone or (lambda facility: None)  # a facility's time zone ([[facility]] time_zone)
         self.library = library
         self.mapping = dict(mapping or {})
         self.facility_mapping = {k: dict(v) for k, v in (facility_mapping or {}).items()}
@@ -187,7 +202,8 @@ class OrderHandler:
             "modality": _get(segs, "OBR", 24),
             "facility": facility,
             "priority": PRIORITY.get(priority_code, "routine"),
-            "ordered_at": _timestamp(_get(segs, "ORC", 9) or _get(segs, "OBR", 6) or _get(segs, "MSH", 7)) or time.time(),
+            "ordered_at": _timestamp(_get(segs, "ORC", 9) or _get(segs, "OBR", 6) or _get(segs, "MSH", 7),
+                                     self.zone(facility)) or time.time(),
             "template_id": self.template_for(code, facility),
             "ordering_physician": ordering,
             "placer_order": placer,

@@ -167,3 +167,37 @@ def test_a_message_with_one_unusable_order_is_refused_whole_and_says_which(tmp_p
     assert result.code == "AE" and field(ack, "MSA", 1) == "AE"
     assert "order 2 of 2" in result.text and "nothing was applied" in result.text
     assert store.worklist() == []  # not half-accepted
+
+
+def test_order_times_are_read_in_the_facility_zone_and_an_explicit_offset_is_kept(tmp_path):
+    import datetime as dt
+    import zoneinfo
+
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+
+    la = zoneinfo.ZoneInfo("America/Los_Angeles")
+    store = Store(tmp_path / "s.db")
+    handler = OrderHandler(store, TemplateLibrary(), {}, zone=lambda facility: la if facility == "GENERAL" else None)
+    handler.handle(orm("C1", "ACC-LA").encode())  # ORC-9 20261128031000, no offset, from GENERAL
+    with_offset = orm("C2", "ACC-UTC").replace("||20261128031000|||D7", "||20261128031000+0000|||D7", 1)
+    handler.handle(with_offset.encode())
+    times = {r.accession: r.ordered_at for r in store.worklist()}
+    assert times["ACC-LA"] == dt.datetime(2026, 11, 28, 3, 10, tzinfo=la).timestamp()
+    assert times["ACC-UTC"] == dt.datetime(2026, 11, 28, 3, 10, tzinfo=dt.UTC).timestamp()
+
+
+def test_the_oru_writes_times_in_the_facility_zone_with_their_offset():
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.document import ReportVersion, Signer
+    from dictation.ris.hl7 import build_oru, field
+
+    report = Report.new(TemplateLibrary().get("xr-chest"), exam={
+        "accession": "A1", "time_zone": "America/Los_Angeles", "exam_time": 1795000000.0})
+    report.go_to("impression")
+    report.dictate("Normal.")
+    report.sign("preliminary")
+    message = build_oru(ReportVersion.from_report(report, Signer("R1", "Smith", "Anna")), "C1")
+    assert field(message, "OBR", 7) == "20261118030640-0800"  # 1795000000 is 2026-11-18 11:06:40 UTC
