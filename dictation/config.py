@@ -36,7 +36,7 @@
     alert_after_minutes = 15    # undelivered longer than this: the destination shows an alert
 
     [orders]                    # `radscribe listen-orders`: ORM^O01 / OMI^O23 in
-    host = "0.0.0.0"
+    host = "10.1.2.20"          # this workstation's own address (default 127.0.0.1), never 0.0.0.0
     port = 2576
     templates = { "71046" = "xr-chest", "IMG123" = "ct-head" }   # procedure code → template
     [orders.facility_templates.GENERAL]                          # a facility's own codes first

@@ -48,7 +48,7 @@ class HL7Options:
     assigning_authority: str = ""
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def escape(text: str) -> str:
@@ -57,7 +57,7 @@ def escape(text: str) -> str:
     a field, a segment or the message."""
     out = (text.replace("\\", "\\E\\").replace("|", "\\F\\").replace("^", "\\S\\")
            .replace("&", "\\T\\").replace("~", "\\R\\"))
-    return _CONTROL.sub(lambda m: f"\\X{ord(m.group()):02X}\\", out)
+    return CONTROL_CHARACTERS.sub(lambda m: f"\\X{ord(m.group()):02X}\\", out)
 
 
 def ft(text: str) -> str:
@@ -72,7 +72,7 @@ _CHARS = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\", ".br": "\n"}
 
 def clean(text: str) -> str:
     """Inbound text as radscribe keeps it: unescaped, with no control character left in it."""
-    return _CONTROL.sub(" ", unescape(text)).strip()
+    return CONTROL_CHARACTERS.sub(" ", unescape(text)).strip()
 
 
 def unescape(text: str) -> str:

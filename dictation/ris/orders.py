@@ -28,7 +28,7 @@ from typing import Any
 from dictation.errors import StoreBusy, StoreError
 from dictation.logs import log
 from dictation.reporting.templates import TemplateLibrary
-from dictation.ris.hl7 import clean, segments
+from dictation.ris.hl7 import CONTROL_CHARACTERS, clean, escape, segments
 from dictation.ris.mllp import END, START
 from dictation.store import Store
 from dictation.store.worklist import checked_birth_date
@@ -48,6 +48,7 @@ class OrderResult:
     accession: str
     text: str = ""
     control_id: str = ""
+    error: str = "207"  # HL7 table 0357 code for ERR-3 when refused (207: application internal error)
 
 
 def _get(segs: dict[str, list[str]], name: str, index: int, component: int = 1) -> str:
@@ -116,10 +117,13 @@ class OrderHandler:
         return self.facility_defaults.get(facility)
 
     def handle(self, message: bytes) -> tuple[bytes, OrderResult]:
+        charset = _charset(message)
         try:
-            text = message.decode("utf-8")
-        except UnicodeDecodeError:
-            text = message.decode("latin-1")
+            text = message.decode(charset)
+        except (UnicodeDecodeError, LookupError):  # never guessed: a wrong byte would be a wrong name
+            refused = OrderResult("AE", "refused", "", f"the message is not valid {charset} (MSH-18): not read",
+                                  error="102")
+            return _ack(_header(message), refused), refused
         parsed = segments(text)
         segs: dict[str, list[str]] = {}
         for s in parsed:
@@ -127,18 +131,20 @@ class OrderHandler:
         control_id = _get(segs, "MSH", 10)
         kind = "^".join(x for x in (_get(segs, "MSH", 9, 1), _get(segs, "MSH", 9, 2)) if x)
         if "MSH" not in segs:
-            result = OrderResult("AE", "refused", "", "not an HL7 message (no MSH segment)")
+            result = OrderResult("AE", "refused", "", "not an HL7 message (no MSH segment)", error="100")
         elif kind not in ("ORM^O01", "OMI^O23"):
-            result = OrderResult("AR", "refused", "", f"radscribe takes ORM^O01 and OMI^O23 orders, not {kind or 'this'}")
+            result = OrderResult("AR", "refused", "", f"radscribe takes ORM^O01 and OMI^O23 orders, not {kind or 'this'}",
+                                  error="200")
         else:
             with self._lock:
                 try:
                     result = self._apply_all(parsed)
                 except StoreError as e:  # the worklist cannot be read (busy, damaged): the sender is told, not hung up on
                     code = "AR" if isinstance(e, StoreBusy) else "AE"
-                    result = OrderResult(code, "refused", "", f"the worklist store cannot take orders now ({type(e).__name__})")
-        result = OrderResult(result.code, result.action, result.accession, result.text, control_id)
-        log.info("order message %s (%s): %s %s", control_id or "-", kind or "?", result.code, result.action)
+                    result = OrderResult(code, "refused", "", f"the worklist store cannot take orders now ({type(e).__name__})",
+                                         error="206" if code == "AR" else "207")
+        result = OrderResult(result.code, result.action, result.accession, result.text, control_id, result.error)
+        log.info("order message %s (%s): %s %s", _loggable(control_id), _loggable(kind), result.code, result.action)
         if self.on_order is not None:
             self.on_order(result)
         return _ack(segs, result), result
@@ -155,13 +161,14 @@ class OrderHandler:
             target = groups[-1] if groups else header
             target.setdefault(seg[0], seg)
         if not groups:
-            return OrderResult("AE", "refused", "", "no order in the message (no ORC or OBR segment)")
+            return OrderResult("AE", "refused", "", "no order in the message (no ORC or OBR segment)", error="100")
         plans = [self._plan({**header, **group}) for group in groups]
         refused = [p for p in plans if isinstance(p, OrderResult)]
         if refused:
             which = f"order {plans.index(refused[0]) + 1} of {len(plans)}" if len(plans) > 1 else "the order"
             first = refused[0]
-            return OrderResult(first.code, "refused", first.accession, f"{which}: {first.text}; nothing was applied")
+            return OrderResult(first.code, "refused", first.accession, f"{which}: {first.text}; nothing was applied",
+                               error=first.error)
         results = [self._execute(*plan) for plan in plans if not isinstance(plan, OrderResult)]
         bad = [r for r in results if r.code != "AA"]
         accessions = ",".join(r.accession for r in results)
@@ -179,11 +186,12 @@ class OrderHandler:
         placer, filler = _get(segs, "ORC", 2) or _get(segs, "OBR", 2), _get(segs, "ORC", 3) or _get(segs, "OBR", 3)
         accession = _get(segs, "OBR", 18) or _get(segs, "IPC", 1) or filler
         if not accession:
-            return OrderResult("AE", "refused", "", "no accession number (OBR-18, IPC-1 or the filler order number)")
+            return OrderResult("AE", "refused", "", "no accession number (OBR-18, IPC-1 or the filler order number)",
+                               error="101")
         if control in CANCEL:
             return control, accession, {}
         if control not in ("NW", "XO", "SC", ""):
-            return OrderResult("AR", "refused", accession, f"order control {control!r} is not handled")
+            return OrderResult("AR", "refused", accession, f"order control {control!r} is not handled", error="103")
         code = _get(segs, "OBR", 4, 1)
         facility = _get(segs, "MSH", 4) or _get(segs, "PV1", 3, 4)
         priority_code = (_get(segs, "TQ1", 9) or _get(segs, "ORC", 7, 6) or _get(segs, "OBR", 27, 6)
@@ -213,7 +221,7 @@ class OrderHandler:
             try:
                 item["birth_date"] = checked_birth_date(str(item["birth_date"]))
             except StoreError as e:
-                return OrderResult("AE", "refused", accession, f"PID-7: {e}")
+                return OrderResult("AE", "refused", accession, f"PID-7: {e}", error="102")
         return control, accession, item
 
     def _execute(self, control: str, accession: str, item: dict[str, Any]) -> OrderResult:
@@ -227,26 +235,56 @@ class OrderHandler:
             except StoreBusy:  # another process held the store past its busy timeout: once more, then AR
                 if attempt + 1 < STORE_ATTEMPTS:
                     continue
-                return OrderResult("AR", "refused", accession, "the worklist store is busy: send the order again later")
+                return OrderResult("AR", "refused", accession, "the worklist store is busy: send the order again later",
+                                    error="206")
             except StoreError as e:
                 return OrderResult("AE", "refused", accession, str(e))
             return OrderResult("AA", action, accession)
         raise AssertionError("unreachable")
 
 
+_CHARSETS = {"": "utf-8", "UNICODE UTF-8": "utf-8", "ASCII": "ascii", "8859/1": "latin-1", "8859/15": "iso8859-15"}
+
+
+def _charset(message: bytes) -> str:
+    """The character set MSH-18 names (UTF-8 when it names none)."""
+    first = message.split(b"\r", 1)[0].split(b"\n", 1)[0]
+    fields = first.split(b"|")
+    name = fields[17].split(b"~")[0].decode("ascii", "replace").strip().upper() if len(fields) > 17 else ""
+    return _CHARSETS.get(name, name)
+
+
+def _header(message: bytes) -> dict[str, list[str]]:
+    """The MSH of a message that could not be decoded, to address the ACK (ASCII only)."""
+    first = message.split(b"\r", 1)[0].decode("ascii", "replace").replace("\ufffd", "?")
+    return {"MSH": first.split("|")} if first.startswith("MSH") else {}
+
+
+def _loggable(value: str) -> str:
+    """An inbound id as the log may hold it: letters, digits and . _ - only, 20 at most."""
+    return re.sub(r"[^A-Za-z0-9._^-]", "?", value)[:20] or "-"
+
+
+_ERRORS = {"100": "Segment sequence error", "101": "Required field missing", "102": "Data type error",
+           "103": "Table value not found", "200": "Unsupported message type", "206": "Application record locked",
+           "207": "Application internal error"}
+
+
 def _ack(segs: dict[str, list[str]], result: OrderResult) -> bytes:
     msh = segs.get("MSH", ["MSH", "^~\\&"])
 
-    def f(i: int) -> str:
-        return msh[i - 1] if len(msh) > i - 1 else ""
+    def f(i: int) -> str:  # echoed from the order: no control character (a frame byte) goes back
+        return CONTROL_CHARACTERS.sub("", msh[i - 1]) if len(msh) > i - 1 else ""
 
     now = dt.datetime.now().astimezone().strftime("%Y%m%d%H%M%S%z")
     kind = f(9).split("^")[1] if "^" in f(9) else ""
-    lines = ["|".join(["MSH", "^~\\&", "RADSCRIBE", "", f(3), f(4), now, "", f"ACK^{kind}^ACK", "A" + result.control_id[-19:],
+    control_id = CONTROL_CHARACTERS.sub("", result.control_id)
+    lines = ["|".join(["MSH", "^~\\&", "RADSCRIBE", "", f(3), f(4), now, "", f"ACK^{kind}^ACK", "A" + control_id[-19:],
                        f(11) or "P", f(12) or "2.5.1"]),
-             "|".join(["MSA", result.code, result.control_id, result.text.replace("|", "/")[:80]])]
-    if result.code != "AA":
-        lines.append("|".join(["ERR", "", "", "", "E", "", "", "", result.text.replace("|", "/")[:250]]))
+             "|".join(["MSA", result.code, control_id, escape(result.text[:80])])]
+    if result.code != "AA":  # ERR-3 (table 0357) and ERR-4 severity are required in 2.5
+        code = result.error if result.error in _ERRORS else "207"
+        lines.append("|".join(["ERR", "", "", f"{code}^{_ERRORS[code]}^HL70357", "E", "", "", "", escape(result.text[:250])]))
     return ("\r".join(lines) + "\r").encode("utf-8")
 
 
@@ -255,8 +293,14 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         buffer = b""
-        self.request.settimeout(self.server.idle_timeout)
+        started: float | None = None  # when the message being received began
         while True:
+            if buffer.find(START) >= 0 and started is None:
+                started = time.monotonic()
+            left = self.server.message_deadline - (time.monotonic() - started) if started is not None else None
+            if left is not None and left <= 0:
+                return  # a sender dribbling one message for ever: the connection goes, the thread is free
+            self.request.settimeout(min(self.server.idle_timeout, left) if left is not None else self.server.idle_timeout)
             try:
                 chunk = self.request.recv(65536)
             except OSError:
@@ -270,22 +314,56 @@ class _Handler(socketserver.BaseRequestHandler):
                 if start < 0 or end < 0:
                     break
                 message, buffer = buffer[start + 1:end], buffer[end + len(END):]
+                started = None
                 reply, _ = self.server.orders.handle(message)
                 self.request.sendall(START + reply + END)
-            if len(buffer) > 10_000_000:
+            if len(buffer) > self.server.max_message_bytes:  # answered, then the connection goes
+                refused = OrderResult("AE", "refused", "", f"message larger than {self.server.max_message_bytes} bytes",
+                                      error="207")
+                payload = buffer[buffer.find(START) + 1:] if buffer.find(START) >= 0 else buffer
+                self.request.sendall(START + _ack(_header(payload), refused) + END)
+                log.warning("orders: a message over %d bytes refused", self.server.max_message_bytes)
                 return
 
 
 class OrdersListener(socketserver.ThreadingTCPServer):
-    """`radscribe listen-orders`: persistent MLLP connections, one thread each."""
+    """`radscribe listen-orders`: persistent MLLP connections, one thread each, at most
+    ``max_connections`` at a time; a message larger than ``max_message_bytes`` is answered AE,
+    one that takes longer than ``message_deadline`` seconds to arrive loses its connection."""
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a burst of connections is accepted (and refused past the cap) at once
 
-    def __init__(self, host: str, port: int, orders: OrderHandler, idle_timeout: float = 300.0) -> None:
+    def __init__(self, host: str, port: int, orders: OrderHandler, idle_timeout: float = 300.0, *,
+                 max_connections: int = 32, max_message_bytes: int = 1_000_000, message_deadline: float = 60.0) -> None:
         self.orders = orders
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.max_message_bytes = max_message_bytes
+        self.message_deadline = message_deadline
+        self._active = threading.BoundedSemaphore(max_connections)
+        self._refused_logged = 0.0
         super().__init__((host, port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._active.acquire(blocking=False):  # full: this connection is closed at once
+            if time.monotonic() - self._refused_logged > 60:  # said once a minute, not once a connection
+                self._refused_logged = time.monotonic()
+                log.warning("orders: %d connections open, more are refused", self.max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._active.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._active.release()
 
     @property
     def port(self) -> int:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 
 import hl7
 import hl7.client
@@ -201,3 +202,78 @@ def test_the_oru_writes_times_in_the_facility_zone_with_their_offset():
     report.sign("preliminary")
     message = build_oru(ReportVersion.from_report(report, Signer("R1", "Smith", "Anna")), "C1")
     assert field(message, "OBR", 7) == "20261118030640-0800"  # 1795000000 is 2026-11-18 11:06:40 UTC
+
+
+@pytest.mark.parametrize("message, code", [
+    (lambda: two_orders(second_accession=""), "AE"),
+    (lambda: orm("C9", "ACC9", kind="ORM^O02"), "AR"),
+    (lambda: orm("C8\x1c", "ACC8", control="ZZ"), "AR"),
+], ids=["no-accession", "other-message", "unknown-control-with-frame-byte"])
+def test_a_refusal_ack_validates_strict_with_its_error_code(tmp_path, message, code):
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.hl7 import field
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+    from tests.peers.hl7 import strict_validate
+
+    ack, result = OrderHandler(Store(tmp_path / "s.db"), TemplateLibrary(), {}).handle(message().encode())
+    assert result.code == code and field(ack, "MSA", 1) == code
+    assert b"\x1c" not in ack  # nothing that could end the MLLP frame
+    assert field(ack, "ERR", 3).split("^")[2] == "HL70357" and field(ack, "ERR", 4) == "E"
+    strict_validate(ack.decode("utf-8"))
+
+
+def test_the_listener_stays_up_under_slow_senders_many_connections_and_oversized_messages(tmp_path):
+    """Hundreds of connections, senders that dribble a byte at a time, a message too large: the
+    listener keeps a bounded number of threads, answers the large one AE, frees the slow ones at
+    their deadline, and still takes a normal order."""
+    import socket
+
+    store = Store(tmp_path / "s.db")
+    handler = OrderHandler(store, TemplateLibrary(), {})
+    server = OrdersListener("127.0.0.1", 0, handler, max_connections=16, max_message_bytes=100_000, message_deadline=2.0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        before = threading.active_count()
+        slow = []
+        for _ in range(200):  # far more than the cap: the extra ones are closed at once
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"\x0bMSH|")  # a message begun, never finished
+            slow.append(s)
+        time.sleep(0.5)
+        assert threading.active_count() - before <= 16  # threads bounded by the cap
+        time.sleep(2.5)  # past the per-message deadline: the dribblers are gone
+        for s in slow:
+            s.close()
+        big = socket.create_connection(("127.0.0.1", server.port))
+        big.settimeout(10)
+        big.sendall(b"\x0b" + orm("C-BIG", "ACC-BIG").encode() + b"X" * 200_000)
+        answer = big.recv(65536)
+        big.close()
+        assert b"MSA|AE|" in answer and b"larger than" in answer
+        (reply,) = send(server, orm("C-OK", "ACC-OK"))  # and a normal order still goes through
+        assert msa(reply) == ("AA", "C-OK")
+        assert [r.accession for r in store.worklist()] == ["ACC-OK"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
+def test_an_order_that_is_not_valid_in_its_character_set_is_refused_not_guessed(listener):
+    store, server, _ = listener
+    raw = orm("C-BAD", "ACC-BAD", name="J\udcf6rg^Test")  # a lone latin-1 byte in a UTF-8 message
+    with socket_to(server) as s:
+        s.sendall(b"\x0b" + raw.encode("utf-8", "surrogateescape") + b"\x1c\r")
+        answer = s.recv(65536)
+    assert b"MSA|AE|" in answer and b"not valid utf-8" in answer
+    assert store.worklist() == []
+
+
+def socket_to(server):
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    return s
