@@ -238,3 +238,28 @@ def test_every_log_file_is_owner_only_after_rotation(tmp_path):
     assert len(files) >= 2
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
     assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
+
+
+def test_history_is_shown_as_stored_when_its_template_is_broken_today(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dictation.cli import main
+
+    site = tmp_path / "site"
+    site.mkdir()
+    body = (TemplateLibrary().path("xr-chest")).read_text()
+    (site / "xr-chest.j2").write_text(body)
+    (tmp_path / "c.toml").write_text(f'[templates]\nfolders = ["{site}"]\n')
+    monkeypatch.setenv("RADSCRIBE_CONFIG", str(tmp_path / "c.toml"))
+    library = TemplateLibrary([site])
+    store = signed_store(tmp_path, library, n=1)
+    (draft,) = store.drafts()
+    (site / "xr-chest.j2").write_text(body.replace("title:", "title: [broken", 1))  # a site edit gone wrong
+    runner = CliRunner()
+    for args in (["versions", draft.id[:8]], ["audit", draft.id[:8]], ["drafts", "show", draft.id[:8]]):
+        done = runner.invoke(main, [*args[:1], *args[1:], "--store", str(store.path)] if args[0] != "drafts"
+                             else ["drafts", "--store", str(store.path), *args[1:]])
+        assert done.exit_code == 0, (args, done.output)
+        assert "Traceback" not in done.output
+    shown = runner.invoke(main, ["drafts", "--store", str(store.path), "show", draft.id[:8]])
+    assert "No acute abnormality." in shown.output and "as stored" in shown.output
