@@ -70,6 +70,7 @@ def templates_show(template_id: str, as_json: bool) -> None:
 @main.command()
 @click.argument("audio", type=click.Path(dir_okay=False))
 @click.option("--template", "template_id", help="Template id (`radscribe templates list`).")
+@click.option("--accession", help="The worklist study: its order gives the patient, the template and the facility.")
 @click.option("--resume", "resume_id", help="Go on dictating into this draft instead of a new report.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
@@ -81,7 +82,8 @@ def templates_show(template_id: str, as_json: bool) -> None:
               help="With --resume on a report signed final: the recording is an addendum or a correction "
                    "(say \"sign report\" at the end to sign it).")
 @friendly
-def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json: bool, model: str | None,
+def dictate(audio: str, template_id: str | None, accession: str | None, resume_id: str | None, as_json: bool,
+            model: str | None,
             store_path: str | None, no_route: bool, realtime: bool, progress: bool, amend: str | None) -> None:
     """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
     from dictation.reporting.controller import Handled
@@ -91,8 +93,10 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
     from dictation.speech.segmenter import SegmenterOptions, split_utterances
     from dictation.status import ReportStatus
 
-    if template_id is None and resume_id is None:
-        fail("give --template ID for a new report, or --resume DRAFT to go on with one")
+    if template_id is None and resume_id is None and accession is None:
+        fail("give --template ID for a new report, --accession ACC for a worklist study, or --resume DRAFT")
+    if accession is not None and (template_id is not None or resume_id is not None):
+        fail("--accession takes the study's own template and draft: give it alone")
     ws = station(store_path)
     config = ws.config
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
@@ -106,7 +110,16 @@ def dictate(audio: str, template_id: str | None, resume_id: str | None, as_json:
             fail("give --template ID for a new report or --resume DRAFT to go on with one, not both")
         if store.report_status(resume_id) == ReportStatus.DISCARDED:
             fail(f"report {resume_id[:12]} was discarded; start a new one with --template")
-    report = load_report(store, resume_id, ws.library) if resume_id else Report.new(ws.library.get(template_id or ""))
+    if accession is not None:
+        item = store.worklist_item(accession)
+        if item is None:
+            fail(f"no study with accession {accession!r} on the worklist (`radscribe worklist` lists them)")
+        if item.state in ("done", "cancelled"):
+            fail(f"study {accession} is {'signed final' if item.state == 'done' else 'cancelled'}"
+                 + (": amend its report with --resume ID --amend addendum" if item.state == "done" else ""))
+        report = ws.report_for_study(item, store)  # its draft, or a new report from its order
+    else:
+        report = load_report(store, resume_id, ws.library) if resume_id else Report.new(ws.library.get(template_id or ""))
     refusal = report.amendment_refusal(amend)
     if refusal:
         fail(f"{refusal} (" + ("--resume it without --amend)" if amend else "add --amend addendum or --amend correction)"))

@@ -17,7 +17,7 @@
     [[export]]
     name = "drop"
     kind = "dir"
-    path = "/srv/ris-drop"       # REPORT-vN-status.json and .txt, written atomically
+    path = "/srv/ris-drop"       # ACCESSION-vN-KIND.json and .txt (preliminary, final, addendum, correction), atomically
     file_mode = "0640"           # default "0600" (owner only): a RIS that reads as another user needs group read
 
     [[export]]
@@ -209,7 +209,7 @@ class DirDestination:
 
     def build(self, version: ReportVersion) -> bytes:
         data = {
-            "id": version.report_id, "version": version.version, "status": version.status,
+            "id": version.report_id, "version": version.version, "status": version.status, "kind": version.kind,
             "accession": version.accession, "template": version.template.id, "sections": version.sections,
             "text": version.text, "exam": version.exam, "signed_at": version.signed_at,
             "signer": {"id": version.signer.id, "family": version.signer.family, "given": version.signer.given},
@@ -219,7 +219,9 @@ class DirDestination:
 
     def deliver(self, payload: bytes) -> Delivery:
         data = json.loads(payload)
-        stem = f"{_safe(data.get('accession') or data['id'])}-v{data['version']}-{data['status']}"
+        # The kind names the file: an addendum and a correction are both "corrected", but not the same act.
+        kind = data.get("kind") if data.get("kind") in ("addendum", "correction") else data["status"]
+        stem = f"{_safe(data.get('accession') or data['id'])}-v{data['version']}-{kind}"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             # Text first, JSON last: a poller that waits for the JSON finds both complete.

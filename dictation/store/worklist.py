@@ -90,6 +90,14 @@ class WorklistStore(StoreBase):
         with self.transaction() as db:
             db.execute("UPDATE worklist SET state = ?, updated_at = ? WHERE id = ?", (state, time.time(), worklist_id))
 
+    def worklist_item(self, accession: str) -> WorklistItem | None:
+        """The study with this accession, whatever its state (waiting, done, cancelled)."""
+        row = self.db.execute(
+            "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
+            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w WHERE w.accession = ?",
+            (accession,)).fetchone()
+        return from_row(WorklistItem, row) if row else None
+
     def worklist(self) -> list[WorklistItem]:
         """Studies waiting: STAT first, then urgent, then routine; the longest waiting first.
         Each with the status of the report started for it ("" when none was)."""

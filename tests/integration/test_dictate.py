@@ -233,3 +233,21 @@ def test_without_a_reader_no_final_is_signed(radscribe_cmd, report_wav, env, tmp
     final = run([*radscribe_cmd, "dictate", str(sign), "--resume", json.loads(first.stdout)["id"]], env)
     assert final.returncode == 1
     assert "no reader configured" in final.stderr and str(tmp_path / "config.toml") in final.stderr
+
+
+def test_a_worklist_study_is_dictated_headless_by_accession_and_exported(radscribe_cmd, report_wav, env, tmp_path):
+    drop = tmp_path / "drop"
+    with open(tmp_path / "config.toml", "a") as f:
+        f.write(f'\n[[export]]\nname = "drop"\nkind = "dir"\npath = "{drop}"\n')
+    added = run([*radscribe_cmd, "worklist", "add", "ACC-77", "--exam", "XR Chest 2 views", "--code", "71046",
+                 "--patient-id", "MRN77", "--name", "Doe^Jane", "--sex", "F", "--template", "xr-chest"], env)
+    assert added.returncode == 0, added.stderr
+    done = run([*radscribe_cmd, "dictate", str(report_wav), "--accession", "ACC-77", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["template"] == "xr-chest" and report["status"] == "preliminary"
+    assert report["exam"]["accession"] == "ACC-77" and report["exam"]["patient_id"] == "MRN77"
+    sent = json.loads((drop / "ACC-77-v1-preliminary.json").read_text())  # delivered, not dead-lettered
+    assert sent["accession"] == "ACC-77" and sent["exam"]["patient_name"] == "Doe^Jane"
+    unknown = run([*radscribe_cmd, "dictate", str(report_wav), "--accession", "NOPE"], env)
+    assert unknown.returncode == 2 and "no study with accession 'NOPE'" in unknown.stderr

@@ -552,3 +552,24 @@ def test_a_final_waits_behind_its_dead_lettered_preliminary_until_released(libra
         (sent,) = box.deliver_due()
         assert sent.delivery.outcome == "sent" and field(peer.received[-1], "OBR", 25) == "F"
         assert store.audit_log()[-2].action == "export_released"
+
+
+def test_the_folder_drop_names_an_addendum_and_a_correction_apart(library, tmp_path):
+    drop = tmp_path / "drop"
+    store = Store(tmp_path / "s.db")
+    box = outbox_with(store, DirDestination(DirConfig(name="drop", kind="dir", path=str(drop))))
+    report = signed_report(library, status="final")
+    queue(store, box, report)
+    assert report.begin_amendment("addendum").ok
+    report.type_text("addendum", "Compared with the outside CT: no change.")
+    assert report.sign("final").ok
+    queue(store, box, report)
+    assert report.begin_amendment("correction").ok
+    report.type_text("impression", "Small right pleural effusion.")
+    assert report.sign("final").ok
+    queue(store, box, report)
+    box.deliver_due()
+    names = sorted(p.name for p in drop.glob("*.json"))
+    assert names == ["ACC1001-v1-final.json", "ACC1001-v2-addendum.json", "ACC1001-v3-correction.json"]
+    kinds = [(d["status"], d["kind"]) for d in (json.loads((drop / n).read_text()) for n in names)]
+    assert kinds == [("final", "final"), ("corrected", "addendum"), ("corrected", "correction")]
