@@ -118,7 +118,7 @@ class Workstation:
         return OrderHandler(store, self.library, self.config.order_templates, on_order=on_order,
                             facility_mapping=self.config.facility_templates,
                             facility_defaults=self.config.practice.template_defaults(),
-                            zone=self.config.practice.zone)
+                            zone=self.config.practice.zone, mrn_authority=self.config.practice.mrn_authority)
 
     def check_order_templates(self) -> None:
         """A mapping to a template that does not exist is an error at start, not per order."""
@@ -153,6 +153,9 @@ class Workstation:
                 "ordering_physician": item.ordering_physician, "placer_order": item.placer_order,
                 "filler_order": item.filler_order, "exam_description": item.exam, "exam_time": item.ordered_at,
             }
+            # Who the patient is, as the order said it: the identifier's authority, the visit.
+            exam.update({k: v for k, v in (("assigning_authority", item.patient_id_authority),
+                                           ("visit_number", item.visit_number), ("patient_class", item.patient_class)) if v})
             facility = self.config.practice.facility(item.facility)
             if facility is not None and facility.time_zone:
                 exam["time_zone"] = facility.time_zone  # times in the report are the facility's

@@ -5,6 +5,7 @@
     name = "General Hospital"
     jurisdiction = "US-CA"          # where the patient is: the reader needs a licence there
     time_zone = "America/Los_Angeles"
+    mrn_authority = "GEN"               # PID-3 CX.4 whose MR identifier is this hospital's MRN
     destinations = ["ris"]          # [[export]] names this facility's reports go to (default: all
                                     #   destinations whose own `facilities` list allows it)
     templates = { "CTHEAD1" = "ct-head" }   # the facility's procedure codes → template
@@ -61,6 +62,7 @@ class Facility(_Model):
     default_template: str | None = None
     turnaround_minutes: dict[str, Annotated[int, Field(gt=0)]] = {}
     preliminary_without_licence: bool = False
+    mrn_authority: str = ""  # the PID-3 assigning authority (CX.4) whose MR identifier is this hospital's MRN
 
     @field_validator("time_zone")
     @classmethod
@@ -135,6 +137,10 @@ class Practice:
     def zone(self, facility_id: str | None) -> dt.tzinfo | None:
         f = self.facility(facility_id)
         return f.zone() if f else None
+
+    def mrn_authority(self, facility_id: str | None) -> str:
+        f = self.facility(facility_id)
+        return f.mrn_authority if f else ""
 
     def licence_check(self, facility_id: str | None, today: dt.date | None = None) -> LicenceCheck:
         f = self.facility(facility_id)

@@ -97,6 +97,8 @@ def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: 
     # Patient
     ds.PatientName = str(exam.get("patient_name", ""))
     ds.PatientID = str(exam.get("patient_id", ""))
+    if exam.get("assigning_authority"):  # whose identifier PatientID is (PID-3 CX.4 of the order)
+        ds.IssuerOfPatientID = str(exam["assigning_authority"])[:64]
     ds.PatientBirthDate = str(exam.get("birth_date", "")).replace("-", "")
     ds.PatientSex = {"F": "F", "M": "M", "O": "O"}.get(str(exam.get("sex", "")).upper()[:1], "")
     # General Study

@@ -63,7 +63,7 @@ def diagnostic_report(v: ReportVersion, accession_system: str, patient_system: s
         }],
     }
     if exam.get("patient_id"):
-        resource["subject"] = {"identifier": {"system": patient_system, "value": str(exam["patient_id"])},
+        resource["subject"] = {"identifier": _patient_identifier(exam, patient_system),
                                "display": str(exam.get("patient_name", "")).replace("^", ", ") or None}
         if resource["subject"]["display"] is None:
             del resource["subject"]["display"]
@@ -76,6 +76,16 @@ def diagnostic_report(v: ReportVersion, accession_system: str, patient_system: s
     if impression:
         resource["conclusion"] = impression
     return resource
+
+
+def _patient_identifier(exam: dict[str, Any], system: str) -> dict[str, Any]:
+    """The MRN with its type and, when the order said it, the authority that assigned it."""
+    out: dict[str, Any] = {"use": "usual", "type": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+        "system": system, "value": str(exam["patient_id"])}
+    if exam.get("assigning_authority"):
+        out["assigner"] = {"display": str(exam["assigning_authority"])}
+    return out
 
 
 def communication(v: ReportVersion, accession_system: str, patient_system: str, control_id: str) -> dict[str, Any] | None:
@@ -94,7 +104,7 @@ def communication(v: ReportVersion, accession_system: str, patient_system: str, 
         "payload": [{"contentString": text}],
     }
     if v.exam.get("patient_id"):
-        resource["subject"] = {"identifier": {"system": patient_system, "value": str(v.exam["patient_id"])}}
+        resource["subject"] = {"identifier": _patient_identifier(v.exam, patient_system)}
     if v.signer.id or v.signer.display:
         resource["sender"] = {"display": v.signer.display}
     return resource

@@ -147,6 +147,7 @@ def build_oru(doc: ReportVersion, control_id: str, options: HL7Options | None = 
     pid3 = f"{escape(str(exam.get('patient_id', '')))}^^^{authority}^MR" if exam.get("patient_id") else ""
     interpreter = "&".join(escape(x) for x in (doc.signer.id, doc.signer.family, doc.signer.given)).rstrip("&")
     ordering = _provider(exam.get("ordering_physician"))
+    visit = [*[""] * 15, escape(str(exam["visit_number"]))] if exam.get("visit_number") else []  # PV1-19
     segments = [
         "|".join(["MSH", "^~\\&", escape(o.sending_application), escape(o.sending_facility or str(exam.get("facility", ""))),
                   escape(o.receiving_application), escape(o.receiving_facility), sent, "", "ORU^R01^ORU_R01", control_id,
@@ -154,7 +155,7 @@ def build_oru(doc: ReportVersion, control_id: str, options: HL7Options | None = 
         "|".join(["PID", "1", "", pid3, "", _name(str(exam.get("patient_name", ""))), "",
                   escape(str(exam.get("birth_date", "")).replace("-", "")), sex]),
         "|".join(["PV1", "1", escape(str(exam.get("patient_class") or o.patient_class)),
-                  escape(str(exam.get("facility", "")))]),
+                  escape(str(exam.get("facility", ""))), *visit]),
         "|".join(["ORC", "RE", placer, filler, "", "CM", "", "", "", "", "", "", ordering]),
         "|".join(["OBR", "1", placer, filler, procedure, "", "", exam_time, "", "", "", "", "", "", "", "", ordering, "",
                   escape(accession), "", "", "", signed, "", "RAD", status, "", "", "", "", "", "", interpreter]),

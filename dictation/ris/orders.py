@@ -93,9 +93,11 @@ class OrderHandler:
                  on_order: Callable[[OrderResult], None] | None = None,
                  facility_mapping: dict[str, dict[str, str]] | None = None,
                  facility_defaults: dict[str, str] | None = None,
-                 zone: Callable[[str], dt.tzinfo | None] | None = None) -> None:
+                 zone: Callable[[str], dt.tzinfo | None] | None = None,
+                 mrn_authority: Callable[[str], str] | None = None) -> None:
         self.store = store
         self.zone = zone or (lambda facility: None)  # a facility's time zone ([[facility]] time_zone)
+        self.mrn_authority = mrn_authority or (lambda facility: "")  # whose MR id is the MRN ([[facility]])
         self.library = library
         self.mapping = dict(mapping or {})
         self.facility_mapping = {k: dict(v) for k, v in (facility_mapping or {}).items()}
@@ -200,8 +202,14 @@ class OrderHandler:
             " ".join(x for x in (_get(segs, "OBR", 16, 3), _get(segs, "OBR", 16, 2)) if x)
         family, given = _get(segs, "PID", 5, 1), _get(segs, "PID", 5, 2)
         birth = _get(segs, "PID", 7)
+        patient = self._patient_id(segs, facility)
+        if isinstance(patient, OrderResult):
+            return OrderResult(patient.code, "refused", accession, patient.text, error=patient.error)
         item = {
-            "patient_id": _get(segs, "PID", 3),
+            "patient_id": patient[0],
+            "patient_id_authority": patient[1],
+            "visit_number": _get(segs, "PV1", 19),
+            "patient_class": _get(segs, "PV1", 2),
             "patient_name": f"{family}^{given}".strip("^"),
             "birth_date": f"{birth[:4]}-{birth[4:6]}-{birth[6:8]}" if len(birth) >= 8 else birth,
             "sex": _get(segs, "PID", 8).upper()[:1],
@@ -223,6 +231,34 @@ class OrderHandler:
             except StoreError as e:
                 return OrderResult("AE", "refused", accession, f"PID-7: {e}", error="102")
         return control, accession, item
+
+    def _patient_id(self, segs: dict[str, list[str]], facility: str) -> tuple[str, str] | OrderResult:
+        """The MRN from PID-3 chosen by identifier type (CX.5 = MR) and, when the facility names
+        one, assigning authority (CX.4): (id, authority). Never the first repeat whatever it is:
+        an enterprise or insurance id in the MRN's place puts the report on the wrong chart."""
+        seg = segs.get("PID")
+        repeats = seg[3].split("~") if seg and len(seg) > 3 and seg[3] else []
+        ids = []
+        for r in repeats:
+            parts = [clean(p) for p in r.split("^")] + [""] * 5
+            ids.append((parts[0], parts[3].split("&")[0], parts[4].upper()))
+        ids = [i for i in ids if i[0]]
+        if not ids:
+            return ("", "")
+        wanted = self.mrn_authority(facility)
+        mrns = [i for i in ids if i[2] == "MR"]
+        if wanted:
+            mine = [i for i in mrns if i[1] == wanted] or [i for i in ids if i[1] == wanted and not i[2]]
+            if len(mine) != 1:
+                return OrderResult("AE", "refused", "", f"PID-3 has {'no' if not mine else 'more than one'} MR identifier "
+                                   f"from {wanted} (the facility's MRN authority)", error="101")
+            return mine[0][0], mine[0][1]
+        if len(mrns) == 1:
+            return mrns[0][0], mrns[0][1]
+        if not mrns and len(ids) == 1 and not ids[0][2]:
+            return ids[0][0], ids[0][1]  # one identifier, untyped: the only one there is
+        return OrderResult("AE", "refused", "", "PID-3 does not say which identifier is the MRN "
+                           f"({len(mrns)} typed MR among {len(ids)}): set mrn_authority for the facility", error="101")
 
     def _execute(self, control: str, accession: str, item: dict[str, Any]) -> OrderResult:
         if control in CANCEL:

@@ -164,6 +164,9 @@ class WorklistItem:
     filler_order: str = ""
     updated_at: float | None = None
     report_status: str = ""  # the status of the report started for it, if one was ("" when none)
+    patient_id_authority: str = ""  # PID-3 CX.4: whose identifier patient_id is
+    visit_number: str = ""  # PV1-19
+    patient_class: str = ""  # PV1-2 (E, I, O...)
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,13 @@ MIGRATIONS = [
     ALTER TABLE outbox ADD COLUMN claim_owner TEXT NOT NULL DEFAULT '';
     ALTER TABLE outbox ADD COLUMN claim_until REAL NOT NULL DEFAULT 0
     """,
+    # 7: who the patient is, as the order said it: the identifier's assigning authority, the
+    # visit number (PV1-19) and the patient class (PV1-2).
+    """
+    ALTER TABLE worklist ADD COLUMN patient_id_authority TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN visit_number TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN patient_class TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 # The guards on the append-only tables, by name: re-created at open when missing.

@@ -12,7 +12,8 @@ from dictation.store.base import StoreBase
 from dictation.store.records import WorklistItem, from_row
 
 WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "modality", "facility", "priority",
-                   "ordered_at", "template_id", "exam_code", "ordering_physician", "placer_order", "filler_order"}
+                   "ordered_at", "template_id", "exam_code", "ordering_physician", "placer_order", "filler_order",
+                   "patient_id_authority", "visit_number", "patient_class"}
 
 
 def _check_fields(fields: dict[str, Any]) -> None:

@@ -277,3 +277,61 @@ def socket_to(server):
     s = socket.create_connection(("127.0.0.1", server.port))
     s.settimeout(10)
     return s
+
+
+def pid3_order(pid3, accession="ACC-ID"):
+    return orm("C-ID", accession).replace("PID|1||MRN42^^^GEN^MR||", f"PID|1||{pid3}||").replace(
+        "PV1|1|E|ER^1^1^GENERAL", "PV1|1|E|ER^1^1^GENERAL||||||||||||||||V-555")
+
+
+@pytest.mark.parametrize("pid3, authority, expected", [
+    ("E-900^^^ENTERPRISE^PI~MRN42^^^GEN^MR", "", ("MRN42", "GEN")),  # the MR repeat, not the first
+    ("MRN42^^^GEN^MR~77^^^NORTH^MR", "NORTH", ("77", "NORTH")),  # the facility's own authority
+    ("MRN42^^^GEN^MR~77^^^NORTH^MR", "", None),  # two MRNs and no rule: refused, not guessed
+    ("E-900^^^ENTERPRISE^PI~MRN42^^^GEN^MR", "SOUTH", None),  # the facility's authority is not there
+], ids=["mr-not-first", "facility-authority", "ambiguous", "authority-missing"])
+def test_the_patient_identifier_is_chosen_by_type_and_authority(tmp_path, pid3, authority, expected):
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    _, result = OrderHandler(store, TemplateLibrary(), {}, mrn_authority=lambda f: authority).handle(
+        pid3_order(pid3).encode())
+    if expected is None:
+        assert result.code == "AE" and "PID-3" in result.text and store.worklist() == []
+        return
+    assert result.code == "AA", result
+    (item,) = store.worklist()
+    assert (item.patient_id, item.patient_id_authority, item.visit_number, item.patient_class) == (*expected, "V-555", "E")
+
+
+def test_the_identifier_and_its_authority_travel_to_hl7_fhir_and_dicom(tmp_path):
+    from dictation.config import Config
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.dicom_sr import build_sr
+    from dictation.ris.document import ReportVersion, Signer
+    from dictation.ris.fhir import diagnostic_report
+    from dictation.ris.hl7 import build_oru, field
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+    from dictation.workstation import Workstation
+
+    store = Store(tmp_path / "s.db")
+    OrderHandler(store, TemplateLibrary(), {}).handle(pid3_order("E-900^^^ENTERPRISE^PI~MRN42^^^GEN^MR").encode())
+    (item,) = store.worklist()
+    report = Workstation(Config(), tmp_path / "s.db").report_for_study(item, store)
+    report.go_to("impression")
+    report.dictate("Normal.")
+    report.sign("preliminary")
+    version = ReportVersion.from_report(report, Signer("R1", "Smith", "Anna"))
+    message = build_oru(version, "C1")
+    assert field(message, "PID", 3) == "MRN42^^^GEN^MR" and field(message, "PV1", 19) == "V-555"
+    subject = diagnostic_report(version, "urn:acc", "urn:mrn")["subject"]["identifier"]
+    assert subject["value"] == "MRN42" and subject["assigner"]["display"] == "GEN"
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(build_sr(version)))
+    assert ds.PatientID == "MRN42" and ds.IssuerOfPatientID == "GEN"
