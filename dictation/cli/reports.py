@@ -71,6 +71,7 @@ def templates_show(template_id: str, as_json: bool) -> None:
 @click.argument("audio", type=click.Path(dir_okay=False))
 @click.option("--template", "template_id", help="Template id (`radscribe templates list`).")
 @click.option("--accession", help="The worklist study: its order gives the patient, the template and the facility.")
+@click.option("--facility", help="With --accession: the facility, when two use the same accession number.")
 @click.option("--resume", "resume_id", help="Go on dictating into this draft instead of a new report.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.option("--model", help="CTranslate2 model folder or faster-whisper size name.")
@@ -82,9 +83,9 @@ def templates_show(template_id: str, as_json: bool) -> None:
               help="With --resume on a report signed final: the recording is an addendum or a correction "
                    "(say \"sign report\" at the end to sign it).")
 @friendly
-def dictate(audio: str, template_id: str | None, accession: str | None, resume_id: str | None, as_json: bool,
-            model: str | None,
-            store_path: str | None, no_route: bool, realtime: bool, progress: bool, amend: str | None) -> None:
+def dictate(audio: str, template_id: str | None, accession: str | None, facility: str | None, resume_id: str | None,
+            as_json: bool, model: str | None, store_path: str | None, no_route: bool, realtime: bool, progress: bool,
+            amend: str | None) -> None:
     """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
     from dictation.reporting.controller import Handled
     from dictation.reporting.exchange import report_json
@@ -111,7 +112,7 @@ def dictate(audio: str, template_id: str | None, accession: str | None, resume_i
         if store.report_status(resume_id) == ReportStatus.DISCARDED:
             fail(f"report {resume_id[:12]} was discarded; start a new one with --template")
     if accession is not None:
-        item = store.worklist_item(accession)
+        item = store.worklist_item(accession, facility)
         if item is None:
             fail(f"no study with accession {accession!r} on the worklist (`radscribe worklist` lists them)")
         if item.state in ("done", "cancelled"):

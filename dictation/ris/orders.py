@@ -191,7 +191,7 @@ class OrderHandler:
             return OrderResult("AE", "refused", "", "no accession number (OBR-18, IPC-1 or the filler order number)",
                                error="101")
         if control in CANCEL:
-            return control, accession, {}
+            return control, accession, {"facility": _get(segs, "MSH", 4) or _get(segs, "PV1", 3, 4)}
         if control not in ("NW", "XO", "SC", ""):
             return OrderResult("AR", "refused", accession, f"order control {control!r} is not handled", error="103")
         code = _get(segs, "OBR", 4, 1)
@@ -262,7 +262,7 @@ class OrderHandler:
 
     def _execute(self, control: str, accession: str, item: dict[str, Any]) -> OrderResult:
         if control in CANCEL:
-            found = self.store.cancel_worklist_item(accession)
+            found = self.store.cancel_worklist_item(accession, str(item.get("facility", "")))
             return OrderResult("AA", "cancelled" if found else "unknown", accession,
                                "" if found else f"{accession}: no such accession on the worklist")
         for attempt in range(STORE_ATTEMPTS):

@@ -20,7 +20,7 @@ from pathlib import Path
 from dictation.errors import StoreBusy, StoreDamaged, StoreError
 from dictation.store.chain import next_audit, seal
 from dictation.store.records import OutboxEntry
-from dictation.store.schema import MIGRATIONS, TRIGGERS, default_path, os_user, statements
+from dictation.store.schema import MIGRATIONS, REBUILDS, TRIGGERS, default_path, os_user, statements
 
 _DAMAGE = ("malformed", "not a database", "disk i/o error", "corrupt", "file is not a database")
 
@@ -148,12 +148,20 @@ class StoreBase:
         if version > len(MIGRATIONS):
             raise StoreError(f"{self.path} was written by a newer radscribe (schema {version}); upgrade radscribe")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
-                for statement in statements(script):
-                    self.db.execute(statement)
-                if number == 5:
-                    seal(self.db)  # the rows written before the chains existed
-                self.db.execute(f"PRAGMA user_version={number}")
+            if number in REBUILDS:
+                self.db.execute("PRAGMA foreign_keys=OFF")  # no effect inside a transaction: before it
+            try:
+                with self.transaction():
+                    for statement in statements(script):
+                        self.db.execute(statement)
+                    if number == 5:
+                        seal(self.db)  # the rows written before the chains existed
+                    if number in REBUILDS and self.db.execute("PRAGMA foreign_key_check").fetchall():
+                        raise StoreError(f"{self.path}: upgrading the store would break a reference; nothing was changed")
+                    self.db.execute(f"PRAGMA user_version={number}")
+            finally:
+                if number in REBUILDS:
+                    self.db.execute("PRAGMA foreign_keys=ON")
 
     def restore_triggers(self) -> list[str]:
         """Re-create any guard that is missing; returns the names re-created (audited)."""

@@ -174,7 +174,44 @@ MIGRATIONS = [
     ALTER TABLE worklist ADD COLUMN visit_number TEXT NOT NULL DEFAULT '';
     ALTER TABLE worklist ADD COLUMN patient_class TEXT NOT NULL DEFAULT ''
     """,
+    # 8: an accession number is unique within its facility, not across every hospital read for
+    # (two hospitals' orders with the same number are two studies, never one overwriting the other).
+    """
+    CREATE TABLE worklist_new (
+        id INTEGER PRIMARY KEY,
+        accession TEXT NOT NULL,
+        patient_id TEXT NOT NULL DEFAULT '',
+        patient_name TEXT NOT NULL DEFAULT '',
+        birth_date TEXT NOT NULL DEFAULT '',
+        sex TEXT NOT NULL DEFAULT '',
+        exam TEXT NOT NULL DEFAULT '',
+        modality TEXT NOT NULL DEFAULT '',
+        facility TEXT NOT NULL DEFAULT '',
+        priority TEXT NOT NULL DEFAULT 'routine',
+        ordered_at REAL NOT NULL,
+        template_id TEXT,
+        state TEXT NOT NULL DEFAULT 'waiting',
+        exam_code TEXT NOT NULL DEFAULT '',
+        ordering_physician TEXT NOT NULL DEFAULT '',
+        placer_order TEXT NOT NULL DEFAULT '',
+        filler_order TEXT NOT NULL DEFAULT '',
+        updated_at REAL,
+        patient_id_authority TEXT NOT NULL DEFAULT '',
+        visit_number TEXT NOT NULL DEFAULT '',
+        patient_class TEXT NOT NULL DEFAULT '',
+        UNIQUE (facility, accession)
+    );
+    INSERT INTO worklist_new SELECT id, accession, patient_id, patient_name, birth_date, sex, exam, modality, facility,
+        priority, ordered_at, template_id, state, exam_code, ordering_physician, placer_order, filler_order, updated_at,
+        patient_id_authority, visit_number, patient_class FROM worklist;
+    DROP TABLE worklist;
+    ALTER TABLE worklist_new RENAME TO worklist
+    """,
 ]
+
+# Migrations that rebuild a table another one references: run with foreign keys off (SQLite's
+# documented procedure), checked before they commit.
+REBUILDS = {8}
 
 # The guards on the append-only tables, by name: re-created at open when missing.
 TRIGGERS = {

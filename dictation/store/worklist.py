@@ -46,8 +46,9 @@ class WorklistStore(StoreBase):
         """An order: new ("created"), changed ("updated"), or the same again ("duplicate").
         A cancelled item ordered again comes back."""
         _check_fields(fields)
-        with self.transaction() as db:
-            row = db.execute("SELECT * FROM worklist WHERE accession = ?", (accession,)).fetchone()
+        facility = str(fields.get("facility", ""))
+        with self.transaction() as db:  # an accession is unique within its facility
+            row = db.execute("SELECT * FROM worklist WHERE accession = ? AND facility = ?", (accession, facility)).fetchone()
             if row is None:
                 columns = ["accession", *fields, "updated_at"]
                 db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
@@ -59,13 +60,13 @@ class WorklistStore(StoreBase):
             if not changed:
                 return "duplicate"
             sets = ", ".join(f"{k} = ?" for k in changed)
-            db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE accession = ?", (*changed.values(), time.time(), accession))
+            db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE id = ?", (*changed.values(), time.time(), row["id"]))
             return "updated"
 
-    def cancel_worklist_item(self, accession: str) -> bool:
+    def cancel_worklist_item(self, accession: str, facility: str = "") -> bool:
         with self.transaction() as db:
-            cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE accession = ? AND state != 'done'",
-                             (time.time(), accession))
+            cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE accession = ? AND facility = ? "
+                             "AND state != 'done'", (time.time(), accession, facility))
         return cur.rowcount == 1
 
     def add_worklist_item(self, accession: str, **fields: Any) -> int:
@@ -77,7 +78,8 @@ class WorklistStore(StoreBase):
                 cur = db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                                  (accession, *fields.values()))
             except sqlite3.IntegrityError:
-                raise StoreError(f"accession {accession!r} is already on the worklist") from None
+                raise StoreError(f"accession {accession!r} is already on the worklist"
+                                 + (f" of {fields['facility']}" if fields.get("facility") else "")) from None
         return int(cur.lastrowid or 0)
 
     def draft_for(self, worklist_id: int) -> str | None:
@@ -91,13 +93,17 @@ class WorklistStore(StoreBase):
         with self.transaction() as db:
             db.execute("UPDATE worklist SET state = ?, updated_at = ? WHERE id = ?", (state, time.time(), worklist_id))
 
-    def worklist_item(self, accession: str) -> WorklistItem | None:
-        """The study with this accession, whatever its state (waiting, done, cancelled)."""
-        row = self.db.execute(
+    def worklist_item(self, accession: str, facility: str | None = None) -> WorklistItem | None:
+        """The study with this accession (at ``facility``), whatever its state (waiting, done,
+        cancelled). The same number at two facilities without ``facility``: StoreError."""
+        rows = self.db.execute(
             "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
-            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w WHERE w.accession = ?",
-            (accession,)).fetchone()
-        return from_row(WorklistItem, row) if row else None
+            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w WHERE w.accession = ? "
+            "AND (? IS NULL OR w.facility = ?)", (accession, facility, facility)).fetchall()
+        if len(rows) > 1:
+            raise StoreError(f"accession {accession} is on the worklist of {len(rows)} facilities "
+                             f"({', '.join(r['facility'] or '-' for r in rows)}): say which")
+        return from_row(WorklistItem, rows[0]) if rows else None
 
     def worklist(self) -> list[WorklistItem]:
         """Studies waiting: STAT first, then urgent, then routine; the longest waiting first.

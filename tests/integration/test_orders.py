@@ -335,3 +335,22 @@ def test_the_identifier_and_its_authority_travel_to_hl7_fhir_and_dicom(tmp_path)
 
     ds = pydicom.dcmread(io.BytesIO(build_sr(version)))
     assert ds.PatientID == "MRN42" and ds.IssuerOfPatientID == "GEN"
+
+
+def test_the_same_accession_at_two_facilities_is_two_studies(tmp_path):
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    handler = OrderHandler(store, TemplateLibrary(), {})
+    general = orm("C1", "ACC-SAME")
+    north = orm("C2", "ACC-SAME", name="Roe^Rick").replace("|HIS|GENERAL|", "|HIS|NORTH|", 1).replace(
+        "MRN42^^^GEN^MR", "N-7^^^NORTH^MR")
+    assert handler.handle(general.encode())[1].code == "AA"
+    assert handler.handle(north.encode())[1].action == "created"  # not an update of General's study
+    items = {r.facility: (r.patient_id, r.patient_name) for r in store.worklist()}
+    assert items == {"GENERAL": ("MRN42", "Doe^Jane"), "NORTH": ("N-7", "Roe^Rick")}
+    cancel = orm("C3", "ACC-SAME", control="CA").replace("|HIS|GENERAL|", "|HIS|NORTH|", 1)
+    assert handler.handle(cancel.encode())[1].action == "cancelled"
+    assert [r.facility for r in store.worklist()] == ["GENERAL"]  # General's study is untouched

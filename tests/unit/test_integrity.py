@@ -128,13 +128,19 @@ def test_a_store_from_before_the_chains_is_sealed_when_it_is_upgraded(tmp_path):
             db.execute(statement)
         db.execute(f"PRAGMA user_version={number}")
     db.execute("INSERT INTO audit (at, actor, action, detail) VALUES (1.0, 'R1', 'start', '')")
-    db.execute("INSERT INTO reports VALUES ('r1', 'xr-chest', NULL, 'final', '{}', 1.0, 2.0)")
+    db.execute("INSERT INTO worklist (id, accession, facility, ordered_at, state) VALUES (7, 'A1', 'GEN', 1.0, 'done')")
+    db.execute("INSERT INTO reports VALUES ('r1', 'xr-chest', 7, 'final', '{}', 1.0, 2.0)")
     db.execute("INSERT INTO report_versions (report_id, version, status, kind, signed_at, text, sections, state) "
                "VALUES ('r1', 1, 'final', 'final', 2.0, 'Normal.', '{}', '{}')")
     db.close()
     store = Store(path)
     assert store.verify_chains() == [] and store.chain_heads().versions == 1
     assert store.restored_guards == []
+    # The worklist rebuilt (accessions unique per facility) with its rows and the reports' references.
+    assert store.worklist_item("A1", "GEN").id == 7
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_damage_is_one_line_naming_the_file_and_never_a_new_empty_store(tmp_path):
