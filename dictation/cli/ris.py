@@ -119,8 +119,40 @@ def worklist(ctx: click.Context, store_path: str | None) -> None:
     for r in rows:
         minutes = int((now - r.ordered_at) // 60)
         draft = " draft" if store.draft_for(r.id) else ""
+        changed = f"  ORDER CHANGED ({r.order_changed.replace(',', ', ')})" if r.order_changed else ""
         click.echo(f"{r.priority.upper():<8}{minutes:>6} min  {r.accession:<14} {(r.exam or r.exam_code)[:28]:<28} "
-                   f"{r.facility[:16]:<16} {r.template_id or 'generic'}{draft}")
+                   f"{r.facility[:16]:<16} {r.template_id or 'generic'}{draft}{changed}")
+
+
+@worklist.command("changed")
+@click.pass_context
+@friendly
+def worklist_changed(ctx: click.Context) -> None:
+    """Studies whose order changed (or was cancelled) after their report was started, signed
+    reports included: each needs a look (exit 1 when there is one)."""
+    store = station(ctx.obj.get("store")).open_store()
+    rows = store.changed_orders()
+    for r in rows:
+        click.echo(f"{r.accession:<14} {r.facility[:16]:<16} report {r.report_status or '-':<11} "
+                   f"changed: {r.order_changed.replace(',', ', ')}")
+    if rows:
+        sys.exit(1)
+    click.echo("no order changed under a report", err=True)
+
+
+@worklist.command("ack")
+@click.argument("accession")
+@click.option("--facility", help="When two facilities use the same accession number.")
+@click.pass_context
+@friendly
+def worklist_ack(ctx: click.Context, accession: str, facility: str | None) -> None:
+    """The changed order was looked at (and the report fixed if it needed it): audited."""
+    store = station(ctx.obj.get("store")).open_store()
+    item = store.worklist_item(accession, facility)
+    if item is None:
+        fail(f"no study with accession {accession!r} (`radscribe worklist` lists them)")
+    store.acknowledge_order_change(item.id)
+    click.echo(f"{accession}: changed order acknowledged")
 
 
 @worklist.command("add")

@@ -204,12 +204,26 @@ class ReportController:
             self.run_checks()
         problems = signing_problems(self.report, self.flags if self.checks else [], status, self.licence,
                                     signer=self.signer, checks_off=self.checks_off)
+        changed = self.order_changed()
+        if changed:  # the report may describe another patient or exam than the order now does
+            problems.insert(0, f"the order changed after this report was started ({', '.join(changed)}): check the "
+                               f"patient and the exam, then acknowledge it (radscribe worklist ack "
+                               f"{self.report.exam.get('accession') or 'ACCESSION'}, or A on the worklist)")
         try:
             self.report.render()  # what is signed is the rendered text: a body that fails stops any signing
         except DataFileError as e:
             problems.insert(0, f"template {self.report.template.id} cannot render this report ({e}); "
                                "`radscribe templates check` shows the fix")
         return problems
+
+    def order_changed(self) -> list[str]:
+        """What the study's order changed since this report was started ([] when nothing did)."""
+        if self.store is None:
+            return []
+        try:
+            return self.store.order_changes(self.report.id)
+        except StoreError:
+            return []
 
     def _sign_blocked(self, command: Command | None) -> str:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""

@@ -167,6 +167,7 @@ class WorklistItem:
     patient_id_authority: str = ""  # PID-3 CX.4: whose identifier patient_id is
     visit_number: str = ""  # PV1-19
     patient_class: str = ""  # PV1-2 (E, I, O...)
+    order_changed: str = ""  # fields the order changed after a report was started ("cancelled" too)
 
 
 @dataclass(frozen=True)

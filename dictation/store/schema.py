@@ -207,6 +207,11 @@ MIGRATIONS = [
     DROP TABLE worklist;
     ALTER TABLE worklist_new RENAME TO worklist
     """,
+    # 9: what changed in an order after a report was started for it (field names, "cancelled"),
+    # until the radiologist has looked: never rewritten into the report silently.
+    """
+    ALTER TABLE worklist ADD COLUMN order_changed TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

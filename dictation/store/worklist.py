@@ -16,6 +16,12 @@ WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "m
                    "patient_id_authority", "visit_number", "patient_class"}
 
 
+# What identifies the patient and the examination: a change to one of them after a report was
+# started is shown to the radiologist, never written into the report silently.
+IDENTITY_FIELDS = ("patient_id", "patient_id_authority", "patient_name", "birth_date", "sex", "exam", "exam_code",
+                   "modality", "facility")
+
+
 def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - WORKLIST_FIELDS
     if unknown:
@@ -59,15 +65,61 @@ class WorklistStore(StoreBase):
                 changed["state"] = "waiting"
             if not changed:
                 return "duplicate"
+            self._note_change(db, row, [k for k in IDENTITY_FIELDS if k in changed])
             sets = ", ".join(f"{k} = ?" for k in changed)
             db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE id = ?", (*changed.values(), time.time(), row["id"]))
             return "updated"
 
     def cancel_worklist_item(self, accession: str, facility: str = "") -> bool:
         with self.transaction() as db:
-            cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE accession = ? AND facility = ? "
-                             "AND state != 'done'", (time.time(), accession, facility))
+            row = db.execute("SELECT * FROM worklist WHERE accession = ? AND facility = ?", (accession, facility)).fetchone()
+            if row is None:
+                return False
+            self._note_change(db, row, ["cancelled"])
+            cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE id = ? AND state != 'done'",
+                             (time.time(), row["id"]))
         return cur.rowcount == 1
+
+    def _note_change(self, db: sqlite3.Connection, row: sqlite3.Row, what: list[str]) -> None:
+        """An order changed (or was cancelled) under a report started for it: kept on the study
+        until acknowledged, and audited (which fields, never their values)."""
+        if not what:
+            return
+        report = db.execute("SELECT id, status FROM reports WHERE worklist_id = ? AND status != 'discarded' "
+                            "ORDER BY updated_at DESC LIMIT 1", (row["id"],)).fetchone()
+        if report is None:
+            return  # nothing written yet: the new order is simply the order
+        noted = [x for x in (row["order_changed"] or "").split(",") if x]
+        noted += [x for x in what if x not in noted]
+        db.execute("UPDATE worklist SET order_changed = ? WHERE id = ?", (",".join(noted), row["id"]))
+        self._audit(db, "order_changed", report["id"], row["accession"],
+                    f"{', '.join(what)} changed under a {report['status']} report")
+
+    def order_changes(self, report_id: str) -> list[str]:
+        """What the order of this report's study changed since the report was started ([] none)."""
+        row = self.db.execute("SELECT w.order_changed FROM worklist w JOIN reports r ON r.worklist_id = w.id "
+                              "WHERE r.id = ?", (report_id,)).fetchone()
+        return [x for x in (row["order_changed"] if row else "").split(",") if x]
+
+    def acknowledge_order_change(self, worklist_id: int, actor: str | None = None) -> None:
+        """The radiologist has looked at the changed order (and fixed the report if needed)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT accession, order_changed FROM worklist WHERE id = ?", (worklist_id,)).fetchone()
+            if row is None or not row["order_changed"]:
+                raise StoreError("no changed order to acknowledge for that study")
+            db.execute("UPDATE worklist SET order_changed = '' WHERE id = ?", (worklist_id,))
+            report = db.execute("SELECT id FROM reports WHERE worklist_id = ? ORDER BY updated_at DESC LIMIT 1",
+                                (worklist_id,)).fetchone()
+            self._audit(db, "order_change_seen", report["id"] if report else None, row["accession"],
+                        f"acknowledged: {row['order_changed']}", actor=actor)
+
+    def changed_orders(self) -> list[WorklistItem]:
+        """Every study whose order changed under its report (drafts and signed), for review."""
+        rows = self.db.execute(
+            "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
+            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w WHERE w.order_changed != '' "
+            "ORDER BY w.updated_at").fetchall()
+        return [from_row(WorklistItem, r) for r in rows]
 
     def add_worklist_item(self, accession: str, **fields: Any) -> int:
         _check_fields(fields)

@@ -354,3 +354,34 @@ def test_the_same_accession_at_two_facilities_is_two_studies(tmp_path):
     cancel = orm("C3", "ACC-SAME", control="CA").replace("|HIS|GENERAL|", "|HIS|NORTH|", 1)
     assert handler.handle(cancel.encode())[1].action == "cancelled"
     assert [r.facility for r in store.worklist()] == ["GENERAL"]  # General's study is untouched
+
+
+def test_an_order_changed_under_a_report_is_shown_and_blocks_signing_until_looked_at(tmp_path):
+    from dictation.config import Config
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+    from dictation.testing import READER
+    from dictation.workstation import Workstation
+
+    store = Store(tmp_path / "s.db")
+    handler = OrderHandler(store, TemplateLibrary(), {"71046": "xr-chest"})
+    handler.handle(orm("C1", "ACC-CH").encode())
+    handler.handle(orm("C1b", "ACC-CH", priority="R").encode())  # no report yet: simply the new order
+    (item,) = store.worklist()
+    assert item.order_changed == ""
+    station = Workstation(Config(reader=READER), tmp_path / "s.db")
+    report = station.report_for_study(item, store)
+    controller = station.controller(report, store, checks=False)
+    handler.handle(orm("C2", "ACC-CH", control="XO", name="Doe^Janet").encode())  # the patient's name changed
+    (item,) = store.worklist()
+    assert item.order_changed == "patient_name" and report.exam["patient_name"] == "Doe^Jane"  # not rewritten
+    signed = controller.command("sign_preliminary")
+    assert not signed.outcome.ok and "the order changed after this report was started (patient_name)" in \
+        signed.outcome.message
+    assert [r.accession for r in store.changed_orders()] == ["ACC-CH"]
+    assert store.audit_log()[-2].action == "order_changed" and "Janet" not in store.audit_log()[-2].detail
+    store.acknowledge_order_change(item.id)
+    assert controller.command("sign_preliminary").outcome.ok
+    handler.handle(orm("C3", "ACC-CH", control="CA").encode())  # cancelled after it was signed
+    assert [(r.accession, r.order_changed) for r in store.changed_orders()] == [("ACC-CH", "cancelled")]

@@ -327,6 +327,10 @@ class ReportScreen(Screen):
             lines.append(f"‼ {off} — a final cannot be signed; a preliminary is marked not checked")
         if not licence.ok and licence.message:
             lines.append(f"‼ {licence.message}")
+        changed = self.controller.order_changed()
+        if changed:
+            lines.append(f"‼ the order changed after this report was started ({', '.join(changed)}): check the patient "
+                         "and the exam; A on the worklist acknowledges it")
         banner.update(Text("\n".join(lines)))
         banner.display = bool(lines)
 

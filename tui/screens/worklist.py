@@ -67,6 +67,7 @@ class WorklistScreen(Screen):
         Binding("s", "toggle_signed", "Signed"),
         Binding("v", "review", "Peer review"),
         Binding("d", "discard", "Discard draft"),
+        Binding("a", "acknowledge", "Ack order change", show=False),
     ]
 
     def __init__(self, clock: Callable[[], float] = time.time, limits: dict[str, int] | None = None) -> None:
@@ -173,6 +174,8 @@ class WorklistScreen(Screen):
             facility = Text(row.facility)
             if not licence.ok:
                 facility.append(" ⚠ no licence" if "no licence" in licence.message else " ⚠ licence expired", style="bold red")
+            if row.order_changed:  # changed under its report: A after a look
+                facility.append(" ⚠ order changed", style="bold red")
             table.add_row(
                 Text(row.priority.upper(), style="bold red" if row.priority == "stat" else ""),
                 Text(waited(age), style=clock_style(row.priority, age, self.limits or practice.limits(row.facility))),
@@ -268,6 +271,21 @@ class WorklistScreen(Screen):
 
         self.app.push_screen(ConfirmScreen(f"Discard {what}? The study waits again, without it (the store keeps it, audited)."),
                              callback=answered)
+
+    def action_acknowledge(self) -> None:
+        """A: the changed order of the selected study was looked at (audited)."""
+        store, row = self.rapp.store, self.query_one(DataTable).cursor_row
+        if store is None or row >= len(self.rows) or not self.rows[row].order_changed:
+            self.rapp.notify("no changed order on this row", severity="warning")
+            return
+        item = self.rows[row]
+        try:
+            store.acknowledge_order_change(item.id)
+        except RadscribeError as e:
+            self.rapp.notify(str(e), severity="error")
+            return
+        self.rapp.notify(f"{item.accession}: changed order acknowledged ({item.order_changed.replace(',', ', ')})")
+        self.action_refresh()
 
     def action_toggle_signed(self) -> None:
         self.show_signed = not self.show_signed
