@@ -34,6 +34,7 @@
     port = 104
     called_ae = "ARCHIVE"
     calling_ae = "RADSCRIBE"
+    uid_root = "1.2.840.99999.7."  # your organisation's UID root (default: pydicom's), ending in "."
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class DICOMConfig(_Model):
     port: Annotated[int, Field(gt=0, lt=65536)]
     called_ae: Annotated[str, Field(min_length=1, max_length=16)]
     calling_ae: Annotated[str, Field(min_length=1, max_length=16)] = "RADSCRIBE"
+    uid_root: Annotated[str, Field(pattern=r"^[1-9][0-9]*(\.(0|[1-9][0-9]*))*\.$", max_length=40)] | None = None
     institution: str | None = None
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     tls: bool = False

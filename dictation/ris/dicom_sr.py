@@ -2,12 +2,13 @@
 
     document title   (18748-4, LN, "Diagnostic Imaging Report")
     observer context  TID 1002: observer type person, the signing radiologist's name
-    sections          one CONTAINER per non-empty section (CID 7001 headings: History,
-                      Current Procedure Descriptions, Prior Procedure Descriptions, Findings,
-                      Impressions, Recommendations; LOINC 73568-8 for the communication), each
-                      with its TEXT
-    flags             preliminary: PARTIAL / UNVERIFIED / PRELIMINARY; final and corrected:
+    sections          one CONTAINER per non-empty section (CID 7001 headings, all LOINC:
+                      Indications, Current and Prior Procedure Descriptions, Findings,
+                      Impressions, Recommendations; 73568-8 for the communication, 55107-7 for
+                      signed addenda), each with its TEXT
+    flags             preliminary: COMPLETE / UNVERIFIED / PRELIMINARY; final and corrected:
                       COMPLETE / VERIFIED (with the verifying observer) / FINAL
+    versions          a later version names the one it replaces (Predecessor Documents Sequence)
     request           ReferencedRequestSequence with the accession, study, order numbers
 
 UIDs are derived from the report, so each report version has one fixed SOP Instance UID: a
@@ -27,14 +28,17 @@ from dictation.status import SIGNED_FINAL
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
 
+# Section headings from one coding scheme: the LOINC codes of CID 7001 (Diagnostic Imaging
+# Report Headings); a template section with a LOINC code of its own uses it.
 SECTION_CODES = {
-    "indication": ("121109", "DCM", "Indications for Procedure"),
-    "technique": ("121064", "DCM", "Current Procedure Descriptions"),
-    "comparison": ("121066", "DCM", "Prior Procedure Descriptions"),
-    "findings": ("121070", "DCM", "Findings"),
-    "impression": ("121072", "DCM", "Impressions"),
-    "recommendations": ("121074", "DCM", "Recommendations"),
+    "indication": ("18785-6", "LN", "Indications for Procedure"),
+    "technique": ("55111-9", "LN", "Current Procedure Descriptions"),
+    "comparison": ("18834-2", "LN", "Prior Procedure Descriptions"),
+    "findings": ("59776-5", "LN", "Findings"),
+    "impression": ("19005-8", "LN", "Impressions"),
+    "recommendations": ("18783-1", "LN", "Recommendations"),
     "communication": ("73568-8", "LN", "Communication of critical results"),
+    "addendum": ("55107-7", "LN", "Addendum"),
 }
 TEXT_CODES = {
     "findings": ("121071", "DCM", "Finding"),
@@ -67,7 +71,7 @@ def _person(name: str) -> str:
     return name.replace(" ", "^") if "^" not in name else name
 
 
-def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: str = "") -> bytes:
+def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: str = "", uid_root: str = "") -> bytes:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
@@ -76,15 +80,16 @@ def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: 
     exam = v.exam
     signed = dt.datetime.fromtimestamp(v.signed_at).astimezone()
     final = v.status in SIGNED_FINAL
-    study_uid = str(exam.get("study_uid") or generate_uid(UID_ROOT, [f"study|{v.accession}"]))
-    series_uid = generate_uid(UID_ROOT, [f"series|{v.report_id}"])
-    sop_uid = generate_uid(UID_ROOT, [f"sop|{v.report_id}|{v.version}"])
+    root = uid_root or UID_ROOT  # the organisation's own root ([[export]] uid_root) when it has one
+    study_uid = str(exam.get("study_uid") or generate_uid(root, [f"study|{v.accession}"]))
+    series_uid = generate_uid(root, [f"series|{v.report_id}"])
+    sop_uid = generate_uid(root, [f"sop|{v.report_id}|{v.version}"])
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(BASIC_TEXT_SR)
     meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = UID(UID_ROOT + "1")
+    meta.ImplementationClassUID = UID(root + "1")
     meta.ImplementationVersionName = "RADSCRIBE_1"
 
     ds = Dataset()
@@ -121,7 +126,7 @@ def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: 
         ds.InstitutionName = str(institution or exam.get("facility"))[:64]
     # SR Document General
     ds.InstanceNumber = v.version
-    ds.CompletionFlag = "COMPLETE" if final else "PARTIAL"
+    ds.CompletionFlag = "COMPLETE"  # every report sent is whole; a preliminary is UNVERIFIED, not partial
     ds.VerificationFlag = "VERIFIED" if final else "UNVERIFIED"
     ds.PreliminaryFlag = "FINAL" if final else "PRELIMINARY"
     ds.ContentDate = signed.strftime("%Y%m%d")
@@ -145,6 +150,17 @@ def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: 
     request.RequestedProcedureCodeSequence = []
     ds.ReferencedRequestSequence = [request]
     ds.PerformedProcedureCodeSequence = []
+    if v.version > 1:  # the version this one replaces (the same derivation as its own UIDs)
+        previous = Dataset()
+        previous.ReferencedSOPClassUID = BASIC_TEXT_SR
+        previous.ReferencedSOPInstanceUID = generate_uid(root, [f"sop|{v.report_id}|{v.version - 1}"])
+        series = Dataset()
+        series.SeriesInstanceUID = series_uid
+        series.ReferencedSOPSequence = [previous]
+        study = Dataset()
+        study.StudyInstanceUID = study_uid
+        study.ReferencedSeriesSequence = [series]
+        ds.PredecessorDocumentsSequence = [study]
     # SR Document Content: TID 2000
     ds.ValueType = "CONTAINER"
     ds.ConceptNameCodeSequence = [_code(("18748-4", "LN", "Diagnostic Imaging Report"))]
@@ -161,12 +177,13 @@ def build_sr(v: ReportVersion, *, manufacturer: str = "radscribe", institution: 
         _item("HAS OBS CONTEXT", "PNAME", ("121008", "DCM", "Person Observer Name"), PersonName=observer),
     ]
     sections = 0
-    for section in v.template.spec.sections:
-        text = v.sections.get(section.key, "").strip()
+    keys = [(s.key, s.loinc, s.title) for s in v.template.spec.sections] + [("addendum", None, "Addendum")]
+    for key, loinc, title in keys:
+        text = v.sections.get(key, "").strip()
         if not text:
             continue
-        concept = SECTION_CODES.get(section.key, (section.loinc or "121070", "LN" if section.loinc else "DCM", section.title))
-        text_concept = TEXT_CODES.get(section.key, concept)
+        concept = SECTION_CODES.get(key) or ((loinc, "LN", title) if loinc else ("59776-5", "LN", title))
+        text_concept = TEXT_CODES.get(key, concept)
         container = _item("CONTAINS", "CONTAINER", concept, ContinuityOfContent="SEPARATE")
         container.ContentSequence = [_item("CONTAINS", "TEXT", text_concept, TextValue=text)]
         content.append(container)
@@ -197,7 +214,7 @@ class DICOMDestination:
         self.name = config.name
 
     def build(self, version: ReportVersion) -> bytes:
-        return build_sr(version, institution=self.config.institution or "")
+        return build_sr(version, institution=self.config.institution or "", uid_root=self.config.uid_root or "")
 
     def deliver(self, payload: bytes) -> Any:
         from pydicom import dcmread

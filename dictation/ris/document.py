@@ -75,9 +75,10 @@ class ReportVersion:
 
     @property
     def fhir_status(self) -> str:
-        """FHIR DiagnosticReport.status: an addendum makes the report "amended", a correction "corrected"."""
+        """FHIR DiagnosticReport.status: an addendum makes the report "appended" (content added, the rest
+        unchanged), a correction "corrected"."""
         if self.status == "corrected":
-            return "amended" if self.kind == "addendum" else "corrected"
+            return "appended" if self.kind == "addendum" else "corrected"
         return self.status
 
     def control_id(self, destination: str) -> str:

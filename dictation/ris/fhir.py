@@ -30,7 +30,8 @@ from dictation.ris.document import ReportVersion
 
 LOINC = "http://loinc.org"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
-FHIR_STATUS = {"preliminary": "preliminary", "final": "final", "corrected": "corrected", "amended": "amended"}
+FHIR_STATUS = {"preliminary": "preliminary", "final": "final", "corrected": "corrected", "amended": "amended",
+               "appended": "appended"}
 
 
 def instant(seconds: float) -> str:

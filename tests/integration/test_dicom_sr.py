@@ -98,8 +98,8 @@ def test_preliminary_and_final_arrive_as_valid_sr_and_a_resend_is_the_same_objec
     files = received(out)
     assert len(files) == 2  # one object per version: the resend replaced its own file
     dumps = {f: Path(f"{f}.txt").read_text() for f in files}
-    flags = sorted("Completion Flag     : COMPLETE" in d for d in dumps.values())
-    assert flags == [False, True]
+    assert all("Completion Flag     : COMPLETE" in d for d in dumps.values())  # a preliminary is whole, unverified
+    assert sorted("UNVERIFIED" in d for d in dumps.values()) == [False, True]
     for f, dump in dumps.items():
         assert "Impressions" in dump and "Acute right subdural hematoma with 5 mm midline shift." in dump
         assert "Smith^Anna" in dump and "Doe^Jane" in dump  # the signing radiologist, family^given
@@ -143,3 +143,41 @@ def test_sr_over_tls_to_a_verified_archive(certs, tmp_path):
         other_ca = dicom_to(port, tls=True, ca_file=str(certs / "ca.pem"), timeout_seconds=5)
         refused = other_ca.deliver(other_ca.build(v))
     assert refused.outcome == "retry" and list(rogue_out.iterdir()) == []
+
+
+def test_every_version_with_its_addendum_predecessor_and_own_uid_root_is_valid(storescp, tmp_path):
+    """A preliminary, a final and an addendum: each a valid SR (dciodvfy), the addendum in its own
+    LOINC 55107-7 container, each later version naming the one it replaces, UIDs under the
+    organisation's root, section headings all LOINC."""
+    port, out = storescp
+    r = report()
+    versions = [ReportVersion.from_report(r, SIGNER)]
+    r.sign("final")
+    versions.append(ReportVersion.from_report(r, SIGNER))
+    assert r.begin_amendment("addendum").ok
+    r.type_text("addendum", "Compared with the outside CT of yesterday: the hematoma is new.")
+    assert r.sign("final").ok
+    versions.append(ReportVersion.from_report(r, SIGNER))
+    dest = dicom_to(port, uid_root="1.2.840.99999.7.")
+    for v in versions:
+        assert dest.deliver(dest.build(v)).outcome == "sent"
+    files = received(out)
+    assert len(files) == 3
+    import pydicom
+
+    objects = sorted((pydicom.dcmread(f) for f in files), key=lambda d: int(d.InstanceNumber))
+    assert all(d.SOPInstanceUID.startswith("1.2.840.99999.7.") for d in objects)
+    assert [d.CompletionFlag for d in objects] == ["COMPLETE"] * 3
+    assert "PredecessorDocumentsSequence" not in objects[0]
+    for before, after in zip(objects, objects[1:]):
+        ref = after.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+        assert ref.ReferencedSOPInstanceUID == before.SOPInstanceUID
+    headings = [item.ConceptNameCodeSequence[0] for item in objects[2].ContentSequence if item.ValueType == "CONTAINER"]
+    assert {h.CodingSchemeDesignator for h in headings} == {"LN"}
+    assert headings[-1].CodeValue == "55107-7"
+    assert "the hematoma is new" in objects[2].ContentSequence[-1].ContentSequence[0].TextValue
+    assert "55107-7" not in [h.CodeValue for h in (i.ConceptNameCodeSequence[0] for i in objects[1].ContentSequence)]
+    for f in files:
+        check = subprocess.run([system_tool("dciodvfy"), str(f)], capture_output=True, text=True)
+        errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
+        assert errors == [], errors

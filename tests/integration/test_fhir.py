@@ -138,3 +138,16 @@ def test_fhir_server_down_is_a_retry():
     delivery = dest.deliver(dest.build(ReportVersion.from_report(r, SIGNER)))
     dest.close()
     assert delivery.outcome == "retry" and "ConnectError" in delivery.detail
+
+
+def test_an_addendum_is_appended_and_the_patient_identifier_keeps_its_type(peer, tmp_path):
+    r = report("ACC-F9")
+    r.sign("final")
+    assert r.begin_amendment("addendum").ok
+    r.type_text("addendum", "Compared with the outside CT: new.")
+    assert r.sign("final").ok
+    _, attempts = deliver(tmp_path, destination(peer), (r, ReportVersion.from_report(r, SIGNER)))
+    assert attempts[0].delivery.outcome == "sent", attempts  # validated by the peer's FHIR.js
+    (dr,) = search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-F9")
+    assert dr["status"] == "appended"
+    assert dr["subject"]["identifier"]["type"]["coding"][0]["code"] == "MR"
