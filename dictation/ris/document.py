@@ -60,6 +60,8 @@ class ReportVersion:
     signed_at: float = field(default_factory=time.time)
     signer: Signer = field(default_factory=Signer)
     kind: str = ""  # preliminary / final / addendum / correction: what this signing was
+    # Each recorded call about a critical result: recipient, role, method, at, findings, by.
+    communications: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in RESULT_STATUS:
@@ -103,6 +105,8 @@ class ReportVersion:
             exam=dict(report.exam),
             signed_at=report.signed_at or time.time(),
             signer=signer or _signer(report.exam),
+            communications=[{"recipient": c.recipient, "role": c.role, "method": c.method, "at": c.at,
+                             "findings": list(c.findings), "by": c.by} for c in report.communications],
         )
 
     @classmethod

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from dictation.ris.destinations import Delivery
 from dictation.ris.document import ReportVersion
 
 LOINC = "http://loinc.org"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+READER_SYSTEM = "urn:radscribe:reader"  # the [reader] id's system (the practice's reader ids)
 FHIR_STATUS = {"preliminary": "preliminary", "final": "final", "corrected": "corrected", "amended": "amended",
                "appended": "appended"}
 
@@ -46,6 +49,7 @@ def diagnostic_report(v: ReportVersion, accession_system: str, patient_system: s
     resource: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "identifier": [{
+            "use": "official",
             "type": {"coding": [{"system": V2_0203, "code": "ACSN", "display": "Accession ID"}]},
             "system": accession_system,
             "value": v.accession,
@@ -71,8 +75,15 @@ def diagnostic_report(v: ReportVersion, accession_system: str, patient_system: s
     if v.signer.id or v.signer.display:
         interpreter: dict[str, Any] = {"display": v.signer.display}
         if v.signer.id:
-            interpreter["identifier"] = {"value": v.signer.id}
+            interpreter["identifier"] = {"system": READER_SYSTEM, "value": v.signer.id}
         resource["resultsInterpreter"] = [interpreter]
+    orders = [(code, str(exam[key])) for code, key in (("PLAC", "placer_order"), ("FILL", "filler_order")) if exam.get(key)]
+    if orders:  # the order this report answers, by its numbers
+        resource["basedOn"] = [{"type": "ServiceRequest", "identifier": {
+            "type": {"coding": [{"system": V2_0203, "code": code}]}, "value": value}} for code, value in orders]
+    if exam.get("visit_number"):
+        resource["encounter"] = {"type": "Encounter", "identifier": {
+            "type": {"coding": [{"system": V2_0203, "code": "VN"}]}, "value": str(exam["visit_number"])}}
     impression = v.sections.get("impression", "").strip()
     if impression:
         resource["conclusion"] = impression
@@ -89,26 +100,57 @@ def _patient_identifier(exam: dict[str, Any], system: str) -> dict[str, Any]:
     return out
 
 
-def communication(v: ReportVersion, accession_system: str, patient_system: str, control_id: str) -> dict[str, Any] | None:
-    text = v.sections.get("communication", "").strip()
-    if not text:
-        return None
-    resource: dict[str, Any] = {
-        "resourceType": "Communication",
-        "identifier": [{"system": "urn:radscribe:communication", "value": control_id}],
-        "status": "completed",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/communication-category",
-                                  "code": "alert", "display": "Alert"}]}],
-        "priority": "urgent",
-        "about": [{"type": "DiagnosticReport", "identifier": {"system": accession_system, "value": v.accession}}],
-        "sent": instant(v.signed_at),
-        "payload": [{"contentString": text}],
-    }
-    if v.exam.get("patient_id"):
-        resource["subject"] = {"identifier": _patient_identifier(v.exam, patient_system)}
-    if v.signer.id or v.signer.display:
-        resource["sender"] = {"display": v.signer.display}
-    return resource
+_MEDIUM = {"telephone": ("PHONE", "telephone"), "in person": ("FACE", "face-to-face"),
+           "secure message": ("ONLINEWRIT", "online written")}
+COMMUNICATION_SYSTEM = "urn:radscribe:communication"
+
+
+def communications(v: ReportVersion, accession_system: str, patient_system: str) -> list[dict[str, Any]]:
+    """One Communication per recorded call (who was told, how, when), with an identifier that
+    stays the same in every later version of the report, so the call is recorded once. A
+    communication only dictated as text (no call recorded) is one Communication per report."""
+    calls = v.communications or ([{"text": v.sections.get("communication", "").strip()}]
+                                 if v.sections.get("communication", "").strip() else [])
+    out = []
+    for i, call in enumerate(calls):
+        key = f"{v.report_id}|{call.get('at', '')}|{call.get('recipient', '')}|{i if 'at' not in call else ''}"
+        resource: dict[str, Any] = {
+            "resourceType": "Communication",
+            "identifier": [{"use": "official", "system": COMMUNICATION_SYSTEM,
+                            "value": hashlib.sha1(key.encode()).hexdigest()[:20]}],
+            "status": "completed",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/communication-category",
+                                      "code": "alert", "display": "Alert"}]}],
+            "priority": "urgent",
+            "about": [{"type": "DiagnosticReport", "identifier": {"system": accession_system, "value": v.accession}}],
+            "sent": instant(float(call["at"])) if call.get("at") else instant(v.signed_at),  # when they were told
+            "payload": [{"contentString": call.get("text") or _call_text(call)}],
+        }
+        if call.get("recipient"):
+            who = str(call["recipient"]) + (f" ({call['role']})" if call.get("role") else "")
+            resource["recipient"] = [{"display": who}]
+        medium = _MEDIUM.get(str(call.get("method", "")))
+        if medium:
+            resource["medium"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode",
+                                               "code": medium[0], "display": medium[1]}]}]
+        if v.exam.get("patient_id"):
+            resource["subject"] = {"identifier": _patient_identifier(v.exam, patient_system)}
+        sender = str(call.get("by") or v.signer.display)
+        if sender:
+            resource["sender"] = {"display": sender}
+        out.append(resource)
+    return out
+
+
+def _call_text(call: dict[str, Any]) -> str:
+    findings = ", ".join(call.get("findings") or []) or "Critical results"
+    role = f" ({call['role']})" if call.get("role") else ""
+    return f"{findings[:1].upper()}{findings[1:]} communicated to {call.get('recipient', '')}{role} by {call.get('method', '')}."
+
+
+def _query(system: str, value: str) -> str:
+    """A conditional search on an identifier, URL-encoded (an accession with & or # stays one value)."""
+    return urlencode({"identifier": f"{system}|{value}"})
 
 
 def build_requests(v: ReportVersion, control_id: str, accession_system: str, patient_system: str) -> bytes:
@@ -117,16 +159,15 @@ def build_requests(v: ReportVersion, control_id: str, accession_system: str, pat
     if not v.accession:
         raise ExportError(f"report {v.report_id[:12]} has no accession number; the FHIR server cannot match it")
     report = diagnostic_report(v, accession_system, patient_system)
-    query = f"identifier={accession_system}|{v.accession}"
+    query = _query(accession_system, v.accession)
     requests: list[dict[str, Any]] = []
     if v.version <= 1:
         requests.append({"method": "POST", "url": "DiagnosticReport", "if_none_exist": query, "resource": report})
     else:
         requests.append({"method": "PUT", "url": f"DiagnosticReport?{query}", "resource": report})
-    comm = communication(v, accession_system, patient_system, control_id)
-    if comm is not None:
+    for comm in communications(v, accession_system, patient_system):
         requests.append({"method": "POST", "url": "Communication",
-                         "if_none_exist": f"identifier=urn:radscribe:communication|{control_id}", "resource": comm})
+                         "if_none_exist": _query(COMMUNICATION_SYSTEM, comm["identifier"][0]["value"]), "resource": comm})
     return json.dumps({"control_id": control_id, "requests": requests}, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 

@@ -3,6 +3,7 @@ repository (Node 20), every resource validated by FHIR.js, bearer tokens checked
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
@@ -151,3 +152,32 @@ def test_an_addendum_is_appended_and_the_patient_identifier_keeps_its_type(peer,
     (dr,) = search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-F9")
     assert dr["status"] == "appended"
     assert dr["subject"]["identifier"]["type"]["coding"][0]["code"] == "MR"
+
+
+def test_one_recorded_call_is_one_communication_through_every_version(peer, tmp_path):
+    told = time.time() - 600
+    r = Report.new(TemplateLibrary().get("cta-chest-pe"), exam={**EXAM, "accession": "ACC-F&10#x",
+                                                               "placer_order": "PL-10", "visit_number": "V-10"})
+    r.go_to("indication")
+    r.dictate("Shortness of breath.")
+    r.go_to("impression")
+    r.dictate("Acute right lower lobe pulmonary embolism.")
+    assert r.record_communication("Dr. Greg House", "ED physician", "telephone", told, ["pulmonary embolism"],
+                                  by="Anna Smith").ok
+    r.sign("preliminary")
+    prelim = ReportVersion.from_report(r, SIGNER)
+    r.sign("final")
+    final = ReportVersion.from_report(r, SIGNER)
+    _, attempts = deliver(tmp_path, destination(peer), (r, prelim), (r, final))
+    assert [a.delivery.outcome for a in attempts] == ["sent", "sent"], attempts
+    # The accession with & and # is one value: one report found by it, not a search that matched anything.
+    (dr,) = search(peer, "DiagnosticReport", "identifier=urn%3Aoid%3A1.2.3.4.5%7CACC-F%2610%23x")
+    assert dr["status"] == "final" and dr["basedOn"][0]["identifier"]["value"] == "PL-10"
+    assert dr["encounter"]["identifier"]["value"] == "V-10"
+    comms = [c for c in search(peer, "Communication", "status=completed")
+             if c["about"][0]["identifier"]["value"] == "ACC-F&10#x"]
+    assert len(comms) == 1  # the call, once, though two versions were sent
+    (c,) = comms
+    assert c["recipient"][0]["display"] == "Dr. Greg House (ED physician)"
+    assert c["medium"][0]["coding"][0]["code"] == "PHONE"
+    assert abs(dt.datetime.fromisoformat(c["sent"]).timestamp() - told) < 1.5  # when they were told, not signed
