@@ -155,7 +155,8 @@ class Workstation:
             }
             # Who the patient is, as the order said it: the identifier's authority, the visit.
             exam.update({k: v for k, v in (("assigning_authority", item.patient_id_authority),
-                                           ("visit_number", item.visit_number), ("patient_class", item.patient_class)) if v})
+                                           ("visit_number", item.visit_number), ("patient_class", item.patient_class),
+                                           ("study_uid", item.study_uid)) if v})
             facility = self.config.practice.facility(item.facility)
             if facility is not None and facility.time_zone:
                 exam["time_zone"] = facility.time_zone  # times in the report are the facility's

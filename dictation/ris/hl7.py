@@ -200,8 +200,8 @@ def _obx(doc: ReportVersion, o: HL7Options, status: str, signed: str) -> list[st
 
     if o.obx == "report":
         return [obx(1, "FT", REPORT_LOINC, ft(doc.text.strip()))]
-    if o.obx == "tx":
-        lines = doc.text.strip().split("\n")
+    if o.obx == "tx":  # one TX per line of text; a blank line between sections is not an observation
+        lines = [line for line in doc.text.strip().split("\n") if line.strip()]
         return [obx(i + 1, "TX", REPORT_LOINC, escape(line), str(i + 1)) for i, line in enumerate(lines)]
     out: list[str] = []
     for section in doc.template.spec.sections:

@@ -209,6 +209,7 @@ class OrderHandler:
             "patient_id": patient[0],
             "patient_id_authority": patient[1],
             "visit_number": _get(segs, "PV1", 19),
+            "study_uid": _get(segs, "IPC", 3),
             "patient_class": _get(segs, "PV1", 2),
             "patient_name": f"{family}^{given}".strip("^"),
             "birth_date": f"{birth[:4]}-{birth[4:6]}-{birth[6:8]}" if len(birth) >= 8 else birth,
@@ -225,6 +226,9 @@ class OrderHandler:
             "placer_order": placer,
             "filler_order": filler,
         }
+        if item["study_uid"] and not re.fullmatch(r"[0-9]+(\.[0-9]+)+", str(item["study_uid"])) \
+                or len(str(item["study_uid"])) > 64:
+            return OrderResult("AE", "refused", accession, "IPC-3 is not a DICOM UID", error="102")
         if item["birth_date"]:
             try:
                 item["birth_date"] = checked_birth_date(str(item["birth_date"]))

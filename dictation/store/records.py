@@ -168,6 +168,7 @@ class WorklistItem:
     visit_number: str = ""  # PV1-19
     patient_class: str = ""  # PV1-2 (E, I, O...)
     order_changed: str = ""  # fields the order changed after a report was started ("cancelled" too)
+    study_uid: str = ""  # the images' Study Instance UID, when the order gave it (OMI IPC-3)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,10 @@ MIGRATIONS = [
     """
     ALTER TABLE worklist ADD COLUMN order_changed TEXT NOT NULL DEFAULT ''
     """,
+    # 10: the Study Instance UID the order gave (OMI IPC-3): the report joins the images' study.
+    """
+    ALTER TABLE worklist ADD COLUMN study_uid TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

@@ -93,6 +93,8 @@ def test_oru_validates_strict_in_every_obx_layout(library, obx):
     assert field(message, "MSH", 18) == "UNICODE UTF-8" and field(message, "OBR", 18) == "ACC1001"
     assert field(message, "OBR", 25) == "P" and field(message, "OBR", 32) == "R1&Smith&Anna"
     assert b"\n" not in message and message.count(b"\r") == len(message.decode().split("\r")) - 1
+    values = [s.split("|")[5] for s in message.decode().split("\r") if s.startswith("OBX")]
+    assert values and all(v.strip() for v in values)  # no empty observation (a blank line is not one)
 
 
 def test_sections_are_ft_obx_with_their_loinc_codes_and_text_survives_escaping(library):

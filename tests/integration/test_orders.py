@@ -385,3 +385,30 @@ def test_an_order_changed_under_a_report_is_shown_and_blocks_signing_until_looke
     assert controller.command("sign_preliminary").outcome.ok
     handler.handle(orm("C3", "ACC-CH", control="CA").encode())  # cancelled after it was signed
     assert [(r.accession, r.order_changed) for r in store.changed_orders()] == [("ACC-CH", "cancelled")]
+
+
+def test_an_omi_study_uid_joins_the_report_to_the_images_study(tmp_path):
+    import io
+
+    import pydicom
+
+    from dictation.config import Config
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.dicom_sr import build_sr
+    from dictation.ris.document import ReportVersion, Signer
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+    from dictation.workstation import Workstation
+
+    store = Store(tmp_path / "s.db")
+    omi = orm("C-OMI", "ACC-OMI", kind="OMI^O23") + "IPC|ACC-OMI|RP-1|1.2.840.113619.2.55.3.1234|SPS-1\r"
+    assert OrderHandler(store, TemplateLibrary(), {}).handle(omi.encode())[1].code == "AA"
+    (item,) = store.worklist()
+    report = Workstation(Config(), tmp_path / "s.db").report_for_study(item, store)
+    report.go_to("impression")
+    report.dictate("Normal.")
+    report.sign("preliminary")
+    ds = pydicom.dcmread(io.BytesIO(build_sr(ReportVersion.from_report(report, Signer("R1", "Smith", "Anna")))))
+    assert ds.StudyInstanceUID == "1.2.840.113619.2.55.3.1234"
+    bad = orm("C-BAD", "ACC-BAD", kind="OMI^O23") + "IPC|ACC-BAD|RP-1|not-a-uid|SPS-1\r"
+    assert OrderHandler(store, TemplateLibrary(), {}).handle(bad.encode())[1].code == "AE"
