@@ -446,22 +446,24 @@ def test_several_senders_killed_at_random_deliver_each_version_once_in_order_to_
 
         procs, kills = [start() for _ in range(3)], 0
         deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.2, 0.6))
-            alive = [p for p in procs if p.poll() is None]
-            if Store(tmp_path / "store.db").destination_counts("ris").sent == len(expected):
-                break
-            if alive and kills < 12:
-                victim = rng.choice(alive)
-                victim.send_signal(signal.SIGKILL)
-                victim.wait(10)
-                kills += 1
-            procs = [p for p in procs if p.poll() is None] + [start() for p in procs if p.poll() is not None]
-            while len(procs) < 3:
-                procs.append(start())
-        for p in procs:
-            p.kill()
-            p.wait(10)
+        try:
+            while time.monotonic() < deadline:
+                time.sleep(rng.uniform(0.2, 0.6))
+                alive = [p for p in procs if p.poll() is None]
+                if Store(tmp_path / "store.db").destination_counts("ris").sent == len(expected):
+                    break
+                if alive and kills < 12:
+                    victim = rng.choice(alive)
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait(10)
+                    kills += 1
+                procs = [p for p in procs if p.poll() is None] + [start() for p in procs if p.poll() is not None]
+                while len(procs) < 3:
+                    procs.append(start())
+        finally:  # no sender outlives the test
+            for p in procs:
+                p.kill()
+                p.wait(10)
         # Whatever the kills left in flight is sent by one last, undisturbed pass.
         done = subprocess.run([*radscribe_cmd, "outbox", "send", "--wait", "30"], env=env, capture_output=True, text=True,
                               timeout=120)

@@ -200,7 +200,7 @@ def _signed_final(library, store):
     return report, c
 
 
-def test_addendum_appends_keeps_the_original_and_sends_corrected_amended(library, store):
+def test_addendum_appends_keeps_the_original_and_sends_corrected_appended(library, store):
     report, c = _signed_final(library, store)
     original = store.versions(report.id)[0].text
     assert said(c, "Small nodule.").record.kind == "rejected"  # locked until an addendum is started
@@ -222,7 +222,7 @@ def test_addendum_appends_keeps_the_original_and_sends_corrected_amended(library
     obx = [s for s in oru if s[0] == "OBX"]
     assert obr[25] == "C" and {s[11] for s in obx} == {"C"}
     assert obx[-1][3].startswith("55107-7^Addendum") and "nodule is stable" in obx[-1][5]
-    assert diagnostic_report(version, "urn:acc", "urn:mrn")["status"] == "amended"
+    assert diagnostic_report(version, "urn:acc", "urn:mrn")["status"] == "appended"
 
 
 def test_correction_edits_and_signs_a_new_version_fhir_corrected(library, store):
