@@ -12,6 +12,6 @@ for what they need, as the terminal UI does.
 """
 
 from dictation.cli import records, reports, ris, speech, store  # noqa: F401 - each module adds its commands to main
-from dictation.cli.base import fail, main
+from dictation.cli.base import fail, main, run
 
-__all__ = ["fail", "main"]
+__all__ = ["fail", "main", "run"]

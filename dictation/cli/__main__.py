@@ -1,3 +1,3 @@
-from dictation.cli import main
+from dictation.cli import run
 
-main()
+run()

@@ -78,3 +78,22 @@ def main(ctx: click.Context, audio: str | None, template_id: str | None, model: 
     from tui.app import run_app
 
     run_app(audio=audio, template_id=template_id, model=model, device=device_arg(device))
+
+
+def run() -> None:
+    """The console script: the commands, with click's own usage errors also said in one line
+    ("radscribe: no such option: --jsn (radscribe dictate --help)") and exit status 2."""
+    try:
+        code = main.main(standalone_mode=False, prog_name="radscribe")
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else "radscribe"
+        click.echo(f"radscribe: {e.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(2)
+    except click.Abort:
+        click.echo("radscribe: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"radscribe: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    if isinstance(code, int):
+        sys.exit(code)

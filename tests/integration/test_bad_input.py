@@ -85,6 +85,16 @@ def cases(d: Path) -> list[tuple[str, list[str], dict[str, str], int, str]]:
         ("store-check-damaged", ["store", "check", "--store", str(d / "damaged.db")], {}, 1, "restore the last backup"),
         ("backup-exists", ["backup", str(d / "existing-backup.db")], {}, 2, "never overwrites"),
         ("backup-no-folder", ["backup", str(d / "nofolder" / "b.db")], {}, 2, "no such folder"),
+        ("usage-option", ["dictate", str(d / "speech.wav"), "--jsn"], {}, 2, "No such option '--jsn'"),
+        ("usage-command", ["dictat"], {}, 2, "No such command 'dictat'"),
+        ("usage-port", ["listen-orders", "--port", "99999"], {}, 2, "99999 is not in the range"),
+        ("listen-missing", ["listen", "--audio", str(d / "nope.wav")], {}, 2, "nope.wav"),
+        ("stats-since", ["stats", "--since", "yesterdayish"], {}, 2, "yesterdayish"),
+        ("review-score", ["review", "score", "999", "2a", "--comment", "x"], {}, 2, "999"),
+        ("outbox-retry", ["outbox", "retry", "999"], {}, 2, "#999"),
+        ("outbox-release", ["outbox", "release", "999"], {}, 2, "#999"),
+        ("worklist-ack", ["worklist", "ack", "NOPE"], {}, 2, "NOPE"),
+        ("dictate-accession", ["dictate", str(d / "speech.wav"), "--accession", "NOPE"], {}, 2, "no study with accession"),
     ]
 
 
