@@ -202,6 +202,7 @@ async def test_with_the_checks_off_a_red_banner_stays_and_no_final_can_be_signed
         assert isinstance(app.screen, SignScreen)
         assert app.screen.query_one("#final", Button).disabled
         assert "clinical checks are off" in str(app.screen.query_one("#sign-problems", Static).render())
+        assert "Not checked" in str(app.screen.query_one("#sign-flags", Static).render())  # not "no open flags"
         await pilot.click("#preliminary")
         await pilot.pause()
         assert controller.report.status == "preliminary"

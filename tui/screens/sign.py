@@ -85,6 +85,8 @@ class SignScreen(ModalScreen[str | None]):
         self._refresh()
 
     def _flags_text(self, flags: list) -> str:
+        if self.controller.checks_off:  # "no open flags" would be a lie: nothing was checked
+            return f"Not checked: {self.controller.checks_off}."
         shown = [f for f in flags if f.kind != "default_not_accepted"]
         if not shown:
             return "No open flags."
