@@ -3,7 +3,9 @@
     ORC-1   NW (new), CA / OC / DC (cancel), XO (change): anything else is answered AR
     ORC-2/3 placer / filler order numbers
     accession  OBR-18, else IPC-1 (OMI), else the filler order number
-    PID-3 (first id), PID-5 name, PID-7 birth date, PID-8 sex
+    exam time  OBR-7, else TQ1-7 (the order time ORC-9 / OBR-6 is kept apart, for turnaround)
+    PID-3 (the MR identifier, by the facility's authority), PID-5 name, PID-7 birth date, PID-8 sex,
+            PV1-2 patient class, PV1-19 visit number
     OBR-4   procedure code ^ description ^ coding system → the template (config mapping, else a
             template whose codes list the code)
     priority   TQ1-9, else ORC-7.6 / OBR-27.6, else OBR-5: S → stat, A → urgent, else routine
@@ -221,6 +223,7 @@ class OrderHandler:
             "priority": PRIORITY.get(priority_code, "routine"),
             "ordered_at": _timestamp(_get(segs, "ORC", 9) or _get(segs, "OBR", 6) or _get(segs, "MSH", 7),
                                      self.zone(facility)) or time.time(),
+            "exam_time": _timestamp(_get(segs, "OBR", 7) or _get(segs, "TQ1", 7), self.zone(facility)),
             "template_id": self.template_for(code, facility),
             "ordering_physician": ordering,
             "placer_order": placer,

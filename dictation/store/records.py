@@ -169,6 +169,7 @@ class WorklistItem:
     patient_class: str = ""  # PV1-2 (E, I, O...)
     order_changed: str = ""  # fields the order changed after a report was started ("cancelled" too)
     study_uid: str = ""  # the images' Study Instance UID, when the order gave it (OMI IPC-3)
+    exam_time: float | None = None  # when the exam is done (OBR-7 / TQ1-7), when the order says
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,11 @@ MIGRATIONS = [
     """
     ALTER TABLE worklist ADD COLUMN study_uid TEXT NOT NULL DEFAULT ''
     """,
+    # 11: when the examination is (was) done, as the order says it (OBR-7, TQ1-7), apart from when
+    # it was ordered: reports carry the exam time, turnaround clocks the order time.
+    """
+    ALTER TABLE worklist ADD COLUMN exam_time REAL
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

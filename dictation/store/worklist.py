@@ -13,7 +13,7 @@ from dictation.store.records import WorklistItem, from_row
 
 WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "modality", "facility", "priority",
                    "ordered_at", "template_id", "exam_code", "ordering_physician", "placer_order", "filler_order",
-                   "patient_id_authority", "visit_number", "patient_class", "study_uid"}
+                   "patient_id_authority", "visit_number", "patient_class", "study_uid", "exam_time"}
 
 
 # What identifies the patient and the examination: a change to one of them after a report was

@@ -412,3 +412,32 @@ def test_an_omi_study_uid_joins_the_report_to_the_images_study(tmp_path):
     assert ds.StudyInstanceUID == "1.2.840.113619.2.55.3.1234"
     bad = orm("C-BAD", "ACC-BAD", kind="OMI^O23") + "IPC|ACC-BAD|RP-1|not-a-uid|SPS-1\r"
     assert OrderHandler(store, TemplateLibrary(), {}).handle(bad.encode())[1].code == "AE"
+
+
+def test_the_report_carries_the_exam_time_and_the_worklist_the_order_time(tmp_path):
+    import datetime as dt
+
+    from dictation.config import Config
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.document import ReportVersion, Signer
+    from dictation.ris.hl7 import build_oru, field
+    from dictation.ris.orders import OrderHandler
+    from dictation.store import Store
+    from dictation.workstation import Workstation
+
+    store = Store(tmp_path / "s.db")
+    # Ordered at 03:10 (ORC-9), the exam done at 04:45 (OBR-7), both with an explicit offset.
+    message = orm("C-T", "ACC-T").replace("||20261128031000|||D7", "||20261128031000+0000|||D7", 1).replace(
+        "|||20261128031000|||", "|||20261128044500+0000|||", 1)
+    assert OrderHandler(store, TemplateLibrary(), {}).handle(message.encode())[1].code == "AA"
+    (item,) = store.worklist()
+    utc = dt.UTC
+    assert item.ordered_at == dt.datetime(2026, 11, 28, 3, 10, tzinfo=utc).timestamp()
+    assert item.exam_time == dt.datetime(2026, 11, 28, 4, 45, tzinfo=utc).timestamp()
+    report = Workstation(Config(), tmp_path / "s.db").report_for_study(item, store)
+    report.exam["time_zone"] = "UTC"
+    report.go_to("impression")
+    report.dictate("Normal.")
+    report.sign("preliminary")
+    oru = build_oru(ReportVersion.from_report(report, Signer("R1", "Smith", "Anna")), "C1")
+    assert field(oru, "OBR", 7) == "20261128044500+0000"
