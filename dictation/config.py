@@ -36,6 +36,10 @@
     alert_after_minutes = 15    # undelivered longer than this: the destination shows an alert
 
     [orders]                    # `radscribe listen-orders`: ORM^O01 / OMI^O23 in
+    tls_cert = "/etc/radscribe/orders.pem"   # optional: TLS (with tls_key); client_ca requires
+    tls_key = "/etc/radscribe/orders.key"    #   the sender's certificate signed by that CA
+    client_ca = "/etc/radscribe/hospital-ca.pem"
+    allow = ["10.1.2.0/24"]     # optional: only these senders (addresses or networks)
     host = "10.1.2.20"          # this workstation's own address (default 127.0.0.1), never 0.0.0.0
     port = 2576
     templates = { "71046" = "xr-chest", "IMG123" = "ct-head" }   # procedure code → template
@@ -91,6 +95,8 @@ class Config:
     keep_audio: bool = False
     keep_audio_days: int = 7
     vocab_folder: Path | None = None  # the site's vocabulary, layered over the built-in one
+    orders_tls: dict[str, str] = field(default_factory=dict)  # tls_cert, tls_key, client_ca (paths)
+    orders_allow: list[str] = field(default_factory=list)  # sender addresses or networks; empty: any
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -114,7 +120,8 @@ def load_config(path: Path | None = None) -> Config:
     alert = data.get("outbox", {}).get("alert_after_minutes", 15)
     if not isinstance(alert, int | float) or alert <= 0:
         raise DataFileError(path, line_of(text, "alert_after_minutes"), "[outbox] alert_after_minutes must be a positive number")
-    check_keys(path, data, "orders", {"host", "port", "templates", "facility_templates"})
+    check_keys(path, data, "orders", {"host", "port", "templates", "facility_templates", "tls_cert", "tls_key",
+                                      "client_ca", "allow"})
     orders = data.get("orders", {})
     host = orders.get("host", "127.0.0.1")
     port = orders.get("port")
@@ -129,6 +136,24 @@ def load_config(path: Path | None = None) -> Config:
             for m in by_facility.values()):
         raise DataFileError(path, line_of(text, "facility_templates"),
                             "[orders.facility_templates] maps a facility to { procedure code = template id }")
+    tls = {k: orders[k] for k in ("tls_cert", "tls_key", "client_ca") if k in orders}
+    for key, value in tls.items():
+        if not isinstance(value, str) or not (path.parent / Path(value).expanduser()).is_file():
+            raise DataFileError(path, line_of(text, key), f"[orders] {key} {value!r} is not a file")
+    if tls and not ("tls_cert" in tls and "tls_key" in tls):
+        raise DataFileError(path, line_of(text, "orders"), "[orders] TLS needs both tls_cert and tls_key")
+    tls = {k: str(path.parent / Path(v).expanduser()) for k, v in tls.items()}
+    allow = orders.get("allow", [])
+    try:
+        import ipaddress
+
+        if not isinstance(allow, list):
+            raise ValueError
+        for a in allow:
+            ipaddress.ip_network(str(a), strict=False)
+    except ValueError:
+        raise DataFileError(path, line_of(text, "allow"), "[orders] allow is a list of addresses or networks, "
+                            "like [\"10.1.2.0/24\", \"127.0.0.1\"]") from None
     from dictation.ris.destinations import parse_destinations
 
     destinations = parse_destinations(data.get("export", []), path, text)
@@ -163,4 +188,5 @@ def load_config(path: Path | None = None) -> Config:
     return Config([(base / Path(f).expanduser()) for f in folders], route, silence,
                   (base / Path(store).expanduser()) if store else None, path, Signer(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
-                  push_to_talk, practice, keep, keep_days, (base / Path(vocab).expanduser()) if vocab else None)
+                  push_to_talk, practice, keep, keep_days, (base / Path(vocab).expanduser()) if vocab else None,
+                  tls, [str(a) for a in allow])

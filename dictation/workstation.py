@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dictation.reporting.report import Report
     from dictation.reporting.templates import TemplateLibrary
     from dictation.ris.document import Signer
-    from dictation.ris.orders import OrderHandler, OrderResult
+    from dictation.ris.orders import OrderHandler, OrderResult, OrdersListener
     from dictation.ris.outbox import Outbox
     from dictation.store import Store, WorklistItem
 
@@ -119,6 +119,23 @@ class Workstation:
                             facility_mapping=self.config.facility_templates,
                             facility_defaults=self.config.practice.template_defaults(),
                             zone=self.config.practice.zone, mrn_authority=self.config.practice.mrn_authority)
+
+    def orders_listener(self, handler: OrderHandler, host: str | None = None, port: int | None = None) -> OrdersListener:
+        """The orders listener as the config describes it: address, TLS (with client
+        certificates when client_ca is set), the senders allowed."""
+        import ssl
+
+        from dictation.ris.orders import OrdersListener
+
+        tls = None
+        if self.config.orders_tls:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.config.orders_tls["tls_cert"], self.config.orders_tls["tls_key"])
+            if self.config.orders_tls.get("client_ca"):
+                tls.load_verify_locations(self.config.orders_tls["client_ca"])
+                tls.verify_mode = ssl.CERT_REQUIRED
+        return OrdersListener(host or self.config.orders_host, port if port is not None else (self.config.orders_port or 0),
+                              handler, tls=tls, allow=self.config.orders_allow)
 
     def check_order_templates(self) -> None:
         """A mapping to a template that does not exist is an error at start, not per order."""

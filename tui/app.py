@@ -324,10 +324,9 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
     outbox = station.outbox(station.open_store(actor="outbox"))
     orders = None
     if config.orders_port:  # the worklist fills from the RIS while the UI is open
-        from dictation.ris.orders import OrdersListener
 
         try:
-            orders = OrdersListener(config.orders_host, config.orders_port, station.order_handler(station.open_store()))
+            orders = station.orders_listener(station.order_handler(station.open_store()))
         except OSError as e:
             raise RadscribeError(f"cannot listen for orders on {config.orders_host}:{config.orders_port}: "
                                  f"{e.strerror or e}") from None

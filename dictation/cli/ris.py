@@ -192,7 +192,7 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
 @friendly
 def listen_orders(port: int | None, host: str | None, store_path: str | None) -> None:
     """Receive ORM^O01 / OMI^O23 orders over MLLP and keep the worklist in step (Ctrl-C stops)."""
-    from dictation.ris.orders import OrdersListener, describe
+    from dictation.ris.orders import describe
 
     ws = station(store_path)
     config = ws.config
@@ -203,9 +203,9 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
     ws.check_order_templates()
     handler = ws.order_handler(store, on_order=lambda r: click.echo(describe(r)))
     try:
-        server = OrdersListener(host or config.orders_host, port, handler)
-    except OSError as e:
-        fail(f"cannot listen on {host or config.orders_host}:{port}: {e.strerror or e}")
+        server = ws.orders_listener(handler, host, port)
+    except (OSError, ValueError) as e:  # the address is taken, or the TLS files are not a key pair
+        fail(f"cannot listen on {host or config.orders_host}:{port}: {getattr(e, 'strerror', None) or e}")
     click.echo(f"radscribe: listening for orders on {server.server_address[0]!s}:{server.port} (store {store.path})", err=True)
     try:
         server.serve_forever()

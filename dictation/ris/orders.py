@@ -19,8 +19,10 @@ take. Nothing about the patient is logged; each order is reported by accession o
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -335,6 +337,13 @@ class _Handler(socketserver.BaseRequestHandler):
     server: OrdersListener
 
     def handle(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(min(10.0, self.server.message_deadline))
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError) as e:  # no certificate, the wrong one, or not TLS at all
+                self.server._say_once(f"orders: a TLS handshake failed ({type(e).__name__})")
+                return
         buffer = b""
         started: float | None = None  # when the message being received began
         while True:
@@ -379,8 +388,11 @@ class OrdersListener(socketserver.ThreadingTCPServer):
     request_queue_size = 128  # a burst of connections is accepted (and refused past the cap) at once
 
     def __init__(self, host: str, port: int, orders: OrderHandler, idle_timeout: float = 300.0, *,
-                 max_connections: int = 32, max_message_bytes: int = 1_000_000, message_deadline: float = 60.0) -> None:
+                 max_connections: int = 32, max_message_bytes: int = 1_000_000, message_deadline: float = 60.0,
+                 tls: ssl.SSLContext | None = None, allow: list[str] | None = None) -> None:
         self.orders = orders
+        self.tls = tls  # server side; with CERT_REQUIRED the sender must show a certificate from the CA
+        self.allow = [ipaddress.ip_network(a, strict=False) for a in (allow or [])]
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self.max_message_bytes = max_message_bytes
@@ -389,11 +401,33 @@ class OrdersListener(socketserver.ThreadingTCPServer):
         self._refused_logged = 0.0
         super().__init__((host, port), _Handler)
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Only the senders ``allow`` lists (every sender when it lists none)."""
+        if not self.allow:
+            return True
+        try:
+            address = ipaddress.ip_address(client_address[0])
+        except ValueError:
+            return False
+        if any(address in network for network in self.allow):
+            return True
+        self._say_once("orders: a connection from an address not in [orders] allow was closed")
+        return False
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        if self.tls is not None:  # the handshake runs in the connection's own thread, with a deadline
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def _say_once(self, message: str) -> None:
+        if time.monotonic() - self._refused_logged > 60:  # said once a minute, not once a connection
+            self._refused_logged = time.monotonic()
+            log.warning(message)
+
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._active.acquire(blocking=False):  # full: this connection is closed at once
-            if time.monotonic() - self._refused_logged > 60:  # said once a minute, not once a connection
-                self._refused_logged = time.monotonic()
-                log.warning("orders: %d connections open, more are refused", self.max_connections)
+            self._say_once(f"orders: {self.max_connections} connections open, more are refused")
             self.shutdown_request(request)
             return
         try:

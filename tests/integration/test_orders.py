@@ -441,3 +441,68 @@ def test_the_report_carries_the_exam_time_and_the_worklist_the_order_time(tmp_pa
     report.sign("preliminary")
     oru = build_oru(ReportVersion.from_report(report, Signer("R1", "Smith", "Anna")), "C1")
     assert field(oru, "OBR", 7) == "20261128044500+0000"
+
+
+def _mllp_send(port, message, context=None, server_name="127.0.0.1"):
+    """One order over MLLP (TLS when ``context``); the reply, or b"" when the listener hung up."""
+    import socket
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = context.wrap_socket(raw, server_hostname=server_name) if context else raw
+    try:
+        sock.sendall(b"\x0b" + message.encode() + b"\x1c\r")
+        return sock.recv(65536)
+    except OSError:
+        return b""
+    finally:
+        sock.close()
+
+
+def test_the_listener_takes_tls_with_client_certificates_and_only_allowed_senders(tmp_path, certs):
+    import ssl
+
+    from dictation.config import load_config
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.store import Store
+    from dictation.workstation import Workstation
+
+    (tmp_path / "c.toml").write_text(
+        f'[orders]\ntls_cert = "{certs / "server.pem"}"\ntls_key = "{certs / "server.key"}"\n'
+        f'client_ca = "{certs / "ca.pem"}"\nallow = ["127.0.0.0/8"]\n')
+    station = Workstation(load_config(tmp_path / "c.toml"), tmp_path / "s.db")
+    store = Store(tmp_path / "s.db")
+    server = station.orders_listener(OrderHandler(store, TemplateLibrary(), {}), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        trusted = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        trusted.load_cert_chain(str(certs / "client.pem"), str(certs / "client.key"))
+        assert b"MSA|AA|C-TLS" in _mllp_send(server.port, orm("C-TLS", "ACC-TLS"), trusted)
+        anonymous = ssl.create_default_context(cafile=str(certs / "ca.pem"))  # no client certificate
+        assert b"MSA|AA" not in _mllp_send(server.port, orm("C-ANON", "ACC-ANON"), anonymous)
+        assert _mllp_send(server.port, orm("C-PLAIN", "ACC-PLAIN")) == b""  # not TLS at all
+        assert [r.accession for r in store.worklist()] == ["ACC-TLS"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    (tmp_path / "c2.toml").write_text('[orders]\nallow = ["10.9.9.0/24"]\n')
+    elsewhere = Workstation(load_config(tmp_path / "c2.toml"), tmp_path / "s.db")
+    server = elsewhere.orders_listener(OrderHandler(store, TemplateLibrary(), {}), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert _mllp_send(server.port, orm("C-OUT", "ACC-OUT")) == b""  # not an allowed sender: closed
+        assert "ACC-OUT" not in [r.accession for r in store.worklist()]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_orders_tls_and_allow_are_checked_in_the_config(tmp_path):
+    from dictation.config import load_config
+    from dictation.errors import DataFileError
+
+    (tmp_path / "c.toml").write_text('[orders]\ntls_cert = "/nonexistent.pem"\n')
+    with pytest.raises(DataFileError, match="tls_cert '/nonexistent.pem' is not a file"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "c.toml").write_text('[orders]\nallow = ["not-a-network"]\n')
+    with pytest.raises(DataFileError, match="allow is a list of addresses or networks"):
+        load_config(tmp_path / "c.toml")
