@@ -181,3 +181,7 @@ def test_every_version_with_its_addendum_predecessor_and_own_uid_root_is_valid(s
         check = subprocess.run([system_tool("dciodvfy"), str(f)], capture_output=True, text=True)
         errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
         assert errors == [], errors
+    # Across the three objects: one patient, one study, one series, consistent (dicom3tools' dcentvfy).
+    check = subprocess.run([system_tool("dcentvfy"), *map(str, files)], capture_output=True, text=True)
+    errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
+    assert errors == [], errors
