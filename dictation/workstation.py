@@ -179,5 +179,7 @@ class Workstation:
             if facility is not None and facility.time_zone:
                 exam["time_zone"] = facility.time_zone  # times in the report are the facility's
             report = Report.new(self.library.get(item.template_id or "generic"), exam=exam)
-        store.save_report(report, worklist_id=item.id)
+            # Only a new report is stored here: a draft is already in the store, and another
+            # process may be dictating into it (its controller's lease decides).
+            store.save_report(report, worklist_id=item.id)
         return report
