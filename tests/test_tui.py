@@ -1,6 +1,5 @@
 """The terminal UI driven by Textual's Pilot (scripted recognizer: this is about the UI)."""
 
-import time
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ from textual.widgets import Static, TextArea
 
 from dictation.speech.audio import ArraySource
 from dictation.testing import MissingMicrophone, ScriptedRecognizer
+from tests.pilot import wait_for
 from tests.voice import synthesize
 from tui.app import RadscribeApp
 
@@ -16,16 +16,6 @@ def flags_text(app):
     from textual.widgets import Label, ListView
 
     return "\n".join(str(label.render()) for label in app.screen.query_one("#flags", ListView).query(Label))
-
-
-async def wait_for(pilot, condition, seconds=90.0):
-    """Until ``condition()`` holds; the limit only stops a test that would otherwise hang (a
-    loaded machine is slow, not wrong)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await pilot.pause(0.05)
 
 
 @pytest.mark.asyncio

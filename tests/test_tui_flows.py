@@ -5,9 +5,6 @@ scripted, because this is about the UI."""
 
 from __future__ import annotations
 
-import shutil
-import time
-
 import numpy as np
 import pytest
 from textual.widgets import Button, DataTable, Input, Label, ListView, Static, TextArea
@@ -19,6 +16,7 @@ from dictation.reporting.templates import TemplateLibrary
 from dictation.speech.audio import ArraySource
 from dictation.store import Store
 from dictation.testing import READER, MissingMicrophone, ScriptedRecognizer
+from tests.pilot import broken_checks_vocab, wait_for
 from tests.voice import synthesize
 from tui.app import RadscribeApp
 from tui.screens.report import ReportScreen
@@ -26,16 +24,6 @@ from tui.screens.sign import SignScreen
 from tui.screens.worklist import WorklistScreen
 
 NOW = 1_795_000_000.0  # a fixed "now" for the turnaround clocks
-
-
-async def wait_for(pilot, condition, seconds=90.0):
-    """Until ``condition()`` holds; the limit only stops a test that would otherwise hang (a
-    loaded machine is slow, not wrong)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await pilot.pause(0.05)
 
 
 def rendered(app, selector):
@@ -46,6 +34,11 @@ def rendered(app, selector):
         return str(app.screen.query_one(selector, Static).render())
     except NoMatches:
         return ""
+
+
+def select_study(app, accession):
+    """The worklist's cursor on the study with this accession."""
+    app.screen.query_one(DataTable).move_cursor(row=[r.accession for r in app.screen.rows].index(accession))
 
 
 def flags_text(app):
@@ -183,11 +176,7 @@ async def test_sign_final_is_blocked_until_the_communication_is_recorded(tmp_pat
 
 @pytest.mark.asyncio
 async def test_with_the_checks_off_a_red_banner_stays_and_no_final_can_be_signed(tmp_path, library, monkeypatch):
-    vocab = tmp_path / "vocab"
-    shutil.copytree(data_dir("vocab"), vocab)
-    broken = vocab / "critical_findings.toml"
-    broken.write_text(broken.read_text().replace("category = 1\n", 'category = "one"\n', 1))
-    monkeypatch.setenv("RADSCRIBE_VOCAB_DIR", str(vocab))
+    monkeypatch.setenv("RADSCRIBE_VOCAB_DIR", str(broken_checks_vocab(tmp_path / "vocab")))
     report = chest_report(library)
     report.record_communication("Dr Roe", "", "telephone", NOW, ["pneumothorax"])
     controller = ReportController(report, store=Store(tmp_path / "s.db"), signer=READER)
@@ -629,8 +618,7 @@ async def test_a_broken_site_template_is_said_and_the_worklist_stays(tmp_path, l
     app.station.__dict__["library"] = broken  # the workstation's library is the broken one too
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.pause()
-        table = app.screen.query_one(DataTable)
-        table.move_cursor(row=[r.accession for r in app.screen.rows].index("ACC-R1"))
+        select_study(app, "ACC-R1")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, WorklistScreen)  # not opened, not crashed
@@ -683,8 +671,7 @@ async def test_a_draft_is_discarded_from_the_worklist_after_asking(tmp_path, lib
     store.save_report(report, worklist_id=item.id)
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.pause()
-        table = app.screen.query_one(DataTable)
-        table.move_cursor(row=[r.accession for r in app.screen.rows].index("ACC-R1"))
+        select_study(app, "ACC-R1")
         await pilot.press("d")
         await pilot.pause()
         assert "Discard the draft of ACC-R1?" in str(app.screen.query_one("#quit-question", Static).render())

@@ -228,4 +228,6 @@ def default_clinical_lexicon() -> ClinicalLexicon:
 
 @cache
 def _lexicon_of(builtin: Path, site: Path | None) -> ClinicalLexicon:
+    """Read once per pair of folders in use (the arguments key the cache; the loader finds the
+    same files through ``vocab_file``)."""
     return load_clinical_lexicon()

@@ -15,6 +15,7 @@ from dictation.errors import DataFileError
 if TYPE_CHECKING:
     from dictation.reporting.controller import ReportController
     from dictation.speech.audio import Samples
+    from dictation.speech.segmenter import Utterance
 
 
 @main.group()
@@ -101,8 +102,8 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
     ws = station(store_path)
     config = ws.config
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
-    segmenter = SegmenterOptions(end_silence_ms=config.end_silence_ms)
-    if not split_utterances(samples, segmenter):
+    utterances = split_utterances(samples, SegmenterOptions(end_silence_ms=config.end_silence_ms))
+    if not utterances:
         fail(f"{audio}: no speech found (silence or noise only); nothing stored")
     store = ws.open_store()
     if resume_id is not None:
@@ -139,7 +140,7 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
     controller = ws.controller(report, store, outbox=outbox, route=config.route_by_anatomy and not no_route,
                                on_handled=show)
     try:
-        _dictate_into(controller, audio, samples, model, realtime, amend, config.end_silence_ms)
+        _dictate_into(controller, audio, samples, utterances, model, realtime, amend, config.end_silence_ms)
     finally:
         controller.close()
     if outbox is not None:
@@ -166,9 +167,10 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
         sys.exit(1)  # a signing was refused, or the clinical checks did not run
 
 
-def _dictate_into(controller: ReportController, audio: str, samples: Samples, model: str | None, realtime: bool,
-                  amend: str | None, end_silence_ms: int) -> None:
-    """The recording through the controller: from the file, or replayed in real time."""
+def _dictate_into(controller: ReportController, audio: str, samples: Samples, utterances: list[Utterance],
+                  model: str | None, realtime: bool, amend: str | None, end_silence_ms: int) -> None:
+    """The recording through the controller: its utterances from the file, or the recording
+    replayed in real time (the live session finds them as a microphone's)."""
     from dictation.reporting.controller import dictate_audio
     from dictation.speech.audio import FileSource
     from dictation.speech.recognizer import Recognizer
@@ -195,7 +197,7 @@ def _dictate_into(controller: ReportController, audio: str, samples: Samples, mo
         if errors:
             fail(errors[0])
     else:
-        dictate_audio(samples, recognizer, controller, segmenter)
+        dictate_audio(samples, recognizer, controller, segmenter, utterances)
     controller.run_checks()  # the final state (the session checked after every utterance)
 
 

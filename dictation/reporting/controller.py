@@ -29,7 +29,7 @@ from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
 from dictation.speech.guards import MEANING_WORDS, without_stray_edges
 from dictation.speech.recognizer import DecodeOptions, Recognizer
-from dictation.speech.segmenter import SegmenterOptions, split_utterances
+from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
 from dictation.speech.transcript import Transcript
 from dictation.status import ReportStatus
 from dictation.store import Store
@@ -466,11 +466,12 @@ class ReportController:
 
 
 def dictate_audio(audio: Samples, recognizer: Recognizer, controller: ReportController,
-                  segmenter: SegmenterOptions | None = None) -> list[Handled]:
-    """A whole recording through the controller, utterance by utterance (``radscribe dictate``)."""
+                  segmenter: SegmenterOptions | None = None, utterances: list[Utterance] | None = None) -> list[Handled]:
+    """A whole recording through the controller, utterance by utterance (``radscribe dictate``);
+    ``utterances``: the recording already split (the same segmenter), so it is not split twice."""
     out = []
     options = controller.decode_options()
-    for u in split_utterances(audio, segmenter):
+    for u in utterances if utterances is not None else split_utterances(audio, segmenter):
         heard = controller.recognise(recognizer, u.audio, recognizer.transcribe(u.audio, options))
         handled = controller.handle(heard, u.start, u.end)
         if handled is not None:

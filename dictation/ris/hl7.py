@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dictation.errors import ExportError
+from dictation.reporting.records import exam_zone
 from dictation.ris.document import ReportVersion
 
 SEGMENT_END = "\r"
@@ -92,16 +93,6 @@ def timestamp(seconds: float, zone: dt.tzinfo | None = None) -> str:
     return dt.datetime.fromtimestamp(seconds, zone).astimezone(zone).strftime("%Y%m%d%H%M%S%z")
 
 
-def _zone(exam: dict[str, object]) -> dt.tzinfo | None:
-    """The facility's time zone the study was opened with (``time_zone`` in the exam)."""
-    import zoneinfo
-
-    name = str(exam.get("time_zone") or "")
-    try:
-        return zoneinfo.ZoneInfo(name) if name else None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-
 
 def _name(value: str) -> str:
     """"Doe^Jane" or "Jane Doe" or "Doe, Jane" → XPN family^given (escaped components)."""
@@ -135,7 +126,7 @@ def build_oru(doc: ReportVersion, control_id: str, options: HL7Options | None = 
     placer = escape(str(exam.get("placer_order") or accession))
     filler = escape(accession if o.accession_as_filler else str(exam.get("filler_order") or accession))
     status = doc.result_status
-    zone = _zone(exam)
+    zone = exam_zone(exam)  # the facility's, as the study was opened
     sent = timestamp(now if now is not None else doc.signed_at, zone)
     signed = timestamp(doc.signed_at, zone)
     exam_time = timestamp(float(exam["exam_time"]), zone) if exam.get("exam_time") else signed

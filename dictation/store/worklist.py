@@ -16,6 +16,10 @@ WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "m
                    "patient_id_authority", "visit_number", "patient_class", "study_uid", "exam_time"}
 
 
+# A worklist item with the status of the report started for it ("" when none was).
+_ITEMS = ("SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
+          "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w")
+
 # What identifies the patient and the examination: a change to one of them after a report was
 # started is shown to the radiologist, never written into the report silently.
 IDENTITY_FIELDS = ("patient_id", "patient_id_authority", "patient_name", "birth_date", "sex", "exam", "exam_code",
@@ -115,10 +119,7 @@ class WorklistStore(StoreBase):
 
     def changed_orders(self) -> list[WorklistItem]:
         """Every study whose order changed under its report (drafts and signed), for review."""
-        rows = self.db.execute(
-            "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
-            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w WHERE w.order_changed != '' "
-            "ORDER BY w.updated_at").fetchall()
+        rows = self.db.execute(f"{_ITEMS} WHERE w.order_changed != '' ORDER BY w.updated_at").fetchall()
         return [from_row(WorklistItem, r) for r in rows]
 
     def add_worklist_item(self, accession: str, **fields: Any) -> int:
@@ -148,10 +149,8 @@ class WorklistStore(StoreBase):
     def worklist_item(self, accession: str, facility: str | None = None) -> WorklistItem | None:
         """The study with this accession (at ``facility``), whatever its state (waiting, done,
         cancelled). The same number at two facilities without ``facility``: StoreError."""
-        rows = self.db.execute(
-            "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
-            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w WHERE w.accession = ? "
-            "AND (? IS NULL OR w.facility = ?)", (accession, facility, facility)).fetchall()
+        rows = self.db.execute(f"{_ITEMS} WHERE w.accession = ? AND (? IS NULL OR w.facility = ?)",
+                               (accession, facility, facility)).fetchall()
         if len(rows) > 1:
             raise StoreError(f"accession {accession} is on the worklist of {len(rows)} facilities "
                              f"({', '.join(r['facility'] or '-' for r in rows)}): say which")
@@ -161,9 +160,6 @@ class WorklistStore(StoreBase):
         """Studies waiting: STAT first, then urgent, then routine; the longest waiting first.
         Each with the status of the report started for it ("" when none was)."""
         rows = self.db.execute(
-            "SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
-            "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status "
-            "FROM worklist w WHERE w.state NOT IN ('done', 'cancelled') "
-            "ORDER BY CASE w.priority WHEN 'stat' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, w.ordered_at"
-        ).fetchall()
+            f"{_ITEMS} WHERE w.state NOT IN ('done', 'cancelled') "
+            "ORDER BY CASE w.priority WHEN 'stat' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, w.ordered_at").fetchall()
         return [from_row(WorklistItem, r) for r in rows]

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -11,7 +10,7 @@ import time
 import pytest
 from rapidfuzz import fuzz
 
-from dictation.data.resources import data_dir
+from tests.pilot import broken_checks_vocab
 from tests.voice import speak_with_pauses, write_wav
 
 REPORT = ["go to indication", "shortness of breath period", "go to findings", "the lungs are clear period",
@@ -202,10 +201,7 @@ def pneumothorax_wav(tmp_path_factory):
 
 def test_with_a_broken_vocabulary_file_no_final_is_signed_and_the_reason_is_said(radscribe_cmd, pneumothorax_wav, env,
                                                                                 tmp_path):
-    vocab = tmp_path / "vocab"
-    shutil.copytree(data_dir("vocab"), vocab)
-    broken = vocab / "critical_findings.toml"
-    broken.write_text(broken.read_text().replace("category = 1\n", 'category = "one"\n', 1))
+    vocab = broken_checks_vocab(tmp_path / "vocab")
     done = run([*radscribe_cmd, "dictate", str(pneumothorax_wav), "--template", "xr-chest", "--json"],
                {**env, "RADSCRIBE_VOCAB_DIR": str(vocab)})
     assert done.returncode == 1, done.stderr

@@ -1,12 +1,10 @@
 """Signing rules: a final report needs every critical finding's communication recorded and
 every required section filled; a preliminary may go with open flags."""
 
-import shutil
 import time
 
 import pytest
 
-from dictation.data.resources import data_dir
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report
 from dictation.reporting.signing import signing_problems
@@ -14,6 +12,7 @@ from dictation.reporting.templates import TemplateLibrary
 from dictation.ris.document import Signer
 from dictation.speech.transcript import Transcript
 from dictation.testing import READER
+from tests.pilot import broken_checks_vocab
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +116,7 @@ def test_a_final_needs_a_configured_reader_and_says_where_to_set_one(library):
 
 def test_with_the_checks_off_a_final_is_refused_and_a_preliminary_says_it_was_not_checked(library, tmp_path,
                                                                                          monkeypatch):
-    vocab = tmp_path / "vocab"
-    shutil.copytree(data_dir("vocab"), vocab)
-    broken = vocab / "critical_findings.toml"
-    broken.write_text(broken.read_text().replace("category = 1\n", 'category = "one"\n', 1))
-    monkeypatch.setenv("RADSCRIBE_VOCAB_DIR", str(vocab))
+    monkeypatch.setenv("RADSCRIBE_VOCAB_DIR", str(broken_checks_vocab(tmp_path / "vocab")))
     report = chest_with_pneumothorax(library)
     report.record_communication("Dr Roe", "", "telephone", time.time(), ["pneumothorax"])
     controller = ReportController(report, signer=READER)

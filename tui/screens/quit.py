@@ -1,4 +1,5 @@
-"""Quitting with a draft open: it is saved and offered again, but say so and ask."""
+"""Yes / no questions before something the screen cannot take back: quitting with a draft open
+(it is saved, but say so and ask), discarding a draft."""
 
 from __future__ import annotations
 
@@ -8,44 +9,30 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class QuitScreen(ModalScreen[bool]):
-    """Quitting with a draft open: it is saved and offered again, but say so and ask."""
-
-    BINDINGS = [Binding("y", "answer(True)", "Quit"), Binding("n,escape", "answer(False)", "Stay")]
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
-
-    def compose(self) -> ComposeResult:
-        yield Static(f"{self.what} is a draft. It is saved and will be on the worklist next time.\nQuit now? (y / n)",
-                     id="quit-question")
-        yield Button("Quit", id="yes", variant="error")
-        yield Button("Stay", id="no", variant="primary")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-
 class ConfirmScreen(ModalScreen[bool]):
-    """A yes / no question before something that cannot be taken back from the screen."""
+    """A question answered by Y / N (Escape is no) or the two buttons."""
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
-        self.question = question
+        self.question, self.yes, self.no = question, yes, no
 
     def compose(self) -> ComposeResult:
         yield Static(f"{self.question} (y / n)", id="quit-question")
-        yield Button("Yes", id="yes", variant="error")
-        yield Button("No", id="no", variant="primary")
+        yield Button(self.yes, id="yes", variant="error")
+        yield Button(self.no, id="no", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class QuitScreen(ConfirmScreen):
+    """Quitting with a draft open."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is a draft. It is saved and will be on the worklist next time.\nQuit now?",
+                         yes="Quit", no="Stay")
