@@ -293,10 +293,12 @@ class DictationSession:
         speculation: tuple[int, int, Transcript] | None = None  # (start, end) in the utterance's samples
         pieces: list[tuple[int, Transcript]] = []  # decoded at pauses, each with its start
         piece_start = 0
-        # Partials on a thread of their own when the recogniser has a low-priority copy for them.
-        partials = _PartialWorker(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
         generation = 0  # which utterance a partial belongs to: late ones are dropped
         source.start()
+        # Partials on a thread of their own when the recogniser has a low-priority copy for them;
+        # started once the source is open (a missing microphone must not leave that copy loading
+        # while the process exits: a thread inside CTranslate2 at exit aborts the process).
+        partials = _PartialWorker(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
         try:
             self._set_state("paused" if self._paused.is_set() else "listening", source.description)
             while not self._stop.is_set():
