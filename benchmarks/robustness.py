@@ -4,9 +4,12 @@ renderings of the same hands-free dictations, idle and on a busy machine.
 Hands-free scripts across templates (the README's chest report, a CT head, an abdominal
 ultrasound) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
 (speed ±6%, room noise at 25 dB SNR, an echo: ``tests.voice.perturb``), then run through the
-whole chain exactly as ``radscribe dictate`` runs it. Counted per utterance:
+whole chain exactly as ``radscribe dictate`` runs it. Two parts: ``TUNE``, what the command checks
+were tuned on, and ``TEST``, frozen (other templates, commands, sentences and seeds), of which
+only the figure is looked at, never the errors. Counted per utterance:
   - commands obeyed, against a plain reader (a command only when the decode is exactly a phrase);
-  - dictation obeyed as a command (the costly error: text moved or deleted unasked);
+  - dictation obeyed as a command (the costly error: text moved or deleted unasked), and
+    dictation asked about as a possible command (an interruption, nothing lost);
   - dictation with text heard twice (two words repeated, or a word twice in a row);
 and, on a subset replayed in real time through the live session, idle and beside two busy loops:
 the committed text identical to the idle run, and end-of-utterance latency p50/p95.
@@ -36,7 +39,10 @@ from dictation.speech.session import DictationSession
 from tests.voice import VOICES, speak_with_pauses
 
 # (what is said, the command it is, or None for dictation), per template.
-SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
+# TUNE: what the command checks were tuned on (their errors may be read). TEST: frozen, written
+# before any tuning on it, never read for errors: only its figure is looked at. Different
+# templates, different commands and sentences, other seeds.
+TUNE: dict[str, list[tuple[str, str | None]]] = {
     "xr-chest": [
         ("go to indication", "go_to indication"), ("shortness of breath after a fall period", None),
         ("go to findings", "go_to findings.lines_tubes"), ("there is a small left pleural effusion period", None),
@@ -55,6 +61,32 @@ SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
         ("next field", "next_field"), ("undo", "undo"),
     ],
 }
+TEST: dict[str, list[tuple[str, str | None]]] = {
+    "mr-lumbar-spine": [
+        ("go to indication", "go_to indication"), ("low back pain radiating to the left leg period", None),
+        ("go to disc levels", "go_to findings.levels"),
+        ("at L4 L5 there is a small central disc protrusion period", None), ("delete that", "scratch_that"),
+        ("at L4 L5 there is a broad based disc bulge period", None), ("next field", "next_field"),
+        ("no paraspinal abnormality period", None), ("go to impression", "go_to impression"),
+        ("mild degenerative disc disease period", None), ("stop listening", "stop_listening"),
+    ],
+    "cta-chest-pe": [
+        ("go to comparison", "go_to comparison"), ("chest radiograph from yesterday period", None),
+        ("go to pulmonary arteries", "go_to findings.pulmonary_arteries"),
+        ("there are filling defects in the right lower lobe pulmonary arteries period", None),
+        ("go to lungs", "go_to findings.lungs"), ("no consolidation period", None),
+        ("new paragraph", "new_paragraph"), ("mild bibasilar atelectasis period", None),
+        ("go to impression", "go_to impression"), ("acute right lower lobe pulmonary embolism period", None),
+    ],
+    "us-pelvis": [
+        ("go to indication", "go_to indication"), ("pelvic pain period", None),
+        ("go to right ovary", "go_to findings.right_ovary"), ("the right ovary measures three centimeters period", None),
+        ("previous field", "previous_field"), ("the uterus is normal in size period", None),
+        ("go to free fluid", "go_to findings.free_fluid"), ("small amount of free fluid period", None),
+        ("undo", "undo"), ("go to impression", "go_to impression"), ("no ovarian torsion period", None),
+    ],
+}
+PARTS = {"tune": (TUNE, 0), "test": (TEST, 1000)}  # scripts and the first seed of each part
 
 
 @dataclass
@@ -65,6 +97,7 @@ class Tally:
     asked: int = 0
     dictated: int = 0
     false_commands: int = 0
+    false_asked: int = 0
     doubled: int = 0
     examples: list[str] = field(default_factory=list)
 
@@ -81,7 +114,14 @@ def _doubled(text: str) -> bool:
 
 def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, plain_phrases: set[str]) -> None:
     said = list(script)
-    got = [(u.heard, u.kind, u.command, u.text) for u in report.utterances]
+    # One record per stretch of audio: a question not answered is written as dictation afterwards
+    # (a second record of the same audio); the first record says what was done with it.
+    seen: set[tuple[float, float]] = set()
+    got = []
+    for u in report.utterances:
+        if (u.start, u.end) not in seen:
+            seen.add((u.start, u.end))
+            got.append((u.heard, u.kind, u.command, u.text))
     if len(got) == len(said):
         pairs = dict(enumerate(range(len(got))))
     else:  # utterances merged or split: align what was said to what was stored by their words
@@ -104,6 +144,9 @@ def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, p
             if kind in ("command", "rejected") and got_command:
                 tally.false_commands += 1
                 tally.examples.append(f"dictation obeyed: {text!r} heard {heard!r} as {got_command}")
+            if kind == "asked":
+                tally.false_asked += 1
+                tally.examples.append(f"dictation asked: {text!r} heard {heard!r} as {got_command}")
             if kind == "dictation" and _doubled(written):
                 tally.doubled += 1
                 tally.examples.append(f"heard twice: {text!r} written {written!r}")
@@ -132,36 +175,47 @@ def _live(audio: Samples, template: str, library: TemplateLibrary, recognizer: R
     return [f"{u.kind}:{u.command or u.text}" for u in controller.report.utterances], session.latencies
 
 
-def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6) -> dict[str, object]:
+def run(echo: Callable[[str], None], seeds: int = 10, live: int = 6, parts: tuple[str, ...] = ("tune", "test")) -> dict[str, object]:
     echo(f"machine: {machine()}")
     library = TemplateLibrary()
     recognizer = Recognizer()
-    # The plain reader: a command only when the decode is exactly one of the template's phrases.
-    exact = {t: {normalise(p, frozenset()) for p, _ in ReportController(Report.new(library.get(t)), checks=False).parser.phrases()}
-             for t in SCRIPTS}
-    tally = {v: Tally() for v in VOICES}
-    started = time.perf_counter()
-    recordings: list[tuple[str, str, Samples]] = []
-    for voice in VOICES:
-        for seed in range(seeds):
-            for template, script in SCRIPTS.items():
-                audio = speak_with_pauses([t for t, _ in script], voice=voice, seed=seed)
-                recordings.append((voice, template, audio))
-                controller = ReportController(Report.new(library.get(template)), checks=False)
-                dictate_audio(audio, recognizer, controller)
-                _score(script, controller.report, tally[voice], exact[template])
-    echo(f"{seeds} seeds x {len(VOICES)} voices x {len(SCRIPTS)} scripts = {len(recordings)} recordings, "
-         f"{time.perf_counter() - started:.0f} s")
-    echo(f"{'voice':<8} {'commands obeyed':>18} {'asked':>6} {'plain (exact)':>15} {'dictation obeyed':>17} {'heard twice':>12}")
     out: dict[str, object] = {}
-    for voice, t in tally.items():
-        echo(f"{voice:<8} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} "
-             f"{t.plain_obeyed / max(1, t.commands):>14.1%} {t.false_commands:>8}/{t.dictated:<8} {t.doubled:>8}/{t.dictated}")
-        out[voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "plain_obeyed": t.plain_obeyed,
-                      "dictated": t.dictated, "false_commands": t.false_commands, "heard_twice": t.doubled}
-    for voice, t in tally.items():
+    recordings: list[tuple[str, str, Samples]] = []
+    tallies: dict[str, dict[str, Tally]] = {}
+    for part in parts:
+        scripts, first_seed = PARTS[part]
+        # The plain reader: a command only when the decode is exactly one of the template's phrases.
+        exact = {t: {normalise(p, frozenset()) for p, _ in ReportController(Report.new(library.get(t)), checks=False).parser.phrases()}
+                 for t in scripts}
+        tally = tallies[part] = {v: Tally() for v in VOICES}
+        started = time.perf_counter()
+        for voice in VOICES:
+            for seed in range(first_seed, first_seed + seeds):
+                for template, script in scripts.items():
+                    audio = speak_with_pauses([t for t, _ in script], voice=voice, seed=seed)
+                    recordings.append((voice, template, audio))
+                    controller = ReportController(Report.new(library.get(template)), checks=False)
+                    dictate_audio(audio, recognizer, controller)
+                    _score(script, controller.report, tally[voice], exact[template])
+        echo(f"{part}: {seeds} seeds x {len(VOICES)} voices x {len(scripts)} scripts ({', '.join(scripts)}), "
+             f"{time.perf_counter() - started:.0f} s")
+    echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
+         f"{'dictation asked':>16} {'heard twice':>12}")
+    for part, tally in tallies.items():
+        out[part] = {}
+        for voice, t in tally.items():
+            echo(f"{part:<5} {voice:<7} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} "
+                 f"{t.plain_obeyed / max(1, t.commands):>13.1%} {t.false_commands:>8}/{t.dictated:<8} "
+                 f"{t.false_asked:>8}/{t.dictated:<7} {t.doubled:>6}/{t.dictated}")
+            out[part][voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "plain_obeyed": t.plain_obeyed,
+                                "dictated": t.dictated, "false_commands": t.false_commands,
+                                "false_asked": t.false_asked, "heard_twice": t.doubled}
+    # Errors are shown for the tune part only: the test part is read for its figure, never its errors.
+    for voice, t in tallies.get("tune", {}).items():
         for line in t.examples[:6]:
-            echo(f"  {voice}: {line}")
+            echo(f"  tune {voice}: {line}")
+    if not live:
+        return out
     # Real time, idle and beside two busy loops: same text, and how late.
     picked = recordings[:: max(1, len(recordings) // live)][:live]
     same = 0

@@ -22,8 +22,12 @@ class ScriptedRecognizer:
     label = "scripted"
     load_seconds = 0.0
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, texts: list[str], audio_says: dict[str, float] | None = None) -> None:
         self.texts = list(texts)
+        # What the audio itself supports (``score``): a phrase as written ("Undo.") → its mean
+        # token log-probability. The words heard score -1.0, anything else -9.0.
+        self.audio_says = dict(audio_says or {})
+        self.scored: list[list[str]] = []
         self.final_calls: list[int] = []  # audio length of each decode with word timings
         self.partial_calls = 0
         self._by_start: dict[bytes, str] = {}
@@ -44,6 +48,13 @@ class ScriptedRecognizer:
         text = " ".join(w for w, _ in said)
         words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, p) for i, (w, p) in enumerate(said))
         return Transcript(text, (Segment(0.0, duration, text, words),) if text else (), duration)
+
+
+    def score(self, audio: Samples, texts: list[str]) -> list[float]:
+        self.scored.append(list(texts))
+        key = np.asarray(audio[: SAMPLE_RATE * 4 // 5], dtype=np.float32).tobytes()
+        heard = " ".join(w.partition("~")[0] for w in self._by_start.get(key, "").split())
+        return [self.audio_says.get(t, -1.0 if t.strip() == heard.strip() else -9.0) for t in texts]
 
 
 class MissingMicrophone(AudioSource):

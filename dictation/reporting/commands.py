@@ -57,6 +57,11 @@ class CommandSet:
     threshold: float = 88
     short_threshold: float = 95
     fillers: frozenset[str] = frozenset()
+    # A short utterance checked against its audio (dictation/reporting/verify.py): how much less
+    # probable than the words heard a command phrase may be, in mean log-probability per token,
+    # and still be obeyed, or asked.
+    audio_obey: float = -0.9
+    audio_ask: float = -2.5
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def load_commands(path: Path | None = None, macros_path: Path | None = None) -> 
     data = load_toml(path, {"commands": dict, "matching": dict})
     text = data["__text__"]
     check_keys(path, data, "commands", COMMANDS)
-    check_keys(path, data, "matching", {"threshold", "short_threshold", "fillers"})
+    check_keys(path, data, "matching", {"threshold", "short_threshold", "fillers", "audio_obey", "audio_ask"})
     phrases: dict[str, list[str]] = {}
     for name, value in data.get("commands", {}).items():
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
@@ -97,8 +102,15 @@ def load_commands(path: Path | None = None, macros_path: Path | None = None) -> 
     fillers = matching.get("fillers", [])
     if not isinstance(fillers, list) or not all(isinstance(f, str) for f in fillers):
         raise DataFileError(path, line_of(text, "fillers"), "[matching] fillers must be a list of words")
+    margins = {key: matching.get(key, default) for key, default in (("audio_obey", -0.9), ("audio_ask", -2.5))}
+    for key, v in margins.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not -10 <= v <= 0:
+            raise DataFileError(path, line_of(text, key), f"[matching] {key} must be a number from -10 to 0")
+    if margins["audio_ask"] > margins["audio_obey"]:
+        raise DataFileError(path, line_of(text, "audio_ask"), "[matching] audio_ask must not be above audio_obey")
     return CommandSet(phrases, load_macros(macros_path), float(matching.get("threshold", 88)),
-                      float(matching.get("short_threshold", 95)), frozenset(f.lower() for f in fillers))
+                      float(matching.get("short_threshold", 95)), frozenset(f.lower() for f in fillers),
+                      float(margins["audio_obey"]), float(margins["audio_ask"]))
 
 
 def load_macros(path: Path | None = None) -> list[Macro]:
@@ -158,6 +170,16 @@ def default_commands() -> CommandSet:
 
 
 _PUNCT = re.compile(r"[^\w\s']")
+
+
+def said_once(said: str) -> str:
+    """A normalised utterance with a word repeated at once said once ("go to to impression" →
+    "go to impression"): the recogniser repeats a word, nobody says a command phrase so."""
+    out: list[str] = []
+    for word in said.split():
+        if not out or out[-1] != word:
+            out.append(word)
+    return " ".join(out)
 
 
 def normalise(text: str, fillers: frozenset[str] = frozenset()) -> str:
@@ -289,7 +311,7 @@ class CommandParser:
 
     def parse(self, heard: str) -> Command | None:
         """The command the whole utterance is, or None for dictation."""
-        said = normalise(heard, self.commands.fillers)
+        said = said_once(normalise(heard, self.commands.fillers))
         if not said:
             return None
         candidates = sorted(self._candidates(said), key=lambda c: -c[0])

@@ -24,6 +24,7 @@ from dictation.reporting.playback import PlaybackCache
 from dictation.reporting.records import Outcome, UtteranceRecord
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
+from dictation.reporting.verify import audio_command
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
@@ -256,7 +257,15 @@ class ReportController:
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
         command = self._as_command(heard)
         if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
-            command = self._as_command(recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt)))
+            second = recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt))
+            command = self._as_command(second)
+            if command is None and self._near_command(heard) is None:
+                # Neither reading is a command: the audio itself decides between the closest
+                # phrases and the words heard (dictation/reporting/verify.py).
+                verdict = audio_command(self.parser, recognizer, audio, heard.text, [second.text],
+                                        frozenset(MEANING_WORDS | self._punctuation_words))
+                if verdict is not None:
+                    return replace(heard, reading=verdict.phrase, reading_sure=verdict.sure)
         return command or heard
 
     def _as_command(self, heard: Transcript) -> Transcript | None:
@@ -323,7 +332,10 @@ class ReportController:
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
         words = [{"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
                   "probability": round(w.probability, 4)} for w in heard.words]
-        command = self.parser.parse(heard.text) if heard.text.strip() else None
+        command = self.parser.parse(heard.reading or heard.text) if heard.text.strip() else None
+        unsure: Command | None = None
+        if heard.reading and not heard.reading_sure:
+            unsure, command = command, None  # the audio is close to a command: asked, never obeyed unasked
         written: WrittenUtterance | None = None
         if command is not None and command.name in UI_COMMANDS:
             outcome = Outcome(True, command.describe())  # the screen acts on it; the report is unchanged
@@ -331,10 +343,12 @@ class ReportController:
                                      command.describe(), outcome.message, time.time())
         elif command is not None:
             outcome = self._obey(command, seq)
+            if heard.reading:  # obeyed on the audio's evidence: say what the words were
+                outcome = replace(outcome, message=f"{outcome.message} (heard “{heard.text.strip()}”)")
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
-        elif ask and report.listening and (near := self._near_command(heard)) is not None:
+        elif ask and report.listening and (near := unsure or self._near_command(heard)) is not None:
             self.question = Question(near, heard, start, end, seq)
             outcome = Outcome(False, self.question.prompt)
             record = UtteranceRecord(seq, "asked", heard.text.strip(), heard.text, start, end, words, report.slot.key,

@@ -204,6 +204,26 @@ def undouble(words: list[str]) -> list[str]:
     return words
 
 
+def word_said_once(words: list[str]) -> list[str]:
+    """A word written twice in a row → once ("pleural pleural effusion", "pain, pain").
+
+    tiny.en writes one spoken word twice when it is unsure of it, splitting the word's time
+    between the copies (the benchmark's tune part: 24 of 100 dictated sentences with the
+    espeak-ng voice, 3 of 100 with Piper; the speaker said each word once every time). The
+    later copy is kept (its punctuation goes on with the sentence). A word that changes a
+    finding (no, left, right...) or a number is never dropped: written twice it stays for the
+    radiologist to see.
+    """
+    out: list[str] = []
+    for word in words:
+        norm = _norm_word(word)
+        if out and norm and norm == _norm_word(out[-1]) and norm not in MEANING_WORDS and not norm[0].isdigit():
+            out[-1] = word
+            continue
+        out.append(word)
+    return out
+
+
 def is_hallucination(seg: Any, audio_rms: float) -> bool:
     text = re.sub(r"[^a-z ]", "", seg.text.lower()).strip()
     if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:

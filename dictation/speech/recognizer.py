@@ -24,6 +24,7 @@ from dictation.speech.guards import (
     is_hallucination,
     trim_hallucinated_tail,
     undouble,
+    word_said_once,
 )
 from dictation.speech.models import (
     BUNDLED_LABEL,
@@ -177,8 +178,34 @@ class Recognizer:
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         segs = [self._segment(s) for s in segments if not is_hallucination(s, rms)]
         segs = trim_hallucinated_tail(segs)
-        words = undouble(collapse_repeats(drop_letter_runs(" ".join(s.text for s in segs).split())))
+        words = word_said_once(undouble(collapse_repeats(drop_letter_runs(" ".join(s.text for s in segs).split()))))
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
+
+    def score(self, audio: Samples, texts: list[str]) -> list[float]:
+        """How well each text explains the utterance: the mean log-probability of its tokens,
+        each given the audio and the tokens before it (teacher-forced, no prompt), as Whisper
+        itself scores a reading. Used to check a short list of command phrases against the audio
+        when the decoded words are not one; one encoder pass for all of them."""
+        if not texts or not len(audio):
+            return [float("-inf")] * len(texts)
+        import ctranslate2
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self.model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                              language=self.language)
+        features = model.feature_extractor(audio)
+        encoded = np.asarray(model.encode(pad_or_trim(features)))
+        tokens = [tokenizer.encode(" " + t.strip()) or [tokenizer.eot] for t in texts]
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
+        frames = min(features.shape[-1], encoded.shape[1] * 2)
+        results = model.model.align(batch, list(tokenizer.sot_sequence), tokens, frames)
+        out = []
+        for t, r in zip(tokens, results):
+            probs = np.maximum(np.asarray(r.text_token_probs[: len(t)], dtype=np.float64), 1e-9)
+            out.append(float(np.log(probs).mean()))
+        return out
 
     @staticmethod
     def _segment(s: Any) -> Segment:

@@ -32,6 +32,10 @@ class Transcript:
     segments: tuple[Segment, ...]
     duration: float
     decode_seconds: float = 0.0
+    # A command phrase the audio itself matched when the words heard are not one (the words
+    # stay what was heard); ``reading_sure`` False: close, but to be asked, not obeyed.
+    reading: str = ""
+    reading_sure: bool = True
 
     @property
     def words(self) -> list[Word]:

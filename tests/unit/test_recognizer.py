@@ -201,3 +201,18 @@ def test_each_stray_edge_is_also_tried_alone():
              Word("trans", 1.46, 1.48, 0.14))
     readings = [t.text for t in without_stray_edges(Transcript("", (Segment(0, 1.5, "", words),), 1.6))]
     assert readings == ["go to recommendations", "to recommendations, trans", "to recommendations"]
+
+
+def test_a_word_written_twice_in_a_row_is_written_once_unless_it_carries_meaning():
+    from dictation.speech.guards import word_said_once
+
+    def once(text):
+        return " ".join(word_said_once(text.split()))
+
+    assert once("Small left pleural pleural effusion.") == "Small left pleural effusion."
+    assert once("quadrant pain, pain, the area") == "quadrant pain, the area"
+    assert once("after a a fall") == "after a fall"
+    # Side, negation and numbers are never dropped: written twice they stay, to be seen.
+    assert once("a small left left effusion") == "a small left left effusion"
+    assert once("no no pneumothorax") == "no no pneumothorax"
+    assert once("measures 2 2 cm") == "measures 2 2 cm"

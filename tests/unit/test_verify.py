@@ -1,0 +1,137 @@
+"""A short utterance whose words are no command, checked against its audio (a scored short list)."""
+
+import numpy as np
+import pytest
+
+from dictation.reporting.commands import CommandParser, load_commands
+from dictation.reporting.controller import ReportController
+from dictation.reporting.report import Report
+from dictation.reporting.templates import TemplateLibrary
+from dictation.reporting.verify import audio_command
+from dictation.speech.audio import SAMPLE_RATE
+from dictation.testing import ScriptedRecognizer
+
+AUDIO = np.zeros(SAMPLE_RATE, np.float32)
+DICTATION_WORDS = frozenset({"no", "left", "right", "period", "comma"})
+
+
+class Scorer:
+    """Scores the words heard ``own``; the phrases in ``says`` as given; everything else -9."""
+
+    def __init__(self, own: float = -1.0, **says: float) -> None:
+        self.own, self.says, self.asked = own, says, []
+
+    def score(self, audio, texts):
+        self.asked.extend(texts[:-1])
+        return [self.says.get(t, -9.0) for t in texts[:-1]] + [self.own]
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return CommandParser(template=TemplateLibrary().get("xr-chest"))
+
+
+def test_a_phrase_about_as_probable_as_the_words_heard_is_obeyed(parser):
+    verdict = audio_command(parser, Scorer(-1.5, **{"Go to impression.": -1.9}), AUDIO, "Got impression.", [],
+                            DICTATION_WORDS)
+    assert verdict is not None and verdict.sure
+    assert (verdict.command.name, verdict.command.arg) == ("go_to", "impression")
+    assert verdict.margin == pytest.approx(-0.4)
+
+
+def test_a_little_less_probable_is_asked_and_much_less_is_dictation(parser):
+    asked = audio_command(parser, Scorer(-1.5, **{"Go to impression.": -3.0}), AUDIO, "Got impression.", [],
+                          DICTATION_WORDS)
+    assert asked is not None and not asked.sure and asked.command.name == "go_to"
+    assert audio_command(parser, Scorer(-1.5, **{"Go to impression.": -4.5}), AUDIO, "Got impression.", [],
+                         DICTATION_WORDS) is None
+
+
+def test_function_words_alone_are_no_dictation_a_command_close_to_them_is_asked(parser):
+    # "And you." says nothing a report could hold: a command well below it is still asked...
+    verdict = audio_command(parser, Scorer(-1.0, **{"Undo.": -4.8}), AUDIO, "And you.", [], DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure and verdict.command.name == "undo"
+    # ...but words with content keep the ordinary margin.
+    assert audio_command(parser, Scorer(-1.0, **{"Undo.": -4.8}), AUDIO, "Endo view.", [], DICTATION_WORDS) is None
+
+
+def test_a_meaning_word_or_spoken_punctuation_heard_makes_it_dictation_unscored(parser):
+    """"no intracranial hemorrhage period" is acoustically close to the macro "normal ...": the
+    phrases that would drop "no" or "period" are never even scored."""
+    scorer = Scorer(-2.0, **{"Normal lungs.": -0.5})
+    assert audio_command(parser, scorer, AUDIO, "No lungs period.", [], DICTATION_WORDS) is None
+    assert not [t for t in scorer.asked if "normal" in t.lower()]
+    scorer = Scorer(-2.0, **{"Go to lungs.": -0.5})
+    assert audio_command(parser, scorer, AUDIO, "Go to lungs 2.", [], DICTATION_WORDS) is None
+
+
+def test_signing_is_asked_never_obeyed_from_the_audio(parser):
+    verdict = audio_command(parser, Scorer(-2.0, **{"Sign as preliminary.": -1.9}), AUDIO, "Sign up really binary.",
+                            [], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.name == "sign_preliminary" and not verdict.sure
+
+
+def test_long_utterances_are_dictation_without_scoring(parser):
+    scorer = Scorer(-1.0)
+    assert audio_command(parser, scorer, AUDIO, "the heart size is normal and the lungs are clear", [],
+                         DICTATION_WORDS) is None
+    assert scorer.asked == []
+
+
+def test_another_reading_of_the_same_audio_brings_its_phrases_to_the_list(parser):
+    scorer = Scorer(-2.0, **{"Scratch that.": -2.2})
+    verdict = audio_command(parser, scorer, AUDIO, "Crouch Earth.", ["Scratch note."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.name == "scratch_that" and verdict.sure
+
+
+def test_a_repeated_word_is_said_once_for_commands():
+    parser = CommandParser(template=TemplateLibrary().get("xr-chest"))
+    command = parser.parse("Go to to impression.")
+    assert command is not None and (command.name, command.arg) == ("go_to", "impression")
+
+
+def test_margins_are_checked_in_the_commands_file(tmp_path):
+    from dictation.errors import DataFileError
+
+    path = tmp_path / "commands.toml"
+    path.write_text('[commands]\nundo = ["undo"]\n[matching]\naudio_obey = -3\naudio_ask = -1\n')
+    with pytest.raises(DataFileError, match="audio_ask must not be above audio_obey"):
+        load_commands(path)
+    path.write_text('[commands]\nundo = ["undo"]\n[matching]\naudio_obey = 1\n')
+    with pytest.raises(DataFileError, match="audio_obey must be a number from -10 to 0"):
+        load_commands(path)
+
+
+def _controller(texts, audio_says):
+    recognizer = ScriptedRecognizer(texts, audio_says)
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), checks=False)
+    return controller, recognizer
+
+
+def _say(controller, recognizer, seed):
+    audio = np.random.default_rng(seed).normal(0, 0.1, SAMPLE_RATE).astype(np.float32)
+    return controller.handle(controller.recognise(recognizer, audio))
+
+
+def test_obeyed_from_the_audio_the_record_keeps_the_words_heard():
+    controller, recognizer = _controller(["go to impression", "pneumonia period", "And you."], {"Undo.": -1.5})
+    for seed in range(3):
+        handled = _say(controller, recognizer, seed)
+    assert handled.record.kind == "command" and handled.record.command == "undo"
+    assert handled.record.heard == "And you." and "heard “And you.”" in handled.outcome.message
+    assert controller.report.slot_text("impression") == ""
+
+
+def test_asked_from_the_audio_yes_obeys_and_anything_else_writes_the_words():
+    controller, recognizer = _controller(["go to impression", "pneumonia period", "Scratch now.", "yes"],
+                                         {"Scratch that.": -2.5})
+    handled = [_say(controller, recognizer, seed) for seed in range(4)]
+    assert handled[2].record.kind == "asked" and "“Scratch that?”" in handled[2].outcome.message
+    assert handled[3].record.command == "scratch_that" and controller.report.slot_text("impression") == ""
+
+    controller, recognizer = _controller(["go to impression", "Scratch now.", "pneumonia period"],
+                                         {"Scratch that.": -2.5})
+    for seed in range(3):
+        _say(controller, recognizer, seed)
+    text = controller.report.slot_text("impression").lower()
+    assert "scratch now" in text and "pneumonia" in text  # nothing obeyed unasked, nothing lost
