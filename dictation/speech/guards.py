@@ -204,6 +204,33 @@ def undouble(words: list[str]) -> list[str]:
     return words
 
 
+def sentence_said_once(words: list[str], min_ratio: float = 85.0) -> list[str]:
+    """An utterance that is one sentence written twice, the second copy a little off
+    ("shortness of breath after a fall. Chordness of breath after a fall.") → the first copy.
+
+    Seen when the template's recognition prompt conditions the decode (the same audio decoded
+    without it gave the sentence once). Nobody dictates the same sentence twice in one breath;
+    but two copies that differ in a word that changes a finding (no, left, right, a number)
+    are both kept, for the radiologist to see, never one chosen silently.
+    """
+    from rapidfuzz import fuzz
+
+    n = len(words)
+    for k in sorted(range(3, n - 2), key=lambda k: abs(2 * k - n)):
+        if abs(2 * k - n) > 2:
+            break
+        if not words[k - 1].endswith((".", ",", ";", "?", "!")):
+            continue
+        first = [_norm_word(w) for w in words[:k]]
+        second = [_norm_word(w) for w in words[k:]]
+        meaning = [{w for w in half if w in MEANING_WORDS or w[:1].isdigit()} for half in (first, second)]
+        if meaning[0] != meaning[1]:
+            continue
+        if fuzz.ratio(" ".join(first), " ".join(second)) >= min_ratio:
+            return [*words[: k - 1], words[k - 1].rstrip(",;") or words[k - 1]]
+    return words
+
+
 def word_said_once(words: list[str]) -> list[str]:
     """A word written twice in a row → once ("pleural pleural effusion", "pain, pain").
 

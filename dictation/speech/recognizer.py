@@ -22,6 +22,7 @@ from dictation.speech.guards import (
     collapse_repeats,
     drop_letter_runs,
     is_hallucination,
+    sentence_said_once,
     trim_hallucinated_tail,
     undouble,
     word_said_once,
@@ -178,7 +179,8 @@ class Recognizer:
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         segs = [self._segment(s) for s in segments if not is_hallucination(s, rms)]
         segs = trim_hallucinated_tail(segs)
-        words = word_said_once(undouble(collapse_repeats(drop_letter_runs(" ".join(s.text for s in segs).split()))))
+        words = drop_letter_runs(" ".join(s.text for s in segs).split())
+        words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
 
     def score(self, audio: Samples, texts: list[str]) -> list[float]:

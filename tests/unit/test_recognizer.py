@@ -216,3 +216,19 @@ def test_a_word_written_twice_in_a_row_is_written_once_unless_it_carries_meaning
     assert once("a small left left effusion") == "a small left left effusion"
     assert once("no no pneumothorax") == "no no pneumothorax"
     assert once("measures 2 2 cm") == "measures 2 2 cm"
+
+
+def test_a_sentence_written_twice_with_the_copy_a_little_off_is_written_once():
+    from dictation.speech.guards import sentence_said_once
+
+    def once(text):
+        return " ".join(sentence_said_once(text.split()))
+
+    assert once("shortness of breath after a fall. Chordness of breath after a fall.") == "shortness of breath after a fall."
+    assert once("small left pleural effusion, small left pleural effusion") == "small left pleural effusion"
+    # Copies that differ in a finding's meaning are both kept: one is never chosen silently.
+    assert once("small left pleural effusion. small right pleural effusion.") == (
+        "small left pleural effusion. small right pleural effusion.")
+    assert once("a 4 mm nodule. a 5 mm nodule.") == "a 4 mm nodule. a 5 mm nodule."
+    # Two different sentences stay.
+    assert once("the lungs are clear. the heart size is normal.") == "the lungs are clear. the heart size is normal."
