@@ -40,6 +40,7 @@ bench: debs-test $(BENCH_STAMP) node-peers
 	$(BIN)/python -m benchmarks asr
 	$(BIN)/python -m benchmarks commands
 	$(BIN)/python -m benchmarks robustness
+	$(BIN)/python -m benchmarks kernels
 	$(BIN)/python -m benchmarks checks
 	$(BIN)/python -m benchmarks export
 	$(BIN)/python -m benchmarks tui

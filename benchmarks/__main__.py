@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|tui`` (``make bench`` runs them all).
+"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|robustness|kernels|tui`` (``make bench`` runs them all).
 
 Benchmarks are not the product: they live beside the package, are not in the wheel, and need the
 ``bench`` extra (``pip install -e '.[bench,test]'``).
@@ -91,6 +91,18 @@ def bench_robustness(seeds: int, live: int, parts: tuple[str, ...], as_json: boo
     from benchmarks import robustness
 
     result = robustness.run(echo=click.echo, seeds=seeds, live=live, parts=parts or ("tune", "test"))
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("kernels")
+@click.option("--utterances", type=int, default=60, show_default=True, help="How many utterances to decode each way.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_kernels(utterances: int, as_json: bool) -> None:
+    """The same audio through CTranslate2's int8 kernels: the pinned ones, the best for this CPU, Intel MKL."""
+    from benchmarks import kernels
+
+    result = kernels.run(echo=click.echo, utterances=utterances)
     if as_json:
         click.echo(json.dumps(result))
 

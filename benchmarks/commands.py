@@ -4,7 +4,8 @@ Every utterance is spoken by the offline Piper voice and decoded by the bundled 
 in a session (one utterance, the template's dictation prompt), then judged by three readers:
   1. plain: the utterance is a command only if its words equal a command phrase exactly;
   2. fuzzy: radscribe's parser (whole utterance, rapidfuzz, placeholders matched in parts);
-  3. product: fuzzy + the second look at short utterances with the command prompt.
+  3. product: fuzzy + the second look at short utterances with the command prompt, then the
+     closest phrases scored against the audio (an unsure one is asked: counted apart).
 Commands come from a list of what a radiologist says on an xr-chest report; dictation comes from
 the sentences of the development set (none of which is a command). A false command on dictation
 is the costly error: it would move or delete text the radiologist did not ask to.
@@ -81,16 +82,19 @@ def run(*, echo: Callable[[str], None], limit: int | None = None) -> dict:
     misses: dict[str, list[str]] = {"fuzzy": [], "product": []}
     t0 = time.perf_counter()
     second_looks = 0
+    asked = {"command": 0, "dictation": 0}
     for spoken, expected in items:
         audio = synthesize(spoken)
         heard = recognizer.transcribe(audio, controller.decode_options())
         final = controller.recognise(recognizer, audio, heard)
         second_looks += final is not heard
         said = normalise(heard.text, parser.commands.fillers)
+        unsure = bool(final.reading) and not final.reading_sure  # asked, neither obeyed nor written
+        asked["command" if expected else "dictation"] += unsure
         readings = {
             "plain": exact.get(said),
             "fuzzy": _meaning(parser.parse(heard.text)),
-            "product": _meaning(parser.parse(final.text)),
+            "product": None if unsure else _meaning(parser.parse(final.reading or final.text)),
         }
         for reader, got in readings.items():
             c = counts[reader]
@@ -110,16 +114,18 @@ def run(*, echo: Callable[[str], None], limit: int | None = None) -> dict:
     echo(f"{n_cmd} spoken commands (xr-chest), {n_dict} dictated sentences from the development set; Piper voice, bundled tiny.en")
     echo("")
     echo(f"{'reader':<34}{'commands right':>16}{'missed':>8}{'wrong':>7}{'false commands on dictation':>30}")
-    names = {"plain": "plain (exact phrase)", "fuzzy": "fuzzy whole-utterance parser", "product": "fuzzy + second look (product)"}
+    names = {"plain": "plain (exact phrase)", "fuzzy": "fuzzy whole-utterance parser",
+             "product": "+ second look + audio (product)"}
     for reader, c in counts.items():
         echo(f"{names[reader]:<34}{c['right']:>9}/{n_cmd} ({c['right'] / n_cmd:4.0%}){c['missed']:>8}{c['wrong']:>7}"
              f"{c['false']:>21}/{n_dict}")
     echo("")
+    echo(f"product: asked (not obeyed, not written) {asked['command']} commands, {asked['dictation']} sentences")
     echo(f"second looks taken: {second_looks}; total {seconds:.1f} s")
     for reader, lines in misses.items():
         for line in lines:
             echo(f"  {reader} miss: {line}")
-    return {"commands": n_cmd, "dictation": n_dict, "counts": counts, "seconds": round(seconds, 1)}
+    return {"commands": n_cmd, "dictation": n_dict, "counts": counts, "asked": asked, "seconds": round(seconds, 1)}
 
 
 def _meaning(command) -> tuple[str, str | None] | None:
