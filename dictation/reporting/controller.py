@@ -25,6 +25,7 @@ from dictation.reporting.records import Outcome, UtteranceRecord
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.verify import audio_command
+from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
@@ -145,7 +146,11 @@ class ReportController:
         return self._checker is not None or bool(self.checks_off)
 
     def warm_up(self) -> None:
-        """Load the checks now (from a background thread); a failure shows on the next check."""
+        """Load the checks and what the command check needs now (from a background thread); a
+        failure shows on the next check."""
+        verify_warm_up()
+        if not self.checks:
+            return
         try:
             self.checker  # noqa: B018 - loads the pipeline
         except RadscribeError:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 from rapidfuzz import fuzz, process
@@ -55,11 +56,22 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower().replace("-", " ")))
 
 
+@cache
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS  # importing spaCy takes about half a second
+
+    return frozenset(STOP_WORDS)
+
+
+def warm_up() -> None:
+    """Load the stop words now (the session does, beside the speech model), not on an utterance."""
+    _stop_words()
+
+
 def _no_content(words: set[str]) -> bool:
     """Only function words (spaCy's English stop words, no model needed): nothing a report says."""
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return bool(words) and all(w in STOP_WORDS for w in words)
+    stop = _stop_words()
+    return bool(words) and all(w in stop for w in words)
 
 
 def written_as(phrase: str) -> str:
@@ -103,4 +115,4 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     return Verdict(command, phrase, round(margin, 2), sure)
 
 
-__all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "Verdict", "audio_command", "written_as"]
+__all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "Verdict", "audio_command", "warm_up", "written_as"]

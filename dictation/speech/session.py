@@ -252,7 +252,7 @@ class DictationSession:
         self._emit(StateChanged(state, detail))
 
     def _run(self) -> None:
-        if self.controller is not None and self.controller.checks:
+        if self.controller is not None:
             # The NLP pipeline loads beside the speech model, not on the first utterance.
             threading.Thread(target=self.controller.warm_up, name="radscribe-checks", daemon=True).start()
         try:
