@@ -5,6 +5,7 @@ short word at the edge of a command. Each judged by the words, their timings and
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -204,29 +205,61 @@ def undouble(words: list[str]) -> list[str]:
     return words
 
 
-def sentence_said_once(words: list[str], min_ratio: float = 85.0) -> list[str]:
+# Words whose change changes a finding: a copy that differs from another in one of these is
+# never taken for the same sentence said twice (beside MEANING_WORDS and anything with a digit).
+_NUMBER_WORDS = {
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "half", "point",
+}
+_CONTRAST_WORDS = _NUMBER_WORDS | {
+    "upper", "lower", "anterior", "posterior", "medial", "lateral", "superior", "inferior", "proximal",
+    "distal", "bilateral", "unilateral", "mild", "mildly", "moderate", "moderately", "severe", "severely",
+    "small", "large", "acute", "chronic", "increased", "decreased", "stable", "unchanged", "improved",
+    "worsened", "positive", "negative", "present", "absent",
+}
+_CONTRAST_PREFIXES = ("hypo", "hyper", "intra", "extra", "infra", "supra", "sub", "pre", "post", "non", "un", "ab")
+
+
+def _carries_meaning(word: str) -> bool:
+    return (word in MEANING_WORDS or word in _CONTRAST_WORDS or any(c.isdigit() for c in word)
+            or word.startswith(_CONTRAST_PREFIXES))
+
+
+def _same_sentence_misheard(first: list[str], second: list[str]) -> bool:
+    """The second copy is the first with at most one word in four misheard: a word for a word,
+    the two alike in spelling, and neither a word that changes a finding."""
+    from rapidfuzz import fuzz
+
+    changed = 0
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=first, b=second, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
+            return False
+        a, b = first[i1], second[j1]
+        if _carries_meaning(a) or _carries_meaning(b) or fuzz.ratio(a, b) < 60:
+            return False
+        changed += 1
+    return changed <= max(1, len(first) // 4)
+
+
+def sentence_said_once(words: list[str]) -> list[str]:
     """An utterance that is one sentence written twice, the second copy a little off
     ("shortness of breath after a fall. Chordness of breath after a fall.") → the first copy.
 
     Seen when the template's recognition prompt conditions the decode (the same audio decoded
     without it gave the sentence once). Nobody dictates the same sentence twice in one breath;
-    but two copies that differ in a word that changes a finding (no, left, right, a number)
-    are both kept, for the radiologist to see, never one chosen silently.
+    but two copies that differ in a word that changes a finding (no, left, upper, a number,
+    hypo-/hyper-...) are both kept, for the radiologist to see, never one chosen silently.
     """
-    from rapidfuzz import fuzz
-
     n = len(words)
     for k in sorted(range(3, n - 2), key=lambda k: abs(2 * k - n)):
         if abs(2 * k - n) > 2:
             break
         if not words[k - 1].endswith((".", ",", ";", "?", "!")):
             continue
-        first = [_norm_word(w) for w in words[:k]]
-        second = [_norm_word(w) for w in words[k:]]
-        meaning = [{w for w in half if w in MEANING_WORDS or w[:1].isdigit()} for half in (first, second)]
-        if meaning[0] != meaning[1]:
-            continue
-        if fuzz.ratio(" ".join(first), " ".join(second)) >= min_ratio:
+        if _same_sentence_misheard([_norm_word(w) for w in words[:k]], [_norm_word(w) for w in words[k:]]):
             return [*words[: k - 1], words[k - 1].rstrip(",;") or words[k - 1]]
     return words
 
@@ -244,7 +277,8 @@ def word_said_once(words: list[str]) -> list[str]:
     out: list[str] = []
     for word in words:
         norm = _norm_word(word)
-        if out and norm and norm == _norm_word(out[-1]) and norm not in MEANING_WORDS and not norm[0].isdigit():
+        if (out and norm and norm == _norm_word(out[-1]) and norm not in MEANING_WORDS and norm not in _NUMBER_WORDS
+                and not any(c.isdigit() for c in norm)):
             out[-1] = word
             continue
         out.append(word)

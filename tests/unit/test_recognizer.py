@@ -216,6 +216,7 @@ def test_a_word_written_twice_in_a_row_is_written_once_unless_it_carries_meaning
     assert once("a small left left effusion") == "a small left left effusion"
     assert once("no no pneumothorax") == "no no pneumothorax"
     assert once("measures 2 2 cm") == "measures 2 2 cm"
+    assert once("measures two two cm") == "measures two two cm"
 
 
 def test_a_sentence_written_twice_with_the_copy_a_little_off_is_written_once():
@@ -230,5 +231,33 @@ def test_a_sentence_written_twice_with_the_copy_a_little_off_is_written_once():
     assert once("small left pleural effusion. small right pleural effusion.") == (
         "small left pleural effusion. small right pleural effusion.")
     assert once("a 4 mm nodule. a 5 mm nodule.") == "a 4 mm nodule. a 5 mm nodule."
+    # A level, a lobe, a size or a signal is never a mishearing of another.
+    for kept in ("mild degenerative changes at L3-L4. mild degenerative changes at L4-L5.",
+                 "nodule in the right upper lobe. nodule in the right lower lobe.",
+                 "a three centimeter cyst. a four centimeter cyst.",
+                 "hyperintense lesion in the pons. hypointense lesion in the pons."):
+        assert once(kept) == kept
     # Two different sentences stay.
     assert once("the lungs are clear. the heart size is normal.") == "the lungs are clear. the heart size is normal."
+
+
+def test_the_same_int8_kernels_are_chosen_on_every_x86_64_machine():
+    """CTranslate2's kernels decide the text (MKL on Intel, oneDNN's per-CPU kernels elsewhere):
+    importing the speech package pins oneDNN's AVX2 kernels, and a setting of the user's stays."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    code = "import os, dictation.speech; print(os.environ.get('CT2_USE_MKL'), os.environ.get('ONEDNN_MAX_CPU_ISA'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("CT2_USE_MKL", "ONEDNN_MAX_CPU_ISA")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        with open("/proc/cpuinfo") as f:
+            avx2 = " avx2" in f.read()
+        assert out == ["0", "AVX2" if avx2 else "None"]
+    else:
+        assert out == ["None", "None"]
+    mine = subprocess.run([sys.executable, "-c", code], env={**env, "CT2_USE_MKL": "1", "ONEDNN_MAX_CPU_ISA": "ALL"},
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert mine == ["1", "ALL"]
