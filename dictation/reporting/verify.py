@@ -20,6 +20,7 @@ intracranial hemorrhage", and stays dictation). Signing is only ever asked, neve
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -105,6 +106,8 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     scores = scorer.score(audio, [written_as(names[i]) for i in listed] + [heard.strip() or "."])
     own = scores[-1]
     best = max(range(len(listed)), key=lambda k: scores[k])
+    if not (math.isfinite(own) and math.isfinite(scores[best])):
+        return None  # no score (the model could not be asked): the words stand as heard
     margin = scores[best] - own
     commands = parser.commands
     if margin < (min(commands.audio_ask, NO_CONTENT_ASK) if _no_content(heard_words) else commands.audio_ask):

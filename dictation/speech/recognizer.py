@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dictation.errors import ModelError, RadscribeError
+from dictation.logs import log
 from dictation.speech.audio import SAMPLE_RATE, Samples
 from dictation.speech.guards import (
     collapse_repeats,
@@ -198,11 +199,16 @@ class Recognizer:
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                               language=self.language)
         features = model.feature_extractor(audio)
-        encoded = np.asarray(model.encode(pad_or_trim(features)))
         tokens = [tokenizer.encode(" " + t.strip()) or [tokenizer.eot] for t in texts]
-        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
-        frames = min(features.shape[-1], encoded.shape[1] * 2)
-        results = model.model.align(batch, list(tokenizer.sot_sequence), tokens, frames)
+        try:  # the encoder output is copied to the host to repeat it (a GPU build may refuse)
+            encoded = np.asarray(model.encode(pad_or_trim(features)))
+            batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
+            frames = min(features.shape[-1], encoded.shape[1] * 2)
+            results = model.model.align(batch, list(tokenizer.sot_sequence), tokens, frames)
+        except (RuntimeError, ValueError, TypeError) as e:
+            # No score means no command from the audio: the words heard stand as they are.
+            log.warning("scoring against the audio failed (%s): words taken as heard", type(e).__name__)
+            return [float("-inf")] * len(texts)
         out = []
         for t, r in zip(tokens, results):
             probs = np.maximum(np.asarray(r.text_token_probs[: len(t)], dtype=np.float64), 1e-9)

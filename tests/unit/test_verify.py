@@ -71,6 +71,11 @@ def test_signing_is_asked_never_obeyed_from_the_audio(parser):
     assert verdict is not None and verdict.command.name == "sign_preliminary" and not verdict.sure
 
 
+def test_no_score_means_no_command_from_the_audio(parser):
+    scorer = Scorer(float("-inf"), **{"Undo.": float("-inf")})
+    assert audio_command(parser, scorer, AUDIO, "And you.", [], DICTATION_WORDS) is None
+
+
 def test_long_utterances_are_dictation_without_scoring(parser):
     scorer = Scorer(-1.0)
     assert audio_command(parser, scorer, AUDIO, "the heart size is normal and the lungs are clear", [],
