@@ -9,12 +9,12 @@ and the live dictation session that wires them to a report.
 Same audio, same text on every x86-64 machine: CTranslate2 multiplies int8 matrices with Intel
 MKL on Intel processors and with oneDNN elsewhere, and oneDNN picks its kernels by the
 processor's instructions (AVX-512 VNNI, AVX2...). Each gives slightly different numbers, and
-tiny.en's text then differs: of 160 utterances of the robustness benchmark's tune part, 56 came
-out differently with MKL than with oneDNN, and 86 with oneDNN's AVX2 kernels than with its AVX-512
-VNNI ones (docs/benchmarks.md, "Same text on every machine"). So the recogniser uses oneDNN's
-AVX2 kernels everywhere (every x86-64 processor since about 2015 has AVX2): the same text on
-Intel and AMD, at a cost where AVX-512 VNNI is there (those 160 utterances decoded in 46 s
-against 36 s on the benchmark machine). Set ``CT2_USE_MKL`` or ``ONEDNN_MAX_CPU_ISA`` to choose
+tiny.en's text then differs: of 60 utterances (`python -m benchmarks kernels`,
+docs/benchmarks.md "Same text on every machine"), 29 came out differently with MKL and 27 with
+oneDNN's AVX-512 VNNI kernels than with its AVX2 ones. So the recogniser uses oneDNN's AVX2
+kernels everywhere (every x86-64 processor since about 2015 has AVX2): the same text on Intel and
+AMD, at a cost where AVX-512 VNNI is there (those 60 utterances decoded in 11.6 s against 8.7 s
+on the benchmark machine). Set ``CT2_USE_MKL`` or ``ONEDNN_MAX_CPU_ISA`` to choose
 otherwise; ARM processors use other kernels.
 """
 
