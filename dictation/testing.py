@@ -27,7 +27,6 @@ class ScriptedRecognizer:
         # What the audio itself supports (``score``): a phrase as written ("Undo.") → its mean
         # token log-probability. The words heard score -1.0, anything else -9.0.
         self.audio_says = dict(audio_says or {})
-        self.scored: list[list[str]] = []
         self.final_calls: list[int] = []  # audio length of each decode with word timings
         self.partial_calls = 0
         self._by_start: dict[bytes, str] = {}
@@ -40,7 +39,7 @@ class ScriptedRecognizer:
             return Transcript(f"partial {self.partial_calls}", (), duration)
         self.final_calls.append(len(audio))
         # Decodes of one utterance (speculative, final) share its beginning: same text.
-        key = np.asarray(audio[: SAMPLE_RATE * 4 // 5], dtype=np.float32).tobytes()
+        key = self._key(audio)
         if key not in self._by_start:
             self._by_start[key] = self.texts.pop(0) if self.texts else ""
         # A word may carry the model's probability for it: "go to indication in~0.2" (default 0.9).
@@ -49,11 +48,12 @@ class ScriptedRecognizer:
         words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, p) for i, (w, p) in enumerate(said))
         return Transcript(text, (Segment(0.0, duration, text, words),) if text else (), duration)
 
+    @staticmethod
+    def _key(audio: Samples) -> bytes:
+        return np.asarray(audio[: SAMPLE_RATE * 4 // 5], dtype=np.float32).tobytes()
 
     def score(self, audio: Samples, texts: list[str]) -> list[float]:
-        self.scored.append(list(texts))
-        key = np.asarray(audio[: SAMPLE_RATE * 4 // 5], dtype=np.float32).tobytes()
-        heard = " ".join(w.partition("~")[0] for w in self._by_start.get(key, "").split())
+        heard = " ".join(w.partition("~")[0] for w in self._by_start.get(self._key(audio), "").split())
         return [self.audio_says.get(t, -1.0 if t.strip() == heard.strip() else -9.0) for t in texts]
 
 
