@@ -285,6 +285,52 @@ def word_said_once(words: list[str]) -> list[str]:
     return out
 
 
+def looks_repeated(words: list[str]) -> bool:
+    """The decode may have written something twice: the utterance is a copy of itself, near
+    enough ("No intracranial hemorrhage period, no intercranial hemorrhage period,"), or a phrase
+    of two words or more comes twice in a row ("cholecystitis, perichone, cholecystitis,
+    perichone", "tend tend tend"). Two sentences really said can look so too ("small left
+    pleural effusion. ... small right pleural effusion.").
+    Only a reason to read the audio again (``Recognizer.transcribe``), never to drop a word."""
+    from rapidfuzz import fuzz
+
+    norm = [n for n in (_norm_word(w) for w in words) if n]
+    n = len(norm)
+    for size in range(2, n // 2 + 1):
+        for i in range(n - 2 * size + 1):
+            if norm[i : i + size] == norm[i + size : i + 2 * size]:
+                return True
+    for k in range(2, n - 1):
+        first = " ".join(norm[:k])
+        if len(first) < 8:
+            continue
+        rest = norm[k:]
+        if any(fuzz.ratio(first, " ".join(tail)) >= 75 for tail in (rest, rest[:-1]) if tail):
+            return True
+    return False
+
+
+def written_without_speech(segs: list[Segment]) -> bool:
+    """A word after the first that the alignment gave no time: a word with no speech behind it."""
+    return any(_squeezed(w) for w in [w for s in segs for w in s.words][1:])
+
+
+def reads_all_that_was_said(again: list[Segment], first: list[Segment]) -> bool:
+    """A second reading keeps everything the first had speech behind: at least as many words
+    (one fewer at most) as the first reading's words with time (a loop counted once), and every word that changes a
+    finding among those (no, left, right, a number...) as many times. Word timings cannot judge
+    it alone: the alignment stretches a reading that stopped short over the rest of the audio."""
+    from collections import Counter
+
+    timed = collapse_repeats([_norm_word(w.word) for s in first for w in s.words if not _squeezed(w)])
+    read = [_norm_word(w) for s in again for w in s.text.split()]
+
+    def meaning(words: list[str]) -> Counter[str]:
+        return Counter(w for w in words if w and _carries_meaning(w))
+
+    return len([w for w in read if w]) >= len([w for w in timed if w]) - 1 and not meaning(timed) - meaning(read)
+
+
 def is_hallucination(seg: Any, audio_rms: float) -> bool:
     text = re.sub(r"[^a-z ]", "", seg.text.lower()).strip()
     if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:

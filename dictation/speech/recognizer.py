@@ -23,10 +23,13 @@ from dictation.speech.guards import (
     collapse_repeats,
     drop_letter_runs,
     is_hallucination,
+    looks_repeated,
+    reads_all_that_was_said,
     sentence_said_once,
     trim_hallucinated_tail,
     undouble,
     word_said_once,
+    written_without_speech,
 )
 from dictation.speech.models import (
     BUNDLED_LABEL,
@@ -50,6 +53,20 @@ class DecodeOptions:
 
 
 TIMESTAMPS_AFTER_S = 10.0  # utterances longer than this are decoded with timestamp tokens
+# The second reading of an utterance written twice: CTranslate2's repetition penalty. Chosen on
+# the robustness benchmark's tune part (doubled dictation 2/100 → 0/100 with Piper, 6/100 → 1/100
+# with espeak-ng). Forbidding any repeated three words instead (no_repeat_ngram_size=3) read two
+# of the four doubled utterances tried once, and cut one of those two short.
+REPEAT_PENALTY = 1.3
+
+
+def _words_of(segs: list[Segment]) -> list[str]:
+    return " ".join(s.text for s in segs).split()
+
+
+def _repeated_without_speech(segs: list[Segment]) -> bool:
+    words = _words_of(segs)
+    return looks_repeated(words) and (written_without_speech(segs) or collapse_repeats(words) != words)
 
 
 def default_cpu_threads(short_context: bool) -> int:
@@ -150,6 +167,22 @@ class Recognizer:
             segs = [self._segment(s) for s in segments]
             return Transcript(" ".join(s.text for s in segs).strip(), tuple(segs), len(audio) / SAMPLE_RATE,
                               time.perf_counter() - t0)
+        segs = self._decode(audio, o)
+        if o.prompt and _repeated_without_speech(segs):
+            # Words written twice with no speech behind a copy (the alignment gives its words no
+            # time), or a loop: the prompt conditions beam search into copying what it just
+            # wrote (the same audio without the prompt is read once, but worse). Read again with
+            # the prompt and repetition penalised; that reading is taken only when it is shorter
+            # and keeps every word the first had speech behind, so a second sentence really
+            # said, like the first but for a word, is never read away.
+            again = self._decode(audio, o, repetition_penalty=REPEAT_PENALTY)
+            if len(_words_of(again)) < len(_words_of(segs)) and reads_all_that_was_said(again, segs):
+                segs = again
+        words = drop_letter_runs(_words_of(segs))
+        words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
+        return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
+
+    def _decode(self, audio: Samples, o: DecodeOptions, **extra: Any) -> list[Segment]:
         segments, info = self.model.transcribe(
             audio,
             beam_size=o.beam_size,
@@ -176,13 +209,10 @@ class Recognizer:
             # Speech runs at most ~5 tokens a second; a decode far past that is a loop, and an
             # uncapped loop runs to Whisper's 448 tokens (seconds of CPU on the latency path).
             max_new_tokens=int(16 + 8 * len(audio) / SAMPLE_RATE),
+            **extra,
         )
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
-        segs = [self._segment(s) for s in segments if not is_hallucination(s, rms)]
-        segs = trim_hallucinated_tail(segs)
-        words = drop_letter_runs(" ".join(s.text for s in segs).split())
-        words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
-        return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
+        return trim_hallucinated_tail([self._segment(s) for s in segments if not is_hallucination(s, rms)])
 
     def score(self, audio: Samples, texts: list[str]) -> list[float]:
         """How well each text explains the utterance: the mean log-probability of its tokens,

@@ -261,3 +261,86 @@ def test_the_same_int8_kernels_are_chosen_on_every_x86_64_machine():
     mine = subprocess.run([sys.executable, "-c", code], env={**env, "CT2_USE_MKL": "1", "ONEDNN_MAX_CPU_ISA": "ALL"},
                           capture_output=True, text=True, check=True).stdout.split()
     assert mine == ["1", "ALL"]
+
+
+def _fake_segment(words):
+    """A faster-whisper segment: (word, start, end) triples, all believed."""
+    from types import SimpleNamespace
+
+    ws = [SimpleNamespace(word=" " + w, start=s, end=e, probability=0.9) for w, s, e in words]
+    return SimpleNamespace(start=words[0][1], end=words[-1][2], text=" ".join(w for w, _, _ in words), words=ws,
+                           avg_logprob=-0.2, no_speech_prob=0.01)
+
+
+def _recognizer_reading(first, second):
+    """A Recognizer whose model reads ``first``, and ``second`` when repetition is penalised."""
+    from dictation.speech.recognizer import Recognizer
+
+    calls = []
+
+    class Model:
+        def transcribe(self, audio, **kw):
+            calls.append(kw)
+            return iter([_fake_segment(second if kw.get("repetition_penalty", 1.0) > 1.0 else first)]), None
+
+    rec = object.__new__(Recognizer)
+    rec.model = Model()
+    return rec, calls
+
+
+def test_words_written_twice_with_no_speech_behind_the_copy_are_read_again_and_said_once():
+    from dictation.speech.recognizer import DecodeOptions
+
+    spoken = [("No", 0.0, 0.64), ("intracranial", 0.64, 1.3), ("hemorrhage", 1.3, 1.8), ("period,", 1.8, 2.14)]
+    copy = [("no", 2.14, 2.14), ("intercranial", 2.14, 2.14), ("hemorrhage", 2.14, 2.14), ("period,", 2.14, 2.14)]
+    rec, calls = _recognizer_reading(spoken + copy, spoken)
+    audio = np.zeros(16000 * 3, np.float32)
+    heard = rec.transcribe(audio, DecodeOptions(prompt="intracranial hemorrhage"))
+    assert heard.text == "No intracranial hemorrhage period,"
+    assert len(calls) == 2 and calls[1]["initial_prompt"] == "intracranial hemorrhage"
+    # Without a prompt nothing conditions the copy: read once, as decoded.
+    rec, calls = _recognizer_reading(spoken + copy, spoken)
+    rec.transcribe(audio, DecodeOptions())
+    assert len(calls) == 1
+
+
+def test_a_second_sentence_really_said_is_never_read_away():
+    from dictation.speech.recognizer import DecodeOptions
+
+    # Two sentences alike but for the side, both with speech behind them ("the" crowded to no time).
+    first = [("There", 0.0, 0.3), ("is", 0.3, 0.5), ("a", 0.5, 0.6), ("small", 0.6, 0.9), ("left", 0.9, 1.2),
+             ("effusion", 1.2, 1.8), ("period,", 1.8, 2.2), ("there", 2.4, 2.4), ("is", 2.4, 2.6), ("a", 2.6, 2.7),
+             ("small", 2.7, 3.0), ("right", 3.0, 3.3), ("effusion", 3.3, 3.9), ("period.", 3.9, 4.3)]
+    # Penalised, the model stops early; the alignment stretches its last word to the end.
+    stopped = [*first[:7], ("there's", 2.4, 4.3)]
+    rec, calls = _recognizer_reading(first, stopped)
+    heard = rec.transcribe(np.zeros(16000 * 5, np.float32), DecodeOptions(prompt="pleural effusion"))
+    assert len(calls) == 2
+    assert "right effusion period." in heard.text
+    # A second reading as long but without a word that changes the finding is not taken either.
+    swapped = [*first[:11], ("light", 3.0, 3.3), *first[12:13]]
+    rec, _ = _recognizer_reading(first, swapped)
+    assert "right" in rec.transcribe(np.zeros(16000 * 5, np.float32), DecodeOptions(prompt="x")).text
+
+
+def test_a_loop_is_read_again_and_the_rest_of_the_sentence_recovered():
+    from dictation.speech.recognizer import DecodeOptions
+
+    loop = [("Left", 0.6, 0.9), ("kidney", 0.9, 1.2), ("measures", 1.2, 1.6)] + [("tend", 1.6 + i / 10, 1.7 + i / 10)
+                                                                                 for i in range(12)]
+    full = [("The", 0.0, 0.5), ("left", 0.5, 0.8), ("kidney", 0.8, 1.2), ("measures", 1.2, 1.5), ("10", 1.5, 2.0),
+            ("centimeters.", 2.0, 2.5)]
+    rec, _ = _recognizer_reading(loop, full)
+    assert rec.transcribe(np.zeros(16000 * 3, np.float32), DecodeOptions(prompt="x")).text == (
+        "The left kidney measures 10 centimeters.")
+
+
+def test_what_looks_written_twice():
+    from dictation.speech.guards import looks_repeated
+
+    for twice in ("No intracranial hemorrhage period, no intercranial hemorrhage period,",
+                  "without cholecystitis, perichone, cholecystitis, perichone", "go to impression, go to impression. in"):
+        assert looks_repeated(twice.split()), twice
+    for once in ("no pneumothorax or pleural effusion", "very very small", "left lower lobe and right lower lobe",
+                 "at L4 L5 there is a disc bulge and at L5 S1 there is a disc protrusion"):
+        assert not looks_repeated(once.split()), once
