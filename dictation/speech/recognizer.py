@@ -55,8 +55,8 @@ class DecodeOptions:
 TIMESTAMPS_AFTER_S = 10.0  # utterances longer than this are decoded with timestamp tokens
 # The second reading of an utterance written twice: CTranslate2's repetition penalty. Chosen on
 # the robustness benchmark's tune part (doubled dictation 2/100 → 0/100 with Piper, 6/100 → 1/100
-# with espeak-ng). Forbidding any repeated three words instead (no_repeat_ngram_size=3) read two
-# of the four doubled utterances tried once, and cut one of those two short.
+# with espeak-ng). Of four doubled tune utterances tried, the penalty read three once; forbidding
+# any three words said again (no_repeat_ngram_size=3) two.
 REPEAT_PENALTY = 1.3
 
 
