@@ -80,7 +80,7 @@ def bench_export(messages: int, latency_items: int, as_json: bool) -> None:
 
 
 @bench.command("robustness")
-@click.option("--seeds", type=int, default=10, show_default=True, help="Perturbation seeds per voice and script.")
+@click.option("--seeds", type=int, default=20, show_default=True, help="Perturbation seeds per voice and script.")
 @click.option("--live", type=int, default=6, show_default=True,
               help="Recordings replayed in real time, idle and beside two busy loops.")
 @click.option("--part", "parts", type=click.Choice(["tune", "test"]), multiple=True,

@@ -175,7 +175,7 @@ def _live(audio: Samples, template: str, library: TemplateLibrary, recognizer: R
     return [f"{u.kind}:{u.command or u.text}" for u in controller.report.utterances], session.latencies
 
 
-def run(echo: Callable[[str], None], seeds: int = 10, live: int = 6, parts: tuple[str, ...] = ("tune", "test")) -> dict[str, object]:
+def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tuple[str, ...] = ("tune", "test")) -> dict[str, object]:
     echo(f"machine: {machine()}")
     library = TemplateLibrary()
     recognizer = Recognizer()
