@@ -28,8 +28,10 @@ def bench() -> None:
               "(default: the bundled tiny.en).")
 @click.option("--sentence-pauses", is_flag=True,
               help="Also read the Radiopaedia texts with a pause after each sentence, as radiologists dictate.")
+@click.option("--unseen", type=int, default=60, show_default=True,
+              help="Indiana chest X-ray sentences per part (tune, frozen test) for `benchmarks unseen`; 0 skips it.")
 def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: bool, texts: int, ablation: bool,
-              model: str | None, sentence_pauses: bool) -> None:
+              model: str | None, sentence_pauses: bool, unseen: int) -> None:
     """Speech recognition accuracy and speed on synthesised radiology dictations."""
     from benchmarks import asr
 
@@ -40,6 +42,26 @@ def bench_asr(limit: int | None, latency_items: int, data: str | None, as_json: 
         return
     asr.run(limit=limit, latency_items=latency_items, data=data, as_json=as_json, echo=click.echo, texts_limit=texts,
             model=model, sentence_pauses=sentence_pauses)
+    if unseen:
+        from benchmarks import unseen as unseen_material
+
+        click.echo("")
+        result = unseen_material.run(echo=click.echo, per_part=unseen, data=data)
+        if as_json and result:
+            click.echo(json.dumps(result))
+
+
+@bench.command("unseen")
+@click.option("--sentences", type=int, default=60, show_default=True, help="Sentences per part (tune, frozen test).")
+@click.option("--data", type=click.Path(file_okay=False), help="The shared evaluation data folder (default: ../shared/data if present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_unseen(sentences: int, data: str | None, as_json: bool) -> None:
+    """Radiologists' sentences nobody tuned for: tune and frozen test, per voice, against plain tiny.en."""
+    from benchmarks import unseen as unseen_material
+
+    result = unseen_material.run(echo=click.echo, per_part=sentences, data=data)
+    if as_json and result:
+        click.echo(json.dumps(result))
 
 
 @bench.command("commands")

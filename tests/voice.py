@@ -78,6 +78,18 @@ def perturb(audio: np.ndarray, seed: int, *, snr_db: float = 25.0, speed: float 
     return np.clip(out + noise, -1.0, 1.0).astype(np.float32)
 
 
+def reverberate(audio: np.ndarray, reverberance: int = 30) -> np.ndarray:
+    """A little room reverberation, by sox's ``reverb`` effect (Debian's sox; make test installs it)."""
+    if shutil.which("sox") is None:
+        raise MissingDependency("reverberation needs Debian's sox (make test installs it)")
+    raw = ["-t", "raw", "-r", str(SAMPLE_RATE), "-e", "floating-point", "-b", "32", "-c", "1"]
+    done = subprocess.run(["sox", *raw, "-", *raw, "-", "reverb", str(reverberance), "50", "40"],
+                          input=np.ascontiguousarray(audio, dtype="<f4").tobytes(), capture_output=True,
+                          check=True, timeout=60)
+    out = np.frombuffer(done.stdout, dtype="<f4")[: len(audio)]
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
 def write_wav(path: str | Path, audio: np.ndarray) -> Path:
     path = Path(path)
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
@@ -96,4 +108,4 @@ def speak_with_pauses(parts: list[str], pause: float = 1.2, *, voice: str = "pip
     return audio if seed is None else perturb(audio, seed)
 
 
-__all__ = ["VOICES", "decode_file", "perturb", "speak_with_pauses", "synthesize", "write_wav"]
+__all__ = ["VOICES", "decode_file", "perturb", "reverberate", "speak_with_pauses", "synthesize", "write_wav"]

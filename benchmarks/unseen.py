@@ -1,0 +1,163 @@
+"""`python -m benchmarks unseen`: speech on radiologists' sentences nobody tuned for, tune and
+frozen test side by side, per voice, radscribe against plain tiny.en on the same audio.
+
+Material: the Indiana University chest X-ray reports (Open-i, ``../shared/data/iu-xray``, research
+use; never copied into the project), findings and impression sentences. Split **by report**
+before anything was measured on it: a report belongs to the test part when the SHA-256 of its uid
+is odd, to the tune part when even, so no report gives sentences to both. One sentence per
+report, at most 20 words, none with a masked identifier ("XXXX"). The tune part may be read for
+errors and rules; of the test part only the figures are looked at.
+
+Each sentence is spoken as one utterance, without spoken punctuation (both systems are judged on
+the words), by three voices: Piper (joe), espeak-ng at 150 and at 185 words a minute; then
+perturbed as a room would: speed ±10%, noise at 20 dB SNR, a faint echo, and sox's reverb.
+Plain tiny.en is faster-whisper's defaults on the clip; radscribe is the product's decoding,
+chest prompt, spoken-to-written rules and vocabulary correction (what ``radscribe dictate`` does
+for a chest study). Errors are counted per category of the reference word: negation, laterality,
+numbers, medical terms, function words (a word inserted counts against its category too).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jiwer
+import numpy as np
+
+from benchmarks.asr import _transcribe_utterances, _write, machine, shared_data
+from benchmarks.metrics import medical_vocabulary, words_for_wer
+from dictation.speech.recognizer import Recognizer
+from dictation.text.correction import default_term_lexicon
+from dictation.text.pipeline import TextPipeline
+
+VOICES = (("piper", 0), ("espeak", 150), ("espeak", 185))  # (voice, espeak-ng rate)
+NEGATION = {"no", "not", "without", "negative", "none", "nor", "neither", "absent", "free"}
+LATERALITY = {"left", "right", "bilateral", "bilaterally"}
+NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "half"}
+CATEGORIES = ("negation", "laterality", "numbers", "medical", "function", "other")
+
+
+def _part(uid: str) -> str:
+    return "test" if int(hashlib.sha256(uid.encode()).hexdigest(), 16) % 2 else "tune"
+
+
+def sentences(shared: Path, per_part: int) -> dict[str, list[str]]:
+    """``per_part`` sentences for each part, one per report, chosen by hash (not by looking)."""
+    out: dict[str, list[tuple[str, str]]] = {"tune": [], "test": []}
+    with (shared / "iu-xray" / "reports_negbio_labels.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            text = " ".join(filter(None, (row["findings"], row["impression"])))
+            candidates = [s.strip() for s in re.split(r"(?<=\.)\s+", text)
+                          if s.strip() and "XXXX" not in s and 3 <= len(s.split()) <= 20 and re.search(r"[a-z]", s)]
+            if not candidates:
+                continue
+            key = hashlib.sha256(f"pick:{row['uid']}".encode()).hexdigest()
+            out[_part(row["uid"])].append((key, candidates[int(key, 16) % len(candidates)]))
+    return {part: [s for _, s in sorted(chosen)[:per_part]] for part, chosen in out.items()}
+
+
+def _spoken(sentence: str) -> str:
+    """The sentence as said: its words, no spoken punctuation."""
+    return re.sub(r"[.;:]+(\s|$)", r"\1", sentence).replace(",", "")
+
+
+def category(word: str, medical: set[str]) -> str:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    if word in NEGATION:
+        return "negation"
+    if word in LATERALITY:
+        return "laterality"
+    if word in NUMBER_WORDS or any(c.isdigit() for c in word):
+        return "numbers"
+    if word in medical:
+        return "medical"
+    return "function" if word in STOP_WORDS else "other"
+
+
+@dataclass
+class Counts:
+    words: int = 0
+    errors: int = 0
+    by_category: dict[str, list[int]] = field(default_factory=lambda: {c: [0, 0] for c in CATEGORIES})  # [words, errors]
+
+    def add(self, reference: str, hypothesis: str, medical: set[str]) -> None:
+        ref, hyp = words_for_wer(reference), words_for_wer(hypothesis)
+        if not ref:
+            return
+        out = jiwer.process_words(ref, hyp or "<empty>")
+        r_words, h_words = out.references[0], (out.hypotheses[0] if hyp else [])
+        self.words += len(r_words)
+        self.errors += out.substitutions + out.deletions + out.insertions if hyp else len(r_words)
+        ok = [False] * len(r_words)
+        for chunk in out.alignments[0] if hyp else ():
+            if chunk.type == "equal":
+                ok[chunk.ref_start_idx:chunk.ref_end_idx] = [True] * (chunk.ref_end_idx - chunk.ref_start_idx)
+            elif chunk.type == "insert":
+                for w in h_words[chunk.hyp_start_idx:chunk.hyp_end_idx]:
+                    self.by_category[category(w, medical)][1] += 1
+        for w, right in zip(r_words, ok):
+            cell = self.by_category[category(w, medical)]
+            cell[0] += 1
+            cell[1] += not right
+
+    @property
+    def wer(self) -> float:
+        return self.errors / self.words if self.words else 0.0
+
+    def rate(self, name: str) -> str:
+        words, errors = self.by_category[name]
+        return f"{errors}/{words}"
+
+
+def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None) -> dict[str, object] | None:
+    from tests.voice import perturb, reverberate, synthesize
+
+    shared = shared_data(data)
+    if not shared or not (shared / "iu-xray" / "reports_negbio_labels.csv").is_file():
+        echo("../shared/data/iu-xray not found: the unseen-material comparison was not run")
+        return None
+    echo(f"machine: {machine()}")
+    parts = sentences(shared, per_part)
+    terms = list(default_term_lexicon().terms)
+    if (shared / "medical_terms.txt").is_file():
+        terms += [t for t in (shared / "medical_terms.txt").read_text().splitlines() if t and not t.startswith("#")]
+    medical = medical_vocabulary(terms)
+    plain = Recognizer(short_context=False)
+    ours = Recognizer()
+    pipeline = TextPipeline(group="chest")
+    echo(f"Indiana chest X-ray sentences, split by report: {len(parts['tune'])} tune, {len(parts['test'])} test; "
+         f"voices {', '.join(v if v == 'piper' else f'{v} {r} wpm' for v, r in VOICES)}; perturbed (speed ±10%, "
+         "20 dB SNR, echo, reverb)")
+    table: dict[str, dict[str, dict[str, Counts]]] = {}
+    started = time.perf_counter()
+    for part, texts in parts.items():
+        table[part] = {}
+        for voice, rate in VOICES:
+            name = voice if voice == "piper" else f"espeak{rate}"
+            cells = table[part][name] = {"plain": Counts(), "radscribe": Counts()}
+            for k, sentence in enumerate(texts):
+                seed = int(hashlib.sha256(f"{part}:{name}:{k}".encode()).hexdigest(), 16) % 2**32
+                clean = synthesize(_spoken(sentence), voice=voice, rate=rate)
+                speed = float(np.random.default_rng(seed).uniform(0.9, 1.1))
+                audio = reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
+                cells["plain"].add(sentence, plain.transcribe(audio, plain=True).text, medical)
+                heard, _ = _transcribe_utterances(ours, audio, pipeline)
+                cells["radscribe"].add(sentence, _write(heard, pipeline)[0], medical)
+    echo(f"{time.perf_counter() - started:.0f} s\n")
+    echo(f"{'part':<5} {'voice':<10} {'system':<10} {'WER':>6} " + " ".join(f"{c:>11}" for c in CATEGORIES))
+    out: dict[str, object] = {"machine": machine(), "per_part": per_part}
+    for part, voices in table.items():
+        for name, cells in voices.items():
+            for system, c in cells.items():
+                echo(f"{part:<5} {name:<10} {system:<10} {c.wer:>6.3f} " + " ".join(f"{c.rate(k):>11}" for k in CATEGORIES))
+                out[f"{part}/{name}/{system}"] = {"wer": round(c.wer, 4), "words": c.words,
+                                                   **{k: dict(zip(("words", "errors"), v)) for k, v in c.by_category.items()}}
+    echo("  (category cells: errors/reference words; a word inserted counts as an error of its category)")
+    return out
