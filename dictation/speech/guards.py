@@ -317,18 +317,22 @@ def written_without_speech(segs: list[Segment]) -> bool:
 
 def reads_all_that_was_said(again: list[Segment], first: list[Segment]) -> bool:
     """A second reading keeps everything the first had speech behind: at least as many words
-    (one fewer at most) as the first reading's words with time (a loop counted once), and every word that changes a
-    finding among those (no, left, right, a number...) as many times. Word timings cannot judge
-    it alone: the alignment stretches a reading that stopped short over the rest of the audio."""
+    (one fewer at most) as the first reading's words with time (all its words when decoded
+    without timings; a loop counted once), and every word that changes a finding among those
+    (no, left, right, a number...) as many times. Word timings cannot judge it alone: the
+    alignment stretches a reading that stopped short over the rest of the audio."""
     from collections import Counter
 
-    timed = collapse_repeats([_norm_word(w.word) for s in first for w in s.words if not _squeezed(w)])
-    read = [_norm_word(w) for s in again for w in s.text.split()]
+    timed_words = [w.word for s in first for w in s.words if not _squeezed(w)]
+    if not any(s.words for s in first):
+        timed_words = [w for s in first for w in s.text.split()]
+    timed = [w for w in collapse_repeats([_norm_word(w) for w in timed_words]) if w]
+    read = [w for w in (_norm_word(w) for s in again for w in s.text.split()) if w]
 
     def meaning(words: list[str]) -> Counter[str]:
-        return Counter(w for w in words if w and _carries_meaning(w))
+        return Counter(w for w in words if _carries_meaning(w))
 
-    return len([w for w in read if w]) >= len([w for w in timed if w]) - 1 and not meaning(timed) - meaning(read)
+    return len(read) >= len(timed) - 1 and not meaning(timed) - meaning(read)
 
 
 def is_hallucination(seg: Any, audio_rms: float) -> bool:

@@ -344,3 +344,17 @@ def test_what_looks_written_twice():
     for once in ("no pneumothorax or pleural effusion", "very very small", "left lower lobe and right lower lobe",
                  "at L4 L5 there is a disc bulge and at L5 S1 there is a disc protrusion"):
         assert not looks_repeated(once.split()), once
+
+
+def test_a_loop_decoded_without_word_timings_is_read_again_only_if_nothing_else_is_lost():
+    from types import SimpleNamespace
+
+    from dictation.speech.guards import reads_all_that_was_said
+
+    def seg(text):
+        return SimpleNamespace(text=text, words=())
+
+    loop = seg("Left kidney measures tend tend tend tend tend")
+    assert reads_all_that_was_said([seg("The left kidney measures 10 centimeters.")], [loop])
+    assert not reads_all_that_was_said([seg("Left kidney")], [loop])
+    assert not reads_all_that_was_said([seg("Right kidney measures ten")], [loop])
