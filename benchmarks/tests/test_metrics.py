@@ -36,3 +36,20 @@ def test_a_decimal_point_written_apart_is_one_number():
     assert words_for_wer("measuring 3 . 5 mm . no fracture .") == "measuring 3.5 mm no fracture"
     assert score("measuring 3 . 5 mm .", "Measuring 3.5 mm.", set()).errors == 0
     assert score("measuring 3 . 5 mm .", "Measuring 3 mm.", set()).errors == 1
+
+
+def test_unseen_material_counts_errors_by_the_category_of_the_word():
+    from benchmarks.unseen import Counts, _part, _spoken
+
+    c = Counts()
+    c.add("No left pleural effusion, 3 mm nodule.", "Now left plural effusion 3 mm nodule", {"pleural", "effusion", "nodule"})
+    assert c.words == 7 and c.errors == 2
+    assert c.by_category["negation"] == [1, 1] and c.by_category["medical"] == [3, 1]
+    assert c.by_category["laterality"] == [1, 0] and c.by_category["numbers"] == [1, 0]
+    # An inserted word counts against its category: "right" said by nobody.
+    c.add("Lungs are clear.", "Right lungs are clear.", set())
+    assert c.by_category["laterality"] == [1, 1]
+    # Said without spoken punctuation; a decimal point stays.
+    assert _spoken("A 3.5 cm cyst, stable. No effusion.") == "A 3.5 cm cyst stable No effusion"
+    # The split is by report uid, by its hash: both parts get reports.
+    assert {_part(str(uid)) for uid in range(20)} == {"tune", "test"}
