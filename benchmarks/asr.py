@@ -48,6 +48,14 @@ def shared_data(data: str | None) -> Path | None:
     return None
 
 
+def medical_words(shared: Path | None) -> set[str]:
+    """The words that count as medical terms: the lexicon's, and the shared medical term list's when present."""
+    terms = list(default_term_lexicon().terms)
+    if shared and (shared / "medical_terms.txt").is_file():
+        terms += [t for t in (shared / "medical_terms.txt").read_text().splitlines() if t and not t.startswith("#")]
+    return medical_vocabulary(terms)
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -131,10 +139,7 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
     echo(f"machine: {machine()}")
     echo(f"development set: {len(items)} dictations (tests/data/devset.toml), Piper voice en_US-joe-medium")
     shared = shared_data(data)
-    terms = list(default_term_lexicon().terms)
-    if shared and (shared / "medical_terms.txt").is_file():
-        terms += [t for t in (shared / "medical_terms.txt").read_text().splitlines() if t and not t.startswith("#")]
-    medical = medical_vocabulary(terms)
+    medical = medical_words(shared)
 
     t0 = time.perf_counter()
     audios = [synthesize(d.spoken) for d in items]

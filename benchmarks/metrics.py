@@ -61,27 +61,31 @@ def _is_critical(word: str) -> bool:
     return word in CRITICAL or bool(_NUMBER.match(word))
 
 
-def score(reference: str, hypothesis: str, medical: set[str]) -> ErrorCounts:
-    ref = words_for_wer(reference)
-    hyp = words_for_wer(hypothesis)
-    c = ErrorCounts()
+def align(reference: str, hypothesis: str) -> tuple[list[str], list[bool], list[str], int]:
+    """The reference's words (as ``words_for_wer``), whether each was heard right, the words
+    inserted, and the error count (substitutions + deletions + insertions)."""
+    ref, hyp = words_for_wer(reference), words_for_wer(hypothesis)
     if not ref:
-        return c
+        return [], [], [], 0
     out = jiwer.process_words(ref, hyp if hyp else "<empty>")
-    r_words, h_words = out.references[0], out.hypotheses[0]
+    r_words = out.references[0]
     if not hyp:
-        h_words = []
-    c.words = len(r_words)
-    c.errors = out.substitutions + out.deletions + out.insertions if hyp else len(r_words)
+        return r_words, [False] * len(r_words), [], len(r_words)
+    h_words = out.hypotheses[0]
     ok = [False] * len(r_words)
     inserted: list[str] = []
-    if hyp:
-        for chunk in out.alignments[0]:
-            if chunk.type == "equal":
-                for i in range(chunk.ref_start_idx, chunk.ref_end_idx):
-                    ok[i] = True
-            elif chunk.type == "insert":
-                inserted.extend(h_words[chunk.hyp_start_idx : chunk.hyp_end_idx])
+    for chunk in out.alignments[0]:
+        if chunk.type == "equal":
+            for i in range(chunk.ref_start_idx, chunk.ref_end_idx):
+                ok[i] = True
+        elif chunk.type == "insert":
+            inserted.extend(h_words[chunk.hyp_start_idx : chunk.hyp_end_idx])
+    return r_words, ok, inserted, out.substitutions + out.deletions + out.insertions
+
+
+def score(reference: str, hypothesis: str, medical: set[str]) -> ErrorCounts:
+    r_words, ok, inserted, errors = align(reference, hypothesis)
+    c = ErrorCounts(words=len(r_words), errors=errors)
     for i, w in enumerate(r_words):
         if w in medical:
             c.medical_words += 1

@@ -27,13 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jiwer
 import numpy as np
 
-from benchmarks.asr import _transcribe_utterances, _write, machine, shared_data
-from benchmarks.metrics import medical_vocabulary, words_for_wer
+from benchmarks.asr import _transcribe_utterances, _write, machine, medical_words, shared_data
+from benchmarks.metrics import align
 from dictation.speech.recognizer import Recognizer
-from dictation.text.correction import default_term_lexicon
 from dictation.text.pipeline import TextPipeline
 
 VOICES = (("piper", 0), ("espeak", 150), ("espeak", 185))  # (voice, espeak-ng rate)
@@ -88,20 +86,11 @@ class Counts:
     by_category: dict[str, list[int]] = field(default_factory=lambda: {c: [0, 0] for c in CATEGORIES})  # [words, errors]
 
     def add(self, reference: str, hypothesis: str, medical: set[str]) -> None:
-        ref, hyp = words_for_wer(reference), words_for_wer(hypothesis)
-        if not ref:
-            return
-        out = jiwer.process_words(ref, hyp or "<empty>")
-        r_words, h_words = out.references[0], (out.hypotheses[0] if hyp else [])
+        r_words, ok, inserted, errors = align(reference, hypothesis)
         self.words += len(r_words)
-        self.errors += out.substitutions + out.deletions + out.insertions if hyp else len(r_words)
-        ok = [False] * len(r_words)
-        for chunk in out.alignments[0] if hyp else ():
-            if chunk.type == "equal":
-                ok[chunk.ref_start_idx:chunk.ref_end_idx] = [True] * (chunk.ref_end_idx - chunk.ref_start_idx)
-            elif chunk.type == "insert":
-                for w in h_words[chunk.hyp_start_idx:chunk.hyp_end_idx]:
-                    self.by_category[category(w, medical)][1] += 1
+        self.errors += errors
+        for w in inserted:
+            self.by_category[category(w, medical)][1] += 1
         for w, right in zip(r_words, ok):
             cell = self.by_category[category(w, medical)]
             cell[0] += 1
@@ -125,10 +114,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
         return None
     echo(f"machine: {machine()}")
     parts = sentences(shared, per_part)
-    terms = list(default_term_lexicon().terms)
-    if (shared / "medical_terms.txt").is_file():
-        terms += [t for t in (shared / "medical_terms.txt").read_text().splitlines() if t and not t.startswith("#")]
-    medical = medical_vocabulary(terms)
+    medical = medical_words(shared)
     plain = Recognizer(short_context=False)
     ours = Recognizer()
     pipeline = TextPipeline(group="chest")
