@@ -21,6 +21,7 @@ from dictation.ris.hl7 import HL7Options, build_oru, check_oru, field, unescape
 from dictation.ris.outbox import Outbox
 from dictation.store import Store
 from tests.peers.hl7 import HL7apyPeer, PythonHL7Peer, ack, free_port, strict_validate
+from tests.peers.node_peers import hl7v2_check
 
 EXAM = {"accession": "ACC1001", "patient_id": "MRN42", "patient_name": "Doe^Jane", "sex": "F", "birth_date": "1961-04-09",
         "ordering_physician": {"id": "D7", "family": "House", "given": "Greg"}, "facility": "General Hospital",
@@ -90,6 +91,10 @@ def test_oru_validates_strict_in_every_obx_layout(library, obx):
     message = build_oru(version, version.control_id("ris"), HL7Options(obx=obx))
     strict_validate(message.decode())
     assert check_oru(message) == []
+    independent = hl7v2_check(message)  # a second parser (npm hl7v2) and its 2.5.1 dictionary
+    assert independent["problems"] == [] and independent["structure"] == "ORU_R01"
+    assert {k: independent["fields"][k] for k in ("MSH-10", "PID-3", "OBR-18", "OBR-25", "OBR-32")} == {
+        "MSH-10": version.control_id("ris"), "PID-3": "MRN42", "OBR-18": "ACC1001", "OBR-25": "P", "OBR-32": "R1"}
     assert field(message, "MSH", 18) == "UNICODE UTF-8" and field(message, "OBR", 18) == "ACC1001"
     assert field(message, "OBR", 25) == "P" and field(message, "OBR", 32) == "R1&Smith&Anna"
     assert b"\n" not in message and message.count(b"\r") == len(message.decode().split("\r")) - 1
@@ -523,6 +528,10 @@ def test_hostile_order_data_cannot_move_a_field_of_the_report(library, tmp_path)
     assert "ACC-OTHER" in unescape(field(message, "OBR", 16))  # the name as data, not as fields
     strict_validate(message.decode("utf-8"))  # raises on a problem
     assert check_oru(message) == []
+    independent = hl7v2_check(message)
+    assert independent["problems"] == []
+    assert (independent["fields"]["OBR-18"], independent["fields"]["OBR-25"]) == ("ACC-REAL", "P")
+    assert independent["fields"]["OBR-32"] == SIGNER.id and independent["fields"]["PID-3"] == "MRN42"
 
 
 def test_a_message_that_does_not_read_back_is_not_queued_and_says_why(library, tmp_path, monkeypatch):

@@ -215,12 +215,16 @@ def test_a_refusal_ack_validates_strict_with_its_error_code(tmp_path, message, c
     from dictation.ris.orders import OrderHandler
     from dictation.store import Store
     from tests.peers.hl7 import strict_validate
+    from tests.peers.node_peers import hl7v2_check
 
     ack, result = OrderHandler(Store(tmp_path / "s.db"), TemplateLibrary(), {}).handle(message().encode())
     assert result.code == code and field(ack, "MSA", 1) == code
     assert b"\x1c" not in ack  # nothing that could end the MLLP frame
     assert field(ack, "ERR", 3).split("^")[2] == "HL70357" and field(ack, "ERR", 4) == "E"
     strict_validate(ack.decode("utf-8"))
+    independent = hl7v2_check(ack)
+    assert independent["problems"] == [] and independent["structure"] == "ACK"
+    assert independent["fields"]["MSA-1"] == code
 
 
 def test_the_listener_stays_up_under_slow_senders_many_connections_and_oversized_messages(tmp_path):
