@@ -96,6 +96,7 @@ class FHIRConfig(_Model):
     token_file: str | None = None  # a file holding it (read again after a 401)
     accession_system: str = "urn:radscribe:accession"  # the site's identifier system for accessions
     patient_system: str = "urn:radscribe:patient"
+    transaction: Literal["auto", "always", "never"] = "auto"  # one transaction Bundle per report version
     timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     ca_file: str | None = None
 

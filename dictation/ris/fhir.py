@@ -14,7 +14,11 @@ communication section is filled, a Communication (category alert) records the no
 conditionally created on its own identifier. Bearer token auth; on 401 the token file is read
 again once, then the message waits with a clear error.
 
-The payload stored in the outbox is the exact list of requests, so a resend is identical.
+The payload stored in the outbox is the exact list of requests, so a resend is identical. When
+the server's CapabilityStatement (GET metadata, asked once) lists the `transaction` interaction,
+the requests go as one transaction Bundle, so the DiagnosticReport and its Communication land
+together or not at all; otherwise one request at a time (`transaction` in the destination's
+config: "auto", the default, "always" or "never").
 """
 
 from __future__ import annotations
@@ -171,6 +175,24 @@ def build_requests(v: ReportVersion, control_id: str, accession_system: str, pat
     return json.dumps({"control_id": control_id, "requests": requests}, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
+def transaction_bundle(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The requests as one FHIR transaction Bundle (conditional create: ifNoneExist; conditional
+    update: the search in the url), in the same order."""
+    entries = []
+    for r in requests:
+        request: dict[str, Any] = {"method": r["method"], "url": r["url"]}
+        if r.get("if_none_exist"):
+            request["ifNoneExist"] = r["if_none_exist"]
+        entries.append({"resource": r["resource"], "request": request})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _supports_transaction(capabilities: Any) -> bool:
+    rests = capabilities.get("rest", []) if isinstance(capabilities, dict) else []
+    return any(i.get("code") == "transaction" for rest in rests if isinstance(rest, dict) and rest.get("mode") == "server"
+               for i in rest.get("interaction", []) if isinstance(i, dict))
+
+
 class FHIRDestination:
     kind = "fhir"
 
@@ -180,6 +202,7 @@ class FHIRDestination:
         self.config = config
         self.name = config.name
         self._token = config.token or ""
+        self._transaction: bool | None = {"always": True, "never": False}.get(config.transaction)
         verify: Any = config.ca_file if config.ca_file else True
         self.client = httpx.Client(base_url=config.url.rstrip("/") + "/", timeout=config.timeout_seconds, verify=verify)
 
@@ -195,36 +218,97 @@ class FHIRDestination:
                 return f"<unreadable token file: {e.strerror}>"
         return self._token
 
+    def _send(self, method: str, url: str, body: Any = None, if_none_exist: str | None = None) -> Any:
+        """One HTTP request with the bearer token (read again once after a 401 when it comes from a
+        file). Raises httpx.HTTPError when the server cannot be reached."""
+        for attempt in ("first", "after re-reading the token"):
+            if attempt == "first" and not self._token:
+                self._token = self._read_token()
+            headers = {"Accept": "application/fhir+json", "Authorization": f"Bearer {self._token}"}
+            if body is not None:
+                headers["Content-Type"] = "application/fhir+json"
+            if if_none_exist:
+                headers["If-None-Exist"] = if_none_exist
+            content = json.dumps(body).encode("utf-8") if body is not None else None
+            response = self.client.request(method, url, headers=headers, content=content)
+            if response.status_code == 401 and attempt == "first" and self.config.token_file:
+                self._token = self._read_token()  # a token refreshed on disk since
+                continue
+            break
+        return response
+
+    def _uses_transaction(self) -> bool | Delivery:
+        """Whether the server takes transaction Bundles, from its CapabilityStatement (asked once)."""
+        import httpx
+
+        if self._transaction is None:
+            try:
+                response = self._send("GET", "metadata")
+            except httpx.HTTPError as e:
+                return Delivery("retry", f"{self.config.url}: {type(e).__name__}: {e}")
+            if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
+                return Delivery("retry", f"{self.config.url} answered {response.status_code} to GET metadata: "
+                                         f"{_outcome_text(response)}")
+            try:
+                self._transaction = response.status_code == 200 and _supports_transaction(response.json())
+            except ValueError:
+                self._transaction = False
+        return self._transaction
+
     def deliver(self, payload: bytes) -> Delivery:
         import httpx
 
         data = json.loads(payload)
         where = self.config.url
-        for request in data["requests"]:
-            for attempt in ("first", "after re-reading the token"):
-                if attempt == "first" and not self._token:
-                    self._token = self._read_token()
-                headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
-                           "Authorization": f"Bearer {self._token}"}
-                if request.get("if_none_exist"):
-                    headers["If-None-Exist"] = request["if_none_exist"]
-                try:
-                    response = self.client.request(request["method"], request["url"], headers=headers,
-                                                   content=json.dumps(request["resource"]).encode("utf-8"))
-                except httpx.HTTPError as e:
-                    return Delivery("retry", f"{where}: {type(e).__name__}: {e}")
-                if response.status_code == 401 and attempt == "first" and self.config.token_file:
-                    self._token = self._read_token()  # a token refreshed on disk since
-                    continue
-                break
+        requests = data["requests"]
+        mode = self._uses_transaction()
+        if isinstance(mode, Delivery):
+            return mode
+        if mode:
+            try:
+                response = self._send("POST", "", transaction_bundle(requests))
+            except httpx.HTTPError as e:
+                return Delivery("retry", f"{where}: {type(e).__name__}: {e}")
+            outcome = _classify(response.status_code)
+            if outcome != "sent":
+                return Delivery(outcome, f"{where} answered {response.status_code} to the transaction: "
+                                         f"{_outcome_text(response)}")
+            refused = _refused_entries(response, requests)
+            if refused:
+                return Delivery("dead", f"{where} did not apply the whole transaction: {refused}")
+            return Delivery("sent", f"{where}: transaction of {_summary(requests)} OK")
+        for request in requests:
+            try:
+                response = self._send(request["method"], request["url"], request["resource"], request.get("if_none_exist"))
+            except httpx.HTTPError as e:
+                return Delivery("retry", f"{where}: {type(e).__name__}: {e}")
             outcome = _classify(response.status_code)
             if outcome != "sent":
                 return Delivery(outcome, f"{where} answered {response.status_code} to {request['method']} "
                                          f"{request['url']}: {_outcome_text(response)}")
-        return Delivery("sent", f"{where}: {', '.join(r['method'] + ' ' + r['url'].split('?')[0] for r in data['requests'])} OK")
+        return Delivery("sent", f"{where}: {_summary(requests)} OK")
 
     def close(self) -> None:
         self.client.close()
+
+
+def _summary(requests: list[dict[str, Any]]) -> str:
+    return ", ".join(r["method"] + " " + r["url"].split("?")[0] for r in requests)
+
+
+def _refused_entries(response: Any, requests: list[dict[str, Any]]) -> str:
+    """What a transaction-response says it did not apply (every entry must answer 2xx)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "the answer is not JSON"
+    entries = body.get("entry", []) if isinstance(body, dict) else []
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle" or len(entries) != len(requests):
+        return f"the answer is not a transaction-response with {len(requests)} entries"
+    bad = [f"{r['method']} {r['url'].split('?')[0]}: {e.get('response', {}).get('status', '?')}"
+           for r, e in zip(requests, entries, strict=True)
+           if not str(e.get("response", {}).get("status", "")).startswith("2")]
+    return "; ".join(bad)
 
 
 def _classify(status: int) -> Literal["sent", "retry", "dead"]:

@@ -1,5 +1,6 @@
 """FHIR R4 export against a real peer on 127.0.0.1: Medplum's FHIR router and in-memory
-repository (Node 20), every resource validated by FHIR.js, bearer tokens checked."""
+repository (Node 20), every resource validated by FHIR.js and by the official FHIR R4 JSON schema,
+bearer tokens checked, transaction Bundles where the server's CapabilityStatement offers them."""
 
 from __future__ import annotations
 
@@ -181,3 +182,46 @@ def test_one_recorded_call_is_one_communication_through_every_version(peer, tmp_
     assert c["recipient"][0]["display"] == "Dr. Greg House (ED physician)"
     assert c["medium"][0]["coding"][0]["code"] == "PHONE"
     assert abs(dt.datetime.fromisoformat(c["sent"]).timestamp() - told) < 1.5  # when they were told, not signed
+
+
+def requests_log(peer):
+    return httpx.get(f"http://127.0.0.1:{peer.port}/_requests").json()
+
+
+def test_a_report_and_its_communication_land_together_in_one_transaction(peer, tmp_path):
+    r = report("ACC-T1", "Findings discussed with Dr. Greg House by telephone at 03:12.")
+    before = len(requests_log(peer))
+    _, attempts = deliver(tmp_path, destination(peer), (r, ReportVersion.from_report(r, SIGNER)))
+    assert attempts[0].delivery.outcome == "sent" and "transaction" in attempts[0].delivery.detail, attempts
+    asked = requests_log(peer)[before:]
+    posts = [q for q in asked if q["method"] == "POST"]
+    assert len(posts) == 1 and posts[0]["url"] == "/" and posts[0]["status"] == 200
+    assert posts[0]["bundle"] == {"type": "transaction", "entries": ["POST DiagnosticReport", "POST Communication"]}
+    assert len(search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-T1")) == 1
+    assert [c for c in search(peer, "Communication", "status=completed")
+            if c["about"][0]["identifier"]["value"] == "ACC-T1"]
+
+
+def test_a_transaction_with_one_invalid_resource_lands_nothing(peer):
+    r = report("ACC-T2", "Findings discussed with Dr. Greg House by telephone at 03:12.")
+    dest = destination(peer)
+    data = json.loads(dest.build(ReportVersion.from_report(r, SIGNER)))
+    data["requests"][1]["resource"]["status"] = "bogus"  # the Communication, not the report
+    delivery = dest.deliver(json.dumps(data).encode())
+    dest.close()
+    assert delivery.outcome == "dead" and "400" in delivery.detail and "transaction" in delivery.detail
+    assert search(peer, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-T2") == []  # not half landed
+
+
+def test_a_server_without_transactions_gets_one_request_at_a_time(tmp_path):
+    with NodePeer("fhir-server.mjs", "0", TOKEN, "--no-transaction") as single:
+        r = report("ACC-T3", "Findings discussed with Dr. Greg House by telephone at 03:12.")
+        _, attempts = deliver(tmp_path, destination(single), (r, ReportVersion.from_report(r, SIGNER)))
+        assert attempts[0].delivery.outcome == "sent", attempts
+        asked = [(q["method"], q["url"].split("?")[0]) for q in requests_log(single) if q["url"] != "/_requests"]
+        assert asked == [("GET", "/metadata"), ("POST", "/DiagnosticReport"), ("POST", "/Communication")]
+        assert len(search(single, "DiagnosticReport", "identifier=urn:oid:1.2.3.4.5|ACC-T3")) == 1
+        forced = destination(single, transaction="always")  # told to, against what the server says
+        delivery = forced.deliver(forced.build(ReportVersion.from_report(r, SIGNER)))
+        forced.close()
+        assert delivery.outcome == "dead" and "no Bundles" in delivery.detail
