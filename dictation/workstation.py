@@ -164,17 +164,7 @@ class Workstation:
         if draft:
             report = load_report(store, draft, self.library)
         else:
-            exam: dict[str, Any] = {
-                "accession": item.accession, "patient_id": item.patient_id, "patient_name": item.patient_name,
-                "birth_date": item.birth_date, "sex": item.sex, "facility": item.facility, "exam_code": item.exam_code,
-                "ordering_physician": item.ordering_physician, "placer_order": item.placer_order,
-                "filler_order": item.filler_order, "exam_description": item.exam,
-                "exam_time": item.exam_time or item.ordered_at,  # the exam's time; the order's when unknown
-            }
-            # Who the patient is, as the order said it: the identifier's authority, the visit.
-            exam.update({k: v for k, v in (("assigning_authority", item.patient_id_authority),
-                                           ("visit_number", item.visit_number), ("patient_class", item.patient_class),
-                                           ("study_uid", item.study_uid)) if v})
+            exam = item.report_exam()
             facility = self.config.practice.facility(item.facility)
             if facility is not None and facility.time_zone:
                 exam["time_zone"] = facility.time_zone  # times in the report are the facility's

@@ -191,7 +191,8 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
 @store_option
 @friendly
 def listen_orders(port: int | None, host: str | None, store_path: str | None) -> None:
-    """Receive ORM^O01 / OMI^O23 orders over MLLP and keep the worklist in step (Ctrl-C stops)."""
+    """Receive ORM^O01 / OMI^O23 orders and ADT patient updates (A08, A31, A40) over MLLP and keep
+    the worklist in step (Ctrl-C stops)."""
     from dictation.ris.orders import describe
 
     ws = station(store_path)

@@ -21,7 +21,7 @@ from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
 from dictation.reporting.playback import PlaybackCache
-from dictation.reporting.records import Outcome, UtteranceRecord
+from dictation.reporting.records import Outcome, UtteranceRecord, take_order
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.verify import audio_command
@@ -222,6 +222,16 @@ class ReportController:
                                "`radscribe templates check` shows the fix")
         return problems
 
+    def _take_order(self) -> None:
+        """At signing, who the patient is and what the exam is come from the study's order as it
+        stands (a change since the report was started has been acknowledged, or signing waits)."""
+        try:
+            study = self.store.study_of(self.report.id) if self.store is not None else None
+        except StoreError:
+            return
+        if study is not None:
+            take_order(self.report.exam, study.report_exam())
+
     def order_changed(self) -> list[str]:
         """What the study's order changed since this report was started ([] when nothing did)."""
         if self.store is None:
@@ -305,6 +315,8 @@ class ReportController:
         blocked = self._sign_blocked(command)
         if blocked:
             return Outcome(False, blocked)
+        if command.name in ("sign_final", "sign_preliminary"):
+            self._take_order()
         outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
         if outcome.ok and command.name == "sign_preliminary" and self.checks_off:
             outcome = replace(outcome, message=f"{outcome.message} — {self.checks_off}: not checked")

@@ -93,3 +93,17 @@ class Outcome:
     ok: bool
     message: str
     changed: bool = False
+
+
+# What a signed report says about the patient and the exam: taken from the order at signing.
+ORDER_IDENTITY = ("patient_id", "assigning_authority", "patient_name", "birth_date", "sex", "visit_number",
+                  "patient_class", "exam_description", "exam_code")
+
+
+def take_order(exam: dict[str, Any], order: dict[str, Any]) -> None:
+    """The patient and exam of ``order`` (a worklist study's ``report_exam()``) into a report's exam."""
+    for key in ORDER_IDENTITY:
+        if order.get(key):
+            exam[key] = order[key]
+        else:
+            exam.pop(key, None)

@@ -1,4 +1,6 @@
-"""Orders in: an MLLP listener that turns ORM^O01 / OMI^O23 orders into worklist items.
+"""Orders in: an MLLP listener that turns ORM^O01 / OMI^O23 orders into worklist items, and
+ADT patient updates (A08, A31: name, birth date, sex, the visit's class; A40: a merge) into
+changes of the studies of that patient.
 
     ORC-1   NW (new), CA / OC / DC (cancel), XO (change): anything else is answered AR
     ORC-2/3 placer / filler order numbers
@@ -12,8 +14,10 @@
     ORC-12 / OBR-16 ordering provider, MSH-4 (or PV1-3) facility
 
 Every message is answered: AA when the worklist changed (or already had it: a resend is not a
-duplicate), AE with the reason when the order cannot be used, AR for message types it does not
-take. Nothing about the patient is logged; each order is reported by accession only.
+duplicate; a patient with no study here), AE with the reason when the order cannot be used, AR
+for message types it does not take. A change under a report already started is never written
+into it silently: the study is marked, the audit says which fields, and signing waits until the
+radiologist has looked. Nothing about the patient is logged; each order is reported by accession only.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from dictation.store.worklist import checked_birth_date
 PRIORITY = {"S": "stat", "STAT": "stat", "A": "urgent", "ASAP": "urgent", "U": "urgent", "P": "urgent", "R": "routine",
             "T": "routine", "C": "routine"}
 CANCEL = {"CA", "OC", "DC", "OD", "CR"}
+PATIENT_UPDATES = ("ADT^A08", "ADT^A31")  # update patient / person information
+MERGE = "ADT^A40"  # merge patient: PID-3 survives, MRG-1 is the identifier merged into it
 
 
 STORE_ATTEMPTS = 2  # each waits the store's busy timeout before giving up
@@ -138,13 +144,13 @@ class OrderHandler:
         kind = "^".join(x for x in (_get(segs, "MSH", 9, 1), _get(segs, "MSH", 9, 2)) if x)
         if "MSH" not in segs:
             result = OrderResult("AE", "refused", "", "not an HL7 message (no MSH segment)", error="100")
-        elif kind not in ("ORM^O01", "OMI^O23"):
-            result = OrderResult("AR", "refused", "", f"radscribe takes ORM^O01 and OMI^O23 orders, not {kind or 'this'}",
-                                  error="200")
+        elif kind not in ("ORM^O01", "OMI^O23", *PATIENT_UPDATES, MERGE):
+            result = OrderResult("AR", "refused", "", "radscribe takes ORM^O01 and OMI^O23 orders and ADT A08/A31/A40 "
+                                 f"patient updates, not {kind or 'this'}", error="200")
         else:
             with self._lock:
                 try:
-                    result = self._apply_all(parsed)
+                    result = self._patient_update(segs, kind == MERGE) if kind.startswith("ADT") else self._apply_all(parsed)
                 except StoreError as e:  # the worklist cannot be read (busy, damaged): the sender is told, not hung up on
                     code = "AR" if isinstance(e, StoreBusy) else "AE"
                     result = OrderResult(code, "refused", "", f"the worklist store cannot take orders now ({type(e).__name__})",
@@ -241,6 +247,45 @@ class OrderHandler:
                 return OrderResult("AE", "refused", accession, f"PID-7: {e}", error="102")
         return control, accession, item
 
+    def _patient_update(self, segs: dict[str, list[str]], merge: bool) -> OrderResult:
+        """ADT: the patient's new name, birth date, sex (and the visit's class) on every study of
+        that patient at the sending facility; for A40, the surviving identifier (PID-3) in place
+        of the merged one (MRG-1). A field the message leaves empty is not changed."""
+        facility = _get(segs, "MSH", 4) or _get(segs, "PV1", 3, 4)
+        patient = self._patient_id(segs, facility)
+        if isinstance(patient, OrderResult):
+            return patient
+        if not patient[0]:
+            return OrderResult("AE", "refused", "", "PID-3 has no patient identifier", error="101")
+        family, given = _get(segs, "PID", 5, 1), _get(segs, "PID", 5, 2)
+        fields: dict[str, Any] = {"patient_name": f"{family}^{given}".strip("^"), "sex": _get(segs, "PID", 8).upper()[:1]}
+        birth = _get(segs, "PID", 7)
+        if birth:
+            try:
+                fields["birth_date"] = checked_birth_date(birth[:8])
+            except StoreError as e:
+                return OrderResult("AE", "refused", "", f"PID-7: {e}", error="102")
+        fields = {k: v for k, v in fields.items() if v}
+        target, new_patient = patient, None
+        if merge:
+            merged = self._patient_id({"PID": ["PID", "", "", segs["MRG"][1]]} if len(segs.get("MRG", [])) > 1 else {},
+                                      facility)
+            if isinstance(merged, OrderResult) or not merged[0]:
+                text = merged.text.replace("PID-3", "MRG-1") if isinstance(merged, OrderResult) else "no MRG-1 identifier"
+                return OrderResult("AE", "refused", "", f"merge: {text}", error="101")
+            target, new_patient = merged, patient
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                changed = self.store.update_patient(facility, target, fields, new_patient=new_patient,
+                                                    visit=(_get(segs, "PV1", 19), _get(segs, "PV1", 2)))
+            except StoreBusy:
+                if attempt + 1 < STORE_ATTEMPTS:
+                    continue
+                return OrderResult("AR", "refused", "", "the worklist store is busy: send the update again later", error="206")
+            return OrderResult("AA", "patient updated" if changed else "no change", ",".join(changed),
+                               f"{len(changed)} stud{'y' if len(changed) == 1 else 'ies'} updated")
+        raise AssertionError("unreachable")
+
     def _patient_id(self, segs: dict[str, list[str]], facility: str) -> tuple[str, str] | OrderResult:
         """The MRN from PID-3 chosen by identifier type (CX.5 = MR) and, when the facility names
         one, assigning authority (CX.4): (id, authority). Never the first repeat whatever it is:
@@ -315,6 +360,15 @@ _ERRORS = {"100": "Segment sequence error", "101": "Required field missing", "10
            "207": "Application internal error"}
 
 
+def _fit(text: str, length: int) -> str:
+    """``text`` escaped, cut so that the escaped field is at most ``length`` characters (the field's
+    HL7 length) and no escape sequence is cut in two."""
+    cut = text[:length]
+    while len(escape(cut)) > length:
+        cut = cut[:-1]
+    return escape(cut)
+
+
 def _ack(segs: dict[str, list[str]], result: OrderResult) -> bytes:
     msh = segs.get("MSH", ["MSH", "^~\\&"])
 
@@ -326,10 +380,10 @@ def _ack(segs: dict[str, list[str]], result: OrderResult) -> bytes:
     control_id = CONTROL_CHARACTERS.sub("", result.control_id)
     lines = ["|".join(["MSH", "^~\\&", "RADSCRIBE", "", f(3), f(4), now, "", f"ACK^{kind}^ACK", "A" + control_id[-19:],
                        f(11) or "P", f(12) or "2.5.1"]),
-             "|".join(["MSA", result.code, control_id, escape(result.text[:80])])]
+             "|".join(["MSA", result.code, control_id, _fit(result.text, 80)])]
     if result.code != "AA":  # ERR-3 (table 0357) and ERR-4 severity are required in 2.5
         code = result.error if result.error in _ERRORS else "207"
-        lines.append("|".join(["ERR", "", "", f"{code}^{_ERRORS[code]}^HL70357", "E", "", "", "", escape(result.text[:250])]))
+        lines.append("|".join(["ERR", "", "", f"{code}^{_ERRORS[code]}^HL70357", "E", "", "", "", _fit(result.text, 250)]))
     return ("\r".join(lines) + "\r").encode("utf-8")
 
 

@@ -171,6 +171,21 @@ class WorklistItem:
     study_uid: str = ""  # the images' Study Instance UID, when the order gave it (OMI IPC-3)
     exam_time: float | None = None  # when the exam is done (OBR-7 / TQ1-7), when the order says
 
+    def report_exam(self) -> dict[str, Any]:
+        """The order as a report keeps it (the report's ``exam``): the patient, the exam, where
+        and when; the identifier's authority, the visit and the images' study when the order gave them."""
+        exam: dict[str, Any] = {
+            "accession": self.accession, "patient_id": self.patient_id, "patient_name": self.patient_name,
+            "birth_date": self.birth_date, "sex": self.sex, "facility": self.facility, "exam_code": self.exam_code,
+            "ordering_physician": self.ordering_physician, "placer_order": self.placer_order,
+            "filler_order": self.filler_order, "exam_description": self.exam,
+            "exam_time": self.exam_time or self.ordered_at,  # the exam's time; the order's when unknown
+        }
+        exam.update({k: v for k, v in (("assigning_authority", self.patient_id_authority),
+                                       ("visit_number", self.visit_number), ("patient_class", self.patient_class),
+                                       ("study_uid", self.study_uid)) if v})
+        return exam
+
 
 @dataclass(frozen=True)
 class StoredUtterance:

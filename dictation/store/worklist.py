@@ -67,12 +67,46 @@ class WorklistStore(StoreBase):
             changed = {k: v for k, v in fields.items() if k != "ordered_at" and row[k] != v}
             if row["state"] == "cancelled":
                 changed["state"] = "waiting"
-            if not changed:
-                return "duplicate"
-            self._note_change(db, row, [k for k in IDENTITY_FIELDS if k in changed])
-            sets = ", ".join(f"{k} = ?" for k in changed)
-            db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE id = ?", (*changed.values(), time.time(), row["id"]))
-            return "updated"
+            return "updated" if self._change(db, row, changed) else "duplicate"
+
+    def _change(self, db: sqlite3.Connection, row: sqlite3.Row, changed: dict[str, Any], by: str = "") -> bool:
+        """Write an order's changed fields, noting those that say who or what under a report."""
+        if not changed:
+            return False
+        self._note_change(db, row, [k for k in IDENTITY_FIELDS if k in changed], by)
+        sets = ", ".join(f"{k} = ?" for k in changed)
+        db.execute(f"UPDATE worklist SET {sets}, updated_at = ? WHERE id = ?", (*changed.values(), time.time(), row["id"]))
+        return True
+
+    def update_patient(self, facility: str, patient: tuple[str, str], fields: dict[str, Any], *,
+                       visit: tuple[str, str] | None = None, new_patient: tuple[str, str] | None = None) -> list[str]:
+        """A patient update from the hospital (ADT) for every study of this patient (identifier,
+        authority) at ``facility``: ``fields`` (name, birth date, sex); ``visit`` (number, class)
+        sets the patient class of the studies of that visit; ``new_patient`` is a merge, the
+        surviving identifier in place of ``patient``. Noted under any report already started for
+        those studies, like a changed order. Returns the accessions that changed."""
+        _check_fields(fields)
+        unknown = set(fields) - {"patient_name", "birth_date", "sex"}
+        if unknown:
+            raise ValueError(f"not patient fields: {sorted(unknown)}")
+        patient_id, authority = patient
+        if not patient_id:
+            return []
+        changed_accessions = []
+        with self.transaction() as db:
+            rows = db.execute("SELECT * FROM worklist WHERE facility = ? AND patient_id = ? AND state != 'cancelled' "
+                              "AND (patient_id_authority = ? OR patient_id_authority = '' OR ? = '')",
+                              (facility, patient_id, authority, authority)).fetchall()
+            for row in rows:
+                wanted = dict(fields)
+                if visit is not None and visit[0] and visit[1] and row["visit_number"] == visit[0]:
+                    wanted["patient_class"] = visit[1]
+                if new_patient is not None:
+                    wanted["patient_id"] = new_patient[0]
+                    wanted["patient_id_authority"] = new_patient[1] or row["patient_id_authority"]
+                if self._change(db, row, {k: v for k, v in wanted.items() if row[k] != v}, by="a patient update"):
+                    changed_accessions.append(str(row["accession"]))
+        return changed_accessions
 
     def cancel_worklist_item(self, accession: str, facility: str = "") -> bool:
         with self.transaction() as db:
@@ -84,7 +118,7 @@ class WorklistStore(StoreBase):
                              (time.time(), row["id"]))
         return cur.rowcount == 1
 
-    def _note_change(self, db: sqlite3.Connection, row: sqlite3.Row, what: list[str]) -> None:
+    def _note_change(self, db: sqlite3.Connection, row: sqlite3.Row, what: list[str], by: str = "") -> None:
         """An order changed (or was cancelled) under a report started for it: kept on the study
         until acknowledged, and audited (which fields, never their values)."""
         if not what:
@@ -97,7 +131,7 @@ class WorklistStore(StoreBase):
         noted += [x for x in what if x not in noted]
         db.execute("UPDATE worklist SET order_changed = ? WHERE id = ?", (",".join(noted), row["id"]))
         self._audit(db, "order_changed", report["id"], row["accession"],
-                    f"{', '.join(what)} changed under a {report['status']} report")
+                    f"{', '.join(what)} changed under a {report['status']} report" + (f" by {by}" if by else ""))
 
     def order_changes(self, report_id: str) -> list[str]:
         """What the order of this report's study changed since the report was started ([] none)."""
@@ -155,6 +189,12 @@ class WorklistStore(StoreBase):
             raise StoreError(f"accession {accession} is on the worklist of {len(rows)} facilities "
                              f"({', '.join(r['facility'] or '-' for r in rows)}): say which")
         return from_row(WorklistItem, rows[0]) if rows else None
+
+    def study_of(self, report_id: str) -> WorklistItem | None:
+        """The worklist study a report was started for (None: a report without one)."""
+        row = self.db.execute(f"{_ITEMS} WHERE w.id = (SELECT worklist_id FROM reports WHERE id = ?)",
+                              (report_id,)).fetchone()
+        return from_row(WorklistItem, row) if row else None
 
     def worklist(self) -> list[WorklistItem]:
         """Studies waiting: STAT first, then urgent, then routine; the longest waiting first.

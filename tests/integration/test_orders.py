@@ -387,6 +387,7 @@ def test_an_order_changed_under_a_report_is_shown_and_blocks_signing_until_looke
     assert store.audit_log()[-2].action == "order_changed" and "Janet" not in store.audit_log()[-2].detail
     store.acknowledge_order_change(item.id)
     assert controller.command("sign_preliminary").outcome.ok
+    assert report.exam["patient_name"] == "Doe^Janet"  # signed, after the look, as the order now says
     handler.handle(orm("C3", "ACC-CH", control="CA").encode())  # cancelled after it was signed
     assert [(r.accession, r.order_changed) for r in store.changed_orders()] == [("ACC-CH", "cancelled")]
 
