@@ -102,7 +102,8 @@ class ReportVersion:
             template=report.template,
             sections=sections,
             text=report.render(),
-            exam=dict(report.exam),
+            # The exam's time, the same in every version: the order's, else when the report was started.
+            exam={**report.exam, "exam_time": report.exam.get("exam_time") or report.created_at},
             signed_at=report.signed_at or time.time(),
             signer=signer or _signer(report.exam),
             communications=[{"recipient": c.recipient, "role": c.role, "method": c.method, "at": c.at,

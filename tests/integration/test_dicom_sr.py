@@ -185,3 +185,24 @@ def test_every_version_with_its_addendum_predecessor_and_own_uid_root_is_valid(s
     check = subprocess.run([system_tool("dcentvfy"), *map(str, files)], capture_output=True, text=True)
     errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
     assert errors == [], errors
+
+
+def test_every_version_carries_the_same_study_time_when_the_order_gave_none():
+    """Study-level attributes agree across the versions of one study (dcentvfy): without an
+    exam time from the order, the study time is when the report was started, not each signing."""
+    import dataclasses
+    import io
+
+    import pydicom
+
+    from dictation.ris.dicom_sr import build_sr
+
+    r = report()  # signed preliminary; the order gave no exam time
+    assert "exam_time" not in r.exam
+    first = ReportVersion.from_report(r, Signer("R1", "Smith", "Anna"))
+    r.sign("final")
+    later = dataclasses.replace(ReportVersion.from_report(r, Signer("R1", "Smith", "Anna")),
+                                signed_at=first.signed_at + 3600)  # the final an hour later
+    a, b = (pydicom.dcmread(io.BytesIO(build_sr(v))) for v in (first, later))
+    assert (a.StudyDate, a.StudyTime) == (b.StudyDate, b.StudyTime)
+    assert a.InstanceCreationTime != b.InstanceCreationTime or a.InstanceCreationDate != b.InstanceCreationDate
