@@ -680,3 +680,30 @@ async def test_a_draft_is_discarded_from_the_worklist_after_asking(tmp_path, lib
         assert isinstance(app.screen, WorklistScreen)
     assert store.draft_for(item.id) is None and store.report_status(report.id) == "discarded"
     assert store.audit_log()[-1].action == "discard"
+
+
+@pytest.mark.asyncio
+async def test_a_word_a_second_reading_heard_otherwise_is_marked_until_ctrl_k_confirms_it(tmp_path, library):
+    from dictation.reporting.records import UtteranceRecord
+
+    report = Report.new(library.get("xr-chest"), exam={"accession": "ACC-9"})
+    report.accept_all_defaults()
+    report.go_to("impression")
+    words = [{"word": w, "probability": 0.6} for w in (" Now", " join", " the", " fusion.")]
+    words[0].update(other="No joint effusion.", span=4)
+    report.utterances.append(UtteranceRecord(1, "dictation", "Now join the fusion.", "Now join the fusion.", 0, 1, words))
+    report.dictate("Now join the fusion.", utterance=1)
+    controller = ReportController(report, store=Store(tmp_path / "s.db"), signer=READER)
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), controller=controller, show_clock=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for(pilot, lambda: "No joint effusion." in flags_text(app))
+        pane = app.screen.query_one("#report", Static).render()
+        marked = [s for s in pane.spans if "yellow" in str(s.style)]
+        assert [pane.plain[s.start:s.end] for s in marked] == ["Now join the fusion"]
+        assert any("critical word not confirmed" in p for p in controller.signing_problems("final"))
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: "No joint effusion." not in flags_text(app))
+        assert "confirmed 'Now join the fusion' as heard" in str(app.screen.query_one("#status", Static).render())
+        assert not any("critical word" in p for p in controller.signing_problems("final"))
+    stored = load_report(controller.store, report.id, library)
+    assert stored.utterances[0].confirmed == [0]  # kept with the report

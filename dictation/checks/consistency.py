@@ -11,6 +11,7 @@ from dictation.checks.document import QUESTION_SECTIONS, CheckDocument
 from dictation.checks.flags import Flag
 from dictation.checks.lexicon import ClinicalLexicon
 from dictation.checks.nlp import Mention
+from dictation.speech.critical import is_critical, unsure
 
 LOW_CONFIDENCE = 0.5  # a word below this probability is "unsure"
 _UNIT_MM = {"mm": 1.0, "millimeter": 1.0, "millimeters": 1.0, "millimetre": 1.0, "millimetres": 1.0,
@@ -82,6 +83,7 @@ class Consistency:
         flags += self._sex(doc)
         flags += self._measurements(doc, answer)
         flags += self._low_confidence(doc, answer)
+        flags += critical_words(doc)
         flags += self._contradictions(doc, answer)
         return flags
 
@@ -218,8 +220,8 @@ class Consistency:
     def _low_confidence(self, doc: CheckDocument, mentions: list[Mention]) -> list[Flag]:
         flags = []
         for w in doc.words:
-            if w.probability >= LOW_CONFIDENCE or w.text.lower() not in self.confirm:
-                continue
+            if w.probability >= LOW_CONFIDENCE or w.text.lower() not in self.confirm or is_critical(w.text):
+                continue  # a critical word has its own flag, wherever it is
             m = next((m for m in mentions if m.sentence_start <= w.start < m.sentence_end), None)
             if m is None:
                 continue
@@ -230,6 +232,34 @@ class Consistency:
                 action="Play it back and correct it if needed.",
             ))
         return flags
+
+
+def critical_words(doc: CheckDocument) -> list[Flag]:
+    """A critical word (no, left, a number...) the recogniser was unsure of (``unsure``), or
+    where a second reading of the audio heard a critical word otherwise: never chosen silently,
+    flagged until the radiologist confirms it ("confirm") or corrects it."""
+    flags = []
+    for i, w in enumerate(doc.words):
+        if w.confirmed:
+            continue
+        if w.other:
+            covered = [x for x in doc.words[i:] if x.seq == w.seq and x.index < w.index + w.span]
+            end = max(x.end for x in covered)
+            said = doc.text[w.start:end]
+            message = f"{said!r} may be {w.other!r} (a second reading of the audio heard it so): confirm or correct it"
+        elif unsure(w.text, w.probability, w.index):
+            end, said = w.end, w.text
+            message = f"Confirm {w.text!r} (heard with {w.probability:.0%} confidence): it changes the meaning"
+        else:
+            continue
+        sentence_start = doc.text.rfind("\n", 0, w.start) + 1
+        sentence_end = doc.text.find("\n", end)
+        flags.append(Flag(
+            kind="critical_word", severity="warning", message=message, text=said, start=w.start, end=end,
+            sentence=doc.text[sentence_start:sentence_end if sentence_end >= 0 else len(doc.text)].strip(),
+            **doc.where(w.start), action="Play it back; say “confirm” (or Ctrl+K) if it is right, else correct it.",
+            word=w.key))
+    return flags
 
 
 def _mm(values: list[float]) -> str:

@@ -63,6 +63,15 @@ class Word:
     start: int
     end: int
     probability: float
+    seq: int = 0  # the utterance it was heard in, and its place among that utterance's words
+    index: int = -1
+    other: str = ""  # what a second reading of the audio heard here instead, when it differed on a critical word
+    span: int = 1  # how many words (from this one) that second reading covers
+    confirmed: bool = False  # the radiologist confirmed it as heard
+
+    @property
+    def key(self) -> str:
+        return f"{self.seq}.{self.index}"
 
 
 @dataclass
@@ -223,7 +232,7 @@ def from_report(report: Report) -> CheckDocument:
                 add(piece.text)
                 record = by_seq.get(piece.utterance) if piece.utterance is not None else None
                 if record is not None and piece.source == "dictated":
-                    words.extend(place_words(piece.text, piece_start, record.words))
+                    words.extend(place_words(piece.text, piece_start, record.words, record.seq, record.confirmed))
             parts.append(Part(section.key, slot.key if slot.field else None, start, pos))
             add("\n")
         add("\n")
@@ -248,19 +257,21 @@ def _norm_side(value: Any) -> str | None:
     return {"l": "left", "left": "left", "r": "right", "right": "right"}.get(v)
 
 
-def place_words(text: str, base: int, words: list[dict[str, Any]]) -> list[Word]:
+def place_words(text: str, base: int, words: list[dict[str, Any]], seq: int = 0,
+                confirmed: list[int] | tuple[int, ...] = ()) -> list[Word]:
     """Find each recognised word in the written text, in order (written forms may differ:
     "four millimeters" became "4 mm"; such words are skipped)."""
     out = []
     lower = text.lower()
     at = 0
-    for w in words:
+    for index, w in enumerate(words):
         token = re.sub(r"[^\w'-]", "", str(w.get("word", ""))).lower()
         if not token:
             continue
         m = re.compile(r"\b" + re.escape(token) + r"\b").search(lower, at)
         if m is None or m.start() - at > 40:
             continue
-        out.append(Word(text[m.start():m.end()], base + m.start(), base + m.end(), float(w.get("probability", 1.0))))
+        out.append(Word(text[m.start():m.end()], base + m.start(), base + m.end(), float(w.get("probability", 1.0)),
+                        seq, index, str(w.get("other", "")), int(w.get("span", 1)), index in confirmed))
         at = m.end()
     return out

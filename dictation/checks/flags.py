@@ -21,6 +21,7 @@ class FlagKind(StrEnum):
     MEASUREMENT_MISMATCH = "measurement_mismatch"
     CONTRADICTION = "contradiction"
     LOW_CONFIDENCE = "low_confidence"
+    CRITICAL_WORD = "critical_word"
     INCOMPLETE_FOLLOWUP = "incomplete_followup"
     FOLLOWUP_SUGGESTION = "followup_suggestion"
     CHECKS_OFF = "checks_off"
@@ -36,7 +37,10 @@ KINDS: dict[str, str] = {
     FlagKind.SEX_MISMATCH: "anatomy the patient's sex does not have",
     FlagKind.MEASUREMENT_MISMATCH: "the same finding measured differently in findings and impression",
     FlagKind.CONTRADICTION: "the same finding said to be present in one place and absent in another",
-    FlagKind.LOW_CONFIDENCE: "a meaning-changing word (no, new, left, right...) the recogniser was unsure of, in a sentence with a finding",
+    FlagKind.LOW_CONFIDENCE: "a word of a finding's sentence (with, mild, large...) the recogniser was unsure of",
+    FlagKind.CRITICAL_WORD: "a word that changes the meaning (no, left, right, a number, hypo-/hyper-, new...) the "
+                            "recogniser was unsure of, or that a second reading of the audio heard otherwise: confirm "
+                            "it or correct it; a final waits until it is",
     FlagKind.INCOMPLETE_FOLLOWUP: "a recommendation for imaging without a modality or an interval",
     FlagKind.FOLLOWUP_SUGGESTION: "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",
     FlagKind.CHECKS_OFF: "the clinical checks could not run (a broken vocabulary file, say): no final can be signed",
@@ -68,6 +72,7 @@ class Flag:
     acr_category: int | None = None
     deadline_minutes: int | None = None
     action: str | None = None
+    word: str | None = None  # a critical_word flag: which word ("utterance.index"), for confirming it
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

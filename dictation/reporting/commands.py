@@ -27,7 +27,7 @@ COMMANDS = (
     "go_to", "next_field", "previous_field", "scratch_that", "undo", "redo", "new_paragraph",
     "insert_normal", "normal_field", "accept_all_defaults", "choose", "clear_field",
     "sign_final", "sign_preliminary", "stop_listening", "start_listening",
-    "begin_addendum", "begin_correction", "cancel_amendment",
+    "begin_addendum", "begin_correction", "cancel_amendment", "confirm_words",
     # for the screen, not the report: the worklist and moving between studies
     "open_next", "open_stat", "close_study", "play_back",
 )

@@ -20,6 +20,7 @@ from dictation.errors import DataFileError, RadscribeError, ReportLocked, StoreE
 from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
+from dictation.reporting.confirm import confirm_critical
 from dictation.reporting.playback import PlaybackCache
 from dictation.reporting.records import Outcome, UtteranceRecord, take_order
 from dictation.reporting.report import Report
@@ -29,6 +30,7 @@ from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
+from dictation.speech.critical import second_reading
 from dictation.speech.guards import MEANING_WORDS, without_stray_edges
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
@@ -281,7 +283,8 @@ class ReportController:
                                         frozenset(MEANING_WORDS | self._punctuation_words))
                 if verdict is not None:
                     return replace(heard, reading=verdict.phrase, reading_sure=verdict.sure)
-        return command or heard
+        # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
+        return command or second_reading(recognizer, audio, heard, self.decode_options().beam_size)
 
     def _as_command(self, heard: Transcript) -> Transcript | None:
         """This reading if it is a command; or the reading without a word at its edge that the
@@ -317,6 +320,10 @@ class ReportController:
             return Outcome(False, blocked)
         if command.name in ("sign_final", "sign_preliminary"):
             self._take_order()
+        if command.name == "confirm_words":
+            if self.checks:
+                self.run_checks()
+            return confirm_critical(self.report.utterances, self.flags)
         outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
         if outcome.ok and command.name == "sign_preliminary" and self.checks_off:
             outcome = replace(outcome, message=f"{outcome.message} — {self.checks_off}: not checked")
@@ -349,6 +356,9 @@ class ReportController:
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
         words = [{"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
                   "probability": round(w.probability, 4)} for w in heard.words]
+        for at, span, other in heard.disputes:  # a second reading heard a critical word otherwise here
+            if at < len(words):
+                words[at].update(other=other, span=span)
         command = self.parser.parse(heard.reading or heard.text) if heard.text.strip() else None
         unsure: Command | None = None
         if heard.reading and not heard.reading_sure:

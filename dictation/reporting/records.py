@@ -4,7 +4,7 @@ of critical results, addenda. Small dataclasses, stored with the report."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -84,6 +84,7 @@ class UtteranceRecord:
     message: str = ""
     at: float = 0.0
     scratched: bool = False
+    confirmed: list[int] = field(default_factory=list)  # indexes of critical words the radiologist confirmed
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def signing_problems(report: Report, flags: list[Flag], status: str, licence: Li
                      signer: Signer | None = None, checks_off: str = "") -> list[str]:
     """What stops signing ``status`` now. A final report needs the clinical checks running
     (``checks_off`` says why they are not), a configured reader, every critical finding's
-    communication recorded and every required section filled; a preliminary may go with open
+    communication recorded, every required section filled and every flagged critical word (no,
+    left, a number...) confirmed or corrected; a preliminary may go with open
     flags (they are shown, not blocking) and with the checks off (it is marked so). Without a
     valid licence for the facility's jurisdiction a final is refused (and a preliminary too,
     unless the facility allows it)."""
@@ -59,6 +60,8 @@ def signing_problems(report: Report, flags: list[Flag], status: str, licence: Li
             problems.append(f"critical finding {f.finding}: record who was told, how and when before signing final")
         elif f.kind in ("missing_section", "missing_field"):
             problems.append(f.message)
+        elif f.kind == "critical_word":
+            problems.append(f"critical word not confirmed: {f.message.split(':')[0]} — say “confirm” (Ctrl+K) or correct it")
     if signer is None or not signer.complete:
         problems.append(f"no reader configured: a final names who signed it; set [reader] id, family and given in "
                         f"{config_path()}")

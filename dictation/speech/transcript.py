@@ -36,6 +36,9 @@ class Transcript:
     # stay what was heard); ``reading_sure`` False: close, but to be asked, not obeyed.
     reading: str = ""
     reading_sure: bool = True
+    # Where a second reading of the same audio heard a critical word otherwise (no, left, a
+    # number...): (index into ``words``, how many words, what that reading heard). Shown, never chosen.
+    disputes: tuple[tuple[int, int, str], ...] = ()
 
     @property
     def words(self) -> list[Word]:

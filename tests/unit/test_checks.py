@@ -205,23 +205,52 @@ def test_the_same_finding_measured_differently(checker):
     assert not kinds(checker.check_text(same), "measurement_mismatch")
 
 
-def test_a_low_confidence_negation_in_a_sentence_with_a_finding_asks_for_confirmation(checker, library):
-    report = Report.new(library.get("xr-chest"))
-    report.go_to("impression")
+def dictated(report, seq, text, words):
     from dictation.reporting.records import UtteranceRecord
 
-    words = [{"word": " No", "probability": 0.31}, {"word": " pneumothorax.", "probability": 0.97}]
-    report.utterances.append(UtteranceRecord(1, "dictation", "No pneumothorax.", "No pneumothorax.", 0, 1, words))
-    report.dictate("No pneumothorax.", utterance=1)
-    report.utterances.append(UtteranceRecord(2, "dictation", "Heart size is normal.", "", 1, 2,
-                                             [{"word": " Heart", "probability": 0.2}]))
-    report.dictate("Heart size is normal.", utterance=2)
-    flags = kinds(checker.check_report(report), "low_confidence")
-    assert len(flags) == 1  # "Heart" is unsure too, but it changes no meaning
-    f = flags[0]
-    assert f.text == "No" and f.finding == "pneumothorax" and "31%" in f.message
-    doc = from_report(report)
-    assert doc.text[f.start:f.end] == "No"
+    report.utterances.append(UtteranceRecord(seq, "dictation", text, text, seq - 1, seq, words))
+    report.dictate(text, utterance=seq)
+
+
+def test_an_unsure_critical_word_is_flagged_wherever_it_is_and_other_unsure_words_beside_a_finding(checker, library):
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("impression")
+    dictated(report, 1, "Small left pleural effusion.", [{"word": " Small", "probability": 0.9},
+             {"word": " left", "probability": 0.31}, {"word": " pleural", "probability": 0.9},
+             {"word": " effusion.", "probability": 0.9}])
+    dictated(report, 2, "No pneumothorax.", [{"word": " No", "probability": 0.31}, {"word": " pneumothorax.", "probability": 0.97}])
+    dictated(report, 3, "Large pneumothorax.", [{"word": " Large", "probability": 0.2}, {"word": " pneumothorax.", "probability": 0.9}])
+    dictated(report, 4, "Heart size is normal.", [{"word": " Heart", "probability": 0.2}, {"word": " size", "probability": 0.9}])
+    flags = checker.check_report(report)
+    (critical,) = kinds(flags, "critical_word")  # "left"; not an utterance's first "No" (tiny.en is always unsure of it)
+    assert critical.text == "left" and "31%" in critical.message and critical.word == "1.1"
+    assert from_report(report).text[critical.start:critical.end] == "left"
+    (unsure,) = kinds(flags, "low_confidence")  # "Large", beside a finding; "Heart" changes no meaning
+    assert unsure.text == "Large" and unsure.finding == "pneumothorax"
+
+
+def test_a_second_reading_that_heard_no_marks_the_words_until_confirmed_and_blocks_a_final(checker, library):
+    from dictation.reporting.confirm import confirm_critical
+    from dictation.reporting.signing import signing_problems
+    from dictation.testing import READER
+
+    report = Report.new(library.get("xr-chest"))
+    report.accept_all_defaults()
+    report.go_to("impression")
+    words = [{"word": w, "probability": 0.6} for w in (" now", " join", " the", " fusion.")]
+    words[0].update(other="No joint effusion.", span=4)
+    dictated(report, 1, "Now join the fusion.", words)
+    (flag,) = kinds(checker.check_report(report), "critical_word")
+    assert flag.text == "Now join the fusion" and "No joint effusion." in flag.message
+    problems = signing_problems(report, checker.check_report(report), "final", signer=READER)
+    assert any("critical word not confirmed" in p for p in problems)
+    assert signing_problems(report, checker.check_report(report), "preliminary", signer=READER) == []
+    outcome = confirm_critical(report.utterances, checker.check_report(report))
+    assert outcome.ok and "Now join the fusion" in outcome.message
+    assert kinds(checker.check_report(report), "critical_word") == []
+    assert not any("critical word" in p for p in signing_problems(report, checker.check_report(report), "final",
+                                                                   signer=READER))
+    assert not confirm_critical(report.utterances, checker.check_report(report)).ok  # nothing left to confirm
 
 
 # -- follow-up ------------------------------------------------------------------------------------

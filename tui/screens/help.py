@@ -36,6 +36,7 @@ WHAT = {
     "begin_addendum": "after signing final: start an addendum (the signed text stays as it was)",
     "begin_correction": "after signing final: correct the report (signed again as a corrected version)",
     "cancel_amendment": "drop the addendum or correction being written",
+    "confirm_words": "a word marked “check” (no, left, a number... heard unsure or heard otherwise) is right as written",
 }
 KEYS = [
     ("F1", "this help"),
@@ -47,6 +48,7 @@ KEYS = [
     ("F9", "sign: open flags, communication of critical results, preliminary or final"),
     ("F7 / Shift+F7", "on a signed report: start an addendum / a correction (F9 signs it)"),
     ("Ctrl+Z / Ctrl+Y", "undo / redo"),
+    ("Ctrl+K", "confirm the words marked “check” in the latest utterance that has any (or say “confirm”)"),
     ("Enter on a flag", "go to the field it is about"),
     ("Esc", "back to the worklist (the draft is kept)"),
     ("Enter / N", "on the worklist: open the selected study / the next one"),

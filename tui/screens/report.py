@@ -2,8 +2,8 @@
 
 The DictationSession runs on its own thread and reaches this screen only through messages, one
 kind per session event (`tui/messages.py`), each with its own handler. Every utterance is in the store before it is shown (the engine's
-ReportController commits first). Keys follow a dictation microphone's buttons: F4 listen,
-F5/F6 previous/next field, F9 sign, Ctrl+Z/Ctrl+Y undo/redo; Enter on a flag jumps to its field.
+ReportController commits first). Keys follow a dictation microphone's buttons: F4 listen, F5/F6
+previous/next field, F9 sign, Ctrl+Z/Ctrl+Y undo/redo, Ctrl+K confirm a word marked "check".
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class ReportScreen(Screen):
         Binding("n", "answer(False)", "No", show=False),
         Binding("f7", "amend('addendum')", "Addendum", show=False, priority=True),
         Binding("shift+f7", "amend('correction')", "Correct", show=False, priority=True),
+        Binding("ctrl+k", "confirm_words", "Confirm word", show=False, priority=True),
         Binding("ctrl+z", "undo", "Undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", priority=True),
         Binding("escape", "close", "Worklist"),
@@ -384,6 +385,14 @@ class ReportScreen(Screen):
             if changed:
                 self._show_flags(flags)
         self.show_status()
+
+    def action_confirm_words(self) -> None:
+        """A flagged critical word is right as heard (the latest utterance's; "confirm" by voice)."""
+        if self.controller is None:
+            return
+        handled = self.controller.command("confirm_words")
+        self.last_command = ("✓ " if handled.outcome.ok else "✗ ") + handled.outcome.message
+        self._after_sign(None)
 
     def action_move(self, step: int) -> None:
         self._edit(lambda r: r.move(step))

@@ -62,7 +62,8 @@ LOW_CONFIDENCE = 0.5
 
 def report_rich(report: Report, tentative: str = "") -> Text:
     """The report pane: the active field highlighted, words the recogniser was unsure of
-    underlined, defaults nobody accepted dimmed as "not dictated", tentative words in italics."""
+    underlined, words a second reading heard otherwise (no, left, a number...) on yellow until
+    confirmed, defaults nobody accepted dimmed as "not dictated", tentative words in italics."""
     from dictation.checks.document import place_words
 
     by_seq = {u.seq: u for u in report.utterances}
@@ -85,9 +86,13 @@ def report_rich(report: Report, tentative: str = "") -> Text:
                     piece_text = Text(piece.text)
                     record = by_seq.get(piece.utterance) if piece.utterance is not None else None
                     if record is not None and piece.source == "dictated":
-                        for w in place_words(piece.text, 0, record.words):
+                        placed = place_words(piece.text, 0, record.words, record.seq, record.confirmed)
+                        for w in placed:
                             if w.probability < LOW_CONFIDENCE:
                                 piece_text.stylize("underline", w.start, w.end)
+                            if w.other and not w.confirmed:  # a second reading heard a critical word otherwise
+                                end = max(x.end for x in placed if w.index <= x.index < w.index + w.span)
+                                piece_text.stylize("bold black on yellow", w.start, end)
                     line.append_text(piece_text)
             elif any(not p.accepted for p in pieces):
                 line.append("(not dictated) " + " ".join(p.text for p in pieces if not p.accepted), style="dim italic")
