@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,7 @@ def said_once(said: str) -> str:
     return " ".join(out)
 
 
+@lru_cache(maxsize=4096)  # the same phrases are normalised for every parser (a controller per study)
 def normalise(text: str, fillers: frozenset[str] = frozenset()) -> str:
     words = _PUNCT.sub(" ", text.lower().replace("-", " ")).split()
     while words and words[0] in fillers:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes
@@ -78,9 +78,16 @@ def environment() -> SandboxedEnvironment:
                                 keep_trailing_newline=True, autoescape=False)
 
 
+@lru_cache(maxsize=256)
+def _compiled(body: str) -> Any:
+    """A body compiled once (Jinja2's from_string compiles on every call; a signing renders the
+    report several times). Keyed on the text, so an edited template file is compiled anew."""
+    return environment().from_string(body)
+
+
 def compile_body(template: Template) -> Any:
     try:
-        return environment().from_string(template.body)
+        return _compiled(template.body)
     except TemplateSyntaxError as e:
         line = template.body_line + (e.lineno or 1) - 1
         raise DataFileError(template.path, line, f"Jinja2 syntax: {e.message}") from None
