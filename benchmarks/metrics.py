@@ -121,3 +121,28 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(v) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def critical_errors(reference: str, hypothesis: str) -> int:
+    """Words that change the meaning (``dictation.speech.critical.is_critical``: negations, sides,
+    numbers and units, hypo-/hyper-, normal/abnormal, new) heard wrong: a critical word of the
+    reference missed or replaced, or a critical word in the hypothesis where none was said. A word
+    replaced by another counts once."""
+    from dictation.speech.critical import is_critical
+
+    ref, hyp = words_for_wer(reference), words_for_wer(hypothesis)
+    if not ref:
+        return sum(is_critical(w) for w in hyp.split())
+    out = jiwer.process_words(ref, hyp if hyp else "<empty>")
+    r_words, h_words = out.references[0], (out.hypotheses[0] if hyp else [])
+    errors = 0
+    for chunk in out.alignments[0]:
+        said = r_words[chunk.ref_start_idx:chunk.ref_end_idx]
+        heard = h_words[chunk.hyp_start_idx:chunk.hyp_end_idx] if hyp else []
+        if chunk.type == "substitute":
+            errors += sum(is_critical(r) or is_critical(h) for r, h in zip(said, heard, strict=False))
+        elif chunk.type == "delete" or not hyp:
+            errors += sum(is_critical(r) for r in said)
+        elif chunk.type == "insert":
+            errors += sum(is_critical(h) for h in heard)
+    return errors

@@ -29,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.asr import _transcribe_utterances, _write, machine, medical_words, shared_data
-from benchmarks.metrics import align
+from benchmarks.asr import _write, machine, medical_words, shared_data
+from benchmarks.metrics import align, critical_errors
+from dictation.speech.critical import second_reading, unsure
 from dictation.speech.recognizer import Recognizer
+from dictation.speech.segmenter import split_utterances
 from dictation.text.pipeline import TextPipeline
 
 VOICES = (("piper", 0), ("espeak", 150), ("espeak", 185))  # (voice, espeak-ng rate)
@@ -105,6 +107,35 @@ class Counts:
         return f"{errors}/{words}"
 
 
+@dataclass
+class Safety:
+    """The critical-word safety net on one voice and part: critical-word errors of each system,
+    how many of radscribe's erroneous sentences carry a critical_word flag, flags on sentences
+    without such an error (false flags), and what the second reading cost."""
+
+    plain_errors: int = 0
+    errors: int = 0
+    sentences_wrong: int = 0
+    flagged: int = 0
+    false_flags: int = 0
+    words: int = 0
+    utterances: int = 0
+    read_twice: int = 0
+    audio_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    second_seconds: float = 0.0
+
+    def add(self, reference: str, plain: str, written: str, flags: int) -> None:
+        self.words += len(reference.split())
+        self.plain_errors += critical_errors(reference, plain)
+        wrong = critical_errors(reference, written)
+        self.errors += wrong
+        self.sentences_wrong += wrong > 0
+        self.flagged += wrong > 0 and flags > 0
+        self.false_flags += 0 if wrong else flags
+
+
+
 def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None) -> dict[str, object] | None:
     from tests.voice import perturb, reverberate, synthesize
 
@@ -122,20 +153,38 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
          f"voices {', '.join(v if v == 'piper' else f'{v} {r} wpm' for v, r in VOICES)}; perturbed (speed ±10%, "
          "20 dB SNR, echo, reverb)")
     table: dict[str, dict[str, dict[str, Counts]]] = {}
+    safety: dict[str, dict[str, Safety]] = {}
+    options = pipeline.decode_options()
     started = time.perf_counter()
     for part, texts in parts.items():
         table[part] = {}
         for voice, rate in VOICES:
             name = voice if voice == "piper" else f"espeak{rate}"
             cells = table[part][name] = {"plain": Counts(), "radscribe": Counts()}
+            net = safety.setdefault(part, {})[name] = Safety()
             for k, sentence in enumerate(texts):
                 seed = int(hashlib.sha256(f"{part}:{name}:{k}".encode()).hexdigest(), 16) % 2**32
                 clean = synthesize(_spoken(sentence), voice=voice, rate=rate)
                 speed = float(np.random.default_rng(seed).uniform(0.9, 1.1))
                 audio = reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
-                cells["plain"].add(sentence, plain.transcribe(audio, plain=True).text, medical)
-                heard, _ = _transcribe_utterances(ours, audio, pipeline)
-                cells["radscribe"].add(sentence, _write(heard, pipeline)[0], medical)
+                plain_text = plain.transcribe(audio, plain=True).text
+                cells["plain"].add(sentence, plain_text, medical)
+                heard, flags = [], 0
+                for u in split_utterances(audio):
+                    t0 = time.perf_counter()
+                    first = ours.transcribe(u.audio, options)
+                    t1 = time.perf_counter()
+                    read = second_reading(ours, u.audio, first, options.beam_size)  # as the controller does
+                    net.decode_seconds += t1 - t0
+                    net.second_seconds += time.perf_counter() - t1
+                    net.utterances += 1
+                    net.read_twice += any(w.probability < 0.5 for w in first.words)
+                    flags += len(read.disputes) + sum(unsure(w.word, w.probability, i) for i, w in enumerate(read.words))
+                    heard.append(read)
+                net.audio_seconds += len(audio) / 16000
+                written = _write(heard, pipeline)[0]
+                cells["radscribe"].add(sentence, written, medical)
+                net.add(sentence, plain_text, written, flags)
     echo(f"{time.perf_counter() - started:.0f} s\n")
     echo(f"{'part':<5} {'voice':<10} {'system':<10} {'WER':>6} " + " ".join(f"{c:>11}" for c in CATEGORIES))
     out: dict[str, object] = {"machine": machine(), "per_part": per_part}
@@ -146,4 +195,17 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 out[f"{part}/{name}/{system}"] = {"wer": round(c.wer, 4), "words": c.words,
                                                    **{k: dict(zip(("words", "errors"), v)) for k, v in c.by_category.items()}}
     echo("  (category cells: errors/reference words; a word inserted counts as an error of its category)")
+    echo("\ncritical-word safety net (radscribe; critical words: negations, sides, numbers and units, hypo-/hyper-, "
+         "normal/abnormal, new)")
+    echo(f"{'part':<5} {'voice':<10} {'errors plain':>12} {'radscribe':>9} {'wrong sentences flagged':>24} "
+         f"{'unflagged':>9} {'false flags/100 w':>17} {'read twice':>10} {'RTF':>11}")
+    for part, voices in safety.items():
+        for name, n in voices.items():
+            rtf = f"{n.decode_seconds / n.audio_seconds:.3f}+{n.second_seconds / n.audio_seconds:.3f}"
+            echo(f"{part:<5} {name:<10} {n.plain_errors:>12} {n.errors:>9} {f'{n.flagged}/{n.sentences_wrong}':>24} "
+                 f"{n.sentences_wrong - n.flagged:>9} {100 * n.false_flags / n.words:>17.2f} "
+                 f"{f'{n.read_twice}/{n.utterances}':>10} {rtf:>11}")
+            out[f"{part}/{name}/safety"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(n).items()}
+    echo("  (errors: critical words heard wrong; flagged: a sentence with such an error that carries a critical_word "
+         "flag; false flags: flags on sentences without one; RTF: first decode + second reading)")
     return out

@@ -53,3 +53,14 @@ def test_unseen_material_counts_errors_by_the_category_of_the_word():
     assert _spoken("A 3.5 cm cyst, stable. No effusion.") == "A 3.5 cm cyst stable No effusion"
     # The split is by report uid, by its hash: both parts get reports.
     assert {_part(str(uid)) for uid in range(20)} == {"tune", "test"}
+
+
+def test_critical_word_errors_count_a_meaning_changed_once():
+    from benchmarks.metrics import critical_errors
+
+    assert critical_errors("No joint effusion.", "now join the fusion") == 1  # the "no" lost
+    assert critical_errors("Small left effusion.", "Small right effusion.") == 1  # one word swapped, once
+    assert critical_errors("Lungs are clear.", "Lungs are not clear.") == 1  # a negation nobody said
+    assert critical_errors("Measures 11 mm.", "Measures 12 mm.") == 1
+    assert critical_errors("No effusion, 11 mm nodule.", "No effusion 11 mm nodule") == 0
+    assert critical_errors("Mild cardiomegaly.", "Mild cardiac megaly.") == 0  # wrong, but no meaning word
