@@ -218,6 +218,7 @@ class CommandParser:
         self._fixed_meaning: list[Command] = []
         self._patterns: list[_Pattern] = []
         self.values: dict[str, dict[str, str]] = {"target": {}, "field": {}, "option": {}}
+        self._phrases: list[tuple[str, Command]] | None = None
         self._build()
 
     def _build(self) -> None:
@@ -269,8 +270,10 @@ class CommandParser:
         return self.commands.short_threshold if len(phrase) <= 8 else self.commands.threshold
 
     def phrases(self) -> list[tuple[str, Command]]:
-        """Every phrase this parser knows, placeholders filled in."""
-        return [(phrase, command) for phrase, command, _ in self._expanded()]
+        """Every phrase this parser knows, placeholders filled in (built once: the parser does not change)."""
+        if self._phrases is None:
+            self._phrases = [(phrase, command) for phrase, command, _ in self._expanded()]
+        return self._phrases
 
     def _expanded(self) -> list[tuple[str, Command, str | None]]:
         out: list[tuple[str, Command, str | None]] = [(p, c, None) for p, c in zip(self._fixed, self._fixed_meaning)]
