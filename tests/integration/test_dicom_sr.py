@@ -146,9 +146,10 @@ def test_sr_over_tls_to_a_verified_archive(certs, tmp_path):
 
 
 def test_every_version_with_its_addendum_predecessor_and_own_uid_root_is_valid(storescp, tmp_path):
-    """A preliminary, a final and an addendum: each a valid SR (dciodvfy), the addendum in its own
-    LOINC 55107-7 container, each later version naming the one it replaces, UIDs under the
-    organisation's root, section headings all LOINC."""
+    """A preliminary, a final, an addendum and a correction: each a valid SR (dciodvfy), the four
+    consistent as one patient, study and series (dcentvfy), the addendum in its own LOINC 55107-7
+    container, each later version naming the one it replaces, UIDs under the organisation's root,
+    section headings all LOINC."""
     port, out = storescp
     r = report()
     versions = [ReportVersion.from_report(r, SIGNER)]
@@ -158,16 +159,24 @@ def test_every_version_with_its_addendum_predecessor_and_own_uid_root_is_valid(s
     r.type_text("addendum", "Compared with the outside CT of yesterday: the hematoma is new.")
     assert r.sign("final").ok
     versions.append(ReportVersion.from_report(r, SIGNER))
+    assert r.begin_amendment("correction").ok
+    r.type_text("impression", "Acute left subdural hematoma with 5 mm midline shift.")
+    assert r.sign("final").ok
+    versions.append(ReportVersion.from_report(r, SIGNER))
     dest = dicom_to(port, uid_root="1.2.840.99999.7.")
     for v in versions:
         assert dest.deliver(dest.build(v)).outcome == "sent"
     files = received(out)
-    assert len(files) == 3
+    assert len(files) == 4
     import pydicom
 
     objects = sorted((pydicom.dcmread(f) for f in files), key=lambda d: int(d.InstanceNumber))
     assert all(d.SOPInstanceUID.startswith("1.2.840.99999.7.") for d in objects)
-    assert [d.CompletionFlag for d in objects] == ["COMPLETE"] * 3
+    assert [d.CompletionFlag for d in objects] == ["COMPLETE"] * 4
+    assert [d.VerificationFlag for d in objects] == ["UNVERIFIED", "VERIFIED", "VERIFIED", "VERIFIED"]
+    corrected = [str(c.ContentSequence[0].TextValue) for c in objects[3].ContentSequence
+                 if c.ValueType == "CONTAINER" and "ContentSequence" in c]
+    assert any("Acute left subdural" in t for t in corrected)  # the correction's text, in the last version
     assert "PredecessorDocumentsSequence" not in objects[0]
     for before, after in zip(objects, objects[1:]):
         ref = after.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
@@ -181,7 +190,7 @@ def test_every_version_with_its_addendum_predecessor_and_own_uid_root_is_valid(s
         check = subprocess.run([system_tool("dciodvfy"), str(f)], capture_output=True, text=True)
         errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
         assert errors == [], errors
-    # Across the three objects: one patient, one study, one series, consistent (dicom3tools' dcentvfy).
+    # Across the four objects: one patient, one study, one series, consistent (dicom3tools' dcentvfy).
     check = subprocess.run([system_tool("dcentvfy"), *map(str, files)], capture_output=True, text=True)
     errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
     assert errors == [], errors
