@@ -74,10 +74,25 @@ def check_paths(paths: Iterable[Path], commands: CommandSet | None = None) -> tu
             continue
         if t.id in seen:
             problems.append(Problem(str(path), t.line("id"), f"id {t.id!r} is also used by {seen[t.id].path}"))
+        else:
+            problems.extend(_shared_codes(t, templates))
         seen.setdefault(t.id, t)
         problems.extend(check_template(t, commands))
         templates.append(t)
     return templates, problems
+
+
+def _shared_codes(t: Template, others: list[Template]) -> list[Problem]:
+    """A procedure code on two templates: an order with that code would open either of them."""
+    out = []
+    for kind in ("cpt", "loinc", "radlex"):
+        for i, code in enumerate(getattr(t.spec.codes, kind)):
+            other = next((o for o in others if o.id != t.id and code in getattr(o.spec.codes, kind)), None)
+            if other is not None:
+                out.append(Problem(str(t.path), t.line("codes", kind, i),
+                                   f"{kind.upper()} code {code} is also listed by template {other.id}: an order with it "
+                                   "could open either; keep it on one and map the RIS's own codes in [orders] templates"))
+    return out
 
 
 def check_template(t: Template, commands: CommandSet) -> list[Problem]:

@@ -210,3 +210,13 @@ def test_a_dictated_msk_sentence_lands_in_its_field(template_id, sentence, field
     # on the first field of the findings, the words choose the field (as in a session)
     report.dictate(sentence, route=True)
     assert report.slot_text(field) == sentence
+
+
+def test_a_procedure_code_on_two_templates_is_refused(tmp_path):
+    """An order chooses its template by procedure code: one code on two templates is ambiguous."""
+    for tid in ("t-one", "t-two"):
+        write(tmp_path, f"{tid}.j2", GOOD.format(id=tid).replace("modality:", 'codes:\n  cpt: ["73721"]\nmodality:', 1))
+    _, problems = check_paths([tmp_path])
+    assert [p.message for p in problems] == [
+        "CPT code 73721 is also listed by template t-one: an order with it could open either; keep it on one and "
+        "map the RIS's own codes in [orders] templates"]
