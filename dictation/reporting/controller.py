@@ -320,10 +320,8 @@ class ReportController:
             return Outcome(False, blocked)
         if command.name in ("sign_final", "sign_preliminary"):
             self._take_order()
-        if command.name == "confirm_words":
-            if self.checks:
-                self.run_checks()
-            return confirm_critical(self.report.utterances, self.flags)
+        if command.name == "confirm_words":  # the flags as they stand (never loads the NLP on a UI thread)
+            return confirm_critical(self.report.utterances, self.run_checks()[0] if self.checks_ready else self.flags)
         outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
         if outcome.ok and command.name == "sign_preliminary" and self.checks_off:
             outcome = replace(outcome, message=f"{outcome.message} — {self.checks_off}: not checked")

@@ -347,3 +347,28 @@ def test_a_finding_said_present_and_absent_is_a_contradiction(checker):
     assert flag.finding == "pneumothorax" and text[flag.start:flag.end] == "pneumothorax" and flag.severity == "warning"
     sides = "FINDINGS: Small right pneumothorax. No left pneumothorax.\n\nIMPRESSION: Right pneumothorax.\n"
     assert not kinds(checker.check_text(sides), "contradiction")
+
+
+def test_saying_confirm_clears_the_flag_and_lets_the_final_be_signed(library, tmp_path):
+    from dictation.reporting.controller import ReportController
+    from dictation.speech.transcript import Transcript
+    from dictation.store import Store
+    from dictation.testing import READER
+
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("indication")
+    report.dictate("Cough.")
+    report.accept_all_defaults()
+    report.go_to("impression")
+    words = [{"word": w, "probability": 0.9} for w in (" Small", " left", " pleural", " effusion.")]
+    words[1].update(other="right", span=1)  # a second reading heard "right"
+    dictated(report, 1, "Small left pleural effusion.", words)
+    controller = ReportController(report, store=Store(tmp_path / "s.db"), signer=READER)
+    refused = controller.handle(Transcript("sign report", (), 1.0))
+    assert refused is not None and not refused.outcome.ok
+    assert "critical word not confirmed" in refused.outcome.message, refused.outcome.message
+    said = controller.handle(Transcript("Confirm.", (), 1.0))
+    assert said is not None and said.outcome.ok and "'left'" in said.outcome.message
+    assert report.utterances[0].confirmed == [1]
+    signed = controller.handle(Transcript("sign report", (), 1.0))
+    assert signed is not None and signed.outcome.ok and report.status == "final", signed.outcome.message
