@@ -7,6 +7,8 @@
     folder = "/srv/radiology/site-vocab"          # lexicon.txt, corrections.toml, macros.toml add to the
                                                   # built-ins (a site entry wins); any other vocab file
                                                   # there replaces the built-in file of that name
+    learn_days = 180                              # words typed over what was heard, kept for
+                                                  # `radscribe vocab suggest` (0: none kept)
 
     [dictation]
     route_by_anatomy = true     # send a findings sentence to the field its anatomy words name
@@ -97,6 +99,7 @@ class Config:
     vocab_folder: Path | None = None  # the site's vocabulary, layered over the built-in one
     orders_tls: dict[str, str] = field(default_factory=dict)  # tls_cert, tls_key, client_ca (paths)
     orders_allow: list[str] = field(default_factory=list)  # sender addresses or networks; empty: any
+    learn_days: int = 180  # words typed over what was heard are kept this long for `vocab suggest` (0: not kept)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -181,7 +184,10 @@ def load_config(path: Path | None = None) -> Config:
     if store is not None and not isinstance(store, str):
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
     base = path.parent
-    check_keys(path, data, "vocab", {"folder"})
+    check_keys(path, data, "vocab", {"folder", "learn_days"})
+    learn_days = data.get("vocab", {}).get("learn_days", 180)
+    if not isinstance(learn_days, int) or isinstance(learn_days, bool) or not 0 <= learn_days <= 3650:
+        raise DataFileError(path, line_of(text, "learn_days"), "[vocab] learn_days must be a whole number of days, 0 to 3650")
     vocab = data.get("vocab", {}).get("folder")
     if vocab is not None and (not isinstance(vocab, str) or not (base / Path(vocab).expanduser()).is_dir()):
         raise DataFileError(path, line_of(text, "folder"), f"[vocab] folder {vocab!r} is not a folder")
@@ -189,4 +195,4 @@ def load_config(path: Path | None = None) -> Config:
                   (base / Path(store).expanduser()) if store else None, path, Signer(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
                   push_to_talk, practice, keep, keep_days, (base / Path(vocab).expanduser()) if vocab else None,
-                  tls, [str(a) for a in allow])
+                  tls, [str(a) for a in allow], learn_days)

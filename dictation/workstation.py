@@ -153,7 +153,8 @@ class Workstation:
 
         return ReportController(report, store=store, route=self.config.route_by_anatomy if route is None else route,
                                 on_handled=on_handled, outbox=outbox, signer=self.signer,
-                                practice=self.config.practice, keep_audio=self.config.keep_audio, **options)
+                                practice=self.config.practice, keep_audio=self.config.keep_audio,
+                                learn_days=self.config.learn_days, **options)
 
     def report_for_study(self, item: WorklistItem, store: Store) -> Report:
         """A worklist study's report: its draft if one was started, else a new one from the

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dictation.cli.base import device_arg, fail, friendly, main, station
+from dictation.cli.base import device_arg, fail, friendly, main, station, store_option
 from dictation.errors import RadscribeError
 
 
@@ -149,3 +149,28 @@ def vocab_check(folder: str | None) -> None:
     click.echo(f"{what}: vocabulary OK")
 
 
+@vocab.command("suggest")
+@click.option("--min", "at_least", type=click.IntRange(1), default=2, show_default=True,
+              help="Only pairs typed over at least this many times.")
+@store_option
+@friendly
+def vocab_suggest(at_least: int, store_path: str | None) -> None:
+    """What radiologists typed over what was heard (F2), most frequent first, as corrections.toml
+    entries for the reporting lead to review; nothing is applied. Pairs older than [vocab]
+    learn_days are forgotten first."""
+    import json
+
+    ws = station(store_path)
+    if not ws.config.learn_days:
+        fail("no corrections are kept: [vocab] learn_days is 0")
+    store = ws.open_store()
+    store.forget_learned(ws.config.learn_days)
+    pairs = store.learned_pairs(at_least)
+    if not pairs:
+        click.echo(f"nothing typed over what was heard {at_least} times or more in the last {ws.config.learn_days} days")
+        return
+    click.echo(f"# typed over what was heard, at least {at_least} times in the last {ws.config.learn_days} days;")
+    click.echo("# review, then add the ones you want to [corrections] in your site's corrections.toml")
+    for p in pairs:
+        click.echo(f"{json.dumps(p.heard)} = {json.dumps(p.written)}   # {p.times}x, {', '.join(p.templates)}; "
+                   f"e.g. \"{p.context.replace('_', p.heard)}\"")

@@ -10,6 +10,7 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,8 +22,9 @@ from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
 from dictation.reporting.confirm import confirm_critical
+from dictation.reporting.learning import typed_over
 from dictation.reporting.playback import PlaybackCache
-from dictation.reporting.records import Outcome, UtteranceRecord, take_order
+from dictation.reporting.records import Outcome, Question, UtteranceRecord, take_order
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.verify import audio_command
@@ -49,24 +51,6 @@ _YES = frozenset({"yes", "yes please", "yes do it", "do it", "confirm", "correct
 _NO = frozenset({"no", "no thanks", "cancel", "negative", "that was dictation"})
 
 
-@dataclass(frozen=True)
-class Question:
-    """An utterance that is a command but for one word ("let's scratch that"): neither obeyed
-    nor written until the radiologist answers. ``yes`` obeys it; ``no`` writes it as dictation;
-    anything else said next writes it as dictation too (nothing is lost), then goes on."""
-
-    command: Command
-    heard: Transcript
-    start: float
-    end: float
-    seq: int
-
-    @property
-    def prompt(self) -> str:
-        phrase = self.command.phrase or self.command.describe()
-        return f"“{phrase[:1].upper()}{phrase[1:]}?” say yes to do it, no to write “{self.heard.text.strip()}” as dictation"
-
-
 LEASE_SECONDS = 300.0  # renewed on use; a process that died on this machine loses it at once
 
 
@@ -83,8 +67,9 @@ class ReportController:
                  pipeline: TextPipeline | None = None, route: bool = True,
                  on_handled: Callable[[Handled], None] | None = None, checks: bool = True,
                  outbox: Outbox | None = None, signer: Signer | None = None, practice: Practice | None = None,
-                 keep_audio: bool = False) -> None:
+                 keep_audio: bool = False, learn_days: int = 0) -> None:
         self.report = report
+        self.learn_days = learn_days  # [vocab] learn_days: words typed over what was heard, kept this long
         facility = str(report.exam.get("facility") or "")
         # Checked when the study opens (the screen warns) and again at each signing.
         self.practice = practice
@@ -464,6 +449,17 @@ class ReportController:
     def _actor(self) -> str | None:
         """Who the audit log names: the signing reader (else the store's actor)."""
         return (self.signer.id or self.signer.display or None) if self.signer else None
+
+    def type_into(self, key: str, text: str) -> Outcome:
+        """Typed text (F2) in place of a field's. The words typed over what was heard are kept
+        (``learning.typed_over``) for the reporting lead's `radscribe vocab suggest`."""
+        heard = " ".join(p.text for p in self.report.slots.get(key, []) if p.source == "dictated" and p.accepted)
+        self.report.type_text(key, text)
+        pairs = typed_over(heard, text) if heard and self.learn_days else []
+        if pairs and self.store is not None:
+            with contextlib.suppress(StoreError):  # a lost suggestion never stops an edit
+                self.store.learn(self.report.template.id, pairs, self.learn_days)
+        return Outcome(True, f"typed into {'the addendum' if key == 'addendum' else self.report.template.slot(key).title}", True)
 
     def save_edit(self, what: str) -> None:
         """A change made outside dictation (typed with F2, a communication from the sign form):

@@ -1,11 +1,16 @@
 """What a report is made of besides its text: utterances, outcomes of commands, communications
-of critical results, addenda. Small dataclasses, stored with the report."""
+of critical results, addenda (small dataclasses, stored with the report); and a near-command
+held as a question until the radiologist answers."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dictation.reporting.commands import Command
+    from dictation.speech.transcript import Transcript
 
 
 @dataclass
@@ -108,3 +113,21 @@ def take_order(exam: dict[str, Any], order: dict[str, Any]) -> None:
             exam[key] = order[key]
         else:
             exam.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Question:
+    """An utterance that is a command but for one word ("let's scratch that"): neither obeyed
+    nor written until the radiologist answers. ``yes`` obeys it; ``no`` writes it as dictation;
+    anything else said next writes it as dictation too (nothing is lost), then goes on."""
+
+    command: Command
+    heard: Transcript
+    start: float
+    end: float
+    seq: int
+
+    @property
+    def prompt(self) -> str:
+        phrase = self.command.phrase or self.command.describe()
+        return f"“{phrase[:1].upper()}{phrase[1:]}?” say yes to do it, no to write “{self.heard.text.strip()}” as dictation"

@@ -275,3 +275,15 @@ class Review:
     score: str | None = None
     comment: str = ""
     reviewed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LearnedPair:
+    """Words the radiologist typed over what was heard, and how often (``radscribe vocab suggest``)."""
+
+    heard: str
+    written: str
+    times: int
+    templates: list[str]
+    context: str  # one example: the word before and after, "_" where the pair was
+    last: float

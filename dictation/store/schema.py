@@ -221,6 +221,20 @@ MIGRATIONS = [
     """
     ALTER TABLE worklist ADD COLUMN exam_time REAL
     """,
+    # 12: words the radiologist typed over what was heard (heard → written), for the reporting
+    # lead's `radscribe vocab suggest`: the pair, the template and a neighbouring word on each
+    # side, never more; forgotten after [vocab] learn_days.
+    """
+    CREATE TABLE learned_corrections (
+        id INTEGER PRIMARY KEY,
+        template_id TEXT NOT NULL,
+        heard TEXT NOT NULL,
+        written TEXT NOT NULL,
+        context TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX learned_corrections_pair ON learned_corrections (heard, written)
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

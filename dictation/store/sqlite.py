@@ -1,18 +1,21 @@
 """``Store``: the embedded SQLite store, one file per workstation, put together from its parts.
 
-Each part keeps one aggregate (``reports``, ``worklist``, ``history``, ``outbox_queue``) on the
-shared connection of ``base``; every SQL statement of radscribe is in this package.
+Each part keeps one aggregate (``reports``, ``worklist``, ``history``, ``outbox_queue``,
+``learning``) on the shared connection of ``base``; every SQL statement of radscribe is in this
+package.
 """
 
 from __future__ import annotations
 
 from dictation.store.history import HistoryStore
 from dictation.store.integrity import IntegrityStore
+from dictation.store.learning import LearningStore
 from dictation.store.outbox_queue import OutboxStore
 from dictation.store.reports import ReportsStore
 from dictation.store.worklist import WorklistStore
 
 
-class Store(ReportsStore, WorklistStore, HistoryStore, OutboxStore, IntegrityStore):
+class Store(ReportsStore, WorklistStore, HistoryStore, OutboxStore, IntegrityStore, LearningStore):
     """The store: drafts and utterances, the worklist, signed versions, audit, critical-result
-    timers, peer reviews and the outbox queue, in one SQLite file (WAL, synchronous=FULL)."""
+    timers, peer reviews, the outbox queue and the words typed over what was heard, in one
+    SQLite file (WAL, synchronous=FULL)."""

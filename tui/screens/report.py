@@ -452,13 +452,11 @@ class ReportScreen(Screen):
 
         key = "addendum" if report.amendment == "addendum" else report.slot.key
 
-        def typed(r: Report, text: str) -> Outcome:
-            r.type_text(key, text)
-            return Outcome(True, f"typed into {'the addendum' if key == 'addendum' else r.template.slot(key).title}", True)
+        controller = self.controller
 
         def done(text: str | None) -> None:
             if text is not None:
-                self._edit(lambda r: typed(r, text))
+                self._edit(lambda r: controller.type_into(key, text))
 
         self.app.push_screen(EditFieldScreen(report), callback=done)
 
