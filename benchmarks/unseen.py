@@ -23,6 +23,7 @@ import csv
 import hashlib
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 
 from benchmarks.asr import _write, machine, medical_words, shared_data
 from benchmarks.metrics import align, critical_errors
+from dictation.reporting.learning import typed_over
 from dictation.speech.critical import second_reading, unsure
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import split_utterances
@@ -136,6 +138,26 @@ class Safety:
 
 
 
+def _learned_pipeline(pipeline: TextPipeline, typed: Counter[tuple[str, str]]) -> TextPipeline:
+    """The pipeline with the pairs typed over at least twice as list corrections (the most
+    frequent spelling when one heard form was typed two ways), as `vocab suggest` proposes them;
+    the reporting lead's review is simulated by one rule: a pair with only function words on a
+    side ("the" → "a") is refused."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from dictation.text.correction import Corrections, Corrector
+
+    chosen: dict[str, str] = {}
+    for (heard, written), times in typed.most_common():
+        if all(w in STOP_WORDS for w in heard.split()) or all(w in STOP_WORDS for w in written.split()):
+            continue
+        if times >= 2 and heard not in chosen:
+            chosen[heard] = written
+    base = pipeline.corrector
+    corrections = Corrections({**base.corrections.phrases, **chosen}, base.corrections.protected, base.corrections.words)
+    return TextPipeline(corrector=Corrector(base.lexicon, corrections), group=pipeline.group)
+
+
 def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None) -> dict[str, object] | None:
     from tests.voice import perturb, reverberate, synthesize
 
@@ -156,11 +178,19 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
     safety: dict[str, dict[str, Safety]] = {}
     options = pipeline.decode_options()
     started = time.perf_counter()
+    typed: Counter[tuple[str, str]] = Counter()  # the tune part's corrections, as a radiologist would type them
+    learned: TextPipeline | None = None
     for part, texts in parts.items():
         table[part] = {}
+        if part == "test":  # what the reporting lead would accept from `vocab suggest` after the tune part
+            learned = _learned_pipeline(pipeline, typed)
+            echo(f"learned on the tune part: {len(learned.corrector.corrections.phrases) - len(pipeline.corrector.corrections.phrases)} "
+                 "corrections typed over at least twice")
         for voice, rate in VOICES:
             name = voice if voice == "piper" else f"espeak{rate}"
             cells = table[part][name] = {"plain": Counts(), "radscribe": Counts()}
+            if learned is not None:
+                cells["+learned"] = Counts()
             net = safety.setdefault(part, {})[name] = Safety()
             for k, sentence in enumerate(texts):
                 seed = int(hashlib.sha256(f"{part}:{name}:{k}".encode()).hexdigest(), 16) % 2**32
@@ -185,6 +215,10 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 written = _write(heard, pipeline)[0]
                 cells["radscribe"].add(sentence, written, medical)
                 net.add(sentence, plain_text, written, flags)
+                if learned is None:
+                    typed.update((h, w) for h, w, _ in typed_over(written, sentence))
+                else:
+                    cells["+learned"].add(sentence, _write(heard, learned)[0], medical)
     echo(f"{time.perf_counter() - started:.0f} s\n")
     echo(f"{'part':<5} {'voice':<10} {'system':<10} {'WER':>6} " + " ".join(f"{c:>11}" for c in CATEGORIES))
     out: dict[str, object] = {"machine": machine(), "per_part": per_part}

@@ -64,3 +64,18 @@ def test_critical_word_errors_count_a_meaning_changed_once():
     assert critical_errors("Measures 11 mm.", "Measures 12 mm.") == 1
     assert critical_errors("No effusion, 11 mm nodule.", "No effusion 11 mm nodule") == 0
     assert critical_errors("Mild cardiomegaly.", "Mild cardiac megaly.") == 0  # wrong, but no meaning word
+
+
+def test_the_learned_corrections_are_the_pairs_typed_twice_that_a_lead_would_accept():
+    from collections import Counter
+
+    from benchmarks.unseen import _learned_pipeline
+    from dictation.speech.transcript import Transcript
+    from dictation.text.pipeline import TextPipeline
+
+    base = TextPipeline(group="chest")
+    typed = Counter({("plurel", "pleural"): 2, ("the", "a"): 3, ("fuzion", "effusion"): 1})
+    learned = _learned_pipeline(base, typed)
+    text = learned.written(Transcript("the plurel fuzion", (), 1.0))[0]
+    assert "pleural" in text.lower() and text.lower().startswith("the")  # "the" → "a" refused
+    assert learned.corrector.corrections.phrases.get("plurel") == "pleural" and "fuzion" not in learned.corrector.corrections.phrases
