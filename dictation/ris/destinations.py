@@ -117,6 +117,9 @@ class DICOMConfig(_Model):
     cert_file: str | None = None
     key_file: str | None = None
     server_name: str | None = None
+    # Ask the archive (C-FIND, Study Root) for the images' Study Instance UID by accession and
+    # patient when the order did not give one (an ORM has no IPC-3), so the SR joins that study.
+    find_study: bool = False
 
 
 DestinationConfig = Annotated[HL7Config | DirConfig | FHIRConfig | DICOMConfig, Field(discriminator="kind")]

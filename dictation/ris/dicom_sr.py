@@ -27,6 +27,7 @@ from dictation.status import SIGNED_FINAL
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"  # Study Root Query/Retrieve Information Model - FIND
 
 # Section headings from one coding scheme: the LOINC codes of CID 7001 (Diagnostic Imaging
 # Report Headings); a template section with a LOINC code of its own uses it.
@@ -226,6 +227,8 @@ class DICOMDestination:
         ae = AE(ae_title=self.config.calling_ae)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.config.timeout_seconds
         ae.add_requested_context(BASIC_TEXT_SR, ds.file_meta.TransferSyntaxUID)
+        if self.config.find_study:
+            ae.add_requested_context(STUDY_ROOT_FIND)
         where = f"{self.config.called_ae}@{self.config.host}:{self.config.port}"
         tls = None
         if self.config.tls:
@@ -250,6 +253,9 @@ class DICOMDestination:
             reason = "association rejected" if assoc.is_rejected else "no association (unreachable or aborted)"
             return Delivery("retry", f"{where}: {reason}")
         try:
+            waiting = self._join_study(assoc, ds, where) if self.config.find_study else None
+            if waiting is not None:
+                return waiting
             status = assoc.send_c_store(ds)
         finally:
             assoc.release()
@@ -261,6 +267,46 @@ class DICOMDestination:
         if code >> 8 == 0xA7:  # out of resources: try again later
             return Delivery("retry", f"{where} answered C-STORE status 0x{code:04X} (will retry)")
         return Delivery("dead", f"{where} refused the SR: C-STORE status 0x{code:04X}")
+
+    def _join_study(self, assoc: Any, ds: Any, where: str) -> Any:
+        """The SR into the images' study: when its Study Instance UID is the one made up from the
+        accession (the order gave none), the archive is asked for the study with this accession
+        and patient, and its UID is written everywhere the made-up one was. No such study yet:
+        retry later (the SR waits for the images); two: dead letter (which one is for a person)."""
+        from pydicom.dataset import Dataset
+        from pydicom.uid import generate_uid
+
+        from dictation.ris.destinations import Delivery
+
+        made_up = generate_uid(self.config.uid_root or UID_ROOT, [f"study|{ds.AccessionNumber}"])
+        if ds.StudyInstanceUID != made_up:
+            return None  # the order named the study
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.AccessionNumber = ds.AccessionNumber
+        query.PatientID = ds.PatientID  # never another patient's study with the same number
+        query.StudyInstanceUID = ""
+        found: set[str] = set()
+        for status, identifier in assoc.send_c_find(query, STUDY_ROOT_FIND):
+            code = getattr(status, "Status", None)
+            if code in (0xFF00, 0xFF01) and identifier is not None and identifier.get("StudyInstanceUID"):
+                found.add(str(identifier.StudyInstanceUID))
+            elif code != 0x0000:
+                return Delivery("retry", f"{where}: C-FIND for the study failed (status {code})")
+        if not found:
+            return Delivery("retry", f"{where} has no study with accession {ds.AccessionNumber} for this patient yet "
+                                     "(C-FIND): the SR waits for the images")
+        if len(found) > 1:
+            return Delivery("dead", f"{where} has {len(found)} studies with accession {ds.AccessionNumber} for this "
+                                    "patient: say which one (the order's IPC-3) and retry")
+        study = found.pop()
+
+        def replace_uid(dataset: Any, element: Any) -> None:
+            if element.VR == "UI" and element.value == made_up:
+                element.value = study
+
+        ds.walk(replace_uid)
+        return None
 
     def close(self) -> None:
         pass

@@ -215,3 +215,75 @@ def test_every_version_carries_the_same_study_time_when_the_order_gave_none():
     a, b = (pydicom.dcmread(io.BytesIO(build_sr(v))) for v in (first, later))
     assert (a.StudyDate, a.StudyTime) == (b.StudyDate, b.StudyTime)
     assert a.InstanceCreationTime != b.InstanceCreationTime or a.InstanceCreationDate != b.InstanceCreationDate
+
+
+@contextlib.contextmanager
+def run_archive(tmp_path: Path):
+    """dcmtk's dcmqrscp: an archive that stores and answers C-FIND (Study Root), on 127.0.0.1."""
+    port = free_port()
+    db = tmp_path / "archive"
+    db.mkdir()
+    config = tmp_path / "dcmqrscp.cfg"
+    config.write_text(f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\nHostTable BEGIN\n"
+                      f"HostTable END\nVendorTable BEGIN\nVendorTable END\nAETable BEGIN\nARCHIVE {db} RW (200, 64mb) ANY\n"
+                      "AETable END\n")
+    with subprocess.Popen([system_tool("dcmqrscp"), "-c", str(config), "--disable-host-lookup"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        wait_for_port(port, 20, alive=lambda: proc.poll() is None)
+        try:
+            yield port
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
+def _image(path: Path, study_uid: str, accession: str, patient_id: str) -> Path:
+    """A secondary-capture object of the study, as a modality would have sent it."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    ds, meta = Dataset(), FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.AccessionNumber = "Doe^Jane", patient_id, accession
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, generate_uid()
+    ds.Modality, ds.StudyDate, ds.StudyTime, ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "OT", "20261204", "101010", "1", 1, 1
+    ds.ConversionType = "WSD"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _series_in(port: int, study_uid: str) -> list[str]:
+    """The modalities of the series the archive holds in a study (dcmtk's findscu)."""
+    done = subprocess.run([system_tool("findscu"), "-S", "-aec", "ARCHIVE", "-k", "QueryRetrieveLevel=SERIES",
+                           "-k", f"StudyInstanceUID={study_uid}", "-k", "Modality", "127.0.0.1", str(port)],
+                          capture_output=True, timeout=30)
+    text = (done.stdout + done.stderr).decode(errors="replace")
+    return sorted(line.split("[")[1].split("]")[0].strip() for line in text.splitlines() if "(0008,0060)" in line and "[" in line)
+
+
+def test_an_order_without_a_study_uid_joins_the_images_study_found_by_accession(tmp_path):
+    """An ORM gives no Study Instance UID: with find_study the archive is asked (C-FIND by
+    accession and patient) and the SR lands in the images' study; before the images are there it
+    waits (retry), and another patient's study with the same accession is never taken."""
+    images_study = "1.2.840.99999.3.1"
+    with run_archive(tmp_path) as port:
+        dest = dicom_to(port, find_study=True)
+        version = ReportVersion.from_report(report(), SIGNER)
+        payload = dest.build(version)
+        early = dest.deliver(payload)
+        assert early.outcome == "retry" and "waits for the images" in early.detail, early
+        store = subprocess.run([system_tool("storescu"), "-aec", "ARCHIVE", "127.0.0.1", str(port),
+                                str(_image(tmp_path / "other.dcm", "1.2.840.99999.3.2", "ACC-D1", "MRN-OTHER"))],
+                               capture_output=True, timeout=30)
+        assert store.returncode == 0, store.stderr
+        assert dest.deliver(payload).outcome == "retry"  # the same number, another patient: not this study
+        subprocess.run([system_tool("storescu"), "-aec", "ARCHIVE", "127.0.0.1", str(port),
+                        str(_image(tmp_path / "img.dcm", images_study, "ACC-D1", "MRN3"))], check=True, timeout=30)
+        sent = dest.deliver(payload)
+        assert sent.outcome == "sent", sent
+        assert _series_in(port, images_study) == ["OT", "SR"]  # the report beside the images
+        assert _series_in(port, "1.2.840.99999.3.2") == ["OT"]
