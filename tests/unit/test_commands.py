@@ -127,3 +127,11 @@ def test_malformed_macros_file(tmp_path, text, words):
     with pytest.raises(DataFileError) as e:
         load_macros(write(tmp_path, "macros.toml", text))
     assert e.value.line == 1 and words in str(e.value)
+
+
+def test_confirm_is_a_command_but_not_in_the_second_looks_prompt():
+    from dictation.reporting.commands import CommandParser
+
+    parser = CommandParser()
+    assert parser.parse("Confirm.").name == "confirm_words" and parser.parse("That is correct.").name == "confirm_words"
+    assert "Confirm" not in parser.prompt(max_words=500)  # it changed how other short commands were read
