@@ -255,9 +255,20 @@ class FHIRDestination:
                 self._transaction = False
         return self._transaction
 
-    def deliver(self, payload: bytes) -> Delivery:
+    def _request(self, what: str, method: str, url: str, body: Any, if_none_exist: str | None = None) -> Any:
+        """The server's 2xx response to one request, or the Delivery that says why there is none."""
         import httpx
 
+        try:
+            response = self._send(method, url, body, if_none_exist)
+        except httpx.HTTPError as e:
+            return Delivery("retry", f"{self.config.url}: {type(e).__name__}: {e}")
+        outcome = _classify(response.status_code)
+        if outcome != "sent":
+            return Delivery(outcome, f"{self.config.url} answered {response.status_code} to {what}: {_outcome_text(response)}")
+        return response
+
+    def deliver(self, payload: bytes) -> Delivery:
         data = json.loads(payload)
         where = self.config.url
         requests = data["requests"]
@@ -265,27 +276,18 @@ class FHIRDestination:
         if isinstance(mode, Delivery):
             return mode
         if mode:
-            try:
-                response = self._send("POST", "", transaction_bundle(requests))
-            except httpx.HTTPError as e:
-                return Delivery("retry", f"{where}: {type(e).__name__}: {e}")
-            outcome = _classify(response.status_code)
-            if outcome != "sent":
-                return Delivery(outcome, f"{where} answered {response.status_code} to the transaction: "
-                                         f"{_outcome_text(response)}")
+            response = self._request("the transaction", "POST", "", transaction_bundle(requests))
+            if isinstance(response, Delivery):
+                return response
             refused = _refused_entries(response, requests)
             if refused:
                 return Delivery("dead", f"{where} did not apply the whole transaction: {refused}")
             return Delivery("sent", f"{where}: transaction of {_summary(requests)} OK")
         for request in requests:
-            try:
-                response = self._send(request["method"], request["url"], request["resource"], request.get("if_none_exist"))
-            except httpx.HTTPError as e:
-                return Delivery("retry", f"{where}: {type(e).__name__}: {e}")
-            outcome = _classify(response.status_code)
-            if outcome != "sent":
-                return Delivery(outcome, f"{where} answered {response.status_code} to {request['method']} "
-                                         f"{request['url']}: {_outcome_text(response)}")
+            response = self._request(f"{request['method']} {request['url']}", request["method"], request["url"],
+                                     request["resource"], request.get("if_none_exist"))
+            if isinstance(response, Delivery):
+                return response
         return Delivery("sent", f"{where}: {_summary(requests)} OK")
 
     def close(self) -> None:

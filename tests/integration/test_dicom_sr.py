@@ -36,18 +36,24 @@ def system_tool(name: str) -> str:
 
 
 @contextlib.contextmanager
-def run_storescp(out: Path, *tls: str):
-    port = free_port()
-    dsrdump = system_tool("dsrdump")
-    with subprocess.Popen([system_tool("storescp"), *tls, "-aet", "ARCHIVE", "-od", str(out), "--exec-on-reception",
-                           f"{dsrdump} +Pl #p/#f > #p/#f.txt", str(port)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+def serving(cmd: list[str], port: int):
+    """A dcmtk server process, yielded once it listens on ``port``; stopped after."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         wait_for_port(port, 20, alive=lambda: proc.poll() is None)
         try:
             yield port
         finally:
             proc.terminate()
             proc.communicate(timeout=10)
+
+
+@contextlib.contextmanager
+def run_storescp(out: Path, *tls: str):
+    port = free_port()
+    dsrdump = system_tool("dsrdump")
+    with serving([system_tool("storescp"), *tls, "-aet", "ARCHIVE", "-od", str(out), "--exec-on-reception",
+                  f"{dsrdump} +Pl #p/#f > #p/#f.txt", str(port)], port):
+        yield port
 
 
 @pytest.fixture
@@ -227,14 +233,8 @@ def run_archive(tmp_path: Path):
     config.write_text(f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\nHostTable BEGIN\n"
                       f"HostTable END\nVendorTable BEGIN\nVendorTable END\nAETable BEGIN\nARCHIVE {db} RW (200, 64mb) ANY\n"
                       "AETable END\n")
-    with subprocess.Popen([system_tool("dcmqrscp"), "-c", str(config), "--disable-host-lookup"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        wait_for_port(port, 20, alive=lambda: proc.poll() is None)
-        try:
-            yield port
-        finally:
-            proc.terminate()
-            proc.communicate(timeout=10)
+    with serving([system_tool("dcmqrscp"), "-c", str(config), "--disable-host-lookup"], port):
+        yield port
 
 
 def _image(path: Path, study_uid: str, accession: str, patient_id: str) -> Path:
