@@ -33,7 +33,7 @@ import numpy as np
 from benchmarks.asr import _write, machine, medical_words, shared_data
 from benchmarks.metrics import align, critical_errors
 from dictation.reporting.learning import typed_over
-from dictation.speech.critical import second_reading, unsure
+from dictation.speech.critical import SECOND_READING_BELOW, second_reading, unsure
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import split_utterances
 from dictation.text.pipeline import TextPipeline
@@ -208,7 +208,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                     net.decode_seconds += t1 - t0
                     net.second_seconds += time.perf_counter() - t1
                     net.utterances += 1
-                    net.read_twice += any(w.probability < 0.5 for w in first.words)
+                    net.read_twice += any(w.probability < SECOND_READING_BELOW for w in first.words)
                     flags += len(read.disputes) + sum(unsure(w.word, w.probability, i) for i, w in enumerate(read.words))
                     heard.append(read)
                 net.audio_seconds += len(audio) / 16000
