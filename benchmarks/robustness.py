@@ -87,6 +87,28 @@ TEST: dict[str, list[tuple[str, str | None]]] = {
     ],
 }
 PARTS = {"tune": (TUNE, 0), "test": (TEST, 1000)}  # scripts and the first seed of each part
+# Short dictations said alone, as a radiologist answers a field in a word or two: none of them a
+# command. A short utterance is where a command can be read into dictation (the second look and
+# the audio check run only on short ones). TUNE_SHORT: what the command checks were tuned on;
+# TEST_SHORT: frozen, written before any tuning on it, only its figure is read. Said on the
+# first template of the part (its command phrases and sections).
+TUNE_SHORT = [
+    "Normal.", "Unremarkable.", "Unchanged.", "Stable.", "No change.", "Negative.", "None.", "Clear.",
+    "No effusion.", "No fracture.", "No pneumothorax.", "Within normal limits.", "As above.", "See above.",
+    "Not seen.", "Resolved.", "Improved.", "Mild.", "Moderate.", "Severe.", "Trace.", "Left.", "Right.",
+    "Bilateral.", "Unchanged from prior.", "No new findings.", "Findings as above.", "Indeterminate.",
+    "Index lesion.", "Next to the liver.", "Nodule unchanged.", "Undisplaced.", "Intact.", "Patent.",
+    "Not dilated.", "Small.", "No mass.", "Normal size.", "Normal in size.", "No acute findings.",
+]
+TEST_SHORT = [
+    "Unremarkable study.", "Normal appearance.", "No collection.", "No free air.", "Not enlarged.",
+    "Mildly dilated.", "Well aerated.", "Preserved.", "Symmetric.", "Minimal.", "Absent.", "Present.",
+    "Degenerative.", "Postoperative.", "Calcified.", "No abscess.", "Likely benign.", "Follow up advised.",
+    "Correlate clinically.", "No stenosis.", "Normal caliber.", "Subcentimeter.", "Right kidney normal.",
+    "Spleen normal.", "Liver unremarkable.", "No hydronephrosis.", "Questionable.", "Equivocal.",
+    "Nonspecific.", "Not visualized.",
+]
+SHORT = {"tune": TUNE_SHORT, "test": TEST_SHORT}
 
 
 @dataclass
@@ -137,7 +159,7 @@ def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, p
             tally.obeyed += ok
             tally.asked += kind == "asked" and got_command == command
             tally.plain_obeyed += normalise(heard, frozenset()) in plain_phrases
-            if not ok and kind != "asked":
+            if not ok:
                 tally.examples.append(f"not obeyed: {text!r} heard {heard!r} ({kind})")
         else:
             tally.dictated += 1
@@ -212,7 +234,7 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
                                 "false_asked": t.false_asked, "heard_twice": t.doubled}
     # Errors are shown for the tune part only: the test part is read for its figure, never its errors.
     for voice, t in tallies.get("tune", {}).items():
-        for line in t.examples[:6]:
+        for line in t.examples[:int(os.environ.get("BENCH_EXAMPLES", "6"))]:
             echo(f"  tune {voice}: {line}")
     if not live:
         return out
