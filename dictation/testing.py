@@ -22,11 +22,16 @@ class ScriptedRecognizer:
     label = "scripted"
     load_seconds = 0.0
 
-    def __init__(self, texts: list[str], audio_says: dict[str, float] | None = None) -> None:
+    def __init__(self, texts: list[str], audio_says: dict[str, float] | None = None,
+                 other_prompt: dict[str, str] | None = None) -> None:
         self.texts = list(texts)
         # What the audio itself supports (``score``): a phrase as written ("Undo.") → its mean
         # token log-probability. The words heard score -1.0, anything else -9.0.
         self.audio_says = dict(audio_says or {})
+        # What a decode of the same utterance with another prompt than its first decode's reads
+        # (the second look's command prompt, the no-prompt second reading): text → other text.
+        self.other_prompt = dict(other_prompt or {})
+        self._first_prompt: dict[bytes, str | None] = {}
         self.final_calls: list[int] = []  # audio length of each decode with word timings
         self.partial_calls = 0
         self._by_start: dict[bytes, str] = {}
@@ -42,8 +47,12 @@ class ScriptedRecognizer:
         key = self._key(audio)
         if key not in self._by_start:
             self._by_start[key] = self.texts.pop(0) if self.texts else ""
+            self._first_prompt[key] = o.prompt
+        script = self._by_start[key]
+        if o.prompt != self._first_prompt[key]:
+            script = self.other_prompt.get(script, script)
         # A word may carry the model's probability for it: "go to indication in~0.2" (default 0.9).
-        said = [(w.partition("~")[0], float(w.partition("~")[2] or 0.9)) for w in self._by_start[key].split()]
+        said = [(w.partition("~")[0], float(w.partition("~")[2] or 0.9)) for w in script.split()]
         text = " ".join(w for w, _ in said)
         words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, p) for i, (w, p) in enumerate(said))
         return Transcript(text, (Segment(0.0, duration, text, words),) if text else (), duration)

@@ -254,20 +254,23 @@ class ReportController:
 
         The dictation prompt makes the model expect findings, so a short command can come out
         as "Sin is preliminary". A short utterance that is not a command is decoded once more
-        with the command phrases as the prompt; that reading is taken only if it is a command.
+        with the command phrases as the prompt; what that reading suggests is obeyed only when
+        the audio bears it out (or asked, when it nearly does).
         """
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
         command = self._as_command(heard)
         if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
+            # The words heard are no command (or one with a word too many, "let's scratch that"):
+            # a second look with the command phrases as the prompt suggests one, and the audio
+            # decides between the closest phrases and the readings that are no command
+            # (dictation/reporting/verify.py). A near command the audio does not bear out is asked.
             second = recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt))
-            command = self._as_command(second)
-            if command is None and self._near_command(heard) is None:
-                # Neither reading is a command: the audio itself decides between the closest
-                # phrases and the words heard (dictation/reporting/verify.py).
-                verdict = audio_command(self.parser, recognizer, audio, heard.text, [second.text],
-                                        frozenset(MEANING_WORDS | self._punctuation_words))
-                if verdict is not None:
-                    return replace(heard, reading=verdict.phrase, reading_sure=verdict.sure)
+            suggested = self._as_command(second)
+            verdict = audio_command(self.parser, recognizer, audio, heard.text,
+                                    [suggested.text if suggested is not None else second.text],
+                                    frozenset(MEANING_WORDS | self._punctuation_words))
+            if verdict is not None:
+                return replace(heard, reading=verdict.phrase, reading_sure=verdict.sure)
         # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
         return command or second_reading(recognizer, audio, heard, self.decode_options().beam_size)
 

@@ -6,16 +6,23 @@ binary"). The words still point to the commands it may be: the phrases closest t
 heard (fuzzy, with an immediately repeated word said once) make a short list, and the
 recogniser scores each listed phrase against the utterance's audio (``Recognizer.score``: how
 probable Whisper finds exactly those words for this audio). The best phrase is compared with
-the words the recogniser chose: about as probable (the margin ``[matching] audio_obey``) it is
-the command; a little less (``audio_ask``) it is asked ("Go to impression?"), never obeyed
-unasked; less than that it is dictation. Words with nothing a report could say in them ("And
-you.", only function words) are no dictation either: a command close to their audio
-(``NO_CONTENT_ASK``) is asked rather than written.
+the best reading of the same audio that is no command (the words heard with the dictation
+prompt, and the second look's words when they are no command): about as probable (the margin
+``[matching] audio_obey``) it is the command; a little less (``audio_ask``) it is asked ("Go
+to impression?"), never obeyed unasked; less than that it is dictation. When that best
+reading has nothing a report could say in it ("And you.", only function words) it is no
+dictation either: a command close to its audio (``NO_CONTENT_ASK``) is asked rather than written.
+
+The second look (the command phrases as the prompt) is a suggestion, never a command by
+itself: a prompt of commands makes Whisper write a command for almost any short sound
+("Clear." came out "Clear layer" with the dictation prompt and as the command "clear field" with
+the command prompt; "Not seen." as "Back to the worklist."). Its phrase is scored with the others.
 
 Never a command from the audio when what was heard carries a word the phrase does not and
 that makes it dictation: a word that changes a finding (no, left, right, a number...) or
 spoken punctuation ("no intracranial hemorrhage period" scores close to the macro "normal
-intracranial hemorrhage", and stays dictation). Signing is only ever asked, never obeyed this way.
+intracranial hemorrhage", and stays dictation); when the second look heard that very command
+("No two indication" read again as "Go to indication.") it may be asked, never obeyed. Signing is only ever asked, never obeyed this way.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ class Verdict:
 
     command: Command
     phrase: str
-    margin: float  # the phrase's mean token log-probability minus that of the words heard
+    margin: float  # the phrase's mean token log-probability minus that of the best reading that is no command
     sure: bool
 
 
@@ -80,10 +87,22 @@ def written_as(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:] + "."
 
 
+def _phrase_of(parser: CommandParser, names: list[str], reading: str) -> int | None:
+    """The phrase a reading parses as (the closest of the command's phrases), or None."""
+    command = parser.parse(reading)
+    if command is None:
+        return None
+    same = [i for i, (_, c) in enumerate(parser.phrases()) if (c.name, c.arg) == (command.name, command.arg)]
+    said = said_once(normalise(reading))
+    return max(same, key=lambda i: fuzz.ratio(said, names[i])) if same else None
+
+
 def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: str, other_readings: list[str],
                   dictation_words: frozenset[str]) -> Verdict | None:
-    """The command this utterance's audio matches though its words (``heard``, and other
-    readings of the same audio) are not one; None when it is dictation."""
+    """The command this utterance's audio matches though its words (``heard``) are not one;
+    None when it is dictation. ``other_readings``: other decodes of the same audio (the second
+    look); one that parses as a command puts its phrase on the list, one that does not is a
+    reading the phrases must match."""
     said = normalise(heard)
     if not said or len(said.split()) > MAX_WORDS:
         return None
@@ -91,30 +110,43 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     phrases = parser.phrases()
     names = [p for p, _ in phrases]
     closest: dict[int, float] = {}
+    suggested: set[int] = set()
+    plain = [heard.strip() or "."]  # the readings that are no command: what a phrase must match
+    for other in other_readings:
+        index = _phrase_of(parser, names, other)
+        if index is not None:
+            closest[index] = 101.0  # the second look's command: always scored, never taken unscored
+            suggested.add(index)
+        elif other.strip() and other.strip() not in plain:
+            plain.append(other.strip())
     for reading in readings:
         for _, score, index in process.extract(reading, names, scorer=fuzz.ratio, limit=SHORTLIST - 2):
             closest[index] = max(closest.get(index, 0.0), score)
     heard_words = _words(heard)
     listed = []
+    ask_only = set()  # phrases that may be asked about, never obeyed unasked
     for index in sorted(closest, key=lambda i: -closest[i])[:SHORTLIST]:
         extra = heard_words - _words(names[index])
         if extra & dictation_words or any(w[:1].isdigit() for w in extra):
-            continue  # what was heard says more than the phrase, and it makes it dictation
+            if index not in suggested:
+                continue  # what was heard says more than the phrase, and it makes it dictation
+            ask_only.add(index)  # the second look heard the command where the words say "no ...": ask
         listed.append(index)
     if not listed:
         return None
-    scores = scorer.score(audio, [written_as(names[i]) for i in listed] + [heard.strip() or "."])
-    own = scores[-1]
+    scores = scorer.score(audio, [written_as(names[i]) for i in listed] + plain)
+    own = max(range(len(listed), len(scores)), key=lambda k: scores[k])  # the best reading that is no command
     best = max(range(len(listed)), key=lambda k: scores[k])
-    if not (math.isfinite(own) and math.isfinite(scores[best])):
+    if not (math.isfinite(scores[own]) and math.isfinite(scores[best])):
         return None  # no score (the model could not be asked): the words stand as heard
-    margin = scores[best] - own
+    margin = scores[best] - scores[own]
     commands = parser.commands
-    if margin < (min(commands.audio_ask, NO_CONTENT_ASK) if _no_content(heard_words) else commands.audio_ask):
+    empty = _no_content(_words(plain[own - len(listed)]))
+    if margin < (min(commands.audio_ask, NO_CONTENT_ASK) if empty else commands.audio_ask):
         return None
     phrase, meaning = phrases[listed[best]]
     command = Command(meaning.name, meaning.arg, phrase, round(margin, 2))
-    sure = margin >= commands.audio_obey and meaning.name not in ASK_ONLY
+    sure = margin >= commands.audio_obey and meaning.name not in ASK_ONLY and listed[best] not in ask_only
     return Verdict(command, phrase, round(margin, 2), sure)
 
 

@@ -7,7 +7,7 @@ from dictation.reporting.commands import CommandParser, load_commands
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report
 from dictation.reporting.templates import TemplateLibrary
-from dictation.reporting.verify import audio_command
+from dictation.reporting.verify import audio_command, written_as
 from dictation.speech.audio import SAMPLE_RATE
 from dictation.testing import ScriptedRecognizer
 
@@ -15,15 +15,19 @@ AUDIO = np.zeros(SAMPLE_RATE, np.float32)
 DICTATION_WORDS = frozenset({"no", "left", "right", "period", "comma"})
 
 
+PHRASES = {written_as(p) for p, _ in CommandParser(template=TemplateLibrary().get("xr-chest")).phrases()}
+
+
 class Scorer:
-    """Scores the words heard ``own``; the phrases in ``says`` as given; everything else -9."""
+    """Scores the phrases and readings in ``says`` as given, any other command phrase -9, and a
+    reading that is no command phrase (the words heard) ``own``. ``asked``: the phrases scored."""
 
     def __init__(self, own: float = -1.0, **says: float) -> None:
         self.own, self.says, self.asked = own, says, []
 
     def score(self, audio, texts):
-        self.asked.extend(texts[:-1])
-        return [self.says.get(t, -9.0) for t in texts[:-1]] + [self.own]
+        self.asked.extend(t for t in texts if t in PHRASES)
+        return [self.says.get(t, -9.0 if t in PHRASES else self.own) for t in texts]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +93,43 @@ def test_another_reading_of_the_same_audio_brings_its_phrases_to_the_list(parser
     assert verdict is not None and verdict.command.name == "scratch_that" and verdict.sure
 
 
+def test_the_second_look_only_suggests_the_audio_decides(parser):
+    """The command prompt makes Whisper write a command for almost any short sound: the
+    phrase it suggests is scored like any other, never taken unscored."""
+    # "Clear." heard "Clear layer", read again with the command prompt as "Clear field.": the
+    # audio says "Clear field." far less than it says "Clear layer": dictation.
+    scorer = Scorer(-1.8, **{"Clear field.": -5.4})
+    assert audio_command(parser, scorer, AUDIO, "Clear layer", ["Clear field."], DICTATION_WORDS) is None
+    assert "Clear field." in scorer.asked
+    # Borne out by the audio, the suggestion is obeyed ("Delta to findings" → "Go to findings.").
+    verdict = audio_command(parser, Scorer(-4.1, **{"Go to findings.": -0.8}), AUDIO, "Delta to findings",
+                            ["Go to findings."], DICTATION_WORDS)
+    assert verdict is not None and verdict.sure and verdict.command.name == "go_to"
+
+
+def test_a_phrase_must_match_the_best_reading_that_is_no_command(parser):
+    # The words heard with the dictation prompt score badly ("improved fruit", -5.8); another
+    # reading of the same audio that is no command ("Improve.", -3.0) is what the phrase is
+    # measured against: "Move to findings." (-6.0) is then far less probable: dictation.
+    scorer = Scorer(-5.8, **{"Improve.": -3.0, "Move to findings.": -6.0})
+    assert audio_command(parser, scorer, AUDIO, "improved fruit", ["Improve."], DICTATION_WORDS) is None
+    # Against the words heard alone the same phrase would have been obeyed.
+    verdict = audio_command(parser, Scorer(-5.8, **{"Move to findings.": -6.0}), AUDIO, "improved fruit", [],
+                            DICTATION_WORDS)
+    assert verdict is not None and verdict.sure
+
+
+def test_a_suggestion_against_a_meaning_word_heard_is_asked_never_obeyed(parser):
+    # "go to indication" heard "No two indication", read again as "Go to indication.": the words
+    # heard carry "no", so the command may only be asked about.
+    verdict = audio_command(parser, Scorer(-1.6, **{"Go to indication.": -1.6}), AUDIO, "No two indication",
+                            ["Go to indication."], DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure and verdict.command.arg == "indication"
+    # Without the second look's reading, "no" keeps the phrase off the list altogether.
+    assert audio_command(parser, Scorer(-1.6, **{"Go to indication.": -1.6}), AUDIO, "No two indication", [],
+                         DICTATION_WORDS) is None
+
+
 def test_a_repeated_word_is_said_once_for_commands():
     parser = CommandParser(template=TemplateLibrary().get("xr-chest"))
     command = parser.parse("Go to to impression.")
@@ -107,8 +148,8 @@ def test_margins_are_checked_in_the_commands_file(tmp_path):
         load_commands(path)
 
 
-def _controller(texts, audio_says):
-    recognizer = ScriptedRecognizer(texts, audio_says)
+def _controller(texts, audio_says, other_prompt=None):
+    recognizer = ScriptedRecognizer(texts, audio_says, other_prompt)
     controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), checks=False)
     return controller, recognizer
 
@@ -140,3 +181,19 @@ def test_asked_from_the_audio_yes_obeys_and_anything_else_writes_the_words():
         _say(controller, recognizer, seed)
     text = controller.report.slot_text("impression").lower()
     assert "scratch now" in text and "pneumonia" in text  # nothing obeyed unasked, nothing lost
+
+
+def test_a_command_only_the_second_look_heard_is_obeyed_when_the_audio_bears_it_out():
+    # "Clear." heard "Clear layer"; the command prompt reads "Clear field." but the audio says
+    # it far less than the words heard: written as dictation, the field not cleared.
+    controller, recognizer = _controller(["go to impression", "pneumonia period", "Clear layer"],
+                                         {"Clear field.": -5.4}, {"Clear layer": "Clear field."})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert handled[2].record.kind == "dictation"
+    text = controller.report.slot_text("impression").lower()
+    assert "pneumonia" in text and "clear layer" in text
+    # The same second look borne out by the audio is obeyed.
+    controller, recognizer = _controller(["go to impression", "pneumonia period", "Delta to impression"],
+                                         {"Go to impression.": -0.8}, {"Delta to impression": "Go to impression."})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert handled[2].record.kind == "command" and handled[2].record.command == "go_to impression"
