@@ -107,12 +107,14 @@ def bench_export(messages: int, latency_items: int, as_json: bool) -> None:
               help="Recordings replayed in real time, idle and beside two busy loops.")
 @click.option("--part", "parts", type=click.Choice(["tune", "test"]), multiple=True,
               help="The tune part, the frozen test part (default: both, side by side).")
+@click.option("--examples", type=int, default=6, show_default=True,
+              help="How many of the tune part's errors to print (the test part's are never printed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
-def bench_robustness(seeds: int, live: int, parts: tuple[str, ...], as_json: bool) -> None:
+def bench_robustness(seeds: int, live: int, parts: tuple[str, ...], examples: int, as_json: bool) -> None:
     """Commands obeyed, dictation never obeyed, nothing heard twice; the same text on a busy machine."""
     from benchmarks import robustness
 
-    result = robustness.run(echo=click.echo, seeds=seeds, live=live, parts=parts or ("tune", "test"))
+    result = robustness.run(echo=click.echo, seeds=seeds, live=live, parts=parts or ("tune", "test"), examples=examples)
     if as_json:
         click.echo(json.dumps(result))
 

@@ -121,6 +121,9 @@ class Tally:
     false_commands: int = 0
     false_asked: int = 0
     doubled: int = 0
+    short: int = 0  # short dictations said alone
+    short_commands: int = 0  # ... obeyed as a command (or refused as one)
+    short_asked: int = 0
     examples: list[str] = field(default_factory=list)
 
 
@@ -174,6 +177,22 @@ def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, p
                 tally.examples.append(f"heard twice: {text!r} written {written!r}")
 
 
+def _score_short(said: list[str], report: Report, tally: Tally) -> None:
+    """Short dictations, none a command: what was made of each stretch of audio."""
+    tally.short += len(said)
+    seen: set[tuple[float, float]] = set()
+    for u in report.utterances:
+        if (u.start, u.end) in seen:
+            continue
+        seen.add((u.start, u.end))
+        if u.kind in ("command", "rejected") and u.command:
+            tally.short_commands += 1
+            tally.examples.append(f"short dictation obeyed: heard {u.heard!r} as {u.command}")
+        elif u.kind == "asked":
+            tally.short_asked += 1
+            tally.examples.append(f"short dictation asked: heard {u.heard!r} as {u.command}")
+
+
 @contextlib.contextmanager
 def _busy(loops: int) -> Iterator[None]:
     # Each loop in a process group of its own, bounded by timeout, the group killed at the end.
@@ -197,7 +216,8 @@ def _live(audio: Samples, template: str, library: TemplateLibrary, recognizer: R
     return [f"{u.kind}:{u.command or u.text}" for u in controller.report.utterances], session.latencies
 
 
-def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tuple[str, ...] = ("tune", "test")) -> dict[str, object]:
+def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tuple[str, ...] = ("tune", "test"),
+        examples: int = 6) -> dict[str, object]:
     echo(f"machine: {machine()}")
     library = TemplateLibrary()
     recognizer = Recognizer()
@@ -219,22 +239,29 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
                     controller = ReportController(Report.new(library.get(template)), checks=False)
                     dictate_audio(audio, recognizer, controller)
                     _score(script, controller.report, tally[voice], exact[template])
+                # The part's short dictations, each said alone, on its first template.
+                template = next(iter(scripts))
+                controller = ReportController(Report.new(library.get(template)), checks=False)
+                dictate_audio(speak_with_pauses(SHORT[part], voice=voice, seed=seed), recognizer, controller)
+                _score_short(SHORT[part], controller.report, tally[voice])
         echo(f"{part}: {seeds} seeds x {len(VOICES)} voices x {len(scripts)} scripts ({', '.join(scripts)}), "
              f"{time.perf_counter() - started:.0f} s")
     echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
-         f"{'dictation asked':>16} {'heard twice':>12}")
+         f"{'dictation asked':>16} {'heard twice':>12} {'short obeyed':>13} {'short asked':>12}")
     for part, tally in tallies.items():
         out[part] = {}
         for voice, t in tally.items():
             echo(f"{part:<5} {voice:<7} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} "
                  f"{t.plain_obeyed / max(1, t.commands):>13.1%} {t.false_commands:>8}/{t.dictated:<8} "
-                 f"{t.false_asked:>8}/{t.dictated:<7} {t.doubled:>6}/{t.dictated}")
+                 f"{t.false_asked:>8}/{t.dictated:<7} {t.doubled:>6}/{t.dictated:<5} {t.short_commands:>6}/{t.short:<6} "
+                 f"{t.short_asked:>5}/{t.short}")
             out[part][voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "plain_obeyed": t.plain_obeyed,
                                 "dictated": t.dictated, "false_commands": t.false_commands,
-                                "false_asked": t.false_asked, "heard_twice": t.doubled}
+                                "false_asked": t.false_asked, "heard_twice": t.doubled, "short": t.short,
+                                "short_commands": t.short_commands, "short_asked": t.short_asked}
     # Errors are shown for the tune part only: the test part is read for its figure, never its errors.
     for voice, t in tallies.get("tune", {}).items():
-        for line in t.examples[:int(os.environ.get("BENCH_EXAMPLES", "6"))]:
+        for line in t.examples[:examples]:
             echo(f"  tune {voice}: {line}")
     if not live:
         return out
