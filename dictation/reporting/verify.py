@@ -22,7 +22,9 @@ Never a command from the audio when what was heard carries a word the phrase doe
 that makes it dictation: a word that changes a finding (no, left, right, a number...) or
 spoken punctuation ("no intracranial hemorrhage period" scores close to the macro "normal
 intracranial hemorrhage", and stays dictation); when the second look heard that very command
-("No two indication" read again as "Go to indication.") it may be asked, never obeyed. Signing is only ever asked, never obeyed this way.
+("No two indication" read again as "Go to indication.") it may be asked, never obeyed. Signing
+is obeyed from the audio only when the second look heard it too ("Sine is final." read again as
+"Sign as final.") and the audio bears it out; otherwise it is asked.
 """
 
 from __future__ import annotations
@@ -146,7 +148,9 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
         return None
     phrase, meaning = phrases[listed[best]]
     command = Command(meaning.name, meaning.arg, phrase, round(margin, 2))
-    sure = margin >= commands.audio_obey and meaning.name not in ASK_ONLY and listed[best] not in ask_only
+    # Signing from the audio needs both: the second look heard it, and the audio bears it out.
+    sure = (margin >= commands.audio_obey and listed[best] not in ask_only
+            and (meaning.name not in ASK_ONLY or listed[best] in suggested))
     return Verdict(command, phrase, round(margin, 2), sure)
 
 

@@ -87,12 +87,18 @@ def test_commands_are_obeyed_and_text_lands_in_the_right_sections(radscribe_cmd,
         return
     assert report["status"] == "preliminary"
     sections, pleura = report["sections"], report["fields"]["findings"]["pleura"]
-    assert said(sections["indication"], "shortness of breath.") or voice == "espeak", sections
+    # Each sentence lands in its section, once, as it was heard (what tiny.en heard in a
+    # perturbed rendering is the speech benchmarks' figure; the words are checked on the
+    # reference recording only).
+    assert said(sections["indication"], utterances[1]["text"].lower()), sections
+    assert said(sections["impression"], utterances[7]["text"].lower()), sections
+    if seed is None:
+        assert said(sections["indication"], "shortness of breath."), sections
+        assert said(sections["impression"], "small left pleural effusion."), sections
     # Routed by anatomy from the first findings field into the pleura field.
     assert "pleural" in pleura.lower() or voice == "espeak", report["fields"]
     assert "lungs are clear" not in json.dumps(report).split('"utterances"')[0]  # scratched from every section
     assert utterances[3]["scratched"] is True
-    assert said(sections["impression"], "small left pleural effusion.") or voice == "espeak", sections
     assert "Lungs:" not in report["text"]  # its default was never accepted: not in the report
     # The checks ran: nothing critical was said, and the defaults nobody accepted are listed.
     flags = report["flags"]

@@ -69,10 +69,18 @@ def test_a_meaning_word_or_spoken_punctuation_heard_makes_it_dictation_unscored(
     assert audio_command(parser, scorer, AUDIO, "Go to lungs 2.", [], DICTATION_WORDS) is None
 
 
-def test_signing_is_asked_never_obeyed_from_the_audio(parser):
+def test_signing_from_the_audio_is_asked_unless_the_second_look_heard_it_too(parser):
     verdict = audio_command(parser, Scorer(-2.0, **{"Sign as preliminary.": -1.9}), AUDIO, "Sign up really binary.",
                             [], DICTATION_WORDS)
     assert verdict is not None and verdict.command.name == "sign_preliminary" and not verdict.sure
+    # "Sine is final." read again with the command prompt as "Sign as final.", borne out by the audio.
+    verdict = audio_command(parser, Scorer(-1.2, **{"Sign as final.": -1.5}), AUDIO, "Sine is final.",
+                            ["Sign as final."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.name == "sign_final" and verdict.sure
+    # Suggested but not borne out: asked.
+    verdict = audio_command(parser, Scorer(-1.2, **{"Sign as final.": -2.8}), AUDIO, "Sine is final.",
+                            ["Sign as final."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.name == "sign_final" and not verdict.sure
 
 
 def test_no_score_means_no_command_from_the_audio(parser):
