@@ -234,9 +234,17 @@ class Consistency:
         return flags
 
 
+def _written_twice(before: Any, w: Any) -> bool:
+    """The same critical word twice in a row in one utterance ("no no", "left, left")."""
+    norm = re.sub(r"[^a-z0-9]", "", w.text.lower())
+    return (before.seq == w.seq and before.index == w.index - 1 and not before.confirmed and bool(norm)
+            and norm == re.sub(r"[^a-z0-9]", "", before.text.lower()) and is_critical(w.text))
+
+
 def critical_words(doc: CheckDocument) -> list[Flag]:
-    """A critical word (no, left, a number...) the recogniser was unsure of (``unsure``), or
-    where a second reading of the audio heard a critical word otherwise: never chosen silently,
+    """A critical word (no, left, a number...) the recogniser was unsure of (``unsure``), where
+    a second reading of the audio heard a critical word otherwise, or written twice in a row
+    ("no no": never dropped as a repeat, since it changes the meaning): never chosen silently,
     flagged until the radiologist confirms it ("confirm") or corrects it."""
     flags = []
     for i, w in enumerate(doc.words):
@@ -250,6 +258,10 @@ def critical_words(doc: CheckDocument) -> list[Flag]:
         elif unsure(w.text, w.probability, w.index):
             end, said = w.end, w.text
             message = f"Confirm {w.text!r} (heard with {w.probability:.0%} confidence): it changes the meaning"
+        elif i and _written_twice(doc.words[i - 1], w):
+            # Kept twice on purpose (a word said twice is written once unless it changes the meaning).
+            end, said = w.end, doc.text[doc.words[i - 1].start:w.end]
+            message = f"{said!r}: a word that changes the meaning written twice; confirm or correct it"
         else:
             continue
         sentence_start = doc.text.rfind("\n", 0, w.start) + 1

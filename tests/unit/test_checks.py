@@ -253,6 +253,21 @@ def test_a_second_reading_that_heard_no_marks_the_words_until_confirmed_and_bloc
     assert not confirm_critical(report.utterances, checker.check_report(report)).ok  # nothing left to confirm
 
 
+def test_a_critical_word_written_twice_is_flagged_not_dropped(checker, library):
+    from dictation.reporting.confirm import confirm_critical
+
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("impression")
+    dictated(report, 1, "No no pneumothorax.", [{"word": " No", "probability": 0.9}, {"word": " no", "probability": 0.9},
+                                                {"word": " pneumothorax.", "probability": 0.9}])
+    dictated(report, 2, "Very very small effusion.", [{"word": w, "probability": 0.9}
+                                                      for w in (" Very", " very", " small", " effusion.")])
+    (flag,) = kinds(checker.check_report(report), "critical_word")  # "very very" changes no meaning
+    assert flag.text == "No no" and "written twice" in flag.message and flag.word == "1.1"
+    assert confirm_critical(report.utterances, checker.check_report(report)).ok
+    assert kinds(checker.check_report(report), "critical_word") == []
+
+
 # -- follow-up ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sentence, missing", [
