@@ -104,11 +104,21 @@ def test_another_reading_of_the_same_audio_brings_its_phrases_to_the_list(parser
 def test_the_second_look_only_suggests_the_audio_decides(parser):
     """The command prompt makes Whisper write a command for almost any short sound: the
     phrase it suggests is scored like any other, never taken unscored."""
-    # "Clear." heard "Clear layer", read again with the command prompt as "Clear field.": the
-    # audio says "Clear field." far less than it says "Clear layer": dictation.
+    # A suggestion the audio says far less than the words heard ("Clear layer"): dictation.
     scorer = Scorer(-1.8, **{"Clear field.": -5.4})
     assert audio_command(parser, scorer, AUDIO, "Clear layer", ["Clear field."], DICTATION_WORDS) is None
     assert "Clear field." in scorer.asked
+    # Two readings agree on it: obeyed within the wider margin; beyond it, asked.
+    verdict = audio_command(parser, Scorer(-1.2, **{"Go to indication.": -2.6}), AUDIO, "Got the indication,",
+                            ["Go to indication."], DICTATION_WORDS)
+    assert verdict is not None and verdict.sure and verdict.margin == pytest.approx(-1.4)
+    verdict = audio_command(parser, Scorer(-1.2, **{"Go to sleep.": -3.5}), AUDIO, "Now to see it.",
+                            ["Go to sleep."], DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure and verdict.command.name == "stop_listening"
+    # A phrase only the short list brought keeps the ordinary margin: -1.4 is asked.
+    verdict = audio_command(parser, Scorer(-1.2, **{"Go to indication.": -2.6}), AUDIO, "Got the indication,", [],
+                            DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure
     # Borne out by the audio, the suggestion is obeyed ("Delta to findings" → "Go to findings.").
     verdict = audio_command(parser, Scorer(-4.1, **{"Go to findings.": -0.8}), AUDIO, "Delta to findings",
                             ["Go to findings."], DICTATION_WORDS)
