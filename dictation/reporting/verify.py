@@ -18,9 +18,9 @@ itself: a prompt of commands makes Whisper write something close to a command fo
 sounds (espeak-ng's "Not seen." came out "Go to see it.", close enough to "go to sleep"). Its
 phrase is scored with the others; as two readings then agree on it, it is obeyed within a wider
 margin (``SUGGESTED_OBEY``) than a phrase only the short list brought. Measured against the
-words heard alone, a phrase looked better than it was ("Clear." heard "Clear layer" scored
-below "Clear field.", while the reading "Clear." scored far above both): hence the best reading
-that is no command.
+words heard alone, a phrase looked better than it was: "Clear." heard "Clear layer" (-5.1) made
+"Clear field." (-5.4) look about as probable, and the field was cleared, while the second look's
+reading "Clear." scored -1.8. Hence the best reading that is no command.
 
 Never a command from the audio when what was heard carries a word the phrase does not and
 that makes it dictation: a word that changes a finding (no, left, right, a number...) or
