@@ -7,11 +7,11 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from dictation.checks.document import QUESTION_SECTIONS, CheckDocument
+from dictation.checks.document import QUESTION_SECTIONS, CheckDocument, Word
 from dictation.checks.flags import Flag
 from dictation.checks.lexicon import ClinicalLexicon
 from dictation.checks.nlp import Mention
-from dictation.speech.critical import is_critical, unsure
+from dictation.speech.critical import is_critical, token, unsure
 
 LOW_CONFIDENCE = 0.5  # a word below this probability is "unsure"
 _UNIT_MM = {"mm": 1.0, "millimeter": 1.0, "millimeters": 1.0, "millimetre": 1.0, "millimetres": 1.0,
@@ -234,11 +234,10 @@ class Consistency:
         return flags
 
 
-def _written_twice(before: Any, w: Any) -> bool:
+def _written_twice(before: Word, w: Word) -> bool:
     """The same critical word twice in a row in one utterance ("no no", "left, left")."""
-    norm = re.sub(r"[^a-z0-9]", "", w.text.lower())
-    return (before.seq == w.seq and before.index == w.index - 1 and not before.confirmed and bool(norm)
-            and norm == re.sub(r"[^a-z0-9]", "", before.text.lower()) and is_critical(w.text))
+    return (before.seq == w.seq and before.index == w.index - 1 and not before.confirmed
+            and is_critical(w.text) and token(before.text) == token(w.text))
 
 
 def critical_words(doc: CheckDocument) -> list[Flag]:
