@@ -16,8 +16,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # What the product needs on Debian: PortAudio for the microphone.
 RUN_DEBS := libportaudio2
 # What the tests need too: a virtual microphone (PulseAudio), audio tools, tmux for the UI smoke test,
-# DICOM peers (dcmtk's storescp and dsrdump, dicom3tools' dciodvfy).
-TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux dcmtk dicom3tools openssl
+# DICOM peers (dcmtk's storescp and dsrdump, dicom3tools' dciodvfy), PostgreSQL's server for the
+# group store's tests (a throwaway cluster the tests start: tests/postgres.py).
+TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux dcmtk dicom3tools openssl \
+	postgresql
 # Node.js test peers (FHIR, HL7 over TLS), installed from their lockfile.
 NODE_PEERS := tests/peers/node
 NODE_STAMP := $(NODE_PEERS)/node_modules/.installed

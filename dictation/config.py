@@ -17,6 +17,8 @@
 
     [store]
     path = "/home/me/radscribe.db"                # default: the user data folder
+    # url = "postgresql://db.group.example/radscribe?sslmode=verify-full"   # a group's shared store
+    #                           (instead of path; the password in ~/.pgpass, never in the URL)
 
     [reader]                    # the radiologist who signs (HL7 OBR-32)
     id = "12345"
@@ -100,6 +102,7 @@ class Config:
     orders_tls: dict[str, str] = field(default_factory=dict)  # tls_cert, tls_key, client_ca (paths)
     orders_allow: list[str] = field(default_factory=list)  # sender addresses or networks; empty: any
     learn_days: int = 180  # words typed over what was heard are kept this long for `vocab suggest` (0: not kept)
+    store_url: str | None = None  # a group's PostgreSQL store (instead of store_path)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -113,7 +116,7 @@ def load_config(path: Path | None = None) -> Config:
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
     check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms", "push_to_talk"})
-    check_keys(path, data, "store", {"path"})
+    check_keys(path, data, "store", {"path", "url"})
     check_keys(path, data, "reader", {"id", "family", "given", "licences", "licence_warning_days"})
     check_keys(path, data, "audio", {"keep", "keep_days"})
     check_keys(path, data, "outbox", {"alert_after_minutes"})
@@ -183,6 +186,9 @@ def load_config(path: Path | None = None) -> Config:
     store = data.get("store", {}).get("path")
     if store is not None and not isinstance(store, str):
         raise DataFileError(path, line_of(text, "path"), "[store] path must be a file path")
+    store_url = data.get("store", {}).get("url")
+    if store_url is not None:
+        store_url = _store_url(path, line_of(text, "url"), store_url, store)
     base = path.parent
     check_keys(path, data, "vocab", {"folder", "learn_days"})
     learn_days = data.get("vocab", {}).get("learn_days", 180)
@@ -195,4 +201,23 @@ def load_config(path: Path | None = None) -> Config:
                   (base / Path(store).expanduser()) if store else None, path, Signer(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
                   push_to_talk, practice, keep, keep_days, (base / Path(vocab).expanduser()) if vocab else None,
-                  tls, [str(a) for a in allow], learn_days)
+                  tls, [str(a) for a in allow], learn_days, store_url)
+
+
+def _store_url(path: Path, line: int | None, url: object, store_path: object) -> str:
+    """``[store] url``: a PostgreSQL URL with no password in it, and no ``path`` beside it."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        raise DataFileError(path, line, "[store] url must be a postgresql:// URL (a SQLite file goes in [store] path)")
+    if store_path is not None:
+        raise DataFileError(path, line, "[store] has both url and path: keep one (url: a group's PostgreSQL, "
+                                        "path: this workstation's file)")
+    try:
+        password = urlsplit(url).password
+    except ValueError as e:
+        raise DataFileError(path, line, f"[store] url is not a URL ({e})") from None
+    if password is not None:
+        raise DataFileError(path, line, "[store] url holds a password: put it in ~/.pgpass or a PostgreSQL service "
+                                        "file instead (docs/group-deployment.md)")
+    return url

@@ -13,6 +13,10 @@ line prints it and exits 2, the terminal UI shows it in the status bar. Anything
     ├── TemplateNotFound         no template with that id (suggests the nearest ids)
     ├── ReportLocked             the report is signed: it changes only through an addendum or correction
     ├── StoreError               the store cannot be opened or does not hold what was asked for
+    │   ├── StoreBusy            another process held it too long
+    │   ├── StoreDamaged         damaged pages, or not a store
+    │   ├── StoreConflict        a write the store refuses (a duplicate, an append-only row changed)
+    │   └── StoreUnavailable     the database server cannot be reached
     ├── ExportError              a report cannot be built into a message, or a destination is malformed
     └── MissingDependency        an optional package is not installed (names what to install)
 """
@@ -73,6 +77,15 @@ class StoreBusy(StoreError):
 
 class StoreDamaged(StoreError):
     """SQLite found damaged pages (or the file is not a store): restore from a backup."""
+
+
+class StoreConflict(StoreError):
+    """A write the store refuses: a duplicate key, a missing value, or a change to a row that is
+    never changed (a signed version, the audit log). Nothing of the transaction was written."""
+
+
+class StoreUnavailable(StoreError):
+    """The database server (PostgreSQL) cannot be reached now: nothing was written; try again."""
 
 
 class ExportError(RadscribeError):

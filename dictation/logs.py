@@ -68,10 +68,11 @@ def anchors_path() -> Path:
     return log_path().with_name("radscribe-anchors.log")
 
 
-def write_anchor(store: Path, audit_id: int, audit_hash: str, versions: int, versions_hash: str) -> None:
+def write_anchor(store: str, audit_id: int, audit_hash: str, versions: int, versions_hash: str) -> None:
     """The store's chain heads, after a signing: ``radscribe audit --verify`` compares them with
-    the chain later. Never stops a signing: a file that cannot be written is logged."""
-    line = f"{time.time():.3f}\t{Path(store).resolve()}\taudit\t{audit_id}\t{audit_hash}\tversions\t{versions}\t{versions_hash}\n"
+    the chain later. ``store`` is the store's ``anchor_key`` (the SQLite file's full path, or the
+    PostgreSQL URL without secrets). Never stops a signing: a file that cannot be written is logged."""
+    line = f"{time.time():.3f}\t{store}\taudit\t{audit_id}\t{audit_hash}\tversions\t{versions}\t{versions_hash}\n"
     try:
         path = anchors_path()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -81,13 +82,13 @@ def write_anchor(store: Path, audit_id: int, audit_hash: str, versions: int, ver
         log.warning("chain anchor not written (%s)", type(e).__name__)
 
 
-def read_anchors(store: Path) -> list[tuple[int, str]]:
+def read_anchors(store: str) -> list[tuple[int, str]]:
     """The (audit id, hash) anchors recorded for ``store``, oldest first."""
     try:
         text = anchors_path().read_text(encoding="utf-8")
     except OSError:
         return []
-    want = str(Path(store).resolve())
+    want = store
     out = []
     for line in text.splitlines():
         parts = line.split("\t")

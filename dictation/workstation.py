@@ -35,12 +35,13 @@ if TYPE_CHECKING:
 class Workstation:
     """Config -> Store, TemplateLibrary, Outbox, Signer, OrderHandler, ReportController.
 
-    ``store_path`` (``--store``) outranks the config's ``[store] path``, which outranks
-    ``$RADSCRIBE_STORE``; without any of them the store is in the user data folder.
+    ``store_path`` (``--store``: a file, or a ``postgresql://`` URL) outranks the config's
+    ``[store] url`` or ``[store] path``, which outrank ``$RADSCRIBE_STORE``; without any of them
+    the store is a SQLite file in the user data folder.
     """
 
     config: Config
-    store_path: Path | None = None
+    store_path: str | Path | None = None
     on_warning: Callable[[str], None] | None = None  # how this face says what the user should know
 
     @classmethod
@@ -50,7 +51,10 @@ class Workstation:
 
         config = load_config(config_path)
         set_site_vocab(config.vocab_folder)  # every vocabulary loader reads the site's layer from here on
-        chosen = Path(store_path) if store_path else config.store_path
+        from dictation.store.engine_postgres import is_url
+
+        chosen: str | Path | None = (store_path if is_url(store_path) else Path(store_path)) if store_path \
+            else (config.store_url or config.store_path)
         return cls(config, chosen, on_warning)
 
     @cached_property
@@ -77,11 +81,12 @@ class Workstation:
         return self.config.reader if self.config.reader.configured else None
 
     @property
-    def store_file(self) -> Path:
-        """Where the store is (``--store``, the config, ``$RADSCRIBE_STORE``, the user folder)."""
-        from dictation.store.schema import default_path
+    def store_target(self) -> str | Path:
+        """Where the store is (``--store``, the config, ``$RADSCRIBE_STORE``, the user folder):
+        a SQLite file, or a PostgreSQL URL."""
+        from dictation.store.schema import default_target
 
-        return self.store_path or default_path()
+        return self.store_path or default_target()
 
     def open_store(self, *, actor: str | None = None) -> Store:
         """A connection to the store; the audit actor is the reader unless told (the outbox's
@@ -90,7 +95,7 @@ class Workstation:
 
         store = Store(self.store_path, actor=self.config.reader.id if actor is None else actor)
         if store.restored_guards:
-            message = (f"{store.path}: the guards that keep the audit log and signed versions append-only were "
+            message = (f"{store.where}: the guards that keep the audit log and signed versions append-only were "
                        f"missing and are re-created ({', '.join(store.restored_guards)}); run `radscribe audit --verify`")
             log.warning("store guards re-created: %s", ", ".join(store.restored_guards))
             if self.on_warning is not None:

@@ -38,3 +38,28 @@ def busy_cpu():
                 proc.wait(10)
 
     return load
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster for the session (tests/postgres.py), stopped at the end."""
+    from tests.postgres import Cluster
+
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path):
+    """Where a store test keeps its store: the embedded SQLite file, then a new PostgreSQL
+    database. The store's suite runs on both engines."""
+    if request.param == "sqlite":
+        yield tmp_path / "radscribe.db"
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        with cluster.database() as url:
+            yield url

@@ -335,7 +335,7 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
     if store.check_due():  # every page read, at most once a day: damage is found before dictation goes into it
         damage = store.quick_check()
         if damage:
-            raise StoreDamaged(f"{store.path} is damaged ({damage[0]}); `radscribe store check` lists it; restore the "
+            raise StoreDamaged(f"{store.where} is damaged ({damage[0]}); `radscribe store check` lists it; restore the "
                                "last backup (docs/practice-admin.md: Backups)")
     store.audit("start", detail="radscribe opened")
 

@@ -44,7 +44,8 @@ def station(store_path: str | None = None) -> Workstation:
 
 
 store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False),
-                            help="SQLite store (default: [store] path in the config, else $RADSCRIBE_STORE or the user data folder).")
+                            help="SQLite file, or postgresql:// URL of a group's store (default: [store] url or path "
+                                 "in the config, else $RADSCRIBE_STORE, else the user data folder).")
 
 
 def device_arg(device: str | None) -> int | str | None:

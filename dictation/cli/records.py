@@ -29,7 +29,7 @@ def drafts(ctx: click.Context, store_path: str | None, include_signed: bool) -> 
     store = station(store_path).open_store()
     found = store.drafts(include_signed=include_signed)
     if not found:
-        click.echo(f"no drafts in {store.path}", err=True)
+        click.echo(f"no drafts in {store.where}", err=True)
     for d in found:
         when = dt.datetime.fromtimestamp(d.updated_at).strftime("%Y-%m-%d %H:%M")
         click.echo(f"{d.id[:12]}  {d.status:<11} {d.template_id:<28} {d.utterances:>3} utterances  {when}  {d.accession or ''}".rstrip())
@@ -217,14 +217,14 @@ def audit(report_id: str | None, since: str | None, verify: bool, store_path: st
 
     store = station(store_path).open_store()
     if verify:
-        anchors = read_anchors(store.path)
+        anchors = read_anchors(store.anchor_key)
         problems = store.verify_chains(anchors)
         for p in problems:
-            click.echo(f"radscribe: {store.path}: {p}", err=True)
+            click.echo(f"radscribe: {store.where}: {p}", err=True)
         if problems:
             sys.exit(1)
         heads = store.chain_heads()
-        click.echo(f"{store.path}: intact: {heads.audit_id} audit rows, {heads.versions} signed versions, "
+        click.echo(f"{store.where}: intact: {heads.audit_id} audit rows, {heads.versions} signed versions, "
                    f"{len(anchors)} outside anchors match")
         return
     full = store.resolve_report_id(report_id) if report_id else None

@@ -160,7 +160,7 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
         click.echo(report.render(), nl=False)
         for flag in controller.flags:
             click.echo(f"radscribe: {flag.describe()}", err=True)
-        click.echo(f"radscribe: {report.status} report {report.id} stored in {store.path}", err=True)
+        click.echo(f"radscribe: {report.status} report {report.id} stored in {store.where}", err=True)
     for message in refused:
         click.echo(f"radscribe: {message}", err=True)
     if refused or controller.checks_off:

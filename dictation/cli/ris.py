@@ -30,7 +30,7 @@ def outbox(ctx: click.Context, store_path: str | None) -> None:
     box = ws.outbox_view(store)
     states = box.states()
     if not states:
-        click.echo(f"no destinations configured and nothing queued in {store.path}", err=True)
+        click.echo(f"no destinations configured and nothing queued in {store.where}", err=True)
     for st in states:
         flag = "ALERT  " if st.alert else ""
         click.echo(f"{flag}{st.name}: {st.pending} pending ({st.failing} failing), {st.in_flight} in flight, "
@@ -57,7 +57,7 @@ def outbox_retry(ctx: click.Context, message_id: int) -> None:
     store = ws.open_store()
     box = ws.outbox_view(store)
     if not box.retry(message_id):
-        fail(f"no failing or dead-lettered message #{message_id} in {store.path} (`radscribe outbox` lists them)")
+        fail(f"no failing or dead-lettered message #{message_id} in {store.where} (`radscribe outbox` lists them)")
     click.echo(f"message #{message_id} will be sent on the next delivery (`radscribe outbox send`)")
 
 
@@ -71,7 +71,7 @@ def outbox_release(ctx: click.Context, message_id: int) -> None:
     ws = station(ctx.obj.get("store"))
     store = ws.open_store()
     if not ws.outbox_view(store).release(message_id):
-        fail(f"no dead-lettered message #{message_id} in {store.path} (`radscribe outbox` lists them)")
+        fail(f"no dead-lettered message #{message_id} in {store.where} (`radscribe outbox` lists them)")
     click.echo(f"message #{message_id} released: later versions of its report go on the next delivery")
 
 
@@ -114,7 +114,7 @@ def worklist(ctx: click.Context, store_path: str | None) -> None:
     store = station(store_path).open_store()
     rows = store.worklist()
     if not rows:
-        click.echo(f"no studies waiting in {store.path}", err=True)
+        click.echo(f"no studies waiting in {store.where}", err=True)
     now = time.time()
     for r in rows:
         minutes = int((now - r.ordered_at) // 60)
@@ -207,7 +207,7 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
         server = ws.orders_listener(handler, host, port)
     except (OSError, ValueError) as e:  # the address is taken, or the TLS files are not a key pair
         fail(f"cannot listen on {host or config.orders_host}:{port}: {getattr(e, 'strerror', None) or e}")
-    click.echo(f"radscribe: listening for orders on {server.server_address[0]!s}:{server.port} (store {store.path})", err=True)
+    click.echo(f"radscribe: listening for orders on {server.server_address[0]!s}:{server.port} (store {store.where})", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

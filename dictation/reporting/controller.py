@@ -490,7 +490,7 @@ class ReportController:
             self.store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
             if signed is not None:  # the chains' heads, outside the store too
                 heads = self.store.chain_heads()
-                write_anchor(self.store.path, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
+                write_anchor(self.store.anchor_key, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
         # Ids, kinds and statuses only: never the text or the exam.
         log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,
                  f" ({record.command})" if record.command else "")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,8 +21,8 @@ def row_hash(previous: str, values: Sequence[Any]) -> str:
     return hashlib.sha256((previous + payload).encode("utf-8")).hexdigest()
 
 
-def seal(db: sqlite3.Connection) -> None:
-    """Chain the rows already stored (the migration that adds the chains: run once)."""
+def seal(db: Any) -> None:
+    """Chain the rows already stored (SQLite's migration that adds the chains: run once)."""
     for name in TRIGGERS:
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
     for table, columns, order in (("audit", AUDIT_CHAIN, "id"), ("report_versions", VERSION_CHAIN, "rowid")):
@@ -35,13 +34,13 @@ def seal(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-def next_audit(db: sqlite3.Connection, values: Sequence[Any]) -> tuple[int, str]:
+def next_audit(db: Any, values: Sequence[Any]) -> tuple[int, str]:
     """The id and hash of the audit row about to be written (inside the write transaction)."""
     last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     new_id = (last["id"] + 1) if last else 1
     return new_id, row_hash(last["hash"] if last else GENESIS, [new_id, *values])
 
 
-def next_version_hash(db: sqlite3.Connection, values: Sequence[Any]) -> str:
+def next_version_hash(db: Any, values: Sequence[Any]) -> str:
     last = db.execute("SELECT hash FROM report_versions ORDER BY rowid DESC LIMIT 1").fetchone()
     return row_hash(last["hash"] if last else GENESIS, values)

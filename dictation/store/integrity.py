@@ -10,17 +10,17 @@ the application log, at every signing; verify compares those anchors with the ch
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dictation.errors import StoreError
-from dictation.store.base import StoreBase, translate
+from dictation.store.base import StoreBase
 from dictation.store.chain import GENESIS, row_hash
-from dictation.store.schema import AUDIT_CHAIN, TRIGGERS, VERSION_CHAIN
+from dictation.store.engine_sqlite import quick_check_file
+from dictation.store.schema import AUDIT_CHAIN, VERSION_CHAIN
+
+__all__ = ["ChainHeads", "IntegrityStore", "quick_check_file"]
 
 QUICK_CHECK_EVERY_SECONDS = 24 * 3600
 
@@ -36,24 +36,6 @@ class ChainHeads:
         """What the application log keeps (no patient data: counts and hashes)."""
         return (f"chain heads: audit {self.audit_id} {self.audit_hash[:16]} "
                 f"versions {self.versions} {self.versions_hash[:16]}")
-
-
-def quick_check_file(path: Path) -> list[str]:
-    """SQLite's quick_check on a store file opened read-only, without the store's own opening
-    (which reads the schema and may stop at the first damaged page). Empty: sound."""
-    if not Path(path).is_file():
-        raise StoreError(f"{path}: no such store")
-    if Path(path).stat().st_size == 0:
-        return ["the file is empty (0 bytes)"]
-    try:
-        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-        try:
-            rows = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as e:
-        return [str(e)]
-    return [] if rows == ["ok"] else rows
 
 
 class IntegrityStore(StoreBase):
@@ -95,58 +77,32 @@ class IntegrityStore(StoreBase):
                                 "its content or an earlier version was changed")
                 break
             previous = row["hash"]
-        present = {r["name"] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-        problems += [f"guard {name} is missing (re-created at the next start)" for name in TRIGGERS if name not in present]
+        present = self.engine.trigger_names()
+        problems += [f"guard {name} is missing (re-created at the next start)" for name in self.engine.triggers
+                     if name not in present]
         return problems
 
     # -- damage and backups ----------------------------------------------------------------------
 
     def quick_check(self) -> list[str]:
-        """SQLite's full ``quick_check`` (it reads every page: seconds on a large store); the
-        problems it found, empty when the store is sound. The time is kept for ``check_due``."""
-        rows = [r[0] for r in self.db.execute("PRAGMA quick_check").fetchall()]
+        """SQLite's full ``quick_check`` (it reads every page: seconds on a large store; on
+        PostgreSQL pages are the server's to check); the problems found, empty when the store
+        is sound. The time is kept for ``check_due``."""
+        problems = self.engine.page_check()
         with self.transaction() as db:
             db.execute("INSERT INTO meta (key, value) VALUES ('quick_check_at', ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(time.time()),))
-        return [] if rows == ["ok"] else rows
+        return problems
 
     def check_due(self, every: float = QUICK_CHECK_EVERY_SECONDS) -> bool:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'quick_check_at'").fetchone()
         return row is None or time.time() - float(row["value"]) >= every
 
     def backup(self, dest: Path) -> Path:
-        """A consistent copy of the store while it is in use (SQLite's online backup), owner-only
-        like the store. ``dest`` may be a folder (a dated file name is chosen) or a file that
-        does not exist yet."""
-        dest = Path(dest)
-        if dest.is_dir():
-            dest = dest / f"{self.path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.db"
-        if dest.exists():
-            raise StoreError(f"{dest} exists: a backup never overwrites a file; choose another name")
-        if not dest.parent.is_dir():
-            raise StoreError(f"{dest.parent}: no such folder")
-        tmp = dest.with_name(f".{dest.name}.partial")
-        try:
-            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-            os.close(fd)
-            target = sqlite3.connect(tmp)
-            try:
-                with self._lock:
-                    self.db.backup(target)
-                target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-                problems = [r[0] for r in target.execute("PRAGMA quick_check").fetchall()]
-            finally:
-                target.close()
-            if problems != ["ok"]:
-                raise StoreError(f"the backup failed its check ({problems[0]}): the store itself may be damaged; "
-                                 "run `radscribe store check`")
-            os.replace(tmp, dest)
-        except sqlite3.Error as e:
-            raise translate(self.path, e, "backup") from None
-        except OSError as e:
-            raise StoreError(f"{dest}: cannot write the backup ({e.strerror or e})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        """A consistent copy of the store while it is in use, owner-only like the store: SQLite's
+        online backup, or ``pg_dump``. ``dest`` may be a folder (a dated file name is chosen) or
+        a file that does not exist yet. Audited."""
+        made = self.engine.backup(dest)
         with self.transaction() as db:
-            self._audit(db, "backup", None, "", str(dest))
-        return dest
+            self._audit(db, "backup", None, "", str(made))
+        return made

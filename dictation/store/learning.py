@@ -21,12 +21,12 @@ class LearningStore(StoreBase):
         """Forget pairs older than ``keep_days``; how many were."""
         with self.transaction() as db:
             cur = db.execute("DELETE FROM learned_corrections WHERE at < ?", (time.time() - keep_days * 86400,))
-        return cur.rowcount
+        return int(cur.rowcount)
 
     def learned_pairs(self, at_least: int = 1) -> list[LearnedPair]:
         """Each pair typed over at least ``at_least`` times, the most frequent first."""
         rows = self.db.execute(
-            "SELECT heard, written, COUNT(*) AS times, GROUP_CONCAT(DISTINCT template_id) AS templates, "
+            f"SELECT heard, written, COUNT(*) AS times, {self.engine.joined('template_id')} AS templates, "
             "MIN(context) AS context, MAX(at) AS last FROM learned_corrections GROUP BY heard, written "
             "HAVING COUNT(*) >= ? ORDER BY times DESC, last DESC", (at_least,)).fetchall()
         return [LearnedPair(r["heard"], r["written"], int(r["times"]), sorted(str(r["templates"]).split(",")),

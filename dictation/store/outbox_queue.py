@@ -89,8 +89,8 @@ class OutboxStore(StoreBase):
     def retry_message(self, message_id: int, now: float) -> bool:
         """A failing or dead-lettered message (that could be built) is due again now."""
         with self.transaction() as db:
-            return db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ? "
-                              "AND state IN ('pending', 'dead') AND length(payload) > 0", (now, message_id)).rowcount == 1
+            return bool(db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ? "
+                              "AND state IN ('pending', 'dead') AND length(payload) > 0", (now, message_id)).rowcount == 1)
 
     def release_message(self, message_id: int, actor: str | None = None) -> bool:
         """A dead letter the receiver will never take, let go on purpose: the later versions of

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
 from typing import Any
 
@@ -30,7 +29,7 @@ class ReportsStore(StoreBase):
         with self.transaction() as db:
             self._upsert(db, report, now, worklist_id)
 
-    def _upsert(self, db: sqlite3.Connection, report: ReportState, now: float, worklist_id: int | None = None) -> None:
+    def _upsert(self, db: Any, report: ReportState, now: float, worklist_id: int | None = None) -> None:
         db.execute(
             "INSERT INTO reports (id, template_id, worklist_id, status, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET status=excluded.status, state=excluded.state, updated_at=excluded.updated_at, "
@@ -62,7 +61,7 @@ class ReportsStore(StoreBase):
                 action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
             self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now, actor)
             db.execute(
-                "INSERT INTO utterances (report_id, seq, kind, text, heard, start, end, words, slot, command, committed_at) "
+                "INSERT INTO utterances (report_id, seq, kind, text, heard, start, \"end\", words, slot, command, committed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (report.id, record.seq, record.kind, record.text, record.heard, record.start, record.end,
                  json.dumps(record.words), record.slot, record.command, now),
@@ -81,7 +80,7 @@ class ReportsStore(StoreBase):
         rows = self.db.execute("SELECT id FROM reports WHERE id = ? OR id LIKE ?", (report_id, f"{report_id}%")).fetchall()
         if len(rows) != 1:
             what = "no report" if not rows else "more than one report"
-            raise StoreError(f"{what} with id {report_id!r} in {self.path} (`radscribe drafts --all` lists them)")
+            raise StoreError(f"{what} with id {report_id!r} in {self.where} (`radscribe drafts --all` lists them)")
         return str(rows[0]["id"])
 
     def discard_draft(self, report_id: str, actor: str | None = None) -> None:
@@ -90,7 +89,7 @@ class ReportsStore(StoreBase):
         with self.transaction() as db:
             row = db.execute("SELECT status, worklist_id FROM reports WHERE id = ?", (report_id,)).fetchone()
             if row is None:
-                raise StoreError(f"no report with id {report_id!r} in {self.path}")
+                raise StoreError(f"no report with id {report_id!r} in {self.where}")
             if row["status"] != "draft":
                 raise StoreError(f"report {report_id[:12]} is {row['status']}: only an unsigned draft can be discarded "
                                  "(a signed report changes through an addendum or a correction)")
@@ -121,7 +120,7 @@ class ReportsStore(StoreBase):
             db.execute("UPDATE reports SET lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ?",
                        (report_id, owner))
 
-    def _check_lease(self, db: sqlite3.Connection, report_id: str) -> None:
+    def _check_lease(self, db: Any, report_id: str) -> None:
         row = db.execute("SELECT lease_owner, lease_until FROM reports WHERE id = ?", (report_id,)).fetchone()
         if row is not None and row["lease_owner"] and row["lease_until"] > time.time() and owner_alive(row["lease_owner"]):
             raise StoreError(f"report {report_id[:12]} is open in another radscribe ({row['lease_owner']})")
@@ -131,7 +130,7 @@ class ReportsStore(StoreBase):
         rows = self.db.execute("SELECT state FROM reports WHERE id = ? OR id LIKE ?", (report_id, f"{report_id}%")).fetchall()
         if len(rows) != 1:
             what = "no draft" if not rows else "more than one draft"
-            raise StoreError(f"{what} with id {report_id!r} in {self.path} (`radscribe drafts` lists them)")
+            raise StoreError(f"{what} with id {report_id!r} in {self.where} (`radscribe drafts` lists them)")
         state: dict[str, Any] = json.loads(rows[0]["state"])
         return state
 
@@ -157,7 +156,8 @@ class ReportsStore(StoreBase):
 
     def save_audio(self, report_id: str, seq: int, samples: bytes) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO audio (report_id, seq, samples, created_at) VALUES (?, ?, ?, ?)",
+            db.execute("INSERT INTO audio (report_id, seq, samples, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (report_id, seq) "
+                       "DO UPDATE SET samples = excluded.samples, created_at = excluded.created_at",
                        (report_id, seq, samples, time.time()))
 
     def load_audio(self, report_id: str, seq: int) -> bytes | None:
@@ -174,10 +174,10 @@ class ReportsStore(StoreBase):
             if n:
                 self._audit(db, "purge_audio", None, "", f"{n} utterance recordings older than {older_than_days:g} days")
         if n:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted pages leave the log too
+            self.engine.after_purge()  # SQLite: the deleted pages leave the log too
         return n
 
-    def insert_version(self, db: sqlite3.Connection, signed: SignedState) -> None:
+    def insert_version(self, db: Any, signed: SignedState) -> None:
         """One signed version, chained to the one before it (inside the caller's transaction)."""
         row = signed.row()
         db.execute("INSERT INTO report_versions (report_id, version, status, kind, signer_id, signer_name, "

@@ -279,3 +279,11 @@ def os_user() -> str:
 
 def default_path() -> Path:
     return user_file(ENV, "data", "radscribe.db")
+
+
+def default_target() -> str | Path:
+    """``$RADSCRIBE_STORE`` (a file, or a ``postgresql://`` URL), else the user data folder's file."""
+    import os
+
+    value = os.environ.get(ENV, "")
+    return value if value.startswith(("postgresql://", "postgres://")) else default_path()

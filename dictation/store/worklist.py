@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
 from typing import Any
 
-from dictation.errors import StoreError
+from dictation.errors import StoreConflict, StoreError
 from dictation.store.base import StoreBase
 from dictation.store.records import WorklistItem, from_row
 
@@ -69,7 +68,7 @@ class WorklistStore(StoreBase):
                 changed["state"] = "waiting"
             return "updated" if self._change(db, row, changed) else "duplicate"
 
-    def _change(self, db: sqlite3.Connection, row: sqlite3.Row, changed: dict[str, Any], by: str = "") -> bool:
+    def _change(self, db: Any, row: Any, changed: dict[str, Any], by: str = "") -> bool:
         """Write an order's changed fields, noting those that say who or what under a report."""
         if not changed:
             return False
@@ -116,9 +115,9 @@ class WorklistStore(StoreBase):
             self._note_change(db, row, ["cancelled"])
             cur = db.execute("UPDATE worklist SET state = 'cancelled', updated_at = ? WHERE id = ? AND state != 'done'",
                              (time.time(), row["id"]))
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
-    def _note_change(self, db: sqlite3.Connection, row: sqlite3.Row, what: list[str], by: str = "") -> None:
+    def _note_change(self, db: Any, row: Any, what: list[str], by: str = "") -> None:
         """An order changed (or was cancelled) under a report started for it: kept on the study
         until acknowledged, and audited (which fields, never their values)."""
         if not what:
@@ -162,12 +161,12 @@ class WorklistStore(StoreBase):
         columns = ["accession", *fields]
         with self.transaction() as db:
             try:
-                cur = db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                                 (accession, *fields.values()))
-            except sqlite3.IntegrityError:
+                row = db.execute(f"INSERT INTO worklist ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                                 "RETURNING id", (accession, *fields.values())).fetchone()
+            except StoreConflict:
                 raise StoreError(f"accession {accession!r} is already on the worklist"
                                  + (f" of {fields['facility']}" if fields.get("facility") else "")) from None
-        return int(cur.lastrowid or 0)
+        return int(row["id"])
 
     def draft_for(self, worklist_id: int) -> str | None:
         """The newest report already started for a worklist item (a crash or a quit left it)."""

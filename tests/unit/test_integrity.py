@@ -83,8 +83,8 @@ def test_a_chain_recomputed_by_hand_is_caught_by_the_anchor_outside_the_store(tm
 
     store = signed_store(tmp_path, library)
     heads = store.chain_heads()
-    write_anchor(store.path, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
-    anchors = read_anchors(store.path)
+    write_anchor(store.anchor_key, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
+    anchors = read_anchors(store.anchor_key)
     assert (heads.audit_id, heads.audit_hash) in anchors and store.verify_chains(anchors) == []
     store.close()
     # Someone rewrites a row and recomputes every hash after it: the chain itself is consistent again.
@@ -98,7 +98,7 @@ def test_a_chain_recomputed_by_hand_is_caught_by_the_anchor_outside_the_store(tm
     db.close()
     again = Store(tmp_path / "s.db")
     assert again.verify_chains() == []  # inside the store, nothing shows
-    problems = again.verify_chains(read_anchors(again.path))
+    problems = again.verify_chains(read_anchors(again.anchor_key))
     assert problems and "differs from the head the log recorded" in problems[0]
 
 
@@ -109,7 +109,7 @@ def test_signing_writes_an_anchor_and_audit_verify_says_intact(tmp_path, library
 
     monkeypatch.setenv("RADSCRIBE_LOG", str(tmp_path / "log" / "radscribe.log"))
     store = signed_store(tmp_path, library, n=1)
-    assert read_anchors(store.path)[-1][0] == store.chain_heads().audit_id
+    assert read_anchors(store.anchor_key)[-1][0] == store.chain_heads().audit_id
     (tmp_path / "c.toml").write_text("")
     monkeypatch.setenv("RADSCRIBE_CONFIG", str(tmp_path / "c.toml"))
     done = CliRunner().invoke(main, ["audit", "--verify", "--store", str(store.path)])
@@ -173,7 +173,7 @@ def test_the_daily_check_runs_once_a_day(tmp_path):
 
 
 def test_a_busy_store_is_said_as_busy_not_a_traceback(tmp_path, monkeypatch):
-    import dictation.store.base as base
+    import dictation.store.engine_sqlite as base
 
     store = Store(tmp_path / "s.db")
     holder = sqlite3.connect(tmp_path / "s.db", isolation_level=None)

@@ -40,9 +40,9 @@ def _typed_over(store, library, heard, written, learn_days=180):
     assert outcome.ok and report.slot_text("impression") == written
 
 
-def test_vocab_suggest_lists_pairs_typed_over_again_and_again(tmp_path, monkeypatch):
+def test_vocab_suggest_lists_pairs_typed_over_again_and_again(tmp_path, monkeypatch, store_target):
     library = TemplateLibrary()
-    store_path = tmp_path / "s.db"
+    store_path = store_target
     store = Store(store_path)
     for _ in range(3):
         _typed_over(store, library, "Left cystic nerve impingement at L5-S1.", "Left sciatic nerve impingement at L5-S1.")
@@ -58,8 +58,8 @@ def test_vocab_suggest_lists_pairs_typed_over_again_and_again(tmp_path, monkeypa
     lines = [line for line in done.output.splitlines() if not line.startswith("#")]
     assert lines == ['"cystic" = "sciatic"   # 3x, mr-lumbar-spine; e.g. "left cystic nerve"']
     old = Store(store_path)
-    old.db.execute("UPDATE learned_corrections SET at = ?", (time.time() - 40 * 86400,))
-    old.db.commit()
+    with old.transaction() as db:
+        db.execute("UPDATE learned_corrections SET at = ?", (time.time() - 40 * 86400,))
     old.close()
     forgotten = CliRunner().invoke(main, ["vocab", "suggest", "--store", str(store_path), "--min", "1"])
     assert forgotten.exit_code == 0 and "nothing typed over" in forgotten.output  # older than learn_days

@@ -3,7 +3,6 @@ addenda and corrections, critical-result timers, the audit log, stored audio ret
 
 import datetime as dt
 import json
-import sqlite3
 import time
 import zoneinfo
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from dictation.config import load_config
-from dictation.errors import DataFileError
+from dictation.errors import DataFileError, StoreConflict
 from dictation.practice.facilities import Facility, Licence, Practice
 from dictation.reporting.controller import ReportController
 from dictation.reporting.report import Report, load_report
@@ -33,8 +32,8 @@ def library():
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "radscribe.db", actor="R-NIGHT")
+def store(store_target):
+    s = Store(store_target, actor="R-NIGHT")
     yield s
     s.close()
 
@@ -272,7 +271,7 @@ def test_signed_versions_and_the_audit_log_cannot_be_changed(library, store):
     report, _ = _signed_final(library, store)
     for sql in ("UPDATE report_versions SET text = 'x'", "DELETE FROM report_versions",
                 "UPDATE audit SET actor = 'someone else'", "DELETE FROM audit"):
-        with pytest.raises(sqlite3.IntegrityError, match="never|append-only"):
+        with pytest.raises(StoreConflict, match="never|append-only"):
             store.db.execute(sql)
     assert store.versions(report.id)[0].text.startswith("EXAMINATION: XR Chest")
 

@@ -1,4 +1,5 @@
-"""The SQLite store: durable settings, reports and utterances survive a new connection."""
+"""The store on both engines (SQLite, PostgreSQL): reports and utterances survive a new connection;
+the SQLite file's durable settings."""
 
 import os
 import stat
@@ -25,14 +26,14 @@ def test_wal_full_sync_and_owner_only(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "s.db").st_mode) == 0o600
 
 
-def test_every_utterance_is_stored_with_the_report(tmp_path):
+def test_every_utterance_is_stored_with_the_report(store_target):
     library = TemplateLibrary()
-    store = Store(tmp_path / "s.db")
+    store = Store(store_target)
     report = Report.new(library.get("xr-chest"))
     controller = ReportController(report, store=store)
     for text in ["go to indication", "cough period", "go to impression", "pneumonia period", "scratch that"]:
         controller.handle(heard(text), 0.0, 1.0)
-    again = Store(tmp_path / "s.db")  # a new connection sees everything committed
+    again = Store(store_target)  # a new connection sees everything committed
     rows = again.utterances(report.id)
     assert [r.kind for r in rows] == ["command", "dictation", "command", "dictation", "command"]
     assert rows[1].text == "Cough." and rows[1].slot == "indication"
@@ -52,8 +53,8 @@ def test_unknown_draft_and_not_a_database(tmp_path):
         Store(junk)
 
 
-def test_worklist_orders_stat_first_then_by_age(tmp_path):
-    store = Store(tmp_path / "s.db")
+def test_worklist_orders_stat_first_then_by_age(store_target):
+    store = Store(store_target)
     store.add_worklist_item("A1", priority="routine", ordered_at=1.0)
     store.add_worklist_item("A2", priority="stat", ordered_at=3.0)
     store.add_worklist_item("A3", priority="stat", ordered_at=2.0)
@@ -62,14 +63,14 @@ def test_worklist_orders_stat_first_then_by_age(tmp_path):
         store.add_worklist_item("A1")
 
 
-def test_a_study_signed_final_leaves_the_worklist_whoever_signs_it(tmp_path):
+def test_a_study_signed_final_leaves_the_worklist_whoever_signs_it(store_target):
     """The rule lives in the store: the terminal UI, `radscribe dictate` and the sign screen all
     sign through it, so none of them can forget it."""
     from dictation.config import Config
     from dictation.testing import READER
     from dictation.workstation import Workstation
 
-    station = Workstation(Config(reader=READER), tmp_path / "s.db")
+    station = Workstation(Config(reader=READER), store_target)
     store = station.open_store()
     store.add_worklist_item("A1", priority="stat", template_id="xr-chest", ordered_at=1.0)
     store.add_worklist_item("A2", priority="routine", template_id="xr-chest", ordered_at=2.0)
@@ -81,4 +82,4 @@ def test_a_study_signed_final_leaves_the_worklist_whoever_signs_it(tmp_path):
     assert [(i.accession, i.report_status) for i in store.worklist()] == [("A1", "preliminary"), ("A2", "")]
     controller.handle(heard("sign report"), 0.0, 1.0)
     assert controller.report.status == "final"
-    assert [i.accession for i in Store(tmp_path / "s.db").worklist()] == ["A2"]
+    assert [i.accession for i in Store(store_target).worklist()] == ["A2"]

@@ -1,8 +1,8 @@
-"""``Store``: the embedded SQLite store, one file per workstation, put together from its parts.
+"""``Store``: put together from its parts, on either engine.
 
 Each part keeps one aggregate (``reports``, ``worklist``, ``history``, ``outbox_queue``,
-``learning``) on the shared connection of ``base``; every SQL statement of radscribe is in this
-package.
+``learning``) on the shared engine of ``base`` (the embedded SQLite file, or a group's
+PostgreSQL); every SQL statement of radscribe is in this package.
 """
 
 from __future__ import annotations
@@ -17,5 +17,6 @@ from dictation.store.worklist import WorklistStore
 
 class Store(ReportsStore, WorklistStore, HistoryStore, OutboxStore, IntegrityStore, LearningStore):
     """The store: drafts and utterances, the worklist, signed versions, audit, critical-result
-    timers, peer reviews, the outbox queue and the words typed over what was heard, in one
-    SQLite file (WAL, synchronous=FULL)."""
+    timers, peer reviews, the outbox queue and the words typed over what was heard: in one
+    SQLite file (WAL, synchronous=FULL) by default, or in a PostgreSQL database named by a
+    ``postgresql://`` URL."""
