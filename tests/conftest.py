@@ -56,10 +56,11 @@ def postgres_cluster():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_target(request, tmp_path):
     """Where a store test keeps its store: the embedded SQLite file, then a new PostgreSQL
-    database. The store's suite runs on both engines."""
+    database as a group deploys it (migrated by its owner role, used by a radiologist's role with
+    the least-privilege grants of ``radscribe store roles``). The store's suite runs on both."""
     if request.param == "sqlite":
         yield tmp_path / "radscribe.db"
     else:
         cluster = request.getfixturevalue("postgres_cluster")
-        with cluster.database() as url:
+        with cluster.reader_database() as url:
             yield url

@@ -81,6 +81,35 @@ class Cluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type]  # the tests' own DDL
 
+    def roles(self) -> None:
+        """The owner and reader roles of ``radscribe store roles``, once per cluster."""
+        if not getattr(self, "_roles", False):
+            self.admin("CREATE ROLE radscribe_owner LOGIN")
+            self.admin("CREATE ROLE radscribe_reader NOLOGIN")
+            self.admin("CREATE ROLE dr_reader LOGIN IN ROLE radscribe_reader")
+            self._roles = True
+
+    @contextlib.contextmanager
+    def reader_database(self) -> Iterator[str]:
+        """A database set up as the group deployment guide says (owned by radscribe_owner, migrated
+        by it, the grants of ``radscribe store roles``); the URL of a radiologist's login role."""
+        import psycopg
+
+        from dictation.store import Store
+        from dictation.store.schema_postgres import roles
+
+        self.roles()
+        name = f"t{os.getpid()}_{next(self._names)}"
+        self.admin(f"CREATE DATABASE {name} OWNER radscribe_owner")
+        try:
+            Store(self.url(name, "radscribe_owner")).close()
+            grants = roles(name).split("-- as radscribe_owner", 1)[1].split("\n", 1)[1]
+            with psycopg.connect(self.url(name, "radscribe_owner"), autocommit=True) as conn:
+                conn.execute(grants)  # type: ignore[arg-type]  # the product's own SQL
+            yield self.url(name, "dr_reader")
+        finally:
+            self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     @contextlib.contextmanager
     def database(self) -> Iterator[str]:
         """A new, empty database for one test; its URL. Dropped afterwards."""

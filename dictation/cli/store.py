@@ -56,6 +56,15 @@ def store_migrate(store_path: str | None) -> None:
     click.echo(f"{store.where}: schema {store.engine.schema_version()} of {len(MIGRATIONS)} ({store.kind}): up to date")
 
 
+@store_group.command("roles")
+@click.option("--database", default="radscribe", show_default=True, help="The group's database name.")
+def store_roles(database: str) -> None:
+    """Print the SQL that sets up least-privilege roles for a group's PostgreSQL store (for the DBA)."""
+    from dictation.store.schema_postgres import roles
+
+    click.echo(roles(database), nl=False)
+
+
 @main.command()
 @click.argument("dest", type=click.Path(path_type=Path))
 @store_option

@@ -221,8 +221,14 @@ class PostgresEngine:
 
     # -- schema --------------------------------------------------------------------------------
 
+    def _has_table(self, name: str) -> bool:
+        # A scan of the catalog with this statement's snapshot, not to_regclass(): its cache may
+        # still hold "no such table" from before another workstation's migration committed.
+        return bool(self.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                                 "AND tablename = ?) AS t", (name,)).fetchone()["t"])
+
     def schema_version(self) -> int:
-        if self.execute("SELECT to_regclass('meta') AS t").fetchone()["t"] is None:
+        if not self._has_table("meta"):
             return 0
         row = self.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row["value"]) if row else 0
@@ -236,7 +242,7 @@ class PostgresEngine:
             if version > newest:
                 raise StoreError(f"{self.where} was written by a newer radscribe (schema {version}); upgrade radscribe")
             if version == 0:
-                if self.execute("SELECT to_regclass('worklist') AS t").fetchone()["t"] is not None:
+                if self._has_table("worklist"):
                     raise StoreError(f"{self.where}: this database holds tables that are not a radscribe store; "
                                      "give radscribe a database of its own")
                 for script in schema_postgres.baseline():

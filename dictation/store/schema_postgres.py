@@ -191,6 +191,33 @@ CREATE INDEX learned_corrections_pair ON learned_corrections (heard, written)
 MIGRATIONS: dict[int, str] = {}
 
 
+# Least privilege, for the database administrator (``radscribe store roles`` prints it): the
+# owner role runs ``radscribe store migrate``; every radiologist logs in with a role of their own
+# that is a member of ``radscribe_reader``, which may read and add but never change or delete a
+# signed version or an audit entry (even with the guards dropped: it cannot drop them either).
+ROLES = """\
+-- as a superuser: the roles (each radiologist's login is a member of radscribe_reader)
+CREATE ROLE radscribe_owner LOGIN;           -- runs `radscribe store migrate`; owns the tables
+CREATE ROLE radscribe_reader NOLOGIN;        -- what every workstation may do
+CREATE DATABASE {database} OWNER radscribe_owner;
+-- CREATE ROLE dr_smith LOGIN IN ROLE radscribe_reader;   -- one per radiologist (password or certificate)
+
+-- as radscribe_owner, after `radscribe store migrate --store postgresql://radscribe_owner@HOST/{database}`:
+REVOKE ALL ON DATABASE {database} FROM PUBLIC;
+GRANT CONNECT ON DATABASE {database} TO radscribe_reader;
+GRANT USAGE ON SCHEMA public TO radscribe_reader;
+GRANT SELECT, INSERT, UPDATE ON worklist, reports, utterances, outbox, critical_results, reviews, meta
+    TO radscribe_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON audio, learned_corrections TO radscribe_reader;
+GRANT SELECT, INSERT ON audit, report_versions TO radscribe_reader;
+"""
+
+
+def roles(database: str = "radscribe") -> str:
+    """The SQL that sets up the owner and reader roles for ``database``."""
+    return ROLES.format(database=database)
+
+
 def baseline() -> list[str]:
     """The statements that build a new PostgreSQL store at ``BASELINE``."""
     return [BASELINE_SCRIPT, _REFUSE, *TRIGGERS.values()]
