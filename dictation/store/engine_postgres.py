@@ -228,10 +228,10 @@ class PostgresEngine:
                                  "AND tablename = ?) AS t", (name,)).fetchone()["t"])
 
     def schema_version(self) -> int:
-        if not self._has_table("meta"):
+        if not self._has_table("schema_version"):
             return 0
-        row = self.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row["value"]) if row else 0
+        row = self.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
+        return int(row["v"] or 0)
 
     def _migrate(self) -> None:
         newest = len(MIGRATIONS)
@@ -250,8 +250,7 @@ class PostgresEngine:
                 version = schema_postgres.BASELINE
             for number in range(version + 1, newest + 1):
                 self.execute(schema_postgres.MIGRATIONS[number])
-            self.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(newest),))
+            self.execute("INSERT INTO schema_version (version, migrated_at) VALUES (?, ?)", (newest, time.time()))
 
     def trigger_names(self) -> set[str]:
         return {r["name"] for r in self.execute("SELECT tgname AS name FROM pg_trigger WHERE NOT tgisinternal")}

@@ -43,6 +43,7 @@ def test_both_engines_build_the_same_tables_and_columns(tmp_path, postgres_clust
         assert store.engine.schema_version() == len(MIGRATIONS)
         store.close()
     postgres["report_versions"].discard(("rowid", "bigint", True))  # SQLite's implicit rowid, by name
+    assert postgres.pop("schema_version") == {("version", "bigint", True), ("migrated_at", "double precision", True)}
     for columns in (sqlite, postgres):  # an integer primary key may be NULL in SQLite's table_info: it is the rowid
         for table in columns:
             columns[table] = {(n, t, null or n == "id") for n, t, null in columns[table]}
@@ -128,7 +129,7 @@ def test_a_database_of_other_tables_or_a_newer_schema_is_refused(postgres_cluste
     with postgres_cluster.database() as url:
         Store(url).close()
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+            conn.execute("INSERT INTO schema_version VALUES (999, 0)")
         with pytest.raises(StoreError, match="newer radscribe"):
             Store(url)
 
@@ -206,3 +207,16 @@ def test_store_migrate_check_and_backup_from_the_command_line(postgres_cluster, 
         assert [i.patient_name for i in copy.worklist()] == ["Doe^Jane"]
         assert copy.verify_chains() == [] and copy.audit_log()[-1].detail == "before the backup"
         copy.close()
+
+
+def test_a_radiologists_role_can_neither_change_evidence_nor_drop_its_guards(postgres_cluster):
+    with postgres_cluster.reader_database() as url:
+        store = Store(url, actor="R1")
+        store.audit("note")
+        for sql in ("DROP TRIGGER audit_no_delete ON audit", "DROP FUNCTION radscribe_refuse() CASCADE",
+                    "TRUNCATE audit", "ALTER TABLE audit DISABLE TRIGGER ALL",
+                    "INSERT INTO schema_version VALUES (99, 0)", "DELETE FROM worklist"):
+            with pytest.raises(StoreError, match="must be owner|permission denied"):
+                store.db.execute(sql)
+        assert store.verify_chains() == [] and len(store.audit_log()) == 1
+        store.close()
