@@ -404,15 +404,15 @@ def test_each_hospital_gets_only_its_own_reports(library, tmp_path):
 
 # -- claims: a message in flight has an owner and a lease ----------------------------------------
 
-def test_a_live_claim_is_never_taken_back_by_another_process_and_an_expired_one_is(library, tmp_path):
+def test_a_live_claim_is_never_taken_back_by_another_process_and_an_expired_one_is(library, store_target):
     clock = Clock()
     with PythonHL7Peer() as peer:
-        store = Store(tmp_path / "s.db")
+        store = Store(store_target)
         sender = outbox_with(store, hl7_to(peer.port), clock=clock)
         queue(store, sender, signed_report(library))
         full = store.next_due("ris", clock())
         assert store.claim(full, "workstation-2:4242#outbox", clock() + 60)  # another machine is sending it now
-        other = Store(tmp_path / "s.db")
+        other = Store(store_target)
         listing = outbox_with(other, hl7_to(peer.port), clock=clock)  # `radscribe outbox`, a TUI start, `dictate`
         assert [s.in_flight for s in listing.states()] == [1]
         assert listing.deliver_due() == [] and peer.received == []  # the live claim holds: no second send
@@ -425,16 +425,18 @@ def test_a_live_claim_is_never_taken_back_by_another_process_and_an_expired_one_
 
 
 def test_several_senders_killed_at_random_deliver_each_version_once_in_order_to_a_deduplicating_receiver(
-        library, tmp_path, env, radscribe_cmd):
+        library, tmp_path, env, radscribe_cmd, store_target):
     """Three `outbox send` processes on one store, one killed (SIGKILL) and started again every
     few tenths of a second: the receiver may see a message twice (at least once, by design), but
-    de-duplicated on MSH-10 it gets every version exactly once, each preliminary before its final."""
+    de-duplicated on MSH-10 it gets every version exactly once, each preliminary before its final.
+    On the SQLite file of one workstation, and on a group's PostgreSQL store."""
+    env = {**env, "RADSCRIBE_STORE": str(store_target)}
     import random
 
     rng = random.Random(7)
     with PythonHL7Peer() as peer:
         write_config(tmp_path, peer.port, timeout=5)
-        store = Store(tmp_path / "store.db")
+        store = Store(store_target)
         box = outbox_with(store, hl7_to(peer.port))
         expected = []
         for i in range(12):
@@ -462,7 +464,10 @@ def test_several_senders_killed_at_random_deliver_each_version_once_in_order_to_
                     victim.send_signal(signal.SIGKILL)
                     victim.wait(10)
                     kills += 1
-                if Store(tmp_path / "store.db").destination_counts("ris").sent == len(expected):
+                probe = Store(store_target)
+                sent = probe.destination_counts("ris").sent
+                probe.close()
+                if sent == len(expected):
                     break
                 procs = [p for p in procs if p.poll() is None] + [start() for p in procs if p.poll() is not None]
                 while len(procs) < 3:
@@ -488,7 +493,7 @@ def test_several_senders_killed_at_random_deliver_each_version_once_in_order_to_
     for accession in {a for a, _ in expected}:
         mine = [status for a, status in order if a == accession]
         assert mine == ["P", "F"], (accession, mine)  # never a final before its preliminary
-    final = Store(tmp_path / "store.db")
+    final = Store(store_target)
     assert [m.state for m in final.outbox_messages()] == ["sent"] * len(expected)
 
 
