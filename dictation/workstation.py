@@ -81,6 +81,21 @@ class Workstation:
         return self.config.reader if self.config.reader.configured else None
 
     @property
+    def reader_name(self) -> str:
+        """Who claims studies and is named in the audit log from this workstation: the reader's
+        id (as the report controller names them), else the operating-system user."""
+        from dictation.store.schema import os_user
+
+        signer = self.signer
+        return (signer.id or signer.display or os_user()) if signer else os_user()
+
+    def unlicensed_facilities(self) -> set[str]:
+        """The configured facilities whose finals this reader may not sign today (no licence
+        for their jurisdiction, or an expired one): "claim next" passes them by."""
+        practice = self.config.practice
+        return {f for f in practice.facilities if not practice.licence_check(f).ok}
+
+    @property
     def store_target(self) -> str | Path:
         """Where the store is (``--store``, the config, ``$RADSCRIBE_STORE``, the user folder):
         a SQLite file, or a PostgreSQL URL."""

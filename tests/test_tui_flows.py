@@ -707,3 +707,27 @@ async def test_a_word_a_second_reading_heard_otherwise_is_marked_until_ctrl_k_co
         assert not any("critical word" in p for p in controller.signing_problems("final"))
     stored = load_report(controller.store, report.id, library)
     assert stored.utterances[0].confirmed == [0]  # kept with the report
+
+
+@pytest.mark.asyncio
+async def test_a_study_another_reader_has_open_is_shown_skipped_by_open_next_and_not_opened(tmp_path, library):
+    from dictation.ris.document import Signer
+
+    app, store = worklist_app(tmp_path, library, signer=Signer("R-NIGHT", "Night", "Nora"))
+    store.claim_study(store.worklist_item("ACC-S1").id, "R-DAY")  # another workstation's reader
+    notes = []
+    app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
+    async with app.run_test(size=(170, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert "being read by R-DAY since" in str(table.get_row_at(0)[4])  # the STAT study on top
+        await pilot.press("enter")
+        assert isinstance(app.screen, WorklistScreen)
+        assert any("ACC-S1 is being read by R-DAY" in n for n in notes)
+        await pilot.press("n")  # open next: the most urgent study nobody else reads
+        assert isinstance(app.screen, ReportScreen)
+        assert app.screen.controller.report.exam["accession"] == "ACC-U1"
+        assert store.worklist_item("ACC-U1").claimed_by == "R-NIGHT"
+        await pilot.press("escape")  # closed: the claim ends at once
+        await pilot.pause()
+        assert store.worklist_item("ACC-U1").claimed_by == ""

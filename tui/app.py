@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,12 @@ class RadscribeApp(App):
 
     # -- studies ---------------------------------------------------------------------------------
 
+    @property
+    def reader(self) -> str:
+        """Who this workstation's claims name (the open report's reader, else the config's)."""
+        hold = self.controller.hold if self.controller is not None else None
+        return hold.reader if hold is not None else self.station.reader_name
+
     def open_study(self, item: WorklistItem) -> None:
         """Open a worklist item: its draft if one was started, else a new report from its template."""
         assert self.store is not None and self.station is not None and self.make_controller is not None
@@ -266,11 +273,15 @@ class RadscribeApp(App):
         """"Open next" / "open STAT": the first study waiting (STAT first), not the one open now."""
         if self.store is None or self.make_controller is None:
             return
-        rows = [r for r in self.store.worklist() if r.id != self.open_worklist_id]
+        # The most urgent study nobody else is reading, at a facility where this reader may sign a final.
+        now = time.time()  # claims are kept in real time, whatever clock the screens show
+        rows = [r for r in self.store.worklist() if r.id != self.open_worklist_id
+                and not r.claimed_by_other(self.reader, now) and self.practice.licence_check(r.facility).ok]
         if stat:
             rows = [r for r in rows if r.priority == "stat"]
         if not rows:
-            self.notify("no STAT study waiting" if stat else "no other study waiting", severity="warning")
+            self.notify("no STAT study waiting" if stat else "no other study waiting (that nobody else is reading, "
+                        "and that you hold a licence for)", severity="warning")
             return
         if isinstance(self.screen, ReportScreen) and len(self.screen_stack) > 1:
             self.pop_screen()  # this study's draft is in the store

@@ -105,7 +105,8 @@ def outbox_send(ctx: click.Context, wait: float) -> None:
 @click.pass_context
 @friendly
 def worklist(ctx: click.Context, store_path: str | None) -> None:
-    """Studies waiting to be read: STAT first, then the longest waiting."""
+    """Studies waiting to be read: STAT first, then the longest waiting; who reads each one."""
+    from dictation.store.claims import being_read
 
     ctx.ensure_object(dict)
     ctx.obj["store"] = store_path
@@ -120,8 +121,55 @@ def worklist(ctx: click.Context, store_path: str | None) -> None:
         minutes = int((now - r.ordered_at) // 60)
         draft = " draft" if store.draft_for(r.id) else ""
         changed = f"  ORDER CHANGED ({r.order_changed.replace(',', ', ')})" if r.order_changed else ""
+        claimed = f"  {being_read(r.claimed_by, r.claimed_at)}" if r.claim_until > now and r.claimed_by else ""
         click.echo(f"{r.priority.upper():<8}{minutes:>6} min  {r.accession:<14} {(r.exam or r.exam_code)[:28]:<28} "
-                   f"{r.facility[:16]:<16} {r.template_id or 'generic'}{draft}{changed}")
+                   f"{r.facility[:16]:<16} {r.template_id or 'generic'}{draft}{changed}{claimed}")
+
+
+@worklist.command("claim")
+@click.argument("accession", required=False)
+@click.option("--next", "take_next", is_flag=True, help="The most urgent study nobody is reading, at a facility "
+                                                         "where you hold a valid licence.")
+@click.option("--facility", help="When two facilities use the same accession number.")
+@click.pass_context
+@friendly
+def worklist_claim(ctx: click.Context, accession: str | None, take_next: bool, facility: str | None) -> None:
+    """Claim a study for the configured reader (other workstations see who reads it); prints
+    its accession and facility. The claim runs out after 5 minutes unless a screen keeps it."""
+    ws = station(ctx.obj.get("store"))
+    store = ws.open_store()
+    if take_next == bool(accession):
+        fail("give an ACCESSION or --next (one of them)")
+    if take_next:
+        item = store.claim_next(ws.reader_name, not_at=ws.unlicensed_facilities())
+        if item is None:
+            click.echo("nothing to claim: every study waiting is being read, or at a facility you hold no licence for",
+                       err=True)
+            sys.exit(1)
+    else:
+        item = store.worklist_item(str(accession), facility)
+        if item is None:
+            fail(f"no study with accession {accession!r} (`radscribe worklist` lists them)")
+        store.claim_study(item.id, ws.reader_name)
+    click.echo(f"{item.accession}\t{item.facility}\t{item.priority}")
+
+
+@worklist.command("release")
+@click.argument("accession")
+@click.option("--facility", help="When two facilities use the same accession number.")
+@click.option("--admin", is_flag=True, help="Release whoever's claim it is (audited, naming who held it).")
+@click.pass_context
+@friendly
+def worklist_release(ctx: click.Context, accession: str, facility: str | None, admin: bool) -> None:
+    """End a claim on a study: your own, or with --admin anyone's."""
+    ws = station(ctx.obj.get("store"))
+    store = ws.open_store()
+    item = store.worklist_item(accession, facility)
+    if item is None:
+        fail(f"no study with accession {accession!r} (`radscribe worklist` lists them)")
+    if not store.release_study(item.id, ws.reader_name, admin=ws.reader_name if admin else ""):
+        fail(f"{accession}: no claim of yours to release" + ("" if admin else " (--admin releases another reader's)"))
+    click.echo(f"{accession}: released")
 
 
 @worklist.command("changed")

@@ -22,6 +22,7 @@ from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
 from dictation.reporting.confirm import confirm_critical
+from dictation.reporting.hold import Hold
 from dictation.reporting.learning import typed_over
 from dictation.reporting.playback import PlaybackCache
 from dictation.reporting.records import Outcome, Question, UtteranceRecord, take_order
@@ -39,7 +40,6 @@ from dictation.speech.segmenter import SegmenterOptions, Utterance, split_uttera
 from dictation.speech.transcript import Transcript
 from dictation.status import ReportStatus
 from dictation.store import Store
-from dictation.store.reports import lease_owner
 from dictation.text.pipeline import TextPipeline, WrittenUtterance
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ _YES = frozenset({"yes", "yes please", "yes do it", "do it", "confirm", "correct
 _NO = frozenset({"no", "no thanks", "cancel", "negative", "that was dictation"})
 
 
-LEASE_SECONDS = 300.0  # renewed on use; a process that died on this machine loses it at once
 
 
 @dataclass(frozen=True)
@@ -94,30 +93,23 @@ class ReportController:
         self.check_error = ""
         # The audio of recent utterances, for "play that back" (in the store too with [audio] keep).
         self.playback = PlaybackCache(report.id, store if keep_audio else None)
-        self._lease = ""  # this process's hold on the report in the store: one dictating process at a time
-        self._lease_at = 0.0
+        # The draft's lease (one dictating process) and the study's claim (one reader): refused here
+        # when another holds either.
+        self.hold: Hold | None = None
         if store is not None:
-            self._lease = lease_owner()
-            store.take_lease(report.id, self._lease, LEASE_SECONDS)  # a stored report held elsewhere: refused here
-            store.save_report(report)
-            store.take_lease(report.id, self._lease, LEASE_SECONDS)  # a new report: its row exists now
-            self._lease_at = time.time()
+            self.hold = Hold(store, report.id, self._actor or store.actor)
+            self.hold.take(lambda: store.save_report(report))
             store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status, actor=self._actor)
 
     def renew_lease(self) -> None:
-        """Keep the hold on the report (the screen calls this while a study is open)."""
-        if self.store is not None and self._lease:
-            self.store.take_lease(self.report.id, self._lease, LEASE_SECONDS)
-            self._lease_at = time.time()
+        """Keep the hold on the report and its study (the screen calls this while it is open)."""
+        if self.hold is not None:
+            self.hold.renew()
 
     def close(self) -> None:
-        """The study is closed here: another process may open it at once."""
-        if self.store is not None and self._lease:
-            try:
-                self.store.release_lease(self.report.id, self._lease)
-            except StoreError as e:  # it runs out by itself
-                log.warning("report %s: lease not released (%s)", self.report.id[:8], type(e).__name__)
-            self._lease = ""
+        """The study is closed here: another process, or another reader, may open it at once."""
+        if self.hold is not None:
+            self.hold.release()
 
     @property
     def checker(self) -> Checker:
@@ -479,8 +471,8 @@ class ReportController:
         report = self.report
         report.utterances.append(record)
         if self.store is not None:
-            if self._lease and time.time() - self._lease_at > LEASE_SECONDS / 4:
-                self.renew_lease()
+            if self.hold is not None:
+                self.hold.renew_if_due()
             entries, signed = [], None
             if report.version > version_before:
                 if self.outbox is not None:

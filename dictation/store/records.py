@@ -170,6 +170,13 @@ class WorklistItem:
     order_changed: str = ""  # fields the order changed after a report was started ("cancelled" too)
     study_uid: str = ""  # the images' Study Instance UID, when the order gave it (OMI IPC-3)
     exam_time: float | None = None  # when the exam is done (OBR-7 / TQ1-7), when the order says
+    claimed_by: str = ""  # the reader reading it ("" none); the claim holds until claim_until
+    claimed_at: float | None = None
+    claim_until: float = 0.0
+
+    def claimed_by_other(self, reader: str, now: float) -> bool:
+        """Being read by another reader now (a claim past its time holds nobody)."""
+        return bool(self.claimed_by) and self.claimed_by != reader and self.claim_until > now
 
     def report_exam(self) -> dict[str, Any]:
         """The order as a report keeps it (the report's ``exam``): the patient, the exam, where

@@ -42,6 +42,13 @@ class ReportsStore(StoreBase):
             db.execute("UPDATE worklist SET state = 'done', updated_at = ? WHERE state != 'done' "
                        "AND id = (SELECT worklist_id FROM reports WHERE id = ?)", (now, report.id))
 
+    @staticmethod
+    def _end_claim(db: Any, report_id: str) -> None:
+        """A signing ends the reader's claim on the study (a preliminary goes back to the
+        worklist for the final read; a final leaves it)."""
+        db.execute("UPDATE worklist SET claimed_by = '', claimed_at = NULL, claim_until = 0 "
+                   "WHERE id = (SELECT worklist_id FROM reports WHERE id = ?)", (report_id,))
+
     def commit_utterance(self, report: ReportState, record: UtteranceState, outbox: list[OutboxEntry] | None = None,
                          signed: SignedState | None = None, actor: str | None = None) -> None:
         """The utterance and the report it changed (and, when it signed the report, the signed
@@ -51,6 +58,7 @@ class ReportsStore(StoreBase):
             self._upsert(db, report, now)
             if signed is not None:
                 self.insert_version(db, signed)
+                self._end_claim(db, report.id)
             for entry in outbox or []:
                 self._enqueue(db, entry, now)
             if signed is not None:
@@ -72,6 +80,7 @@ class ReportsStore(StoreBase):
         now = time.time()
         with self.transaction() as db:
             self._upsert(db, report, now)
+            self._end_claim(db, report.id)
             for entry in outbox:
                 self._enqueue(db, entry, now)
 

@@ -235,6 +235,13 @@ MIGRATIONS = [
     );
     CREATE INDEX learned_corrections_pair ON learned_corrections (heard, written)
     """,
+    # 13: a study claimed by the reader reading it (a group's readers share one worklist): who,
+    # since when, and until when the claim holds unless renewed (a crashed workstation lets go).
+    """
+    ALTER TABLE worklist ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN claimed_at REAL;
+    ALTER TABLE worklist ADD COLUMN claim_until REAL NOT NULL DEFAULT 0
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

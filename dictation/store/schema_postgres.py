@@ -190,7 +190,13 @@ CREATE INDEX learned_corrections_pair ON learned_corrections (heard, written)
 """
 
 # Migrations after the baseline, by the number of their SQLite twin in ``schema.MIGRATIONS``.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    13: """
+    ALTER TABLE worklist ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE worklist ADD COLUMN claimed_at DOUBLE PRECISION;
+    ALTER TABLE worklist ADD COLUMN claim_until DOUBLE PRECISION NOT NULL DEFAULT 0
+    """,
+}
 
 
 # Least privilege, for the database administrator (``radscribe store roles`` prints it): the

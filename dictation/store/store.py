@@ -7,6 +7,7 @@ PostgreSQL); every SQL statement of radscribe is in this package.
 
 from __future__ import annotations
 
+from dictation.store.claims import ClaimsStore
 from dictation.store.history import HistoryStore
 from dictation.store.integrity import IntegrityStore
 from dictation.store.learning import LearningStore
@@ -15,7 +16,7 @@ from dictation.store.reports import ReportsStore
 from dictation.store.worklist import WorklistStore
 
 
-class Store(ReportsStore, WorklistStore, HistoryStore, OutboxStore, IntegrityStore, LearningStore):
+class Store(ReportsStore, WorklistStore, ClaimsStore, HistoryStore, OutboxStore, IntegrityStore, LearningStore):
     """The store: drafts and utterances, the worklist, signed versions, audit, critical-result
     timers, peer reviews, the outbox queue and the words typed over what was heard: in one
     SQLite file (WAL, synchronous=FULL) by default, or in a PostgreSQL database named by a

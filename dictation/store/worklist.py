@@ -16,7 +16,7 @@ WORKLIST_FIELDS = {"patient_id", "patient_name", "birth_date", "sex", "exam", "m
 
 
 # A worklist item with the status of the report started for it ("" when none was).
-_ITEMS = ("SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
+ITEMS = ("SELECT w.*, COALESCE((SELECT r.status FROM reports r WHERE r.worklist_id = w.id "
           "ORDER BY r.updated_at DESC LIMIT 1), '') AS report_status FROM worklist w")
 
 # What identifies the patient and the examination: a change to one of them after a report was
@@ -152,7 +152,7 @@ class WorklistStore(StoreBase):
 
     def changed_orders(self) -> list[WorklistItem]:
         """Every study whose order changed under its report (drafts and signed), for review."""
-        rows = self.db.execute(f"{_ITEMS} WHERE w.order_changed != '' ORDER BY w.updated_at").fetchall()
+        rows = self.db.execute(f"{ITEMS} WHERE w.order_changed != '' ORDER BY w.updated_at").fetchall()
         return [from_row(WorklistItem, r) for r in rows]
 
     def add_worklist_item(self, accession: str, **fields: Any) -> int:
@@ -182,7 +182,7 @@ class WorklistStore(StoreBase):
     def worklist_item(self, accession: str, facility: str | None = None) -> WorklistItem | None:
         """The study with this accession (at ``facility``), whatever its state (waiting, done,
         cancelled). The same number at two facilities without ``facility``: StoreError."""
-        rows = self.db.execute(f"{_ITEMS} WHERE w.accession = ? AND (? IS NULL OR w.facility = ?)",
+        rows = self.db.execute(f"{ITEMS} WHERE w.accession = ? AND (? IS NULL OR w.facility = ?)",
                                (accession, facility, facility)).fetchall()
         if len(rows) > 1:
             raise StoreError(f"accession {accession} is on the worklist of {len(rows)} facilities "
@@ -191,7 +191,7 @@ class WorklistStore(StoreBase):
 
     def study_of(self, report_id: str) -> WorklistItem | None:
         """The worklist study a report was started for (None: a report without one)."""
-        row = self.db.execute(f"{_ITEMS} WHERE w.id = (SELECT worklist_id FROM reports WHERE id = ?)",
+        row = self.db.execute(f"{ITEMS} WHERE w.id = (SELECT worklist_id FROM reports WHERE id = ?)",
                               (report_id,)).fetchone()
         return from_row(WorklistItem, row) if row else None
 
@@ -199,6 +199,6 @@ class WorklistStore(StoreBase):
         """Studies waiting: STAT first, then urgent, then routine; the longest waiting first.
         Each with the status of the report started for it ("" when none was)."""
         rows = self.db.execute(
-            f"{_ITEMS} WHERE w.state NOT IN ('done', 'cancelled') "
+            f"{ITEMS} WHERE w.state NOT IN ('done', 'cancelled') "
             "ORDER BY CASE w.priority WHEN 'stat' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, w.ordered_at").fetchall()
         return [from_row(WorklistItem, r) for r in rows]

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from dictation.errors import RadscribeError
 from dictation.status import SIGNED_FINAL
+from dictation.store.claims import being_read
 
 from ..widgets.title import TitleBar
 
@@ -176,6 +177,8 @@ class WorklistScreen(Screen):
                 facility.append(" ⚠ no licence" if "no licence" in licence.message else " ⚠ licence expired", style="bold red")
             if row.order_changed:  # changed under its report: A after a look
                 facility.append(" ⚠ order changed", style="bold red")
+            if row.claimed_by_other(self.rapp.reader, time.time()):  # another workstation's reader has it open
+                facility.append(f" · {being_read(row.claimed_by, row.claimed_at)}", style="bold yellow")
             table.add_row(
                 Text(row.priority.upper(), style="bold red" if row.priority == "stat" else ""),
                 Text(waited(age), style=clock_style(row.priority, age, self.limits or practice.limits(row.facility))),
@@ -296,7 +299,7 @@ class WorklistScreen(Screen):
 
     def action_open_next(self) -> None:
         if self.rows:
-            self.rapp.open_study(self.rows[0])
+            self.rapp.open_next()
         else:
             self.rapp.notify("no study waiting: orders arrive from the RIS, or add one with `radscribe worklist add`",
                              severity="warning")
