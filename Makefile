@@ -46,6 +46,7 @@ bench: debs-test $(BENCH_STAMP) node-peers
 	$(BIN)/python -m benchmarks checks
 	$(BIN)/python -m benchmarks export
 	$(BIN)/python -m benchmarks tui
+	$(BIN)/python -m benchmarks group
 
 node-peers: $(NODE_STAMP)
 

@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|robustness|kernels|tui`` (``make bench`` runs them all).
+"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|robustness|kernels|tui|group`` (``make bench`` runs them all).
 
 Benchmarks are not the product: they live beside the package, are not in the wheel, and need the
 ``bench`` extra (``pip install -e '.[bench,test]'``).
@@ -139,6 +139,20 @@ def bench_tui(seconds: float | None, as_json: bool) -> None:
     from benchmarks import tui
 
     result = tui.run(echo=click.echo, seconds=seconds)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("group")
+@click.option("--workstations", type=int, default=50, show_default=True, help="Simulated workstations on PostgreSQL.")
+@click.option("--studies", type=int, default=10_000, show_default=True, help="Studies on the worklist.")
+@click.option("--claims", type=int, default=20, show_default=True, help="Claims per workstation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_group(workstations: int, studies: int, claims: int, as_json: bool) -> None:
+    """A group's shared PostgreSQL store: workstations claiming from one worklist, against one SQLite workstation."""
+    from benchmarks import group
+
+    result = group.run(echo=click.echo, workstations=workstations, studies=studies, claims=claims)
     if as_json:
         click.echo(json.dumps(result))
 

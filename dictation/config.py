@@ -206,18 +206,18 @@ def load_config(path: Path | None = None) -> Config:
 
 def _store_url(path: Path, line: int | None, url: object, store_path: object) -> str:
     """``[store] url``: a PostgreSQL URL with no password in it, and no ``path`` beside it."""
-    from urllib.parse import urlsplit
-
     if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
         raise DataFileError(path, line, "[store] url must be a postgresql:// URL (a SQLite file goes in [store] path)")
     if store_path is not None:
         raise DataFileError(path, line, "[store] has both url and path: keep one (url: a group's PostgreSQL, "
                                         "path: this workstation's file)")
+    from dictation.store.engine_postgres import holds_password
+
     try:
-        password = urlsplit(url).password
+        password = holds_password(url)
     except ValueError as e:
         raise DataFileError(path, line, f"[store] url is not a URL ({e})") from None
-    if password is not None:
+    if password:
         raise DataFileError(path, line, "[store] url holds a password: put it in ~/.pgpass or a PostgreSQL service "
                                         "file instead (docs/group-deployment.md)")
     return url

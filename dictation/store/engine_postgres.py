@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from dictation.errors import MissingDependency, StoreConflict, StoreError, StoreUnavailable
 from dictation.store import schema_postgres
@@ -41,6 +41,12 @@ WRITER_LOCK = 0x7261647363726962  # one advisory lock for every writer of a rads
 
 def is_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+def holds_password(url: str) -> bool:
+    """A password in the URL's user part or in its query (libpq takes ``?password=`` too)."""
+    parts = urlsplit(url)
+    return parts.password is not None or "password" in {k.lower() for k in parse_qs(parts.query, keep_blank_values=True)}
 
 
 def redacted(url: str) -> str:
@@ -124,7 +130,7 @@ class PostgresEngine:
         self.url = url
         self.where = redacted(url)
         self.anchor_key = self.where
-        if urlsplit(url).password is not None:
+        if holds_password(url):
             raise StoreError(f"{self.where}: a password does not belong in the store URL (it would be in the config, "
                              "the shell history and process lists); put it in ~/.pgpass or a service file "
                              "(docs/group-deployment.md)")

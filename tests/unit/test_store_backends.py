@@ -139,6 +139,9 @@ def test_a_password_in_the_url_is_refused_and_never_repeated(postgres_cluster, t
     with pytest.raises(StoreError, match="pgpass") as caught:
         Store(url)
     assert "s3cret" not in str(caught.value)
+    with pytest.raises(StoreError, match="pgpass") as in_query:
+        Store(postgres_cluster.url() + "&password=s3cret")
+    assert "s3cret" not in str(in_query.value)
     config = tmp_path / "config.toml"
     config.write_text('[store]\nurl = "postgresql://me:s3cret@db.example/radscribe"\n')
     with pytest.raises(DataFileError, match="pgpass") as bad:

@@ -1,0 +1,101 @@
+"""A group's shared store under load: simulated workstations claiming from one worklist.
+
+Each workstation is a process with its own ``Store`` (its own connection pool, as on a real
+workstation) that, as fast as it can, claims the next study (``claim_next``: the most urgent
+nobody reads), and marks it read (the study leaves the worklist, the claim ends). Every claim is
+timed. A study claimed by two workstations is a double claim. The same loop runs on one
+workstation's SQLite file, side by side, as the baseline a single reader has today.
+
+The PostgreSQL server is a throwaway cluster on this machine (tests/postgres.py: Unix socket,
+fsync off), so the figures are the store's own cost on this CPU, not a network's or a disk's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _fill(target: str | Path, studies: int) -> None:
+    from dictation.store import Store
+
+    store = Store(target)
+    with store.transaction() as db:  # one transaction: filling is not what is measured
+        for i in range(studies):
+            db.execute("INSERT INTO worklist (accession, facility, priority, ordered_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                       (f"A{i:06}", f"F{i % 12}", ("stat", "urgent", "routine", "routine")[i % 4], float(i), 0.0))
+    store.close()
+
+
+def _workstation(target: str, name: str, claims: int, start_at: float, out: Any) -> None:
+    from dictation.store import Store
+
+    store = Store(target, actor=name)
+    got: list[tuple[str, float]] = []
+    while time.time() < start_at:
+        time.sleep(0.005)
+    for _ in range(claims):
+        t0 = time.perf_counter()
+        item = store.claim_next(name)
+        elapsed = time.perf_counter() - t0
+        if item is None:
+            break
+        got.append((item.accession, elapsed))
+        store.set_worklist_state(item.id, "done")
+        store.release_study(item.id, name)
+    store.close()
+    out.put((name, got))
+
+
+def _run(target: str, workstations: int, claims: int) -> dict[str, Any]:
+    spawn = multiprocessing.get_context("spawn")
+    out = spawn.Queue()
+    start_at = time.time() + 3.0 + 0.15 * workstations  # every process up and connected before the first claim
+    procs = [spawn.Process(target=_workstation, args=(target, f"W{k:02}", claims, start_at, out))
+             for k in range(workstations)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(60)
+    began = start_at
+    ended = time.time()
+    accessions = [a for _, got in results for a, _ in got]
+    latencies = sorted(t for _, got in results for _, t in got)
+    return {
+        "workstations": workstations, "claims": len(accessions),
+        "double_claims": len(accessions) - len(set(accessions)),
+        "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "claims_per_s": len(accessions) / max(1e-9, ended - began),
+    }
+
+
+def run(echo: Callable[[str], None] = print, workstations: int = 50, studies: int = 10_000, claims: int = 20) -> dict:
+    from tests.postgres import Cluster
+
+    echo(f"group: {workstations} workstations claiming {claims} studies each from a worklist of {studies:,} "
+         "(claim next, mark read, release), against one workstation on its SQLite file")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = Path(tmp) / "bench.db"
+        _fill(sqlite, studies)
+        rows.append(("sqlite, 1 workstation", _run(str(sqlite), 1, claims * 5)))
+    cluster = Cluster()
+    cluster.start()
+    try:
+        for n in sorted({1, min(10, workstations), workstations}):
+            with cluster.database() as url:
+                _fill(url, studies)
+                rows.append((f"postgresql, {n} workstations", _run(url, n, claims)))
+    finally:
+        cluster.stop()
+    echo(f"{'store':<28}{'claims':>8}{'double':>8}{'p50 ms':>9}{'p95 ms':>9}{'claims/s':>10}")
+    for name, r in rows:
+        echo(f"{name:<28}{r['claims']:>8}{r['double_claims']:>8}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
+             f"{r['claims_per_s']:>10.0f}")
+    return {name: r for name, r in rows}
