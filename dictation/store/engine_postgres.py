@@ -247,6 +247,8 @@ class PostgresEngine:
             version = self.schema_version()
             if version > newest:
                 raise StoreError(f"{self.where} was written by a newer radscribe (schema {version}); upgrade radscribe")
+            if version == newest:  # another workstation migrated it while this one waited for the lock
+                return
             if version == 0:
                 if self._has_table("worklist"):
                     raise StoreError(f"{self.where}: this database holds tables that are not a radscribe store; "

@@ -202,6 +202,8 @@ class SqliteEngine:
                 self.conn.execute("PRAGMA foreign_keys=OFF")  # no effect inside a transaction: before it
             try:
                 with self.transaction():
+                    if self.schema_version() >= number:  # another process migrated it while this one waited
+                        continue
                     for statement in statements(script):
                         self.conn.execute(statement)
                     if number == 5:

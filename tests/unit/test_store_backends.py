@@ -80,15 +80,45 @@ def test_processes_writing_at_once_keep_one_unbroken_audit_chain(postgres_cluste
         store.close()
 
 
-def test_two_stores_starting_at_once_on_a_new_database_migrate_it_once(postgres_cluster):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request, tmp_path):
+    """The target of a store nobody has opened yet, on each engine."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "new.db")
+    else:
+        with request.getfixturevalue("postgres_cluster").database() as url:
+            yield url
+
+
+def test_stores_starting_at_once_on_a_new_database_migrate_it_once(new_store):
+    code = ("import sys; from dictation.store import Store; s = Store(sys.argv[1]); "
+            "print(s.engine.schema_version()); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, new_store], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], results
+    assert {out.strip() for out, _ in results} == {str(len(MIGRATIONS))}
+
+
+def test_a_store_that_waited_for_another_ones_migration_does_not_migrate_again(postgres_cluster, monkeypatch):
+    """The interleaving of two workstations starting at once, made certain: this one saw an
+    empty database, then took the writer lock after the other had migrated it."""
+    from dictation.store.engine_postgres import PostgresEngine
+
     with postgres_cluster.database() as url:
-        code = ("import sys; from dictation.store import Store; s = Store(sys.argv[1]); "
-                "print(s.engine.schema_version()); s.close()")
-        procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(3)]
-        results = [p.communicate(timeout=120) for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], results
-        assert {out.strip() for out, _ in results} == {str(len(MIGRATIONS))}
+        Store(url).close()  # the other workstation, first to the lock
+        real = PostgresEngine.schema_version
+        looks: list[int] = []
+
+        def empty_at_first_look(self):
+            looks.append(0 if not looks else real(self))
+            return looks[-1]
+
+        monkeypatch.setattr(PostgresEngine, "schema_version", empty_at_first_look)
+        engine = PostgresEngine(url)
+        assert [r["version"] for r in engine.execute("SELECT version FROM schema_version")] == [len(MIGRATIONS)]
+        assert looks == [0, len(MIGRATIONS)]  # the second look is the one under the writer lock
+        engine.close()
 
 
 def test_signed_rows_cannot_be_changed_or_truncated_on_postgres(postgres_cluster):
