@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from benchmarks.asr import machine
 from benchmarks.metrics import percentile
 from dictation.reporting.commands import normalise
-from dictation.reporting.controller import ReportController, dictate_audio
+from dictation.reporting.controller import ReportController
+from dictation.reporting.dictate import dictate_audio
 from dictation.reporting.report import Report
 from dictation.reporting.templates import TemplateLibrary
 from dictation.speech.audio import ArraySource, Samples

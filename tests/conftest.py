@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 os.environ.setdefault("RADSCRIBE_LOG", os.path.join(tempfile.mkdtemp(prefix="radscribe-test-log-"), "radscribe.log"))
+os.environ.setdefault("RADSCRIBE_UNSENT", tempfile.mkdtemp(prefix="radscribe-test-unsent-"))
 
 
 @pytest.fixture

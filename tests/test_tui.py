@@ -123,3 +123,33 @@ async def test_signing_by_voice_sends_to_the_ris_and_a_failure_is_impossible_to_
             else:
                 await wait_for(pilot, lambda: "NOT DELIVERED to ris" in str(status.render()))
                 assert "connection refused" in str(status.render()) and status.has_class("problem")
+
+
+@pytest.mark.asyncio
+async def test_a_store_that_cannot_be_reached_is_said_at_once_and_dictation_goes_on(tmp_path, monkeypatch):
+    from dictation.errors import StoreUnavailable
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    said = ["go to impression", "pneumonia period"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=store, unsent_folder=tmp_path)
+
+    def away(*args, **kwargs):
+        raise StoreUnavailable("postgresql://db.example/radscribe: the PostgreSQL store cannot be reached (test)")
+
+    monkeypatch.setattr(store, "commit_utterance", away)
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said), controller=controller)
+    async with app.run_test() as pilot:
+        status = app.query_one("#status", Static)
+        await wait_for(pilot, lambda: "▶ Pneumonia." in app.screen.report_text())
+        await wait_for(pilot, lambda: "2 utterances kept on this workstation" in str(status.render()))
+        assert "the store cannot be reached" in str(status.render()) and status.has_class("problem")
+        monkeypatch.undo()  # the store answers again: the screen's timer gives it what was kept
+        monkeypatch.setattr("dictation.reporting.unsent.RETRY_SECONDS", 0.0)
+        app.screen._renew_lease()
+        await wait_for(pilot, lambda: "kept on this workstation" not in str(status.render()))
+        assert [u.kind for u in store.utterances(controller.report.id)] == ["command", "dictation"]

@@ -35,9 +35,10 @@ from dictation.workstation import Workstation
 
 from .messages import OutboxStates
 from .screens.quit import QuitScreen
-from .screens.report import STATE_TEXT, ReportScreen
+from .screens.report import ReportScreen
 from .screens.worklist import WorklistScreen
 from .widgets.report_view import flags_items, report_view
+from .widgets.status import STATE_TEXT
 
 __all__ = ["RadscribeApp", "flags_items", "outbox_summary", "report_view", "run_app", "STATE_TEXT"]
 

@@ -22,6 +22,7 @@ from dictation.speech.session import (
     PartialText,
     SessionError,
     StateChanged,
+    Unstored,
     UtteranceCommitted,
     UtteranceRejected,
 )
@@ -114,10 +115,18 @@ class BacklogMessage(_Replacing):
         self.event = event
 
 
+class UnstoredMessage(Message):
+    """The store cannot be reached (or is back): utterances kept on this workstation."""
+
+    def __init__(self, event: Unstored) -> None:
+        super().__init__()
+        self.event = event
+
+
 _BY_EVENT: dict[type, type[Message]] = {
     LevelChanged: LevelMessage, PartialText: PartialMessage, UtteranceCommitted: UtteranceMessage,
     CommandApplied: CommandMessage, UtteranceRejected: RejectedMessage, CommandAsked: AskedMessage, FlagsChanged: FlagsMessage,
-    StateChanged: StateMessage, SessionError: ErrorMessage, Backlog: BacklogMessage,
+    StateChanged: StateMessage, SessionError: ErrorMessage, Backlog: BacklogMessage, Unstored: UnstoredMessage,
 }
 
 

@@ -134,7 +134,8 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
             refused.append(handled.outcome.message)
         if progress:
             what = f"[{r.command}] {r.message}" if r.command else f"→ {r.slot}: {r.text}"
-            click.echo(f"stored utterance {r.seq} ({r.kind}) {what}", err=True)
+            where = "kept on this workstation (the store cannot be reached):" if handled.unsent else "stored"
+            click.echo(f"{where} utterance {r.seq} ({r.kind}) {what}", err=True)
 
     outbox = ws.outbox(store)
     controller = ws.controller(report, store, outbox=outbox, route=config.route_by_anatomy and not no_route,
@@ -143,6 +144,11 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
         _dictate_into(controller, audio, samples, utterances, model, realtime, amend, config.end_silence_ms)
     finally:
         controller.close()
+    if controller.unsent.records:  # nothing lost, nothing signed: said, with where it waits
+        reason = controller.unsent.reason.removesuffix("; nothing was written")
+        fail(f"{reason}: {len(controller.unsent)} utterances of report "
+             f"{report.id[:12]} are kept in {controller.unsent.path}; they go to the store when the report is opened "
+             f"again (radscribe dictate --resume {report.id[:12]} FILE, or the terminal UI)")
     if outbox is not None:
         for attempt in outbox.deliver_due():
             click.echo(f"radscribe: {attempt.destination}: {attempt.delivery.outcome}: {attempt.delivery.detail}", err=True)
@@ -171,7 +177,7 @@ def _dictate_into(controller: ReportController, audio: str, samples: Samples, ut
                   model: str | None, realtime: bool, amend: str | None, end_silence_ms: int) -> None:
     """The recording through the controller: its utterances from the file, or the recording
     replayed in real time (the live session finds them as a microphone's)."""
-    from dictation.reporting.controller import dictate_audio
+    from dictation.reporting.dictate import dictate_audio
     from dictation.speech.audio import FileSource
     from dictation.speech.recognizer import Recognizer
     from dictation.speech.segmenter import SegmenterOptions

@@ -14,10 +14,11 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dictation.checks import Checker, Flag, FlagKind
-from dictation.errors import DataFileError, RadscribeError, ReportLocked, StoreError
+from dictation.errors import DataFileError, RadscribeError, ReportLocked, StoreError, StoreUnavailable
 from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
 from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
@@ -28,15 +29,15 @@ from dictation.reporting.playback import PlaybackCache
 from dictation.reporting.records import Outcome, Question, UtteranceRecord, take_order
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
-from dictation.reporting.verify import audio_command
+from dictation.reporting.unsent import TRANSIENT, Unsent, restore, snapshot
+from dictation.reporting.verify import as_command, audio_command, near_command
 from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
 from dictation.speech.audio import SAMPLE_RATE, Samples
 from dictation.speech.critical import second_reading
-from dictation.speech.guards import MEANING_WORDS, without_stray_edges
+from dictation.speech.guards import MEANING_WORDS
 from dictation.speech.recognizer import DecodeOptions, Recognizer
-from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
 from dictation.speech.transcript import Transcript
 from dictation.status import ReportStatus
 from dictation.store import Store
@@ -59,6 +60,7 @@ class Handled:
     outcome: Outcome
     command: Command | None
     written: WrittenUtterance | None  # dictation only
+    unsent: int = 0  # utterances of this report only this workstation holds (the store cannot be reached)
 
 
 class ReportController:
@@ -66,7 +68,7 @@ class ReportController:
                  pipeline: TextPipeline | None = None, route: bool = True,
                  on_handled: Callable[[Handled], None] | None = None, checks: bool = True,
                  outbox: Outbox | None = None, signer: Signer | None = None, practice: Practice | None = None,
-                 keep_audio: bool = False, learn_days: int = 0) -> None:
+                 keep_audio: bool = False, learn_days: int = 0, unsent_folder: Path | None = None) -> None:
         self.report = report
         self.learn_days = learn_days  # [vocab] learn_days: words typed over what was heard, kept this long
         facility = str(report.exam.get("facility") or "")
@@ -96,18 +98,35 @@ class ReportController:
         # The draft's lease (one dictating process) and the study's claim (one reader): refused here
         # when another holds either.
         self.hold: Hold | None = None
+        self.unsent = Unsent(report.id, unsent_folder)  # what only this workstation holds while the store is away
+        self._before_sign: dict[str, Any] = {}
         if store is not None:
+            recovered = self.unsent.recover(report)  # left by a workstation that stopped before the store was back
             self.hold = Hold(store, report.id, self._actor or store.actor)
             self.hold.take(lambda: store.save_report(report))
             store.audit("open", report.id, str(report.exam.get("accession") or ""), report.status, actor=self._actor)
+            if recovered:
+                self.flush_unsent(force=True)
 
     def renew_lease(self) -> None:
-        """Keep the hold on the report and its study (the screen calls this while it is open)."""
-        if self.hold is not None:
-            self.hold.renew()
+        """Keep the hold on the report and its study (the screen calls this while it is open),
+        and give the store what it could not take before, once it answers again."""
+        if self.hold is not None and self.flush_unsent():
+            self.hold.renew_if_due()
+
+    def flush_unsent(self, force: bool = False) -> bool:
+        """True when the store holds every utterance (tried at most every few seconds unless forced)."""
+        if not self.unsent.records or self.store is None or self.hold is None:
+            return True
+        if not force and not self.unsent.due():
+            return False
+        return self.unsent.flush(self.store, self.report, self.hold.lease, self._actor)
 
     def close(self) -> None:
-        """The study is closed here: another process, or another reader, may open it at once."""
+        """The study is closed here: another process, or another reader, may open it at once.
+        What the store could not take is given to it once more (else it stays on this workstation)."""
+        with contextlib.suppress(StoreError):
+            self.flush_unsent(force=True)
         if self.hold is not None:
             self.hold.release()
 
@@ -224,6 +243,9 @@ class ReportController:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
         if command is None or command.name not in ("sign_final", "sign_preliminary"):
             return ""
+        if not self.flush_unsent(force=True):
+            return (f"not signed: the store cannot be reached ({len(self.unsent)} utterances are kept on this "
+                    "workstation only); signing waits until it is back")
         status = ReportStatus.FINAL if command.name == "sign_final" else ReportStatus.PRELIMINARY
         problems = self.signing_problems(status)
         if not problems:
@@ -250,14 +272,14 @@ class ReportController:
         the audio bears it out (or asked, when it nearly does).
         """
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
-        command = self._as_command(heard)
+        command = as_command(self.parser, heard)
         if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
             # The words heard are no command (or one with a word too many, "let's scratch that"):
             # a second look with the command phrases as the prompt suggests one, and the audio
             # decides between the closest phrases and the readings that are no command
             # (dictation/reporting/verify.py). A near command the audio does not bear out is asked.
             second = recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt))
-            suggested = self._as_command(second)
+            suggested = as_command(self.parser, second)
             verdict = audio_command(self.parser, recognizer, audio, heard.text,
                                     [suggested.text if suggested is not None else second.text],
                                     frozenset(MEANING_WORDS | self._punctuation_words))
@@ -265,32 +287,6 @@ class ReportController:
                 return replace(heard, reading=verdict.phrase, reading_sure=verdict.sure)
         # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
         return command or second_reading(recognizer, audio, heard, self.decode_options().beam_size)
-
-    def _as_command(self, heard: Transcript) -> Transcript | None:
-        """This reading if it is a command; or the reading without a word at its edge that the
-        model barely heard (a stray "in" after "go to indication") if that is one; else None."""
-        if self.parser.parse(heard.text) is not None:
-            return heard
-        for trimmed in without_stray_edges(heard):
-            if self.parser.parse(trimmed.text) is not None:
-                return trimmed
-        return None
-
-    def _near_command(self, heard: Transcript) -> Command | None:
-        """The command this utterance is but for one word at its start or end ("let's scratch
-        that", "scratch that now"): worth a question, never obeyed or written unasked. A word that
-        changes a finding's meaning (no, left, a number...) makes it dictation, not a question."""
-        words = heard.text.split()
-        if len(words) < 2 or len(words) > 6:
-            return None
-        for rest, extra in ((words[1:], words[0]), (words[:-1], words[-1])):
-            norm = normalise(extra)
-            if not norm or norm in MEANING_WORDS or norm in self._punctuation_words or norm[:1].isdigit():
-                continue
-            command = self.parser.parse(" ".join(rest))
-            if command is not None and command.name not in ("sign_final", "sign_preliminary"):
-                return command
-        return None
 
     def _obey(self, command: Command, seq: int) -> Outcome:
         """Apply a report command under the signing rules. A preliminary signed while the checks
@@ -302,6 +298,8 @@ class ReportController:
             self._take_order()
         if command.name == "confirm_words":  # the flags as they stand (never loads the NLP on a UI thread)
             return confirm_critical(self.report.utterances, self.run_checks()[0] if self.checks_ready else self.flags)
+        if self.store is not None and command.name.startswith("sign"):
+            self._before_sign = snapshot(self.report)  # a signing the store does not take is undone
         outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
         if outcome.ok and command.name == "sign_preliminary" and self.checks_off:
             outcome = replace(outcome, message=f"{outcome.message} — {self.checks_off}: not checked")
@@ -353,7 +351,7 @@ class ReportController:
             kind = "command" if outcome.ok else "rejected"
             record = UtteranceRecord(seq, kind, heard.text.strip(), heard.text, start, end, words, report.slot.key,
                                      command.describe(), outcome.message, time.time())
-        elif ask and report.listening and (near := unsure or self._near_command(heard)) is not None:
+        elif ask and report.listening and (near := unsure or near_command(self.parser, heard, self._punctuation_words)) is not None:
             self.question = Question(near, heard, start, end, seq)
             outcome = Outcome(False, self.question.prompt)
             record = UtteranceRecord(seq, "asked", heard.text.strip(), heard.text, start, end, words, report.slot.key,
@@ -471,39 +469,48 @@ class ReportController:
         report = self.report
         report.utterances.append(record)
         if self.store is not None:
-            if self.hold is not None:
-                self.hold.renew_if_due()
-            entries, signed = [], None
-            if report.version > version_before:
-                if self.outbox is not None:
-                    entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
-                # The flags as the signing saw them (_sign_blocked checked the report just before).
-                signed = build_version(report, self.signer, self.recorded_flags(), self.store.latest_version(report.id))
-            self.store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
-            if signed is not None:  # the chains' heads, outside the store too
-                heads = self.store.chain_heads()
-                write_anchor(self.store.anchor_key, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
+            try:
+                self._store(record, version_before)
+            except TRANSIENT as e:  # dictation goes on: kept here, stored when the store answers again
+                if report.version > version_before:  # a signing the store did not take has not happened
+                    restore(report, self._before_sign)
+                    outcome = Outcome(False, "not signed: the store cannot be reached; the draft is kept on this "
+                                             "workstation, sign again once it is back")
+                    record = replace(record, kind="rejected", message=outcome.message)
+                    report.utterances.append(record)
+                try:
+                    self.unsent.keep(report, record, str(e))
+                except OSError:
+                    raise e from None
+                log.warning("report %s: the store cannot be reached; utterance %d kept on this workstation",
+                            report.id[:8], record.seq)
         # Ids, kinds and statuses only: never the text or the exam.
         log.info("report %s: utterance %d %s%s", report.id[:8], record.seq, record.kind,
                  f" ({record.command})" if record.command else "")
         if report.version > version_before:
             log.info("report %s signed %s as %s, version %d, by %s", report.id[:8], report.signed_kind, report.status,
                      report.version, self.signer.id if self.signer else "-")
-        handled = Handled(record, outcome, command, written)
+        handled = Handled(record, outcome, command, written, len(self.unsent))
         if self.on_handled is not None:
             self.on_handled(handled)
         return handled
 
 
-def dictate_audio(audio: Samples, recognizer: Recognizer, controller: ReportController,
-                  segmenter: SegmenterOptions | None = None, utterances: list[Utterance] | None = None) -> list[Handled]:
-    """A whole recording through the controller, utterance by utterance (``radscribe dictate``);
-    ``utterances``: the recording already split (the same segmenter), so it is not split twice."""
-    out = []
-    options = controller.decode_options()
-    for u in utterances if utterances is not None else split_utterances(audio, segmenter):
-        heard = controller.recognise(recognizer, u.audio, recognizer.transcribe(u.audio, options))
-        handled = controller.handle(heard, u.start, u.end)
-        if handled is not None:
-            out.append(handled)
-    return out
+    def _store(self, record: UtteranceRecord, version_before: int) -> None:
+        report, store = self.report, self.store
+        assert store is not None
+        if not self.flush_unsent():  # in order: after the utterances kept before it
+            raise StoreUnavailable(self.unsent.reason)
+        if self.hold is not None:
+            self.hold.renew_if_due()
+        entries, signed = [], None
+        if report.version > version_before:
+            if self.outbox is not None:
+                entries = self.outbox.entries_for(report, self.signer)  # built now, queued with the signing
+            # The flags as the signing saw them (_sign_blocked checked the report just before).
+            signed = build_version(report, self.signer, self.recorded_flags(), store.latest_version(report.id))
+        store.commit_utterance(report, record, outbox=entries, signed=signed, actor=self._actor)
+        if signed is not None:  # the chains' heads, outside the store too
+            heads = store.chain_heads()
+            write_anchor(store.anchor_key, heads.audit_id, heads.audit_hash, heads.versions, heads.versions_hash)
+

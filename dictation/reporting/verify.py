@@ -43,6 +43,8 @@ from rapidfuzz import fuzz, process
 
 from dictation.reporting.commands import Command, CommandParser, normalise, said_once
 from dictation.speech.audio import Samples
+from dictation.speech.guards import MEANING_WORDS, without_stray_edges
+from dictation.speech.transcript import Transcript
 
 SHORTLIST = 8  # phrases scored per utterance: about 10 ms each on one core
 MAX_WORDS = 6  # commands are short; longer utterances are dictation
@@ -91,6 +93,35 @@ def _no_content(words: set[str]) -> bool:
     """Only function words (spaCy's English stop words, no model needed): nothing a report says."""
     stop = _stop_words()
     return bool(words) and all(w in stop for w in words)
+
+
+def as_command(parser: CommandParser, heard: Transcript) -> Transcript | None:
+    """This reading if it is a command; or the reading without a word at its edge that the
+    model barely heard (a stray "in" after "go to indication") if that is one; else None."""
+    if parser.parse(heard.text) is not None:
+        return heard
+    for trimmed in without_stray_edges(heard):
+        if parser.parse(trimmed.text) is not None:
+            return trimmed
+    return None
+
+
+def near_command(parser: CommandParser, heard: Transcript, punctuation_words: set[str]) -> Command | None:
+    """The command this utterance is but for one word at its start or end ("let's scratch
+    that", "scratch that now"): worth a question, never obeyed or written unasked. A word that
+    changes a finding's meaning (no, left, a number...) or spoken punctuation makes it
+    dictation, not a question."""
+    words = heard.text.split()
+    if len(words) < 2 or len(words) > 6:
+        return None
+    for rest, extra in ((words[1:], words[0]), (words[:-1], words[-1])):
+        norm = normalise(extra)
+        if not norm or norm in MEANING_WORDS or norm in punctuation_words or norm[:1].isdigit():
+            continue
+        command = parser.parse(" ".join(rest))
+        if command is not None and command.name not in ASK_ONLY:
+            return command
+    return None
 
 
 def written_as(phrase: str) -> str:

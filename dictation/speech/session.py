@@ -107,12 +107,21 @@ class Backlog:
     overflows: int = 0
 
 
+@dataclass(frozen=True)
+class Unstored:
+    """The store cannot be reached: ``count`` utterances of the open report are kept on this
+    workstation only (stored as soon as it answers; a signing waits). 0: the store has them all."""
+
+    count: int
+    reason: str = ""
+
+
 # Behind the microphone by this much, the status line says so (utterance ends come late).
 BACKLOG_SHOWN_S = 1.0
 
 
 Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
-         | CommandAsked | FlagsChanged | SessionError | Backlog)
+         | CommandAsked | FlagsChanged | SessionError | Backlog | Unstored)
 
 
 class _PartialWorker:
@@ -210,6 +219,7 @@ class DictationSession:
         self.text = ""
         self.latencies: list[float] = []
         self._told_check_error = False
+        self._unstored = 0  # utterances only this workstation holds, as last said
         self._stop = threading.Event()
         self._backlog: tuple[int, int] = (0, 0)  # what the status line was last told (seconds, overflows)
         self._paused = threading.Event()
@@ -424,6 +434,9 @@ class DictationSession:
         handled = self.controller.handle(heard, u.start, u.end)  # durable before it counts as done
         if handled is not None:
             self.controller.remember_audio(handled.record.seq, u.audio)  # for "play that back"
+            if handled.unsent != self._unstored:  # said at once, before the utterance itself
+                self._unstored = handled.unsent
+                self._emit(Unstored(handled.unsent, self.controller.unsent.reason))
         latency = max(0.0, time.monotonic() - decided_at)
         if handled is None:
             self._emit(PartialText("", ""))

@@ -18,6 +18,7 @@ Nothing of a report, a patient or the password reaches the log or an error messa
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ from dictation.store.schema import MIGRATIONS
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_SECONDS = 10.0
+PROBE_SECONDS = 3.0  # after a failure: how long one direct connection may take to say the server is back
 POOL_SIZE = 4
 WRITER_LOCK = 0x7261647363726962  # one advisory lock for every writer of a radscribe database ("radscrib")
 
@@ -126,6 +128,8 @@ class PostgresEngine:
             raise MissingDependency("a PostgreSQL store needs psycopg and psycopg-pool: "
                                     "pip install 'radscribe[group]'") from None
         self._psycopg = psycopg
+        # The pool says each failed reconnection on stderr; the store says it once, as one line.
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
         self._pool_timeout = PoolTimeout
         self.url = url
         self.where = redacted(url)
@@ -140,22 +144,54 @@ class PostgresEngine:
         except psycopg.Error as e:
             raise StoreUnavailable(f"{self.where}: cannot reach the PostgreSQL store ({_first_line(e)}); "
                                    "nothing was written") from None
-        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, timeout=CONNECT_TIMEOUT_SECONDS,
-                                   kwargs={"autocommit": True, "row_factory": _row_factory,
-                                           "cursor_factory": psycopg.ClientCursor,
-                                           "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
-                                           "application_name": "radscribe"},
-                                   name="radscribe")
+        self._pool_class = ConnectionPool
+        self._down = False  # a connection failed: the next use checks the server first, then renews the pool
+        self._pool_lock = threading.Lock()
+        self.pool = self._new_pool()
         try:
-            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
             self._migrate()
-        except PoolTimeout:
-            self.pool.close()
-            raise StoreUnavailable(f"{self.where}: cannot reach the PostgreSQL store (no connection within "
-                                   f"{CONNECT_TIMEOUT_SECONDS:.0f} s); nothing was written") from None
         except BaseException:
             self.pool.close()
             raise
+
+    def _new_pool(self) -> Any:
+        pool = self._pool_class(self.url, min_size=1, max_size=POOL_SIZE, open=False, timeout=CONNECT_TIMEOUT_SECONDS,
+                                kwargs={"autocommit": True, "row_factory": _row_factory,
+                                        "cursor_factory": self._psycopg.ClientCursor,
+                                        "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
+                                        "application_name": "radscribe"},
+                                name="radscribe")
+        try:
+            pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        except self._pool_timeout:
+            pool.close()
+            raise StoreUnavailable(f"{self.where}: cannot reach the PostgreSQL store (no connection within "
+                                   f"{CONNECT_TIMEOUT_SECONDS:.0f} s); nothing was written") from None
+        return pool
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection. After a failure, one direct connection tells at once whether the
+        server is back (a pool whose server went away retries with growing pauses, minutes
+        apart); when it is, the pool starts afresh."""
+        if self._down:
+            try:
+                self._psycopg.connect(self.url, connect_timeout=int(PROBE_SECONDS)).close()
+            except self._psycopg.Error as e:
+                raise StoreUnavailable(f"{self.where}: the PostgreSQL store cannot be reached ({_first_line(e)}); "
+                                       "nothing was written") from None
+            with self._pool_lock:
+                if self._down:
+                    old, self.pool = self.pool, self._new_pool()
+                    self._down = False
+                    old.close(timeout=1.0)
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except self._pool_timeout as e:  # every connection broken or taken
+            self._down = True
+            raise StoreUnavailable(f"{self.where}: the PostgreSQL store cannot be reached ({type(e).__name__}); "
+                                   "nothing was written") from None
 
     # -- statements ----------------------------------------------------------------------------
 
@@ -165,6 +201,7 @@ class PostgresEngine:
         if isinstance(e, psycopg.errors.IntegrityError):
             return StoreConflict(f"{self.where}: {text}")
         if isinstance(e, psycopg.OperationalError):
+            self._down = True
             return StoreUnavailable(f"{self.where}: the PostgreSQL store cannot be reached ({text}); nothing was written")
         return StoreError(f"{self.where}: {text}")
 
@@ -185,12 +222,8 @@ class PostgresEngine:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             return self._run(conn, sql, parameters)
-        try:
-            with self.pool.connection() as conn:
-                return self._run(conn, sql, parameters)
-        except self._pool_timeout as e:  # every connection broken or taken
-            raise StoreUnavailable(f"{self.where}: the PostgreSQL store cannot be reached ({type(e).__name__}); "
-                                   "nothing was read or written") from None
+        with self._connection() as conn:
+            return self._run(conn, sql, parameters)
 
     def executemany(self, sql: str, parameters: Any) -> Rows:
         conn = getattr(self._local, "conn", None)
@@ -205,7 +238,7 @@ class PostgresEngine:
         if getattr(self._local, "conn", None) is not None:
             raise StoreError("a store transaction inside another")
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 self._run(conn, "SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
                 self._local.conn = conn
                 try:
@@ -218,9 +251,6 @@ class PostgresEngine:
             raise
         except self._psycopg.Error as e:  # the commit itself failed
             raise self._error(e) from None
-        except self._pool_timeout as e:  # every connection broken or taken
-            raise StoreUnavailable(f"{self.where}: the PostgreSQL store cannot be reached ({type(e).__name__}); "
-                                   "nothing was written") from None
 
     def close(self) -> None:
         self.pool.close()

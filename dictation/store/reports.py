@@ -6,9 +6,10 @@ import json
 import os
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from dictation.errors import StoreError
+from dictation.errors import StoreConflict, StoreError
 from dictation.status import SIGNED_FINAL
 from dictation.store.base import StoreBase
 from dictation.store.chain import next_version_hash
@@ -61,19 +62,42 @@ class ReportsStore(StoreBase):
                 self._end_claim(db, report.id)
             for entry in outbox or []:
                 self._enqueue(db, entry, now)
-            if signed is not None:
-                action, detail = "sign", f"{signed.kind} (version {signed.version}, {signed.status})"
-            elif record.kind == "dictation":
-                action, detail = "dictate", record.slot or ""
-            else:
-                action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
-            self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now, actor)
-            db.execute(
-                "INSERT INTO utterances (report_id, seq, kind, text, heard, start, \"end\", words, slot, command, committed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (report.id, record.seq, record.kind, record.text, record.heard, record.start, record.end,
-                 json.dumps(record.words), record.slot, record.command, now),
-            )
+            self._log_utterance(db, report, record, signed, now, actor)
+
+    def commit_kept(self, report: ReportState, records: Sequence[UtteranceState], lease: str,
+                    actor: str | None = None) -> None:
+        """Utterances kept on a workstation while the store could not be reached, and the report
+        as it stands now, in one transaction: each once (one the store already holds, from a
+        commit whose answer was lost, is not written again), and only while no other process
+        has taken the draft meanwhile (StoreConflict, nothing written)."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute("SELECT lease_owner, lease_until FROM reports WHERE id = ?", (report.id,)).fetchone()
+            if row is not None and row["lease_owner"] not in ("", lease) and row["lease_until"] > now \
+                    and owner_alive(row["lease_owner"]):
+                raise StoreConflict(f"report {report.id[:12]} was opened by another radscribe ({row['lease_owner']}) "
+                                    "while the store could not be reached")
+            stored = {r["seq"] for r in db.execute("SELECT seq FROM utterances WHERE report_id = ?", (report.id,))}
+            self._upsert(db, report, now)
+            for record in records:
+                if record.seq not in stored:
+                    self._log_utterance(db, report, record, None, now, actor)
+
+    def _log_utterance(self, db: Any, report: ReportState, record: UtteranceState, signed: SignedState | None,
+                       now: float, actor: str | None) -> None:
+        if signed is not None:
+            action, detail = "sign", f"{signed.kind} (version {signed.version}, {signed.status})"
+        elif record.kind == "dictation":
+            action, detail = "dictate", record.slot or ""
+        else:
+            action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
+        self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now, actor)
+        db.execute(
+            "INSERT INTO utterances (report_id, seq, kind, text, heard, start, \"end\", words, slot, command, committed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (report.id, record.seq, record.kind, record.text, record.heard, record.start, record.end,
+             json.dumps(record.words), record.slot, record.command, now),
+        )
 
     def save_and_enqueue(self, report: ReportState, outbox: list[OutboxEntry]) -> None:
         """A report signed outside dictation (the TUI's sign key) and its messages, together."""

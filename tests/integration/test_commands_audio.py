@@ -1,6 +1,7 @@
 """Commands tiny.en writes as other words, decided on the audio (the real model, synthesised speech)."""
 
-from dictation.reporting.controller import ReportController, dictate_audio
+from dictation.reporting.controller import ReportController
+from dictation.reporting.dictate import dictate_audio
 from dictation.reporting.report import Report
 from dictation.reporting.templates import TemplateLibrary
 from tests.voice import speak_with_pauses

@@ -253,3 +253,51 @@ def test_a_worklist_study_is_dictated_headless_by_accession_and_exported(radscri
     assert sent["accession"] == "ACC-77" and sent["exam"]["patient_name"] == "Doe^Jane"
     unknown = run([*radscribe_cmd, "dictate", str(report_wav), "--accession", "NOPE"], env)
     assert unknown.returncode == 2 and "no study with accession 'NOPE'" in unknown.stderr
+
+
+def test_a_store_server_stopped_mid_dictation_loses_nothing(radscribe_cmd, report_wav, env, tmp_path):
+    """`dictate --realtime` into PostgreSQL; the server stops after two utterances are stored:
+    dictation goes on, kept on the workstation, nothing is signed, the command says where the
+    utterances wait; once the server is back, reopening the draft gives the store all of them."""
+    from tests.postgres import Cluster
+
+    cluster = Cluster()
+    cluster.start()
+    env = {**env, "RADSCRIBE_UNSENT": str(tmp_path / "unsent")}
+    try:
+        with cluster.database() as url:
+            lines = []
+            with subprocess.Popen([*radscribe_cmd, "dictate", str(report_wav), "--template", "xr-chest", "--realtime",
+                                   "--progress", "--store", url], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  text=True, env=env) as proc:
+                while sum(line.startswith("stored utterance") for line in lines) < 2:
+                    line = proc.stderr.readline()
+                    assert line, lines
+                    lines.append(line)
+                cluster.stop_server()
+                _, rest = proc.communicate(timeout=180)
+            lines += rest.splitlines(keepends=True)
+            kept = [line for line in lines if line.startswith("kept on this workstation")]
+            assert proc.returncode == 2 and kept, lines
+            assert "cannot be reached" in lines[-1] and "kept in" in lines[-1]
+            assert not any("psycopg" in line or "error connecting" in line for line in lines)  # one line says it
+            assert not any("stored utterance" in line for line in lines[lines.index(kept[0]):])
+            said = [line for line in lines if line.startswith(("stored utterance", "kept on this workstation"))]
+            files = list((tmp_path / "unsent").glob("*.json"))
+            assert len(files) == 1
+            draft_id = files[0].stem
+            cluster.start_again()
+            more = write_wav(tmp_path / "more.wav", speak_with_pauses(["go to impression", "pneumonia period"]))
+            resumed = run([*radscribe_cmd, "dictate", str(more), "--resume", draft_id, "--store", url, "--json"], env)
+            assert resumed.returncode == 0, resumed.stderr
+            assert not files[0].exists()
+            shown = run([*radscribe_cmd, "drafts", "--store", url, "show", draft_id, "--json"], env)
+            report = json.loads(shown.stdout)
+            assert [u["seq"] for u in report["utterances"]] == list(range(1, len(report["utterances"]) + 1))
+            assert len(report["utterances"]) >= len(said) + 2  # every one said before, then the two more
+            assert report["status"] == "draft"  # "sign as preliminary" waited: the store was away
+            assert report["sections"]["impression"].lower().endswith("pneumonia.")
+            audit = run([*radscribe_cmd, "audit", "--verify", "--store", url], env)
+            assert audit.returncode == 0, audit.stdout + audit.stderr
+    finally:
+        cluster.stop()

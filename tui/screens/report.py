@@ -23,6 +23,7 @@ from dictation.errors import RadscribeError
 from dictation.reporting.controller import ReportController
 from dictation.reporting.records import Outcome
 from dictation.reporting.report import Report
+from dictation.reporting.unsent import RETRY_SECONDS
 from dictation.speech.session import DictationSession, Event
 from dictation.status import SIGNED_FINAL
 from dictation.text.pipeline import TextPipeline
@@ -40,27 +41,17 @@ from ..messages import (
     PlaybackFailed,
     RejectedMessage,
     StateMessage,
+    UnstoredMessage,
     UtteranceMessage,
     session_message,
 )
 from ..widgets.level import LevelMeter
 from ..widgets.report_view import flags_items, report_rich
+from ..widgets.status import status_line
 from ..widgets.title import TitleBar
 
 if TYPE_CHECKING:
     from ..app import RadscribeApp
-
-STATE_TEXT = {
-    "loading": "Loading the speech model…",
-    "listening": "● Listening",
-    "paused": "❚❚ Paused (F4 to listen)",
-    "recognising": "… Recognising",
-    "asleep": "☾ Asleep (say “start listening”)",
-    "no_microphone": "No microphone",
-    "error": "Error",
-    "stopped": "Stopped",
-}
-
 
 class FlagItem(ListItem):
     def __init__(self, flag: Flag | None, text: str) -> None:
@@ -146,7 +137,7 @@ class ReportScreen(Screen):
         self.session.start()
         if self.controller is not None:
             self.run_worker(self._first_check, thread=True, exit_on_error=False)
-            self.set_interval(60, self._renew_lease)
+            self.set_interval(RETRY_SECONDS, self._renew_lease)  # the hold, and what the store could not take
 
     def _first_check(self) -> None:
         """Load the checks off the UI thread and show what an opened draft already has."""
@@ -170,10 +161,10 @@ class ReportScreen(Screen):
         if self.controller is None:
             return
         try:
-            self.controller.renew_lease()
+            self.controller.renew_lease()  # and stores what was kept here while the store was away
         except RadscribeError as e:  # a damaged or busy store: said, dictation goes on (it is stored per utterance)
             self.rapp.detail = str(e)
-            self.show_status()
+        self.show_status()
 
     # -- engine events -------------------------------------------------------------------------
 
@@ -274,6 +265,10 @@ class ReportScreen(Screen):
         self._show_report()
         self.show_status()
 
+    def on_unstored_message(self, message: UnstoredMessage) -> None:
+        if self._live:
+            self.show_status()  # the line reads the count from the controller
+
     def on_backlog_message(self, message: BacklogMessage) -> None:
         if self._live:
             self.rapp.backlog = message.event
@@ -338,35 +333,10 @@ class ReportScreen(Screen):
     def show_status(self) -> None:
         if not self.is_mounted:
             return
-        app = self.rapp
+        line, problem = status_line(self.rapp, self.controller, self.last_command)
         status = self.query_one("#status", Static)
-        parts = [STATE_TEXT.get(app.state, app.state)]
-        if app.state == "no_microphone":
-            parts.append("connect one, or run radscribe --audio FILE; typing still works")
-        elif app.state == "error" or app.state == "listening" and app.detail:
-            parts.append(app.detail)
-        if self.controller is not None:
-            report = self.controller.report
-            if report.amendment:  # the signed report stays as sent until this is signed too
-                parts.append(f"{report.status} · {report.amendment} open (F9 signs, “cancel {report.amendment}” drops it)")
-            else:
-                parts.append(f"{report.status} · at {report.slot.title}")
-            if self.last_command:
-                parts.append(self.last_command)
-        if app.backlog.seconds:
-            parts.append(f"⏳ recognition {app.backlog.seconds:.0f} s behind (nothing is lost: it comes late)")
-        if app.backlog.overflows:
-            parts.append(f"⚠ the microphone dropped audio {app.backlog.overflows}× (check the device, or close what loads the machine)")
-        if app.outbox_line:
-            parts.append(app.outbox_line)
-        if app.critical_line:
-            parts.append(app.critical_line)
-        parts.append(f"model {app.model_label}")
-        if app.latency is not None:
-            parts.append(f"last {app.latency * 1000:.0f} ms")
-        status.update(Text("  ·  ".join(parts)))
-        status.set_class(app.state in ("no_microphone", "error") or app.outbox_line.startswith("⚠") or bool(app.backlog.overflows)
-                         or "OVERDUE" in app.critical_line, "problem")
+        status.update(Text(line))
+        status.set_class(problem, "problem")
 
     # -- actions ---------------------------------------------------------------------------------
 

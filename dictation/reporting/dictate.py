@@ -1,0 +1,22 @@
+"""A whole recording through a report controller, utterance by utterance (``radscribe dictate``)."""
+
+from __future__ import annotations
+
+from dictation.reporting.controller import Handled, ReportController
+from dictation.speech.audio import Samples
+from dictation.speech.recognizer import Recognizer
+from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
+
+
+def dictate_audio(audio: Samples, recognizer: Recognizer, controller: ReportController,
+                  segmenter: SegmenterOptions | None = None, utterances: list[Utterance] | None = None) -> list[Handled]:
+    """A whole recording through the controller, utterance by utterance (``radscribe dictate``);
+    ``utterances``: the recording already split (the same segmenter), so it is not split twice."""
+    out = []
+    options = controller.decode_options()
+    for u in utterances if utterances is not None else split_utterances(audio, segmenter):
+        heard = controller.recognise(recognizer, u.audio, recognizer.transcribe(u.audio, options))
+        handled = controller.handle(heard, u.start, u.end)
+        if handled is not None:
+            out.append(handled)
+    return out

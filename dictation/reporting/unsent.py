@@ -1,0 +1,121 @@
+"""Utterances the store could not take, kept on this workstation until it can.
+
+When the store cannot be reached (a group's PostgreSQL server down, the network gone) or stays
+busy past its timeout, dictation goes on: each utterance is also written to a file of its own
+report on this workstation (owner-only, replaced atomically, flushed to disk), the radiologist
+is told at once, and the kept utterances go to the store in one transaction as soon as it
+answers again. A signing waits until then. A workstation that stops before the store is back
+finds the file when the report is opened again; the file goes only once the store holds it all.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from dictation.data.resources import user_file
+from dictation.errors import StoreBusy, StoreError, StoreUnavailable
+from dictation.logs import log
+from dictation.reporting.records import UtteranceRecord
+from dictation.reporting.report import Report
+from dictation.store import Store
+
+TRANSIENT = (StoreUnavailable, StoreBusy)  # the store will answer again: keep, do not stop
+RETRY_SECONDS = 10.0  # while the store is away, one attempt per this long (each may wait for a timeout)
+
+
+def unsent_folder() -> Path:
+    """``$RADSCRIBE_UNSENT``, else ``unsent`` in the user data folder."""
+    return user_file("RADSCRIBE_UNSENT", "data", "unsent")
+
+
+class Unsent:
+    """The utterances of one open report that only this workstation holds."""
+
+    def __init__(self, report_id: str, folder: Path | None = None) -> None:
+        self.path = (folder or unsent_folder()) / f"{report_id}.json"
+        self.records: list[UtteranceRecord] = []
+        self.reason = ""  # why the store did not take them (one line)
+        self._tried = 0.0
+        self._lock = threading.RLock()  # the session thread keeps, the screen's timer may flush
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def keep(self, report: Report, record: UtteranceRecord, reason: str) -> None:
+        """``record`` (already in ``report``) kept here; OSError when even this disk fails."""
+        with self._lock:
+            self.records.append(record)
+            self.reason = reason
+            self._tried = time.monotonic()
+            self._write(report)
+
+    def _write(self, report: Report) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = {"report": report.to_dict(), "records": [asdict(r) for r in self.records]}
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def due(self) -> bool:
+        return bool(self.records) and time.monotonic() - self._tried >= RETRY_SECONDS
+
+    def flush(self, store: Store, report: Report, lease: str, actor: str | None) -> bool:
+        """Give the kept utterances to the store; False while it still cannot take them. Another
+        process having taken the draft meanwhile raises StoreConflict (the file stays)."""
+        with self._lock:
+            if not self.records:
+                return True
+            self._tried = time.monotonic()
+            try:
+                store.commit_kept(report, self.records, lease, actor=actor)
+            except TRANSIENT as e:
+                self.reason = str(e)
+                return False
+            log.info("report %s: %d kept utterances stored", report.id[:8], len(self.records))
+            self.records = []
+            self.reason = ""
+            self.path.unlink(missing_ok=True)
+            return True
+
+    def recover(self, report: Report) -> int:
+        """The file a workstation left when it stopped before the store was back: its report
+        state is taken over (it holds every utterance the store holds, and more) and its
+        utterances wait to be stored. Returns how many; 0 when there is no file."""
+        try:
+            data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+            kept = Report.from_dict(data["report"], report.template)
+            records = [UtteranceRecord(**r) for r in data["records"]]
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise StoreError(f"{self.path}: the utterances kept while the store was away cannot be read "
+                             f"({type(e).__name__}); the file is left as it is") from None
+        if kept.id != report.id or len(kept.utterances) < len(report.utterances):
+            raise StoreError(f"{self.path} does not continue report {report.id[:12]} as stored; "
+                             "the file is left as it is")
+        for f in fields(Report):
+            setattr(report, f.name, getattr(kept, f.name))
+        self.records = records
+        return len(records)
+
+
+def snapshot(report: Report) -> dict[str, Any]:
+    """The report as it is before a signing (its undo history too), for ``restore``."""
+    return {f.name: copy.deepcopy(getattr(report, f.name)) for f in fields(Report) if f.name != "template"}
+
+
+def restore(report: Report, before: dict[str, Any]) -> None:
+    """Undo a signing the store did not take: the report is again what ``snapshot`` saw."""
+    for name, value in before.items():
+        setattr(report, name, value)
