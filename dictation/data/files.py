@@ -6,7 +6,9 @@ must not silently switch a rule off), as medspaCy's ``ConTextRule.from_dict`` do
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -75,3 +77,19 @@ def check_keys(path: Path, data: dict[str, Any], table: str, allowed: Iterable[s
     for key in data.get(table, {}):
         if key not in allowed:
             raise DataFileError(path, line_of(data["__text__"], key), f"unknown key {key!r} in [{table}]; known: {', '.join(sorted(allowed))}")
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """``data`` in ``path`` whole or not at all (a temporary file, flushed to disk, renamed), owner-only by default."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".radscribe-", suffix=".tmp")  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

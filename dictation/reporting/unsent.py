@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import threading
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from dictation.data.files import atomic_write
 from dictation.data.resources import user_file
 from dictation.errors import StoreBusy, StoreError, StoreUnavailable
 from dictation.logs import log
@@ -52,20 +52,18 @@ class Unsent:
         """``record`` (already in ``report``) kept here; OSError when even this disk fails."""
         with self._lock:
             self.records.append(record)
+            try:
+                self._write(report)
+            except OSError:
+                self.records.pop()  # not kept: the caller says the store's error, the session stops
+                raise
             self.reason = reason
             self._tried = time.monotonic()
-            self._write(report)
 
     def _write(self, report: Report) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {"report": report.to_dict(), "records": [asdict(r) for r in self.records]}
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(data).encode("utf-8"))
 
     def due(self) -> bool:
         return bool(self.records) and time.monotonic() - self._tried >= RETRY_SECONDS

@@ -40,14 +40,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dictation.data.files import atomic_write
 from dictation.errors import DataFileError, ExportError
 from dictation.ris.document import ReportVersion
 from dictation.ris.hl7 import HL7Options, build_oru
@@ -231,8 +230,8 @@ class DirDestination:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             # Text first, JSON last: a poller that waits for the JSON finds both complete.
-            _atomic_write(self.folder / f"{stem}.txt", data["text"].encode("utf-8"), self.mode)
-            _atomic_write(self.folder / f"{stem}.json", payload, self.mode)
+            atomic_write(self.folder / f"{stem}.txt", data["text"].encode("utf-8"), self.mode)
+            atomic_write(self.folder / f"{stem}.json", payload, self.mode)
         except OSError as e:
             return Delivery("retry", f"{self.folder}: {e.strerror or e}")
         return Delivery("sent", f"written to {self.folder / stem}.json")
@@ -243,21 +242,6 @@ class DirDestination:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80]
-
-
-def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".radscribe-", suffix=".tmp")  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def make_destination(config: HL7Config | DirConfig | FHIRConfig | DICOMConfig) -> Destination:
