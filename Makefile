@@ -23,13 +23,17 @@ TEST_DEBS := $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins sox espe
 # Node.js test peers (FHIR, HL7 over TLS), installed from their lockfile.
 NODE_PEERS := tests/peers/node
 NODE_STAMP := $(NODE_PEERS)/node_modules/.installed
+# A real recognition server for the group tests: WhisperLive's OpenAI-compatible REST API, in its
+# own venv (it pins its own faster-whisper), serving the bundled model on 127.0.0.1.
+WL_PEER := tests/peers/whisper-live
+WL_STAMP := $(WL_PEER)/.venv/.installed
 
-.PHONY: run test lint bench debs-run debs-test node-peers wheel-check clean
+.PHONY: run test lint bench debs-run debs-test node-peers whisper-live-peer wheel-check clean
 
 run: debs-run $(RUN_STAMP)
 	$(BIN)/radscribe $(ARGS)
 
-test: debs-test $(TEST_STAMP) node-peers
+test: debs-test $(TEST_STAMP) node-peers whisper-live-peer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff (pinned rules in pyproject.toml) and mypy: strict on the engine, basic on the UI.
@@ -38,7 +42,7 @@ lint: $(LINT_STAMP)
 	$(BIN)/mypy
 
 # Every benchmark, each printing its figures beside a plain baseline (docs/benchmarks.md).
-bench: debs-test $(BENCH_STAMP) node-peers
+bench: debs-test $(BENCH_STAMP) node-peers whisper-live-peer
 	$(BIN)/python -m benchmarks asr
 	$(BIN)/python -m benchmarks commands
 	$(BIN)/python -m benchmarks robustness
@@ -53,6 +57,15 @@ node-peers: $(NODE_STAMP)
 $(NODE_STAMP): $(NODE_PEERS)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "radscribe: the tests need Node.js 20 and npm (https://nodejs.org)" >&2; exit 1; }
 	npm ci --prefix $(NODE_PEERS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+whisper-live-peer: $(WL_STAMP)
+
+$(WL_STAMP): $(WL_PEER)/requirements.txt
+	rm -rf $(WL_PEER)/.venv
+	$(PYTHON) -m venv $(WL_PEER)/.venv
+	$(WL_PEER)/.venv/bin/python -m pip install --quiet -r $(WL_PEER)/requirements.txt
+	$(WL_PEER)/.venv/bin/python -m pip install --quiet --no-deps whisper-live==0.10.0
 	@touch $@
 
 $(VENV)/bin/python:
@@ -86,4 +99,4 @@ wheel-check: $(TEST_STAMP)
 	scripts/wheel-check
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache $(NODE_PEERS)/node_modules
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache $(NODE_PEERS)/node_modules $(WL_PEER)/.venv

@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|robustness|kernels|tui|group`` (``make bench`` runs them all).
+"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|robustness|kernels|tui|group|speech-server`` (``make bench`` runs them all).
 
 Benchmarks are not the product: they live beside the package, are not in the wheel, and need the
 ``bench`` extra (``pip install -e '.[bench,test]'``).
@@ -153,6 +153,21 @@ def bench_group(workstations: int, studies: int, claims: int, as_json: bool) -> 
     from benchmarks import group
 
     result = group.run(echo=click.echo, workstations=workstations, studies=studies, claims=claims)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("speech-server")
+@click.option("--items", type=int, default=12, show_default=True, help="Development-set dictations.")
+@click.option("--clients", default="1,4,8", show_default=True, help="Concurrent dictating clients, comma-separated.")
+@click.option("--per-client", type=int, default=2, show_default=True, help="Dictations each client replays.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_speech_server(items: int, clients: str, per_client: int, as_json: bool) -> None:
+    """A recognition server (WhisperLive, the same tiny.en) against the local model: WER and latency under load."""
+    from benchmarks import speech_server
+
+    result = speech_server.run(echo=click.echo, items=items, clients=tuple(int(c) for c in clients.split(",")),
+                               per_client=per_client)
     if as_json:
         click.echo(json.dumps(result))
 

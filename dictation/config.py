@@ -32,6 +32,12 @@
     time_zone = "America/Los_Angeles"
     turnaround_minutes = { stat = 30, urgent = 120, routine = 1440 }
 
+    [speech]                    # a group's recognition server (docs/group-deployment.md); without it,
+    server = "https://asr.group.example"   # this workstation's model reads (https, or http on loopback)
+    deadline_seconds = 3        # an utterance the server has not read by then is read here
+    model = "whisper-1"         # the server's name for its model
+    ca_file = "/etc/radscribe/group-ca.pem"  # optional: the CA of the server's certificate
+
     [audio]
     keep = false                # store each utterance's audio (in the store, owner-only)
     keep_days = 7               # purged after this many days
@@ -65,13 +71,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dictation.data.files import check_keys, line_of, load_toml
 from dictation.data.resources import user_file
 from dictation.errors import DataFileError
 from dictation.practice.facilities import Practice, parse_practice
 from dictation.ris.document import Signer
+
+if TYPE_CHECKING:
+    from dictation.speech.server import SpeechServer
 
 ENV = "RADSCRIBE_CONFIG"
 
@@ -103,6 +112,7 @@ class Config:
     orders_allow: list[str] = field(default_factory=list)  # sender addresses or networks; empty: any
     learn_days: int = 180  # words typed over what was heard are kept this long for `vocab suggest` (0: not kept)
     store_url: str | None = None  # a group's PostgreSQL store (instead of store_path)
+    speech_server: SpeechServer | None = None  # a group's recognition server
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -112,7 +122,8 @@ def load_config(path: Path | None = None) -> Config:
             raise DataFileError(path, None, f"config file not found (named by ${ENV})")
         return Config()
     data = load_toml(path, {"templates": dict, "dictation": dict, "store": dict, "reader": dict, "outbox": dict,
-                            "export": list, "orders": dict, "facility": list, "audio": dict, "vocab": dict})
+                            "export": list, "orders": dict, "facility": list, "audio": dict, "vocab": dict,
+                            "speech": dict})
     text = data["__text__"]
     check_keys(path, data, "templates", {"folders"})
     check_keys(path, data, "dictation", {"route_by_anatomy", "end_silence_ms", "push_to_talk"})
@@ -201,7 +212,35 @@ def load_config(path: Path | None = None) -> Config:
                   (base / Path(store).expanduser()) if store else None, path, Signer(**reader), destinations, float(alert),
                   host, port, dict(mapping), {**practice.template_mapping(), **{k: dict(v) for k, v in by_facility.items()}},
                   push_to_talk, practice, keep, keep_days, (base / Path(vocab).expanduser()) if vocab else None,
-                  tls, [str(a) for a in allow], learn_days, store_url)
+                  tls, [str(a) for a in allow], learn_days, store_url, _speech_server(path, data))
+
+
+def _speech_server(path: Path, data: dict[str, Any]) -> SpeechServer | None:
+    """``[speech]``: the group's recognition server, checked as audio may go to it."""
+    from dictation.errors import ModelError
+    from dictation.speech.server import DEFAULT_DEADLINE, SpeechServer, check_server_url
+
+    check_keys(path, data, "speech", {"server", "deadline_seconds", "model", "ca_file"})
+    speech, text = data.get("speech", {}), data["__text__"]
+    if "server" not in speech:
+        if speech:
+            raise DataFileError(path, line_of(text, "speech"), "[speech] needs server = \"https://...\" (or remove the section)")
+        return None
+    url, model = speech["server"], speech.get("model", "whisper-1")
+    deadline, ca = speech.get("deadline_seconds", DEFAULT_DEADLINE), speech.get("ca_file")
+    try:
+        if not isinstance(url, str):
+            raise ModelError("[speech] server must be a URL")
+        check_server_url(url)
+    except ModelError as e:
+        raise DataFileError(path, line_of(text, "server"), str(e)) from None
+    if not isinstance(deadline, int | float) or isinstance(deadline, bool) or not 0.2 <= deadline <= 60:
+        raise DataFileError(path, line_of(text, "deadline_seconds"), "[speech] deadline_seconds must be a number from 0.2 to 60")
+    if not isinstance(model, str) or not model.strip():
+        raise DataFileError(path, line_of(text, "model"), "[speech] model must be the server's name for its model")
+    if ca is not None and (not isinstance(ca, str) or not (path.parent / Path(ca).expanduser()).is_file()):
+        raise DataFileError(path, line_of(text, "ca_file"), f"[speech] ca_file {ca!r} is not a file")
+    return SpeechServer(url, float(deadline), model.strip(), (path.parent / Path(ca).expanduser()) if ca else None)
 
 
 def _store_url(path: Path, line: int | None, url: object, store_path: object) -> str:

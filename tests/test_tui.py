@@ -126,6 +126,47 @@ async def test_signing_by_voice_sends_to_the_ris_and_a_failure_is_impossible_to_
 
 
 @pytest.mark.asyncio
+async def test_an_utterance_the_speech_server_did_not_read_is_said_on_the_status_line():
+    """The group's recognition server stops answering: the status line says at once that this
+    workstation reads (drawn as a problem), and stops saying it when the server reads again."""
+    from dataclasses import replace
+
+    class Flaky(ScriptedRecognizer):
+        reads = ["server", "local", "server"]
+
+        def transcribe(self, audio, options=None, *, plain=False):
+            heard = super().transcribe(audio, options, plain=plain)
+            if options is None or not options.word_timestamps:
+                return heard
+            where = self._where.setdefault(self._key(audio), self.reads.pop(0) if self.reads else "server")
+            if where == "local":
+                return replace(heard, decoder="tiny.en (bundled)",
+                               fallback="the speech server did not answer within 3 s")
+            return replace(heard, decoder="whisper-1 on asr.group.example")
+
+    said = ["the lungs are clear period", "no pneumothorax period", "normal heart size period"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    recognizer = Flaky(said)
+    recognizer._where = {}
+    seen = []
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), recognizer)
+    async with app.run_test() as pilot:
+        status = app.query_one("#status", Static)
+
+        def look():
+            line = str(status.render())
+            if not seen or seen[-1][0] != line:
+                seen.append((line, status.has_class("problem")))
+            return "Normal heart size." in app.screen.report_text()
+
+        await wait_for(pilot, look)
+    local = [(line, problem) for line, problem in seen if "read on this workstation" in line]
+    assert local and all(problem for _, problem in local)
+    assert "the speech server did not answer within 3 s" in local[0][0]
+    assert "read on this workstation" not in seen[-1][0]  # the server read the last one
+
+
+@pytest.mark.asyncio
 async def test_a_store_that_cannot_be_reached_is_said_at_once_and_dictation_goes_on(tmp_path, monkeypatch):
     from dictation.errors import StoreUnavailable
     from dictation.reporting.controller import ReportController

@@ -29,6 +29,7 @@ from dictation.ris.outbox import DestinationState, Outbox
 from dictation.speech.audio import AudioSource, FileSource, MicrophoneSource
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import SegmenterOptions
+from dictation.speech.server import SpeechServer
 from dictation.speech.session import Backlog, DictationSession
 from dictation.store import Store, WorklistItem
 from dictation.workstation import Workstation
@@ -121,6 +122,7 @@ class RadscribeApp(App):
         self.detail = ""
         self.latency: float | None = None
         self.backlog = Backlog(0.0)  # recognition behind the microphone (the status line says so)
+        self.local_reading = ""  # why the recognition server did not read the last utterance
         self.open_worklist_id: int | None = None
 
     def source_factory(self) -> AudioSource:
@@ -321,11 +323,14 @@ class RadscribeApp(App):
 
 
 def run_app(*, audio: str | None = None, template_id: str | None = None, model: str | None = None,
-            device: int | str | None = None) -> None:
+            device: int | str | None = None, server: SpeechServer | None = None) -> None:
     from dictation.speech.models import resolve_model
+    from dictation.speech.server import make_recognizer
     from dictation.workstation import Workstation
 
     _, label = resolve_model(model)  # a bad --model is a one-line error before the screen opens
+    if server is not None:  # read on the group's server; this workstation's model when it does not answer
+        label = f"{server.model} on {server.host}, else {label}"
     warnings: list[str] = []
     station = Workstation.from_config(on_warning=warnings.append)
     station.check_dictation_files()
@@ -364,7 +369,7 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
 
     # --audio without --template: a plain dictation pad (a demo, or a machine without a microphone).
     worklist_store = None if (template_id is not None or audio) else store
-    app = RadscribeApp(source if audio else None, lambda: Recognizer(model), model_label=label, model_name=model,
+    app = RadscribeApp(source if audio else None, lambda: make_recognizer(model, server), model_label=label, model_name=model,
                        controller=controller,
                        outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
                        device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk,

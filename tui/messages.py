@@ -19,6 +19,7 @@ from dictation.speech.session import (
     Event,
     FlagsChanged,
     LevelChanged,
+    LocalReading,
     PartialText,
     SessionError,
     StateChanged,
@@ -123,10 +124,19 @@ class UnstoredMessage(Message):
         self.event = event
 
 
+class LocalReadingMessage(Message):
+    """The recognition server did not read the last utterance (or reads again)."""
+
+    def __init__(self, event: LocalReading) -> None:
+        super().__init__()
+        self.event = event
+
+
 _BY_EVENT: dict[type, type[Message]] = {
     LevelChanged: LevelMessage, PartialText: PartialMessage, UtteranceCommitted: UtteranceMessage,
     CommandApplied: CommandMessage, UtteranceRejected: RejectedMessage, CommandAsked: AskedMessage, FlagsChanged: FlagsMessage,
     StateChanged: StateMessage, SessionError: ErrorMessage, Backlog: BacklogMessage, Unstored: UnstoredMessage,
+    LocalReading: LocalReadingMessage,
 }
 
 

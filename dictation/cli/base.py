@@ -10,12 +10,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from dictation.errors import RadscribeError
 from dictation.workstation import Workstation
+
+if TYPE_CHECKING:
+    from dictation.config import Config
+    from dictation.speech.server import SpeechServer
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -48,6 +52,25 @@ store_option = click.option("--store", "store_path", type=click.Path(dir_okay=Fa
                                  "in the config, else $RADSCRIBE_STORE, else the user data folder).")
 
 
+server_option = click.option("--server", "server_url", metavar="URL",
+                             help="The group's recognition server (https://…; http on loopback only), or `local` "
+                                  "for this workstation's model (default: [speech] server in the config, else local).")
+
+
+def speech_server(url: str | None, config: Config) -> SpeechServer | None:
+    """``--server`` over the config's ``[speech] server`` (its deadline, model name and CA kept)."""
+    from dataclasses import replace
+
+    from dictation.speech.server import SpeechServer, check_server_url
+
+    if url is None:
+        return config.speech_server
+    if url.strip().lower() == "local":
+        return None
+    check_server_url(url)  # a URL audio may not go to: one line, before anything loads
+    return replace(config.speech_server, url=url) if config.speech_server else SpeechServer(url)
+
+
 def device_arg(device: str | None) -> int | str | None:
     """A microphone given as its index or its name."""
     return int(device) if device is not None and device.isdigit() else device
@@ -58,10 +81,12 @@ def device_arg(device: str | None) -> int | str | None:
 @click.option("--template", "template_id", help="Open a new report from this template at once.")
 @click.option("--model", help="Speech model: a CTranslate2 folder or a size name (default: bundled tiny.en).")
 @click.option("--device", help="Microphone: index or name (default: the system's default input).")
+@server_option
 @click.version_option(package_name="radscribe")
 @click.pass_context
 @friendly
-def main(ctx: click.Context, audio: str | None, template_id: str | None, model: str | None, device: str | None) -> None:
+def main(ctx: click.Context, audio: str | None, template_id: str | None, model: str | None, device: str | None,
+         server_url: str | None) -> None:
     """radscribe: offline voice-driven structured radiology reporting.
 
     Without a command, opens the terminal UI.
@@ -69,16 +94,17 @@ def main(ctx: click.Context, audio: str | None, template_id: str | None, model: 
     from dictation.logs import setup_logging
 
     setup_logging()  # no patient data goes in it (see dictation/logs.py)
-    station()  # the config read once for every command: a broken one is one line; the site's vocabulary is in use
+    ws = station()  # the config read once for every command: a broken one is one line; the site's vocabulary is in use
     if ctx.invoked_subcommand is not None:
         return
+    server = speech_server(server_url, ws.config)
     if audio is not None:
         from dictation.speech.audio import decode_file
 
         decode_file(audio)  # a bad file is a one-line error before the screen opens
     from tui.app import run_app
 
-    run_app(audio=audio, template_id=template_id, model=model, device=device_arg(device))
+    run_app(audio=audio, template_id=template_id, model=model, device=device_arg(device), server=server)
 
 
 def run() -> None:

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dictation.cli.base import fail, friendly, main, station, store_option
+from dictation.cli.base import fail, friendly, main, server_option, speech_server, station, store_option
 from dictation.errors import DataFileError
 
 if TYPE_CHECKING:
     from dictation.reporting.controller import ReportController
     from dictation.speech.audio import Samples
+    from dictation.speech.recognizer import Recognizer
     from dictation.speech.segmenter import Utterance
 
 
@@ -80,19 +81,21 @@ def templates_show(template_id: str, as_json: bool) -> None:
 @click.option("--no-route", is_flag=True, help="Keep every sentence in the active field (no routing by anatomy).")
 @click.option("--realtime", is_flag=True, help="Replay AUDIO in real time through the live session, as a microphone.")
 @click.option("--progress", is_flag=True, help="Print each utterance to stderr once it is stored.")
+@server_option
 @click.option("--amend", type=click.Choice(["addendum", "correction"]),
               help="With --resume on a report signed final: the recording is an addendum or a correction "
                    "(say \"sign report\" at the end to sign it).")
 @friendly
 def dictate(audio: str, template_id: str | None, accession: str | None, facility: str | None, resume_id: str | None,
             as_json: bool, model: str | None, store_path: str | None, no_route: bool, realtime: bool, progress: bool,
-            amend: str | None) -> None:
+            server_url: str | None, amend: str | None) -> None:
     """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
     from dictation.reporting.controller import Handled
     from dictation.reporting.exchange import report_json
     from dictation.reporting.report import Report, load_report
     from dictation.speech.audio import decode_file
     from dictation.speech.segmenter import SegmenterOptions, split_utterances
+    from dictation.speech.server import make_recognizer
     from dictation.status import ReportStatus
 
     if template_id is None and resume_id is None and accession is None:
@@ -101,6 +104,7 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
         fail("--accession takes the study's own template and draft: give it alone")
     ws = station(store_path)
     config = ws.config
+    server = speech_server(server_url, config)
     samples = decode_file(audio)  # a bad file is a one-line error before anything loads
     utterances = split_utterances(samples, SegmenterOptions(end_silence_ms=config.end_silence_ms))
     if not utterances:
@@ -127,9 +131,16 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
         fail(f"{refusal} (" + ("--resume it without --amend)" if amend else "add --amend addendum or --amend correction)"))
 
     refused: list[str] = []  # signings refused, said at the end with exit status 1
+    recognizer = make_recognizer(model, server)
+    local: list[int] = []  # utterances this workstation read because the server did not
 
     def show(handled: Handled) -> None:
         r = handled.record
+        if server is not None and r.decoder and r.decoder != recognizer.label:
+            if not local:  # said at once, not only at the end
+                click.echo(f"radscribe: {getattr(recognizer, 'why', '') or 'the speech server did not answer'}: "
+                           f"read on this workstation ({r.decoder})", err=True)
+            local.append(r.seq)
         if handled.command is not None and handled.command.name.startswith("sign_") and not handled.outcome.ok:
             refused.append(handled.outcome.message)
         if progress:
@@ -141,7 +152,7 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
     controller = ws.controller(report, store, outbox=outbox, route=config.route_by_anatomy and not no_route,
                                on_handled=show)
     try:
-        _dictate_into(controller, audio, samples, utterances, model, realtime, amend, config.end_silence_ms)
+        _dictate_into(controller, audio, samples, utterances, recognizer, realtime, amend, config.end_silence_ms)
     finally:
         controller.close()
     if controller.unsent.records:  # nothing lost, nothing signed: said, with where it waits
@@ -167,6 +178,9 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
         for flag in controller.flags:
             click.echo(f"radscribe: {flag.describe()}", err=True)
         click.echo(f"radscribe: {report.status} report {report.id} stored in {store.where}", err=True)
+    if local:
+        click.echo(f"radscribe: {len(local)} utterance{'s' if len(local) != 1 else ''} read on this workstation, "
+                   f"not by the speech server ({recognizer.label})", err=True)
     for message in refused:
         click.echo(f"radscribe: {message}", err=True)
     if refused or controller.checks_off:
@@ -174,12 +188,11 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
 
 
 def _dictate_into(controller: ReportController, audio: str, samples: Samples, utterances: list[Utterance],
-                  model: str | None, realtime: bool, amend: str | None, end_silence_ms: int) -> None:
+                  recognizer: Recognizer, realtime: bool, amend: str | None, end_silence_ms: int) -> None:
     """The recording through the controller: its utterances from the file, or the recording
     replayed in real time (the live session finds them as a microphone's)."""
     from dictation.reporting.dictate import dictate_audio
     from dictation.speech.audio import FileSource
-    from dictation.speech.recognizer import Recognizer
     from dictation.speech.segmenter import SegmenterOptions
 
     report = controller.report
@@ -190,7 +203,6 @@ def _dictate_into(controller: ReportController, audio: str, samples: Samples, ut
         if not started.outcome.ok:
             fail(started.outcome.message)
     segmenter = SegmenterOptions(end_silence_ms=end_silence_ms)
-    recognizer = Recognizer(model)
     if realtime:
         from dictation.speech.session import DictationSession, SessionError
 

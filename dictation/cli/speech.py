@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dictation.cli.base import device_arg, fail, friendly, main, station, store_option
+from dictation.cli.base import device_arg, fail, friendly, main, server_option, speech_server, station, store_option
 from dictation.errors import RadscribeError
 
 
@@ -18,15 +18,17 @@ from dictation.errors import RadscribeError
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
 @click.option("--group", help="Lexicon group used for the recognition prompt (chest, neuro, spine, ...).")
 @click.option("--raw", is_flag=True, help="Plain faster-whisper output: no prompt, no rules, no corrections.")
+@server_option
 @friendly
-def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: str | None, raw: bool) -> None:
+def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: str | None, raw: bool,
+               server_url: str | None) -> None:
     """Written-form text of each AUDIO file."""
-    from dictation.speech.recognizer import Recognizer
+    from dictation.speech.server import make_recognizer
     from dictation.text.pipeline import TextPipeline, TextStages, transcribe_file
 
     stages = TextStages(False, False, False) if raw else TextStages()
     pipeline = TextPipeline(stages, group=group)
-    recognizer = Recognizer(model)
+    recognizer = make_recognizer(model, speech_server(server_url, station().config))
     failed = 0
     for path in audio:
         try:
@@ -60,16 +62,24 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
 @click.option("--group", help="Lexicon group used for the recognition prompt.")
 @click.option("--end-silence", type=click.IntRange(200, 3000), default=600, show_default=True,
               help="Milliseconds of silence that end an utterance.")
+@server_option
 @friendly
 def listen(device: str | None, audio: str | None, seconds: float | None, model: str | None, as_json: bool,
-           group: str | None, end_silence: int) -> None:
+           group: str | None, end_silence: int, server_url: str | None) -> None:
     """Dictate without the UI: print each utterance as it is recognised (a microphone test)."""
     import threading
 
     from dictation.speech.audio import FileSource, MicrophoneSource
-    from dictation.speech.recognizer import Recognizer
     from dictation.speech.segmenter import SegmenterOptions
-    from dictation.speech.session import Backlog, DictationSession, SessionError, StateChanged, UtteranceCommitted
+    from dictation.speech.server import make_recognizer
+    from dictation.speech.session import (
+        Backlog,
+        DictationSession,
+        LocalReading,
+        SessionError,
+        StateChanged,
+        UtteranceCommitted,
+    )
     from dictation.text.pipeline import TextPipeline
 
     errors: list[str] = []
@@ -87,12 +97,16 @@ def listen(device: str | None, audio: str | None, seconds: float | None, model: 
             click.echo(f"radscribe: listening on {event.detail}", err=True)
         elif isinstance(event, SessionError):
             errors.append(event.message)
+        elif isinstance(event, LocalReading):
+            click.echo(f"radscribe: {event.reason}: read on this workstation ({event.decoder})" if event.reason
+                       else "radscribe: the speech server reads again", err=True)
         elif isinstance(event, Backlog) and (event.seconds or event.overflows):
             dropped = f", the microphone dropped audio {event.overflows}x" if event.overflows else ""
             click.echo(f"radscribe: recognition {event.seconds:.0f} s behind{dropped}", err=True)
 
     source = FileSource(audio, realtime=True) if audio else MicrophoneSource(device_arg(device))
-    session = DictationSession(source, on_event, recognizer=lambda: Recognizer(model),
+    server = speech_server(server_url, station().config)
+    session = DictationSession(source, on_event, recognizer=lambda: make_recognizer(model, server),
                                pipeline=TextPipeline(group=group), segmenter=SegmenterOptions(end_silence_ms=end_silence))
     session.start()
     try:

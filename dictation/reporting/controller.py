@@ -364,6 +364,7 @@ class ReportController:
                 return None
             told = self._communication(text, seq, heard, start, end, words)
             if told is not None:
+                told[0].decoder = heard.decoder
                 return self._commit(told[0], told[1], None, WrittenUtterance(text, heard, start, end, corrections),
                                     version_before)
             try:
@@ -377,6 +378,7 @@ class ReportController:
                 record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, ",".join(slots), None,
                                          "", time.time())
                 written = WrittenUtterance(text, heard, start, end, corrections)
+        record.decoder = heard.decoder
         return self._commit(record, outcome, command, written, version_before)
 
     def answer(self, yes: bool, heard: Transcript | None = None, start: float = 0.0, end: float = 0.0) -> Handled | None:
@@ -393,7 +395,8 @@ class ReportController:
         outcome = self._obey(command, seq)
         said = heard.text.strip() if heard is not None else "[key] yes"
         record = UtteranceRecord(seq, "command" if outcome.ok else "rejected", said, heard.text if heard else "", start,
-                                 end, [], report.slot.key, command.describe(), outcome.message, time.time())
+                                 end, [], report.slot.key, command.describe(), outcome.message, time.time(),
+                                 decoder=heard.decoder if heard else "")
         return self._commit(record, outcome, command, None, version_before)
 
     def _lapse(self) -> None:

@@ -29,7 +29,8 @@ def report_json(report: Report, flags: list[Flag] | None = None) -> dict[str, An
         "cursor": report.slot.key,
         "utterances": [{"seq": u.seq, "kind": u.kind, "text": u.text, "slot": u.slot, "command": u.command,
                         "start": round(u.start, 3), "end": round(u.end, 3), "scratched": u.scratched,
-                        **({"message": u.message} if u.message else {})} for u in report.utterances],
+                        **({"message": u.message} if u.message else {}),
+                        **({"decoder": u.decoder} if u.decoder else {})} for u in report.utterances],
         "flags": [f.to_dict() for f in flags],
         "text": report.render(),
     }

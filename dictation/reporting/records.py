@@ -90,6 +90,7 @@ class UtteranceRecord:
     at: float = 0.0
     scratched: bool = False
     confirmed: list[int] = field(default_factory=list)  # indexes of critical words the radiologist confirmed
+    decoder: str = ""  # the model that read it (a recognition server's or this workstation's)
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,8 @@ def _reading(heard: Transcript, kept: list[Word]) -> Transcript:
     text = " ".join(w.word for w in kept)
     first = heard.segments[0]
     segment = Segment(kept[0].start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)
-    return Transcript(text, (segment,), heard.duration, heard.decode_seconds)
+    return Transcript(text, (segment,), heard.duration, heard.decode_seconds, decoder=heard.decoder,
+                      fallback=heard.fallback)
 
 
 def undouble(words: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,7 @@ class Recognizer:
     # Reports are dictated in English: a multilingual model (``--model`` with base or small)
     # would otherwise spend a pass guessing the language of every utterance, and can guess wrong.
     language = "en"
+    label = ""  # set when the model loads: what status lines, JSON and stored utterances call it
 
     def __init__(self, model: str | None = None, *, cpu_threads: int | None = None,
                  short_context: bool | None = None) -> None:
@@ -166,9 +168,14 @@ class Recognizer:
                                                    language=self.language)
             segs = [self._segment(s) for s in segments]
             return Transcript(" ".join(s.text for s in segs).strip(), tuple(segs), len(audio) / SAMPLE_RATE,
-                              time.perf_counter() - t0)
-        segs = self._decode(audio, o)
-        if o.prompt and _repeated_without_speech(segs):
+                              time.perf_counter() - t0, decoder=self.label)
+        return self._read(audio, o, self._decode, t0)
+
+    def _read(self, audio: Samples, o: DecodeOptions, decode: Callable[..., list[Segment]], t0: float,
+              *, decoder: str = "", fallback: str = "") -> Transcript:
+        """One utterance read by ``decode`` (this model, or a recognition server), with the guards."""
+        segs = decode(audio, o)
+        if o.prompt and decode == self._decode and _repeated_without_speech(segs):
             # Words written twice with no speech behind a copy (the alignment gives its words no
             # time), or a loop: the prompt conditions beam search into copying what it just
             # wrote (the same audio without the prompt is read once, but worse). Read again with
@@ -180,7 +187,8 @@ class Recognizer:
                 segs = again
         words = drop_letter_runs(_words_of(segs))
         words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
-        return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0)
+        return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0,
+                          decoder=decoder or self.label, fallback=fallback)
 
     def _decode(self, audio: Samples, o: DecodeOptions, **extra: Any) -> list[Segment]:
         segments, info = self.model.transcribe(

@@ -116,12 +116,22 @@ class Unstored:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class LocalReading:
+    """The group's recognition server did not read the last utterance (``reason``): this
+    workstation's model did (``decoder``), and reads until the server answers again. An empty
+    reason: the server reads again."""
+
+    reason: str
+    decoder: str
+
+
 # Behind the microphone by this much, the status line says so (utterance ends come late).
 BACKLOG_SHOWN_S = 1.0
 
 
 Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
-         | CommandAsked | FlagsChanged | SessionError | Backlog | Unstored)
+         | CommandAsked | FlagsChanged | SessionError | Backlog | Unstored | LocalReading)
 
 
 class _PartialWorker:
@@ -220,6 +230,7 @@ class DictationSession:
         self.latencies: list[float] = []
         self._told_check_error = False
         self._unstored = 0  # utterances only this workstation holds, as last said
+        self._local_reading = ""  # why the recognition server did not read the last utterance, as last said
         self._stop = threading.Event()
         self._backlog: tuple[int, int] = (0, 0)  # what the status line was last told (seconds, overflows)
         self._paused = threading.Event()
@@ -345,7 +356,11 @@ class DictationSession:
                                      (start, recognizer.transcribe(event.audio[start:], options))]
                         else:
                             parts = []
-                        ready = join_transcripts([(s / SAMPLE_RATE, t) for s, t in parts]) if parts else None
+                        # Pieces read by different models (a recognition server, then this
+                        # workstation's after it stopped answering) are never spliced: the whole
+                        # utterance is read again by one.
+                        one_reader = len({t.decoder for _, t in parts}) <= 1
+                        ready = join_transcripts([(s / SAMPLE_RATE, t) for s, t in parts]) if parts and one_reader else None
                         self._finish(event, recognizer, options, ready, block.captured_at)
                         speculation, pieces, piece_start = None, [], 0
                         streamer.reset()
@@ -412,6 +427,9 @@ class DictationSession:
         self._set_state("recognising")
         if heard is None:
             heard = recognizer.transcribe(u.audio, options)
+        if heard.fallback != self._local_reading:  # said at once, before the utterance itself
+            self._local_reading = heard.fallback
+            self._emit(LocalReading(heard.fallback, heard.decoder))
         if self.controller is not None:
             heard = self.controller.recognise(recognizer, u.audio, heard)
             self._finish_into_report(u, heard, decided_at)

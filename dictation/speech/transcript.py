@@ -39,6 +39,10 @@ class Transcript:
     # Where a second reading of the same audio heard a critical word otherwise (no, left, a
     # number...): (index into ``words``, how many words, what that reading heard). Shown, never chosen.
     disputes: tuple[tuple[int, int, str], ...] = ()
+    # Which model read it (a recognition server's or this workstation's), and, when a server is
+    # configured but this workstation's model read it, why.
+    decoder: str = ""
+    fallback: str = ""
 
     @property
     def words(self) -> list[Word]:
@@ -57,7 +61,9 @@ def join_transcripts(parts: list[tuple[float, Transcript]]) -> Transcript:
         for at, t in parts for s in t.segments)
     text = " ".join(t.text.strip() for _, t in parts if t.text.strip())
     last_at, last = parts[-1]
-    return Transcript(text, segments, last_at + last.duration, sum(t.decode_seconds for _, t in parts))
+    return Transcript(text, segments, last_at + last.duration, sum(t.decode_seconds for _, t in parts),
+                      decoder=", ".join(dict.fromkeys(t.decoder for _, t in parts if t.decoder)),
+                      fallback=next((t.fallback for _, t in parts if t.fallback), ""))
 
 
 @dataclass(frozen=True)

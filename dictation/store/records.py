@@ -65,6 +65,8 @@ class UtteranceState(Protocol):
     def slot(self) -> str | None: ...
     @property
     def command(self) -> str | None: ...
+    @property
+    def decoder(self) -> str: ...
 
 
 class SignedState(Protocol):
@@ -207,6 +209,7 @@ class StoredUtterance:
     slot: str | None
     command: str | None
     committed_at: float
+    decoder: str = ""  # the model that read it
 
 
 @dataclass(frozen=True)

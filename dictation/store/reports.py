@@ -93,10 +93,10 @@ class ReportsStore(StoreBase):
             action, detail = ("command" if record.kind == "command" else record.kind), record.command or ""
         self._audit(db, action, report.id, str(report.exam.get("accession") or ""), detail, now, actor)
         db.execute(
-            "INSERT INTO utterances (report_id, seq, kind, text, heard, start, \"end\", words, slot, command, committed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO utterances (report_id, seq, kind, text, heard, start, \"end\", words, slot, command, committed_at, "
+            "decoder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (report.id, record.seq, record.kind, record.text, record.heard, record.start, record.end,
-             json.dumps(record.words), record.slot, record.command, now),
+             json.dumps(record.words), record.slot, record.command, now, record.decoder),
         )
 
     def save_and_enqueue(self, report: ReportState, outbox: list[OutboxEntry]) -> None:

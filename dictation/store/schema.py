@@ -242,6 +242,11 @@ MIGRATIONS = [
     ALTER TABLE worklist ADD COLUMN claimed_at REAL;
     ALTER TABLE worklist ADD COLUMN claim_until REAL NOT NULL DEFAULT 0
     """,
+    # 14: which model read each utterance (a group's recognition server, or this workstation's
+    # own when the server did not answer in time).
+    """
+    ALTER TABLE utterances ADD COLUMN decoder TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

@@ -196,6 +196,9 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE worklist ADD COLUMN claimed_at DOUBLE PRECISION;
     ALTER TABLE worklist ADD COLUMN claim_until DOUBLE PRECISION NOT NULL DEFAULT 0
     """,
+    14: """
+    ALTER TABLE utterances ADD COLUMN decoder TEXT NOT NULL DEFAULT ''
+    """,
 }
 
 

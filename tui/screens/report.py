@@ -37,6 +37,7 @@ from ..messages import (
     FirstFlags,
     FlagsMessage,
     LevelMessage,
+    LocalReadingMessage,
     PartialMessage,
     PlaybackFailed,
     RejectedMessage,
@@ -268,6 +269,11 @@ class ReportScreen(Screen):
     def on_unstored_message(self, message: UnstoredMessage) -> None:
         if self._live:
             self.show_status()  # the line reads the count from the controller
+
+    def on_local_reading_message(self, message: LocalReadingMessage) -> None:
+        self.rapp.local_reading = message.event.reason
+        if self._live:
+            self.show_status()
 
     def on_backlog_message(self, message: BacklogMessage) -> None:
         if self._live:

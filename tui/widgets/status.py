@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dictation.speech.server import RETRY_SECONDS
+
 if TYPE_CHECKING:
     from dictation.reporting.controller import ReportController
 
@@ -45,6 +47,8 @@ def status_line(app: RadscribeApp, controller: ReportController | None, last_com
             parts.append(last_command)
     if app.backlog.seconds:
         parts.append(f"⏳ recognition {app.backlog.seconds:.0f} s behind (nothing is lost: it comes late)")
+    if app.local_reading:  # a group's recognition server did not answer: this workstation reads
+        parts.append(f"⚠ {app.local_reading}: read on this workstation (the server is asked again in {RETRY_SECONDS:g} s)")
     if app.backlog.overflows:
         parts.append(f"⚠ the microphone dropped audio {app.backlog.overflows}× (check the device, or close what loads the machine)")
     if app.outbox_line:
@@ -55,5 +59,5 @@ def status_line(app: RadscribeApp, controller: ReportController | None, last_com
     if app.latency is not None:
         parts.append(f"last {app.latency * 1000:.0f} ms")
     problem = (bool(unstored) or app.state in ("no_microphone", "error") or app.outbox_line.startswith("⚠")
-               or bool(app.backlog.overflows) or "OVERDUE" in app.critical_line)
+               or bool(app.backlog.overflows) or bool(app.local_reading) or "OVERDUE" in app.critical_line)
     return "  ·  ".join(parts), problem

@@ -1,0 +1,23 @@
+"""WhisperLive's OpenAI-compatible REST server (its own ``build_rest_app``) on 127.0.0.1 only.
+
+WhisperLive's ``TranscriptionServer.run`` binds every interface and starts its WebSocket server
+beside the REST one; the tests need neither, so this builds the same FastAPI app and serves it on
+loopback. Runs in its own virtual environment (requirements.txt), never the project's.
+
+    python serve.py MODEL_FOLDER PORT
+"""
+
+import logging
+import sys
+
+import uvicorn
+from whisper_live.server import ClientManager, TranscriptionServer
+
+model, port = sys.argv[1], int(sys.argv[2])
+logging.getLogger().setLevel(logging.WARNING)
+server = TranscriptionServer()
+server.client_manager = ClientManager()
+server.default_model = model
+app = server.build_rest_app("faster_whisper", faster_whisper_custom_model_path=model)
+server._get_rest_model(model)  # loaded now, not on the first request (as a deployment warms up)
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

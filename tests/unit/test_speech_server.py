@@ -1,0 +1,139 @@
+"""The recognition-server client: where audio may go, what an answer must hold, and the fallback to
+this workstation's model (a stand-in HTTP server on 127.0.0.1 here; the real WhisperLive server is
+in tests/integration/test_speech_server.py)."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from dictation.errors import DataFileError, ModelError
+from dictation.speech.server import (
+    ServerRecognizer,
+    ServerUnusable,
+    SpeechServer,
+    check_server_url,
+    segments_from_answer,
+)
+from tests.voice import synthesize
+
+
+def test_audio_goes_over_https_or_stays_on_loopback():
+    assert check_server_url("https://asr.group.example") == "https://asr.group.example/v1/audio/transcriptions"
+    assert check_server_url("http://127.0.0.1:9000/v1/audio/transcriptions/") == \
+        "http://127.0.0.1:9000/v1/audio/transcriptions"
+    assert check_server_url("http://localhost:8000").startswith("http://localhost:8000/")
+    for bad, said in [("http://10.1.2.3:8000", "over https"), ("ftp://asr.example", "not an http"),
+                      ("https://user:secret@asr.example", "credentials"), ("asr.example", "not an http")]:
+        with pytest.raises(ModelError, match=said):
+            check_server_url(bad)
+
+
+def _answer(words):
+    return {"segments": [{"start": 0.0, "end": 1.0, "text": "no effusion", "avg_logprob": -0.2, "no_speech_prob": 0.01,
+                          "words": words}]}
+
+
+def test_an_answer_without_word_timings_or_probabilities_is_not_used():
+    good = segments_from_answer(_answer([{"word": " no", "start": 0.0, "end": 0.3, "probability": 0.9},
+                                         {"word": " effusion", "start": 0.3, "end": 0.9, "probability": 0.8}]), 1.0)
+    assert [w.word for w in good[0].words] == ["no", "effusion"] and good[0].words[1].probability == 0.8
+    # OpenAI's own word objects carry no probability: the safety net could not judge a word.
+    for answer in [_answer([{"word": "no", "start": 0.0, "end": 0.3}]), _answer([]), {"text": "no effusion"},
+                   _answer([{"word": "no", "start": 0.0, "end": 0.3, "probability": 7}]), ["no"]]:
+        with pytest.raises(ServerUnusable):
+            segments_from_answer(answer, 1.0)
+
+
+class _Stand(BaseHTTPRequestHandler):
+    """What the server does next: ("sleep", s) answers late; ("answer", obj) answers at once."""
+
+    behaviour: list = []
+    requests: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests.append(body)
+        kind, arg = type(self).behaviour[0]
+        if kind == "sleep":
+            time.sleep(arg)
+            arg = {}
+        data = json.dumps(arg).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stand():
+    _Stand.behaviour, _Stand.requests = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stand)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return synthesize("there is no pleural effusion")
+
+
+def test_an_utterance_the_server_does_not_read_in_time_is_read_here_and_the_server_asked_again_later(
+        stand, speech, monkeypatch):
+    url = f"http://127.0.0.1:{stand.server_address[1]}"
+    recognizer = ServerRecognizer(SpeechServer(url, deadline=0.5))
+    _Stand.behaviour = [("sleep", 3.0)]
+    t0 = time.monotonic()
+    heard = recognizer.transcribe(speech)
+    waited = time.monotonic() - t0
+    assert heard.decoder == "tiny.en (bundled)" and "did not answer within 0.5 s" in heard.fallback
+    assert "effusion" in heard.text.lower() and waited < 0.5 + 3.0  # the deadline, then one local read
+    assert recognizer.why == heard.fallback
+    recognizer.transcribe(speech)  # while the server is resting, utterances do not wait for it
+    assert len(_Stand.requests) == 1
+    # Later the server is asked again, and what it reads is taken whole, with its word probabilities.
+    monkeypatch.setattr(recognizer, "_retry_at", 0.0)
+    _Stand.behaviour = [("answer", _answer([{"word": " no", "start": 0.1, "end": 0.4, "probability": 0.95},
+                                            {"word": " effusion.", "start": 0.4, "end": 1.0, "probability": 0.9}]))]
+    heard = recognizer.transcribe(speech)
+    assert (heard.decoder, heard.fallback, heard.text) == (f"whisper-1 on 127.0.0.1:{stand.server_address[1]}", "",
+                                                           "no effusion")
+    assert [w.probability for w in heard.words] == [0.95, 0.9]
+    sent = _Stand.requests[-1]
+    assert b"RIFF" in sent and b"verbose_json" in sent and b'name="timestamp_granularities[]"' in sent
+
+
+def test_a_server_that_gives_no_word_probabilities_is_not_used(stand, speech):
+    url = f"http://127.0.0.1:{stand.server_address[1]}"
+    recognizer = ServerRecognizer(SpeechServer(url))
+    _Stand.behaviour = [("answer", _answer([{"word": "no", "start": 0.0, "end": 0.3}]))]
+    heard = recognizer.transcribe(speech)
+    assert heard.decoder == "tiny.en (bundled)" and "probabilities" in heard.fallback
+
+
+def test_the_speech_section_of_the_config_is_checked(tmp_path):
+    from dictation.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[speech]\nserver = "https://asr.group.example"\ndeadline_seconds = 1.5\nmodel = "large-v3"\n')
+    server = load_config(path).speech_server
+    assert server is not None and (server.deadline, server.model, server.host) == (1.5, "large-v3", "asr.group.example")
+    for body, said in [('server = "http://10.0.0.7:8000"', "over https"), ('server = "https://a.example"\ndeadline_seconds = 0',
+                       "deadline_seconds"), ('deadline_seconds = 2', "needs server"),
+                       ('server = "https://a.example"\nca_file = "nowhere.pem"', "ca_file"),
+                       ('server = "https://a.example"\nvoice = "x"', "voice")]:
+        path.write_text(f"[speech]\n{body}\n")
+        with pytest.raises(DataFileError, match=said):
+            load_config(path)
