@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,53 @@ def _workstation(target: str, name: str, claims: int, start_at: float, out: Any)
     out.put((name, got))
 
 
+class _OrderWatch:
+    """While the workstations claim: one more workstation watches the worklist (as its screen
+    does) and the RIS writes a new order every quarter second; how long until the watcher, told
+    of a change, reads each new order."""
+
+    def __init__(self, target: str, start_at: float, orders: int = 20) -> None:
+        from dictation.store import Store
+
+        self.watcher, self.ris = Store(target, actor="watcher"), Store(target, actor="ris")
+        self.ordered: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.watcher.watch_worklist, args=(self.stop, self._changed), daemon=True),
+                        threading.Thread(target=self._order, args=(start_at, orders), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _changed(self) -> None:
+        now = time.perf_counter()
+        for accession in [a for a in list(self.ordered) if a not in self.seen]:
+            if self.watcher.worklist_item(accession) is not None:
+                self.seen[accession] = now
+
+    def _order(self, start_at: float, orders: int) -> None:
+        while time.time() < start_at:
+            time.sleep(0.01)
+        for k in range(orders):
+            accession = f"NEW{k:03}"
+            self.ordered[accession] = time.perf_counter()  # before the commit: the watcher may hear it at once
+            self.ris.add_worklist_item(accession, exam="CT HEAD", priority="routine", ordered_at=time.time())
+            time.sleep(0.25)
+
+    def finish(self) -> dict[str, Any]:
+        self.threads[1].join()  # every order written (5 s at least, however quickly the claims ended)
+        deadline = time.perf_counter() + 5.0
+        while len(self.seen) < len(self.ordered) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        self.stop.set()
+        self.threads[0].join(10)
+        self.watcher.close()
+        self.ris.close()
+        lat = sorted(self.seen[a] - self.ordered[a] for a in self.seen)
+        return {"orders": len(self.ordered), "orders_seen": len(lat),
+                "order_p50_ms": 1000 * statistics.median(lat) if lat else float("nan"),
+                "order_p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))] if lat else float("nan")}
+
+
 def _run(target: str, workstations: int, claims: int) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
@@ -60,18 +108,20 @@ def _run(target: str, workstations: int, claims: int) -> dict[str, Any]:
              for k in range(workstations)]
     for p in procs:
         p.start()
+    watch = _OrderWatch(target, start_at)
     results = [out.get(timeout=600) for _ in procs]
     for p in procs:
         p.join(60)
     began = start_at
     ended = time.time()
+    orders = watch.finish()
     accessions = [a for _, got in results for a, _ in got]
     latencies = sorted(t for _, got in results for _, t in got)
     return {
         "workstations": workstations, "claims": len(accessions),
         "double_claims": len(accessions) - len(set(accessions)),
         "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
-        "claims_per_s": len(accessions) / max(1e-9, ended - began),
+        "claims_per_s": len(accessions) / max(1e-9, ended - began), **orders,
     }
 
 
@@ -94,8 +144,10 @@ def run(echo: Callable[[str], None] = print, workstations: int = 50, studies: in
                 rows.append((f"postgresql, {n} workstations", _run(url, n, claims)))
     finally:
         cluster.stop()
-    echo(f"{'store':<28}{'claims':>8}{'double':>8}{'p50 ms':>9}{'p95 ms':>9}{'claims/s':>10}")
+    echo(f"{'':<28}{'claims':>8}{'double':>8}{'p50 ms':>9}{'p95 ms':>9}{'claims/s':>10}"
+         f"   {'new order seen elsewhere: p50 ms':>33}{'p95 ms':>8}")
     for name, r in rows:
         echo(f"{name:<28}{r['claims']:>8}{r['double_claims']:>8}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
-             f"{r['claims_per_s']:>10.0f}")
+             f"{r['claims_per_s']:>10.0f}   {r['order_p50_ms']:>33.0f}{r['order_p95_ms']:>8.0f}"
+             + ("" if r["orders_seen"] == r["orders"] else f"  (only {r['orders_seen']} of {r['orders']} seen)"))
     return {name: r for name, r in rows}

@@ -95,6 +95,45 @@ def chest_report(library):
 
 
 @pytest.mark.asyncio
+async def test_a_study_ordered_or_claimed_elsewhere_shows_at_once(store_target, library, monkeypatch):
+    """Another workstation claims a study and the RIS orders a STAT one: both show on this
+    worklist without a key pressed (PostgreSQL: a notification; SQLite: the file's data_version).
+    The clocks' own refresh is pushed out of the test's reach, so only the watcher can show them."""
+    monkeypatch.setattr(WorklistScreen, "clock_refresh_seconds", 3600.0)
+    store = Store(store_target, actor="W1")
+    store.add_worklist_item("ACC-R1", exam="XR Chest 2 views", patient_id="MRN1", facility="General",
+                            priority="routine", template_id="xr-chest", ordered_at=NOW - 3600)
+    elsewhere = Store(store_target, actor="W2")
+    app = RadscribeApp(MissingMicrophone, ScriptedRecognizer([]), store=store, library=library,
+                       make_controller=lambda report, worklist_id: ReportController(report, store=store),
+                       clock=lambda: NOW, show_clock=False)
+    try:
+        async with app.run_test(size=(130, 20)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, WorklistScreen) and len(app.screen.rows) == 1)
+            table = app.screen.query_one(DataTable)
+
+            def row_of(accession):
+                return next(" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)
+                            if accession in " ".join(str(c) for c in table.get_row_at(i)))
+
+            # The watcher may start listening a moment after the screen shows: act until it hears.
+            for n in range(20):
+                elsewhere.add_worklist_item(f"ACC-STAT{n}", exam="CT Head", patient_id=f"MRN{n}", facility="General",
+                                            priority="stat", template_id="ct-head", ordered_at=NOW - 60)
+                try:
+                    await wait_for(pilot, lambda: len(app.screen.rows) > 1, seconds=2.0)
+                    break
+                except AssertionError:
+                    continue
+            assert "STAT" in str(table.get_row_at(0)[0])  # the new STAT study is first
+            item = elsewhere.worklist_item("ACC-R1")
+            elsewhere.claim_study(item.id, "W2")
+            await wait_for(pilot, lambda: "W2" in row_of("ACC-R1"), seconds=30.0)
+    finally:
+        elsewhere.close()
+
+
+@pytest.mark.asyncio
 async def test_the_worklist_is_stat_first_with_turnaround_clocks(tmp_path, library):
     app, _ = worklist_app(tmp_path, library)
     async with app.run_test(size=(130, 20)) as pilot:

@@ -8,8 +8,9 @@ default). The parts above run the same statements on either.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,11 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.close()
+
+    def watch_worklist(self, stop: threading.Event, on_change: Callable[[], None]) -> None:
+        """Blocks until ``stop``: ``on_change()`` after each change to the worklist made elsewhere
+        (PostgreSQL: at once, by notification; SQLite: within half a second). Run it on a thread."""
+        self.engine.watch(stop, on_change)
 
     def _audit(self, db: Any, action: str, report_id: str | None, accession: str, detail: str,
                now: float | None = None, actor: str | None = None) -> None:

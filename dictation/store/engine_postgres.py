@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_SECONDS = 10.0
 PROBE_SECONDS = 3.0  # after a failure: how long one direct connection may take to say the server is back
 POOL_SIZE = 4
+WORKLIST_CHANNEL = "radscribe_worklist"  # NOTIFY'd by a trigger on every committed change to the worklist
+SETTLE_SECONDS = 0.05  # notifications arriving this close together are one change for the watcher
 WRITER_LOCK = 0x7261647363726962  # one advisory lock for every writer of a radscribe database ("radscrib")
 
 
@@ -192,6 +194,30 @@ class PostgresEngine:
             self._down = True
             raise StoreUnavailable(f"{self.where}: the PostgreSQL store cannot be reached ({type(e).__name__}); "
                                    "nothing was written") from None
+
+    def watch(self, stop: threading.Event, on_change: Callable[[], None], *, reconnect_seconds: float = 5.0) -> None:
+        """Until ``stop`` is set: ``on_change()`` soon after each committed change to the worklist
+        (a new order, a claim, a release, a signing), by any workstation or orders listener:
+        LISTEN on a connection of its own, no polling. A burst of changes is one call. When the
+        connection is lost it is opened again every ``reconnect_seconds``, and ``on_change()`` is
+        called once it is back (changes may have been missed meanwhile)."""
+        psycopg, missed = self._psycopg, False
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=int(PROBE_SECONDS),
+                                     application_name="radscribe-watch") as conn:
+                    conn.execute(f"LISTEN {WORKLIST_CHANNEL}")
+                    if missed:
+                        on_change()
+                        missed = False
+                    while not stop.is_set():
+                        if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
+                            for _ in conn.notifies(timeout=SETTLE_SECONDS):
+                                pass  # the rest of a burst
+                            on_change()
+            except psycopg.Error:
+                missed = True
+                stop.wait(reconnect_seconds)
 
     # -- statements ----------------------------------------------------------------------------
 

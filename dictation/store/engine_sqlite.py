@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,28 @@ class SqliteEngine:
 
     def close(self) -> None:
         self.conn.close()
+
+    def watch(self, stop: threading.Event, on_change: Callable[[], None], *, every: float = 0.5) -> None:
+        """Until ``stop`` is set: ``on_change()`` after another connection (an orders listener,
+        another process) committed to the file: SQLite's ``data_version``, read on a read-only
+        connection of its own every ``every`` seconds (a local file has no notifications)."""
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_SECONDS)
+        except sqlite3.Error:
+            return
+        try:
+            seen = conn.execute("PRAGMA data_version").fetchone()[0]
+            while not stop.wait(every):
+                try:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:
+                    continue
+                if version != seen:
+                    seen = version
+                    on_change()
+        finally:
+            conn.close()
 
     # -- schema --------------------------------------------------------------------------------
 

@@ -247,6 +247,11 @@ MIGRATIONS = [
     """
     ALTER TABLE utterances ADD COLUMN decoder TEXT NOT NULL DEFAULT ''
     """,
+    # 15: PostgreSQL tells every workstation of a change to the worklist (LISTEN/NOTIFY, a
+    # trigger); a SQLite file has nothing to add: its watchers read PRAGMA data_version
+    """
+    -- nothing for SQLite
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

@@ -199,6 +199,17 @@ MIGRATIONS: dict[int, str] = {
     14: """
     ALTER TABLE utterances ADD COLUMN decoder TEXT NOT NULL DEFAULT ''
     """,
+    # Once per statement that changed the worklist; PostgreSQL delivers it at commit, once per
+    # transaction, to every session that LISTENs (engine_postgres.PostgresEngine.watch).
+    15: """
+    CREATE FUNCTION radscribe_worklist_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('radscribe_worklist', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER worklist_changed AFTER INSERT OR UPDATE OR DELETE ON worklist
+        FOR EACH STATEMENT EXECUTE FUNCTION radscribe_worklist_changed()
+    """,
 }
 
 

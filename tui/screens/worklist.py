@@ -5,11 +5,13 @@ for its priority (green under half, yellow under the limit, red past it), and a 
 reader holds no valid licence for the facility. Critical results not yet communicated, from any
 study, stay in a line above the list until closed. Enter opens the study (its draft if one was
 started: nothing is lost by a crash or a quit); N opens the next one; S shows reports signed in
-the last two days (for an addendum); V opens the next peer review.
+the last two days (for an addendum); V opens the next peer review. A study claimed, signed or
+newly ordered elsewhere shows at once (the store's worklist watcher), without polling.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -60,7 +62,15 @@ class ListenState(Message):
         self.state = state
 
 
+class WorklistChanged(Message):
+    """Another workstation (or the orders listener) changed the worklist."""
+
+
+REFRESH_AT_MOST_EVERY = 0.5  # seconds: a burst of changes elsewhere is one redraw, not a storm
+
+
 class WorklistScreen(Screen):
+    clock_refresh_seconds = 15.0  # the turnaround clocks; changes elsewhere show at once (the watcher)
     BINDINGS = [
         Binding("enter", "open", "Open study"),
         Binding("n", "open_next", "Open next"),
@@ -81,6 +91,9 @@ class WorklistScreen(Screen):
         self.loose: list[Any] = []
         self.session: Any = None
         self.listening = ""
+        self._watch_stop = threading.Event()
+        self._refreshed_at = 0.0
+        self._refresh_pending = False
 
     def title_text(self) -> str:
         return "radscribe · worklist"
@@ -149,19 +162,48 @@ class WorklistScreen(Screen):
 
     def on_unmount(self) -> None:
         self._stop_listening()
+        self._watch_stop.set()
+
+    def _watch(self) -> None:
+        store = self.rapp.store
+        if store is None:
+            return
+
+        def changed() -> None:  # on the watcher's thread
+            self.post_message(WorklistChanged())
+
+        threading.Thread(target=store.watch_worklist, args=(self._watch_stop, changed), name="radscribe-worklist-watch",
+                         daemon=True).start()
+
+    def on_worklist_changed(self, message: WorklistChanged) -> None:
+        if not self.is_current or self._refresh_pending:
+            return  # a study is open: the worklist is read again when it shows
+        wait = self._refreshed_at + REFRESH_AT_MOST_EVERY - time.monotonic()
+        if wait <= 0:
+            self.action_refresh()
+            return
+        self._refresh_pending = True
+
+        def later() -> None:
+            self._refresh_pending = False
+            self.action_refresh()
+
+        self.set_timer(wait, later)
 
     def on_mount(self) -> None:
+        self._watch()
         self._listen()
         table = self.query_one(DataTable)
         table.add_columns("Priority", "Waiting", "Accession", "Exam", "Facility", "Patient", "Report")
         self.action_refresh()
-        self.set_interval(15, self.action_refresh)  # the clocks move
+        self.set_interval(self.clock_refresh_seconds, self.action_refresh)  # the clocks move
         table.focus()
 
     def action_refresh(self) -> None:
         store = self.rapp.store
         if store is None:
             return
+        self._refreshed_at = time.monotonic()
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
