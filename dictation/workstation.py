@@ -22,6 +22,7 @@ from dictation.config import Config, load_config
 from dictation.logs import log
 
 if TYPE_CHECKING:
+    from dictation.practice.facilities import Practice
     from dictation.reporting.controller import Handled, ReportController
     from dictation.reporting.report import Report
     from dictation.reporting.templates import TemplateLibrary
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from dictation.ris.orders import OrderHandler, OrderResult, OrdersListener
     from dictation.ris.outbox import Outbox
     from dictation.store import Store, WorklistItem
+    from dictation.store.roster import RosterReader
 
 
 @dataclass
@@ -43,6 +45,9 @@ class Workstation:
     config: Config
     store_path: str | Path | None = None
     on_warning: Callable[[str], None] | None = None  # how this face says what the user should know
+    # The store's roster, once a store is open: (the login, its entry or None, whether the store
+    # has a roster at all). A store with a roster decides who the reader is, not the config.
+    roster: tuple[str, RosterReader | None, bool] | None = None
 
     @classmethod
     def from_config(cls, store_path: str | Path | None = None, config_path: Path | None = None,
@@ -75,10 +80,35 @@ class Workstation:
         TextPipeline()
         default_commands()
 
-    @cached_property
+    @property
     def signer(self) -> Signer | None:
-        """The radiologist who signs on this workstation ([reader]), or None when none is set."""
+        """The radiologist who signs on this workstation, or None when none is known. A store
+        with a licence roster names them by the login the store was opened with (the database
+        role, proved by its password or certificate): a login the roster does not list is no
+        reader. Without a roster, ``[reader]`` in the config."""
+        if self.roster is not None and self.roster[2]:
+            entry = self.roster[1]
+            if entry is None:
+                return None
+            from dictation.ris.document import Signer
+
+            return Signer(id=entry.reader_id, family=entry.family, given=entry.given)
         return self.config.reader if self.config.reader.configured else None
+
+    @property
+    def practice(self) -> Practice:
+        """The facilities (config) and the reader's licences: the roster's when the store has one."""
+        practice = self.config.practice
+        if self.roster is None or not self.roster[2]:
+            return practice
+        from dataclasses import replace
+
+        from dictation.practice.facilities import Licence
+
+        entry = self.roster[1]
+        held = tuple(Licence(jurisdiction=lic.jurisdiction, expires=lic.expires, number=lic.number)
+                     for lic in (entry.licences if entry else ()))
+        return replace(practice, licences=held)
 
     @property
     def reader_name(self) -> str:
@@ -92,7 +122,7 @@ class Workstation:
     def unlicensed_facilities(self) -> set[str]:
         """The configured facilities whose finals this reader may not sign today (no licence
         for their jurisdiction, or an expired one): "claim next" passes them by."""
-        practice = self.config.practice
+        practice = self.practice
         return {f for f in practice.facilities if not practice.licence_check(f).ok}
 
     @property
@@ -109,6 +139,9 @@ class Workstation:
         from dictation.store import Store
 
         store = Store(self.store_path, actor=self.config.reader.id if actor is None else actor)
+        self._read_roster(store)
+        if actor is None and self.roster is not None and self.roster[2]:
+            store.actor = self.signer.id if self.signer else self.roster[0]  # the audit names the login's reader
         if store.restored_guards:
             message = (f"{store.where}: the guards that keep the audit log and signed versions append-only were "
                        f"missing and are re-created ({', '.join(store.restored_guards)}); run `radscribe audit --verify`")
@@ -117,6 +150,21 @@ class Workstation:
                 self.on_warning(message)
         store.purge_audio(self.config.keep_audio_days)
         return store
+
+    def _read_roster(self, store: Store) -> None:
+        login = store.login()
+        roster = store.roster()
+        entry = next((r for r in roster if r.login == login), None)
+        first = self.roster is None
+        self.roster = (login, entry, bool(roster))
+        if first and roster and entry is None and self.on_warning is not None:
+            self.on_warning(f"{login} is not on the group's roster: nothing can be signed from this login until an "
+                            "administrator adds it (radscribe roster add)")
+        elif first and entry is not None and self.config.reader.configured and self.config.reader.id != entry.reader_id:
+            log.warning("config [reader] differs from the roster; the roster's reader is used")
+            if self.on_warning is not None:
+                self.on_warning(f"[reader] in the config is not {login}'s reader on the group's roster "
+                                f"({entry.reader_id}): the roster's is used")
 
     def outbox(self, store: Store) -> Outbox | None:
         """The outbox for the configured destinations; None when there are none."""
@@ -173,7 +221,7 @@ class Workstation:
 
         return ReportController(report, store=store, route=self.config.route_by_anatomy if route is None else route,
                                 on_handled=on_handled, outbox=outbox, signer=self.signer,
-                                practice=self.config.practice, keep_audio=self.config.keep_audio,
+                                practice=self.practice, keep_audio=self.config.keep_audio,
                                 learn_days=self.config.learn_days, **options)
 
     def report_for_study(self, item: WorklistItem, store: Store) -> Report:

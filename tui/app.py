@@ -373,7 +373,7 @@ def run_app(*, audio: str | None = None, template_id: str | None = None, model: 
                        controller=controller,
                        outbox=outbox, store=worklist_store, library=library, make_controller=make_controller,
                        device=device, end_silence_ms=config.end_silence_ms, push_to_talk=config.push_to_talk,
-                       practice=config.practice, station=station)
+                       practice=station.practice, station=station)
     app.startup_warnings = warnings
     try:
         app.run()

@@ -8,7 +8,7 @@ for what they need, as the terminal UI does.
     reports.py   templates, dictate, check
     ris.py       outbox, worklist, listen-orders, export
     records.py   drafts, versions, audit, critical, stats, review
-    store.py     store check, backup
+    store.py     store check, backup, roster
 """
 
 from dictation.cli import records, reports, ris, speech, store  # noqa: F401 - each module adds its commands to main

@@ -1,13 +1,17 @@
-"""The store itself: check it for damage, back it up, verify its evidence."""
+"""The store itself: check it for damage, back it up, verify its evidence; the group's licence roster."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dictation.cli.base import friendly, main, station, store_option
+
+if TYPE_CHECKING:
+    from dictation.store import Store
 
 
 @main.group("store")
@@ -76,3 +80,90 @@ def backup(dest: Path, store_path: str | None) -> None:
     how = ("restore by copying it back while radscribe is closed" if store.kind == "sqlite"
            else "restore with pg_restore into an empty database: docs/group-deployment.md")
     click.echo(f"{made}: backup of {store.where} (owner-only; {how})")
+
+
+@main.group(invoke_without_command=True)
+@store_option
+@click.pass_context
+@friendly
+def roster(ctx: click.Context, store_path: str | None) -> None:
+    """The group's licence roster: each login's reader and licences (kept by an administrator).
+
+    On a store with a roster, a workstation's reader and licences come from it, by the login the
+    store was opened with, not from [reader] in the config."""
+    import datetime as dt
+
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = store_path
+    if ctx.invoked_subcommand is not None:
+        return
+    store = station(store_path).open_store(actor="roster")
+    readers = store.roster()
+    if not readers:
+        click.echo(f"no roster in {store.where}: each workstation's [reader] in its config is used", err=True)
+    today = dt.date.today()
+    for r in readers:
+        name = " ".join(p for p in (r.given, r.family) if p)
+        held = ", ".join(f"{lic.jurisdiction} until {lic.expires.isoformat()}" + (" (EXPIRED)" if lic.expires < today else "")
+                         for lic in r.licences) or "no licence"
+        click.echo(f"{r.login}\t{r.reader_id}\t{name}\t{held}")
+
+
+def _roster_store(ctx: click.Context) -> Store:
+    ws = station(ctx.obj["store"])
+    store = ws.open_store()
+    store.actor = f"{store.login()} (administrator)"
+    return store
+
+
+@roster.command("add")
+@click.argument("login")
+@click.option("--id", "reader_id", required=True, help="The reader's id (what signed reports carry, HL7 OBR-32).")
+@click.option("--family", default="", help="Family name.")
+@click.option("--given", default="", help="Given name.")
+@click.pass_context
+@friendly
+def roster_add(ctx: click.Context, login: str, reader_id: str, family: str, given: str) -> None:
+    """Put LOGIN (a database role) on the roster as a reader, or change their id or name (audited)."""
+    store = _roster_store(ctx)
+    store.set_roster_reader(login, reader_id, family, given)
+    click.echo(f"{login}: reader {reader_id} on the roster of {store.where}")
+
+
+@roster.command("licence")
+@click.argument("login")
+@click.argument("jurisdiction")
+@click.option("--expires", required=True, type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+@click.option("--number", default="", help="The licence number.")
+@click.pass_context
+@friendly
+def roster_licence(ctx: click.Context, login: str, jurisdiction: str, expires: Any, number: str) -> None:
+    """Record or renew LOGIN's licence in JURISDICTION (audited)."""
+    store = _roster_store(ctx)
+    store.set_licence(login, jurisdiction, expires.date(), number)
+    click.echo(f"{login}: licensed in {jurisdiction} until {expires.date().isoformat()}")
+
+
+@roster.command("revoke")
+@click.argument("login")
+@click.argument("jurisdiction")
+@click.pass_context
+@friendly
+def roster_revoke(ctx: click.Context, login: str, jurisdiction: str) -> None:
+    """Take LOGIN's licence in JURISDICTION off the roster (audited); exit 1 when there was none."""
+    if not _roster_store(ctx).revoke_licence(login, jurisdiction):
+        click.echo(f"radscribe: {login} holds no licence in {jurisdiction} on the roster", err=True)
+        sys.exit(1)
+    click.echo(f"{login}: licence in {jurisdiction} revoked")
+
+
+@roster.command("remove")
+@click.argument("login")
+@click.pass_context
+@friendly
+def roster_remove(ctx: click.Context, login: str) -> None:
+    """Take LOGIN off the roster with their licences (audited); exit 1 when not on it."""
+    if not _roster_store(ctx).remove_roster_reader(login):
+        click.echo(f"radscribe: {login} is not on the roster", err=True)
+        sys.exit(1)
+    click.echo(f"{login}: off the roster")

@@ -252,6 +252,24 @@ MIGRATIONS = [
     """
     -- nothing for SQLite
     """,
+    # 16: the group's licence roster, kept by an administrator: each login (a PostgreSQL role, or
+    # the operating-system user on a SQLite file) is a reader, with the licences they hold.
+    """
+    CREATE TABLE roster_readers (
+        login TEXT PRIMARY KEY,
+        reader_id TEXT NOT NULL,
+        family TEXT NOT NULL DEFAULT '',
+        given TEXT NOT NULL DEFAULT '',
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE roster_licences (
+        login TEXT NOT NULL REFERENCES roster_readers (login) ON DELETE CASCADE,
+        jurisdiction TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        number TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (login, jurisdiction)
+    )
+    """,
 ]
 
 # Migrations that rebuild a table another one references: run with foreign keys off (SQLite's

@@ -210,6 +210,22 @@ MIGRATIONS: dict[int, str] = {
     CREATE TRIGGER worklist_changed AFTER INSERT OR UPDATE OR DELETE ON worklist
         FOR EACH STATEMENT EXECUTE FUNCTION radscribe_worklist_changed()
     """,
+    16: """
+    CREATE TABLE roster_readers (
+        login TEXT PRIMARY KEY,
+        reader_id TEXT NOT NULL,
+        family TEXT NOT NULL DEFAULT '',
+        given TEXT NOT NULL DEFAULT '',
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE roster_licences (
+        login TEXT NOT NULL REFERENCES roster_readers (login) ON DELETE CASCADE,
+        jurisdiction TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        number TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (login, jurisdiction)
+    )
+    """,
 }
 
 
@@ -232,6 +248,7 @@ GRANT SELECT, INSERT, UPDATE ON worklist, reports, utterances, outbox, critical_
     TO radscribe_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON audio, learned_corrections TO radscribe_reader;
 GRANT SELECT ON schema_version TO radscribe_reader;
+GRANT SELECT ON roster_readers, roster_licences TO radscribe_reader;   -- the roster: kept by the owner
 GRANT SELECT, INSERT ON audit, report_versions TO radscribe_reader;
 """
 
