@@ -42,14 +42,15 @@ def _text(rec: Recognizer, utterances: list[Utterance], pipeline: TextPipeline) 
     return text
 
 
-def _replay(rec: Recognizer, recordings: list[list[Utterance]], pipeline: TextPipeline, out: list[float],
+def _replay(rec: Recognizer, recordings: list[tuple[list[Utterance], TextPipeline]], out: list[float],
             start_at: float) -> None:
-    """Each recording in real time, one after the other: an utterance is sent when its audio ends."""
-    options = pipeline.decode_options()
+    """Each recording in real time, one after the other: an utterance is sent when its audio ends
+    (with its study's prompt, as the live session sends it)."""
     while time.monotonic() < start_at:
         time.sleep(0.01)
     clock = time.monotonic()
-    for utterances in recordings:
+    for utterances, pipeline in recordings:
+        options = pipeline.decode_options()
         for u in utterances:
             ended = clock + u.end
             wait = ended - time.monotonic()
@@ -60,12 +61,12 @@ def _replay(rec: Recognizer, recordings: list[list[Utterance]], pipeline: TextPi
         clock = max(time.monotonic(), clock + (utterances[-1].end if utterances else 0.0) + 1.0)
 
 
-def _clients(make: Callable[[], Recognizer], n: int, recordings: list[list[list[Utterance]]],
-             pipeline: TextPipeline) -> list[float]:
+def _clients(make: Callable[[], Recognizer], n: int,
+             recordings: list[list[tuple[list[Utterance], TextPipeline]]]) -> list[float]:
     recs = [make() for _ in range(n)]
     latencies: list[list[float]] = [[] for _ in range(n)]
     start_at = time.monotonic() + 1.0
-    threads = [threading.Thread(target=_replay, args=(recs[k], recordings[k], pipeline, latencies[k], start_at))
+    threads = [threading.Thread(target=_replay, args=(recs[k], recordings[k], latencies[k], start_at))
                for k in range(n)]
     for t in threads:
         t.start()
@@ -88,7 +89,6 @@ def run(echo: Callable[[str], None] = print, items: int = 12, clients: tuple[int
          "serving the bundled tiny.en (the same model as the local path)")
     audios = [synthesize(d.spoken) for d in dictations]
     split = [split_utterances(a) for a in audios]
-    pipeline = TextPipeline()
     result: dict[str, Any] = {"dictations": len(dictations)}
     with WhisperLive() as server:
         local = Recognizer()
@@ -108,8 +108,11 @@ def run(echo: Callable[[str], None] = print, items: int = 12, clients: tuple[int
         if fell_back:
             echo(f"  (the server missed its 60 s deadline {fell_back}x: those utterances were read locally)")
 
-        def recordings(n: int) -> list[list[list[Utterance]]]:
-            return [[split[(k * per_client + j) % len(split)] for j in range(per_client)] for k in range(n)]
+        groups = [TextPipeline(group=d.group) for d in dictations]
+
+        def recordings(n: int) -> list[list[tuple[list[Utterance], TextPipeline]]]:
+            picks = [[(k * per_client + j) % len(split) for j in range(per_client)] for k in range(n)]
+            return [[(split[i], groups[i]) for i in pick] for pick in picks]
 
         echo("")
         echo(f"end-of-utterance latency, {per_client} dictations per client replayed in real time")
@@ -118,7 +121,7 @@ def run(echo: Callable[[str], None] = print, items: int = 12, clients: tuple[int
         rows += [(f"server, {n} client{'s' if n > 1 else ''}",
                   lambda: ServerRecognizer(SpeechServer(server.url, deadline=60.0)), n) for n in clients]
         for name, make, n in rows:
-            lat = _clients(make, n, recordings(n), pipeline)
+            lat = _clients(make, n, recordings(n))
             over = sum(x > DEADLINE for x in lat)
             echo(f"  {name:<34} {len(lat):>10} {percentile(lat, 50):>7.2f} {percentile(lat, 95):>7.2f} {over:>10}")
             result[name] = {"utterances": len(lat), "p50": round(percentile(lat, 50), 3),

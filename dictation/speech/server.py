@@ -107,7 +107,7 @@ def segments_from_answer(answer: Any, duration: float) -> list[Segment]:
     feed the safety net)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("segments"), list):
         raise ServerUnusable("the speech server's answer has no segments (verbose_json expected)")
-    segments = []
+    segments: list[Segment] = []
     for s in answer["segments"]:
         try:
             text = str(s["text"]).strip()
@@ -121,8 +121,30 @@ def segments_from_answer(answer: Any, duration: float) -> list[Segment]:
             raise ServerUnusable("the speech server's answer lacks word timings or probabilities")
         if not all(0.0 <= w.probability <= 1.0 and -0.5 <= w.start <= w.end <= duration + 1.0 for w in words):
             raise ServerUnusable("the speech server's word timings or probabilities are out of range")
+        if segments and _failed_after_speech(s, words):
+            continue
         segments.append(Segment(start, end, text, words, avg, no_speech))
     return segments
+
+
+def _failed_after_speech(s: dict[str, Any], words: tuple[Word, ...]) -> bool:
+    """A segment after the first that Whisper's own measures call a failed decode: repetitive
+    (compression ratio over 2.4, Whisper's threshold), or probably no speech (no_speech_prob over
+    0.5) with its words squeezed into no time. A server decoding one request at temperature 0
+    keeps such a tail (faster-whisper would re-decode it; the local path reads an utterance up to
+    10 s as one segment without timestamp tokens). Seen on the development set as invented
+    sentences after the dictation ("Now, we're going to take a look at what..."). A segment with
+    a word that changes a finding's meaning (no, left, a number...) is kept, never dropped unseen."""
+    from dictation.speech.guards import MEANING_WORDS
+
+    if any(w.word.strip(" .,;:!?").lower() in MEANING_WORDS or w.word.strip()[:1].isdigit() for w in words):
+        return False
+    try:
+        ratio, no_speech = float(s.get("compression_ratio", 0.0)), float(s.get("no_speech_prob", 0.0))
+    except (TypeError, ValueError):
+        return False
+    squeezed = bool(words) and sorted(w.end - w.start for w in words)[len(words) // 2] < 0.05
+    return ratio > 2.4 or (no_speech > 0.5 and squeezed)
 
 
 class ServerRecognizer(Recognizer):

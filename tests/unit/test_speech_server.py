@@ -137,3 +137,22 @@ def test_the_speech_section_of_the_config_is_checked(tmp_path):
         path.write_text(f"[speech]\n{body}\n")
         with pytest.raises(DataFileError, match=said):
             load_config(path)
+
+
+def test_a_tail_the_server_invented_after_the_speech_is_dropped_but_never_a_meaning_word():
+    first = {"start": 0.0, "end": 4.6, "text": "no hydrocephalus.", "avg_logprob": -0.2, "no_speech_prob": 0.01,
+             "compression_ratio": 1.1, "words": [{"word": " no", "start": 3.3, "end": 3.5, "probability": 0.9},
+                                                 {"word": " hydrocephalus.", "start": 3.5, "end": 4.5, "probability": 0.8}]}
+
+    def tail(text, no_speech, ratio):
+        return {"start": 4.6, "end": 4.76, "text": text, "avg_logprob": -1.0, "no_speech_prob": no_speech,
+                "compression_ratio": ratio, "words": [{"word": f" {w}", "start": 4.7, "end": 4.7, "probability": 0.9}
+                                                      for w in text.split()]}
+
+    def kept(*segments):
+        return " ".join(s.text for s in segments_from_answer({"segments": list(segments)}, 4.8))
+
+    assert kept(first, tail("Now we're going to take a look", 0.6, 2.0)) == "no hydrocephalus."
+    assert kept(first, tail("we're going to we're going to we're going to", 0.1, 13.0)) == "no hydrocephalus."
+    assert kept(first, tail("No mass", 0.8, 0.9)) == "no hydrocephalus. No mass"  # a meaning word: kept, shown
+    assert kept(first, tail("That is it", 0.1, 0.9)) == "no hydrocephalus. That is it"  # speech was likely: kept
