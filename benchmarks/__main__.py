@@ -161,13 +161,16 @@ def bench_group(workstations: int, studies: int, claims: int, as_json: bool) -> 
 @click.option("--items", type=int, default=12, show_default=True, help="Development-set dictations.")
 @click.option("--clients", default="1,4,8", show_default=True, help="Concurrent dictating clients, comma-separated.")
 @click.option("--per-client", type=int, default=2, show_default=True, help="Dictations each client replays.")
+@click.option("--server", "server_url", help="A group's own server (https://...) instead of WhisperLive started here.")
+@click.option("--server-model", default="whisper-1", show_default=True, help="With --server: its name for its model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
-def bench_speech_server(items: int, clients: str, per_client: int, as_json: bool) -> None:
+def bench_speech_server(items: int, clients: str, per_client: int, server_url: str | None, server_model: str,
+                        as_json: bool) -> None:
     """A recognition server (WhisperLive, the same tiny.en) against the local model: WER and latency under load."""
     from benchmarks import speech_server
 
     result = speech_server.run(echo=click.echo, items=items, clients=tuple(int(c) for c in clients.split(",")),
-                               per_client=per_client)
+                               per_client=per_client, server_url=server_url, model=server_model)
     if as_json:
         click.echo(json.dumps(result))
 

@@ -76,7 +76,11 @@ def _clients(make: Callable[[], Recognizer], n: int,
 
 
 def run(echo: Callable[[str], None] = print, items: int = 12, clients: tuple[int, ...] = (1, 4, 8),
-        per_client: int = 2) -> dict[str, Any]:
+        per_client: int = 2, server_url: str | None = None, model: str = "whisper-1") -> dict[str, Any]:
+    """``server_url``: a group's own server instead of WhisperLive started here (``model``: its
+    name for its model)."""
+    import contextlib
+
     from benchmarks.asr import machine
     from dictation.speech.server import ServerRecognizer, SpeechServer
     from tests.datasets import load_devset
@@ -85,14 +89,16 @@ def run(echo: Callable[[str], None] = print, items: int = 12, clients: tuple[int
 
     dictations = load_devset()[:items]
     echo(f"machine: {machine()}")
-    echo(f"development set: {len(dictations)} dictations, Piper voice; server: WhisperLive 0.10 REST API on 127.0.0.1, "
-         "serving the bundled tiny.en (the same model as the local path)")
+    where = (f"{server_url} ({model})" if server_url else
+             "WhisperLive 0.10 REST API on 127.0.0.1, serving the bundled tiny.en (the same model as the local path)")
+    echo(f"development set: {len(dictations)} dictations, Piper voice; server: {where}")
     audios = [synthesize(d.spoken) for d in dictations]
     split = [split_utterances(a) for a in audios]
     result: dict[str, Any] = {"dictations": len(dictations)}
-    with WhisperLive() as server:
+    with contextlib.nullcontext() if server_url else WhisperLive() as started:
+        url = server_url or started.url
         local = Recognizer()
-        remote = ServerRecognizer(SpeechServer(server.url, deadline=60.0))
+        remote = ServerRecognizer(SpeechServer(url, deadline=60.0, model=model))
         counts = {"local model": ErrorCounts(), "recognition server": ErrorCounts()}
         fell_back = 0
         for d, utterances in zip(dictations, split):
@@ -119,7 +125,7 @@ def run(echo: Callable[[str], None] = print, items: int = 12, clients: tuple[int
         echo(f"  {'path':<34} {'utterances':>10} {'p50 s':>7} {'p95 s':>7} {f'over {DEADLINE:g} s':>10}")
         rows = [("local model, 1 client", Recognizer, 1)]
         rows += [(f"server, {n} client{'s' if n > 1 else ''}",
-                  lambda: ServerRecognizer(SpeechServer(server.url, deadline=60.0)), n) for n in clients]
+                  lambda: ServerRecognizer(SpeechServer(url, deadline=60.0, model=model)), n) for n in clients]
         for name, make, n in rows:
             lat = _clients(make, n, recordings(n))
             over = sum(x > DEADLINE for x in lat)
