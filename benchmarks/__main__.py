@@ -153,6 +153,7 @@ def bench_group(workstations: int, studies: int, claims: int, as_json: bool) -> 
     from benchmarks import group
 
     result = group.run(echo=click.echo, workstations=workstations, studies=studies, claims=claims)
+    result["outbox"] = group.outbox_kills(echo=click.echo)
     if as_json:
         click.echo(json.dumps(result))
 

@@ -151,3 +151,109 @@ def run(echo: Callable[[str], None] = print, workstations: int = 50, studies: in
              f"{r['claims_per_s']:>10.0f}   {r['order_p50_ms']:>33.0f}{r['order_p95_ms']:>8.0f}"
              + ("" if r["orders_seen"] == r["orders"] else f"  (only {r['orders_seen']} of {r['orders']} seen)"))
     return {name: r for name, r in rows}
+
+
+def outbox_kills(echo: Callable[[str], None] = print, reports: int = 100, senders: int = 4, seed: int = 7) -> dict[str, Any]:
+    """Signed versions (a preliminary and a final per report) queued in one PostgreSQL store,
+    delivered by ``senders`` `radscribe outbox send` processes at once, one of them SIGKILLed and
+    started again every few tenths of a second, to python-hl7's MLLP server de-duplicating on
+    MSH-10: each version once, each preliminary before its final; messages a second, against one
+    undisturbed sender on the same queue."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.ris.destinations import HL7Config, HL7Destination
+    from dictation.ris.document import ReportVersion, Signer
+    from dictation.ris.hl7 import field
+    from dictation.ris.outbox import Outbox
+    from dictation.store import Store
+    from tests.peers.python_hl7 import PythonHL7Peer
+    from tests.postgres import Cluster
+
+    library, signer, rng = TemplateLibrary(), Signer("R1", "Bench", "Reader"), random.Random(seed)
+    cli = [sys.executable, "-m", "dictation.cli"]
+
+    def fill(url: str, port: int) -> list[tuple[str, str]]:
+        store = Store(url)
+        box = Outbox(store, [HL7Destination(HL7Config(name="ris", kind="hl7", host="127.0.0.1", port=port))])
+        expected = []
+        for i in range(reports):
+            report = Report.new(library.get("xr-chest"), exam={"accession": f"K{i:05}", "patient_id": f"MRN{i}",
+                                                                "patient_name": "Bench^Patient", "sex": "F"})
+            report.go_to("impression")
+            report.dictate("Small left pleural effusion. No pneumothorax.")
+            for status in ("preliminary", "final"):
+                report.sign(status)
+                store.save_report(report)
+                box.enqueue(ReportVersion.from_report(report, signer))
+            expected += [(f"K{i:05}", "P"), (f"K{i:05}", "F")]
+        box.close()
+        store.close()
+        return expected
+
+    def deliver(url: str, tmp: Path, port: int, kill: bool) -> dict[str, Any]:
+        config = tmp / "config.toml"
+        config.write_text(f'[[export]]\nname = "ris"\nkind = "hl7"\nhost = "127.0.0.1"\nport = {port}\ntimeout_seconds = 5\n')
+        env = {**os.environ, "RADSCRIBE_STORE": url, "RADSCRIBE_CONFIG": str(config)}
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen([*cli, "outbox", "send", "--wait", "60"], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+
+        t0, kills = time.perf_counter(), 0
+        procs = [start() for _ in range(senders if kill else 1)]
+        probe = Store(url)
+        try:
+            while probe.destination_counts("ris").sent < 2 * reports:
+                time.sleep(rng.uniform(0.2, 0.6) if kill else 0.05)
+                if kill:
+                    alive = [p for p in procs if p.poll() is None]
+                    if alive:
+                        victim = rng.choice(alive)
+                        victim.send_signal(signal.SIGKILL)
+                        victim.wait(10)
+                        kills += 1
+                    procs = [p for p in procs if p.poll() is None]
+                    procs += [start() for _ in range(senders - len(procs))]
+                elif all(p.poll() is not None for p in procs):
+                    procs = [start()]
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait(10)
+            probe.close()
+        return {"seconds": time.perf_counter() - t0, "kills": kills}
+
+    rows = []
+    cluster = Cluster()
+    cluster.start()
+    try:
+        for kill in (False, True):
+            with tempfile.TemporaryDirectory() as tmp, cluster.database() as url, PythonHL7Peer() as peer:
+                expected = fill(url, peer.port)
+                run = deliver(url, Path(tmp), peer.port, kill)
+                order, seen = [], set()
+                for message in list(peer.received):
+                    control = field(message, "MSH", 10)
+                    if control not in seen:  # the receiver's de-duplication
+                        seen.add(control)
+                        order.append((field(message, "OBR", 18), field(message, "OBR", 25)))
+                once = sorted(order) == sorted(expected)
+                in_order = all([s for a, s in order if a == acc] == ["P", "F"] for acc in {a for a, _ in expected})
+                rows.append((f"{senders} senders, SIGKILL every 0.2-0.6 s" if kill else "1 sender, undisturbed",
+                             {**run, "messages": len(expected), "received": len(peer.received), "once": once,
+                              "in_order": in_order, "per_s": len(expected) / run["seconds"]}))
+    finally:
+        cluster.stop()
+    echo(f"\noutbox: {reports} reports, a preliminary and a final each, from one PostgreSQL store to python-hl7's "
+         "MLLP server (de-duplicating on MSH-10)")
+    echo(f"  {'':<36}{'messages/s':>11}{'kills':>7}{'received':>10}  each version once, in order")
+    for name, r in rows:
+        echo(f"  {name:<36}{r['per_s']:>11.1f}{r['kills']:>7}{r['received']:>10}  "
+             f"{'yes' if r['once'] and r['in_order'] else 'NO'} ({r['messages']} versions)")
+    return {name: r for name, r in rows}
