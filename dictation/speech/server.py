@@ -127,6 +127,17 @@ def segments_from_answer(answer: Any, duration: float) -> list[Segment]:
     return segments
 
 
+def _untrusted(e: BaseException) -> bool:
+    import ssl
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _failed_after_speech(s: dict[str, Any], words: tuple[Word, ...]) -> bool:
     """A segment after the first that Whisper's own measures call a failed decode: repetitive
     (compression ratio over 2.4, Whisper's threshold), or probably no speech (no_speech_prob over
@@ -206,6 +217,8 @@ class ServerRecognizer(Recognizer):
         except httpx.TimeoutException:
             raise ServerUnusable(f"the speech server did not answer within {self.server.deadline:g} s") from None
         except httpx.HTTPError as e:
+            if _untrusted(e):  # never sent: the audio goes only to the server the certificate proves
+                raise ServerUnusable("the speech server's certificate is not trusted (see [speech] ca_file)") from None
             raise ServerUnusable(f"the speech server cannot be reached ({type(e).__name__})") from None
         if time.monotonic() - started > self.server.deadline:
             raise ServerUnusable(f"the speech server did not answer within {self.server.deadline:g} s")

@@ -48,6 +48,7 @@ class WrittenUtterance:
                  "probability": round(w.probability, 4)}
                 for w in self.heard.words
             ],
+            **({"decoder": self.heard.decoder} if self.heard.decoder else {}),
         }
 
 

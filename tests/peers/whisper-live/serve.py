@@ -4,7 +4,7 @@ WhisperLive's ``TranscriptionServer.run`` binds every interface and starts its W
 beside the REST one; the tests need neither, so this builds the same FastAPI app and serves it on
 loopback. Runs in its own virtual environment (requirements.txt), never the project's.
 
-    python serve.py MODEL_FOLDER PORT
+    python serve.py MODEL_FOLDER PORT [CERT KEY]      (with CERT and KEY: HTTPS)
 """
 
 import logging
@@ -20,4 +20,5 @@ server.client_manager = ClientManager()
 server.default_model = model
 app = server.build_rest_app("faster_whisper", faster_whisper_custom_model_path=model)
 server._get_rest_model(model)  # loaded now, not on the first request (as a deployment warms up)
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+tls = {"ssl_certfile": sys.argv[3], "ssl_keyfile": sys.argv[4]} if len(sys.argv) > 4 else {}
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", **tls)
