@@ -77,6 +77,13 @@ class ReportsStore(StoreBase):
                     and owner_alive(row["lease_owner"]):
                 raise StoreConflict(f"report {report.id[:12]} was opened by another radscribe ({row['lease_owner']}) "
                                     "while the store could not be reached")
+            signed = db.execute("SELECT MAX(version) AS v FROM report_versions WHERE report_id = ?",
+                                (report.id,)).fetchone()["v"] or 0
+            if signed > report.version:  # a signing whose answer was lost: the store took it after all
+                raise StoreConflict(f"report {report.id[:12]} is signed in the store (version {signed}): the signing "
+                                    "reached it though its answer was lost, so this workstation took it back; what "
+                                    "was dictated after it is not written over the signed report (add it as an "
+                                    "addendum)")
             stored = {r["seq"] for r in db.execute("SELECT seq FROM utterances WHERE report_id = ?", (report.id,))}
             self._upsert(db, report, now)
             for record in records:

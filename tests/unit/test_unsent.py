@@ -127,6 +127,30 @@ def test_a_workstation_that_stopped_before_the_store_was_back_gives_it_everythin
     store.close()
 
 
+def test_a_signing_that_reached_the_store_though_its_answer_was_lost_is_never_written_over(
+        store_target, tmp_path, monkeypatch):
+    """The store committed the signing but its answer never came: the workstation took the
+    signing back and dictation went on. When the store answers, what was dictated after is not
+    written over the signed report: the file stays, and the radiologist is told to add it."""
+    store = Store(store_target)
+    controller = _controller(store, tmp_path)
+    report = controller.report
+    controller.handle(heard(SAID[0]), 0.0, 1.0)
+    _away(monkeypatch, store, answer_lost=True)
+    assert not controller.command("sign_preliminary").outcome.ok  # taken back here...
+    assert store.report_status(report.id) == "preliminary"  # ...though the store has it
+    monkeypatch.undo()
+    _away(monkeypatch, store)
+    controller.handle(heard(SAID[1]), 1.0, 2.0)
+    monkeypatch.undo()
+    with pytest.raises(StoreConflict, match="signed in the store .* addendum"):
+        controller.flush_unsent(force=True)
+    assert controller.unsent.path.exists() and len(controller.unsent) == 2  # nothing lost
+    assert store.report_status(report.id) == "preliminary" and store.latest_version(report.id).version == 1
+    assert SAID[1] not in " ".join(u.text for u in store.utterances(report.id))
+    store.close()
+
+
 def test_kept_utterances_do_not_overwrite_a_draft_another_workstation_took_meanwhile(tmp_path, monkeypatch):
     store = Store(tmp_path / "s.db")
     controller = _controller(store, tmp_path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dictation.speech.server import RETRY_SECONDS
-
 if TYPE_CHECKING:
     from dictation.reporting.controller import ReportController
 
@@ -48,7 +46,7 @@ def status_line(app: RadscribeApp, controller: ReportController | None, last_com
     if app.backlog.seconds:
         parts.append(f"⏳ recognition {app.backlog.seconds:.0f} s behind (nothing is lost: it comes late)")
     if app.local_reading:  # a group's recognition server did not answer: this workstation reads
-        parts.append(f"⚠ {app.local_reading}: read on this workstation (the server is asked again in {RETRY_SECONDS:g} s)")
+        parts.append(f"⚠ {app.local_reading}: read on this workstation")
     if app.backlog.overflows:
         parts.append(f"⚠ the microphone dropped audio {app.backlog.overflows}× (check the device, or close what loads the machine)")
     if app.outbox_line:
