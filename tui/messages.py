@@ -162,6 +162,15 @@ class FirstFlags(Message):
         self.flags = flags
 
 
+class LeaseRenewed(Message):
+    """The hold on the report renewed (and what the store could not take given to it) on a
+    worker thread: a store that is away may take seconds to say so. ``error``: what went wrong."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
 class PlaybackFailed(Message):
     """Playing an utterance back failed on the worker thread (the reason, for the status line)."""
 

@@ -36,6 +36,7 @@ from ..messages import (
     ErrorMessage,
     FirstFlags,
     FlagsMessage,
+    LeaseRenewed,
     LevelMessage,
     LocalReadingMessage,
     PartialMessage,
@@ -87,6 +88,7 @@ class ReportScreen(Screen):
         self.tentative = ""  # what the recogniser is still guessing, shown in the active field
         self.session: DictationSession | None = None
         self._ptt_started = False
+        self._renewing = False
 
     def title_text(self) -> str:
         if self.controller is None:
@@ -159,13 +161,29 @@ class ReportScreen(Screen):
             self.controller.close()  # another workstation may open the study now
 
     def _renew_lease(self) -> None:
-        if self.controller is None:
+        """On a worker thread: a store that cannot be reached may take seconds to say so, and
+        the screen must not wait for it."""
+        if self.controller is None or self._renewing:
             return
-        try:
-            self.controller.renew_lease()  # and stores what was kept here while the store was away
-        except RadscribeError as e:  # a damaged or busy store: said, dictation goes on (it is stored per utterance)
-            self.rapp.detail = str(e)
-        self.show_status()
+        self._renewing = True
+        controller = self.controller
+
+        def renew() -> None:
+            error = ""
+            try:
+                controller.renew_lease()  # and stores what was kept here while the store was away
+            except RadscribeError as e:  # a damaged or busy store: said, dictation goes on (stored per utterance)
+                error = str(e)
+            self.post_message(LeaseRenewed(error))
+
+        self.run_worker(renew, thread=True, group="renew-lease")
+
+    def on_lease_renewed(self, message: LeaseRenewed) -> None:
+        self._renewing = False
+        if message.error:
+            self.rapp.detail = message.error
+        if self._live:
+            self.show_status()
 
     # -- engine events -------------------------------------------------------------------------
 
