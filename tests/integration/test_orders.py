@@ -511,3 +511,42 @@ def test_orders_tls_and_allow_are_checked_in_the_config(tmp_path):
     (tmp_path / "c.toml").write_text('[orders]\nallow = ["not-a-network"]\n')
     with pytest.raises(DataFileError, match="allow is a list of addresses or networks"):
         load_config(tmp_path / "c.toml")
+
+
+def test_two_orders_listeners_on_one_store_put_each_order_on_the_worklist_once(tmp_path, radscribe_cmd, store_target):
+    """A group runs several orders listeners on its shared store (two interface engines, or one
+    resending to a second listener after a timeout): each order, received by both at once, is one
+    study; every message is acknowledged; nothing is lost. On the SQLite file and on PostgreSQL."""
+    ports, procs = [free_port(), free_port()], []
+    try:
+        for k, port in enumerate(ports):
+            config = tmp_path / f"config{k}.toml"
+            config.write_text(f'[orders]\nport = {port}\n')
+            env = {**os.environ, "RADSCRIBE_STORE": str(store_target), "RADSCRIBE_CONFIG": str(config)}
+            procs.append(subprocess.Popen([*radscribe_cmd, "listen-orders"], env=env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True))
+        for port, proc in zip(ports, procs):
+            wait_for_port(port, alive=lambda proc=proc: proc.poll() is None)
+        accessions = [f"ACC-G{i:02}" for i in range(15)]
+        replies: list[list[tuple[str, str]]] = [[], []]
+
+        def feed(k: int) -> None:
+            with hl7.client.MLLPClient("127.0.0.1", ports[k]) as client:
+                for i, accession in enumerate(accessions):
+                    reply = hl7.parse(client.send_message(orm(f"C{k}-{i}", accession)).decode())
+                    replies[k].append(msa(reply))
+
+        feeders = [threading.Thread(target=feed, args=(k,)) for k in (0, 1)]
+        for t in feeders:
+            t.start()
+        for t in feeders:
+            t.join(120)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        errors = [proc.communicate(timeout=30)[1] for proc in procs]
+    assert all(code == "AA" for k in (0, 1) for code, _ in replies[k]), (replies, errors)
+    assert [len(r) for r in replies] == [15, 15]
+    store = Store(store_target)
+    assert sorted(i.accession for i in store.worklist()) == accessions  # each once
+    store.close()
