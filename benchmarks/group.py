@@ -33,14 +33,20 @@ def _fill(target: str | Path, studies: int) -> None:
     store.close()
 
 
-def _workstation(target: str, name: str, claims: int, start_at: float, out: Any) -> None:
+def _workstation(target: str, name: str, claims: int, start_at: float, out: Any, pace: float = 0.0) -> None:
+    """``pace``: seconds between claims on average (random, 0 to twice it); 0: back to back."""
+    import random
+
     from dictation.store import Store
 
     store = Store(target, actor=name)
     got: list[tuple[str, float]] = []
+    rng = random.Random(name)
     while time.time() < start_at:
         time.sleep(0.005)
     for _ in range(claims):
+        if pace:
+            time.sleep(rng.uniform(0, 2 * pace))
         t0 = time.perf_counter()
         item = store.claim_next(name)
         elapsed = time.perf_counter() - t0
@@ -100,11 +106,11 @@ class _OrderWatch:
                 "order_p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))] if lat else float("nan")}
 
 
-def _run(target: str, workstations: int, claims: int) -> dict[str, Any]:
+def _run(target: str, workstations: int, claims: int, pace: float = 0.0) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
     start_at = time.time() + 3.0 + 0.15 * workstations  # every process up and connected before the first claim
-    procs = [spawn.Process(target=_workstation, args=(target, f"W{k:02}", claims, start_at, out))
+    procs = [spawn.Process(target=_workstation, args=(target, f"W{k:02}", claims, start_at, out, pace))
              for k in range(workstations)]
     for p in procs:
         p.start()
@@ -142,6 +148,9 @@ def run(echo: Callable[[str], None] = print, workstations: int = 50, studies: in
             with cluster.database() as url:
                 _fill(url, studies)
                 rows.append((f"postgresql, {n} workstations", _run(url, n, claims)))
+        with cluster.database() as url:  # as readers claim: one study each every second or so, not back to back
+            _fill(url, studies)
+            rows.append((f"postgresql, {workstations} paced 1 s", _run(url, workstations, claims, pace=1.0)))
     finally:
         cluster.stop()
     echo(f"{'':<28}{'claims':>8}{'double':>8}{'p50 ms':>9}{'p95 ms':>9}{'claims/s':>10}"
