@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -187,7 +187,7 @@ class ServerRecognizer(Recognizer):
     def transcribe(self, audio: Samples, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript:
         o = options or DecodeOptions()
         if plain:  # the plain baseline is this workstation's model by definition
-            return super().transcribe(audio, o, plain=True)
+            return replace(super().transcribe(audio, o, plain=True), decoder=self.local_label)
         with self._lock:
             ask = time.monotonic() >= self._retry_at
         if ask:
