@@ -10,8 +10,10 @@ each word's timing and probability (the critical-word safety net and playback ne
 server whose answer lacks them is not used, and this workstation's model reads instead.
 
 When the server does not answer within ``deadline`` seconds (or answers nonsense), the
-workstation reads that utterance with its own model, says so, and asks the server again after
-``RETRY_SECONDS``; each utterance is read whole by one model, never by both and spliced, and the
+workstation reads that utterance with its own model and says so. A server that took the
+utterance but answered late is asked again at the next one (a decode that looped is not a
+server that is down); one late twice in a row, or one that cannot be reached or answers
+nonsense, is left alone for ``RETRY_SECONDS``; each utterance is read whole by one model, never by both and spliced, and the
 transcript names the model that read it (stored with the utterance).
 
 Audio goes only to the configured server: over HTTPS, or plain HTTP on loopback only. An API
@@ -41,6 +43,9 @@ from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.transcript import Segment, Transcript, Word
 
 RETRY_SECONDS = 30.0  # after a failure, utterances are read locally this long before the server is asked again
+# A server that was reached but answered late is asked again at the next utterance, unless it was
+# late this many times in a row (a hung server must not cost every utterance the deadline).
+SLOW_IN_A_ROW = 2
 DEFAULT_DEADLINE = 3.0
 KEY_ENV = "RADSCRIBE_SPEECH_KEY"
 PATH = "/v1/audio/transcriptions"
@@ -48,6 +53,11 @@ PATH = "/v1/audio/transcriptions"
 
 class ServerUnusable(Exception):
     """The server did not answer in time, or its answer cannot be used (the reason, one line)."""
+
+
+class ServerSlow(ServerUnusable):
+    """The server took the utterance but had not answered by the deadline: it is up, and may
+    answer the next one in time (a decode that looped), or it may hang."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,7 @@ class ServerRecognizer(Recognizer):
                                     timeout=httpx.Timeout(server.deadline, connect=min(server.deadline, 2.0)))
         self._retry_at = 0.0
         self._why = ""
+        self._slow = 0  # answers late in a row
         self._lock = threading.Lock()
 
     def transcribe(self, audio: Samples, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript:
@@ -193,11 +204,19 @@ class ServerRecognizer(Recognizer):
         if ask:
             t0 = time.perf_counter()
             try:
-                return self._read(audio, o, self._ask, t0, decoder=self.label)
+                heard = self._read(audio, o, self._ask, t0, decoder=self.label)
             except ServerUnusable as e:
                 with self._lock:
-                    self._retry_at, self._why = time.monotonic() + RETRY_SECONDS, str(e)
-                log.warning("speech server: %s; reading locally for %.0f s", e, RETRY_SECONDS)
+                    self._slow = self._slow + 1 if isinstance(e, ServerSlow) else SLOW_IN_A_ROW
+                    rest = RETRY_SECONDS if self._slow >= SLOW_IN_A_ROW else 0.0
+                    self._retry_at, self._why = time.monotonic() + rest, str(e)
+                log.warning("speech server: %s; this utterance read locally%s", e,
+                            f", and the next ones for {rest:.0f} s" if rest else "")
+                t0 = time.perf_counter()
+                return self._read(audio, o, self._decode, t0, decoder=self.local_label, fallback=str(e))
+            with self._lock:
+                self._slow, self._why = 0, ""
+            return heard
         t0 = time.perf_counter()
         return self._read(audio, o, self._decode, t0, decoder=self.local_label, fallback=self._why)
 
@@ -214,14 +233,17 @@ class ServerRecognizer(Recognizer):
         started = time.monotonic()
         try:
             r = self._client.post(self.endpoint, data=data, files={"file": ("utterance.wav", wav_bytes(audio), "audio/wav")})
+        except httpx.ConnectTimeout:
+            raise ServerUnusable(f"the speech server cannot be reached (no connection within "
+                                 f"{min(self.server.deadline, 2.0):g} s)") from None
         except httpx.TimeoutException:
-            raise ServerUnusable(f"the speech server did not answer within {self.server.deadline:g} s") from None
+            raise ServerSlow(f"the speech server did not answer within {self.server.deadline:g} s") from None
         except httpx.HTTPError as e:
             if _untrusted(e):  # never sent: the audio goes only to the server the certificate proves
                 raise ServerUnusable("the speech server's certificate is not trusted (see [speech] ca_file)") from None
             raise ServerUnusable(f"the speech server cannot be reached ({type(e).__name__})") from None
         if time.monotonic() - started > self.server.deadline:
-            raise ServerUnusable(f"the speech server did not answer within {self.server.deadline:g} s")
+            raise ServerSlow(f"the speech server did not answer within {self.server.deadline:g} s")
         if r.status_code != 200:
             raise ServerUnusable(f"the speech server answered HTTP {r.status_code}")
         try:
@@ -235,7 +257,7 @@ class ServerRecognizer(Recognizer):
     @property
     def why(self) -> str:
         """Why the server did not read the last utterance it was asked for ("" when it did)."""
-        return self._why if time.monotonic() < self._retry_at else ""
+        return self._why
 
     def close(self) -> None:
         self._client.close()
@@ -246,5 +268,6 @@ def make_recognizer(model: str | None = None, server: SpeechServer | None = None
     return ServerRecognizer(server, model) if server is not None else Recognizer(model)
 
 
-__all__ = ["DEFAULT_DEADLINE", "KEY_ENV", "RETRY_SECONDS", "ServerRecognizer", "ServerUnusable", "SpeechServer",
+__all__ = ["DEFAULT_DEADLINE", "KEY_ENV", "RETRY_SECONDS", "SLOW_IN_A_ROW", "ServerRecognizer", "ServerSlow",
+           "ServerUnusable", "SpeechServer",
            "check_server_url", "make_recognizer", "segments_from_answer", "wav_bytes"]
