@@ -401,6 +401,7 @@ class DictationSession:
             for u in segmenter.flush():
                 self._finish(u, recognizer, options, None, time.monotonic())
         finally:
+            self._report_backlog(0.0, getattr(source, "overflows", 0))  # nothing waits any more
             source.stop()
             if partials is not None:
                 partials.stop()

@@ -269,3 +269,25 @@ def test_falling_behind_the_microphone_and_dropped_audio_are_said_at_once():
     assert said[0] == (3.0, 0)  # at once, in whole seconds
     assert (3.0, 1) in said  # the dropped block, said as it happened
     assert said[-1] == (0.0, 1)  # caught up; the drop stays counted
+
+
+def test_a_backlog_is_not_left_on_the_status_line_once_the_session_has_ended():
+    """Behind until the very end (the recording ended while recognition was late): once the
+    session has ended nothing waits, and the last word on it says so."""
+    from dictation.speech.audio import make_block
+    from dictation.speech.session import Backlog
+
+    class LateToTheEnd(ArraySource):
+        def read(self, timeout=None):
+            block = super().read(timeout)
+            if block is None:
+                return None
+            return make_block(block.samples, block.start, captured_at=block.captured_at - 2.6)
+
+    events = []
+    session = DictationSession(LateToTheEnd(synthesize("the lungs are clear period", lead=0.3, trail=1.0)),
+                               events.append, recognizer=ScriptedRecognizer(["The lungs are clear."]))
+    session.start()
+    assert session.wait(30)
+    said = [e.seconds for e in events if isinstance(e, Backlog)]
+    assert said[0] == 3.0 and said[-1] == 0.0
