@@ -25,8 +25,10 @@ NODE_PEERS := tests/peers/node
 NODE_STAMP := $(NODE_PEERS)/node_modules/.installed
 # A real recognition server for the group tests: WhisperLive's OpenAI-compatible REST API, in its
 # own venv (it pins its own faster-whisper), serving the bundled model on 127.0.0.1.
+# Its venv stays out of tests/ (its packages' own tests are not ours).
 WL_PEER := tests/peers/whisper-live
-WL_STAMP := $(WL_PEER)/.venv/.installed
+WL_VENV := .venv-whisper-live
+WL_STAMP := $(WL_VENV)/.installed
 
 .PHONY: run test lint bench debs-run debs-test node-peers whisper-live-peer wheel-check clean
 
@@ -62,10 +64,10 @@ $(NODE_STAMP): $(NODE_PEERS)/package-lock.json
 whisper-live-peer: $(WL_STAMP)
 
 $(WL_STAMP): $(WL_PEER)/requirements.txt
-	rm -rf $(WL_PEER)/.venv
-	$(PYTHON) -m venv $(WL_PEER)/.venv
-	$(WL_PEER)/.venv/bin/python -m pip install --quiet -r $(WL_PEER)/requirements.txt
-	$(WL_PEER)/.venv/bin/python -m pip install --quiet --no-deps whisper-live==0.10.0
+	rm -rf $(WL_VENV)
+	$(PYTHON) -m venv $(WL_VENV)
+	$(WL_VENV)/bin/python -m pip install --quiet -r $(WL_PEER)/requirements.txt
+	$(WL_VENV)/bin/python -m pip install --quiet --no-deps whisper-live==0.10.0
 	@touch $@
 
 $(VENV)/bin/python:
@@ -99,4 +101,4 @@ wheel-check: $(TEST_STAMP)
 	scripts/wheel-check
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache $(NODE_PEERS)/node_modules $(WL_PEER)/.venv
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache $(NODE_PEERS)/node_modules $(WL_VENV)

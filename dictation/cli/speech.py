@@ -28,8 +28,7 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
 
     stages = TextStages(False, False, False) if raw else TextStages()
     pipeline = TextPipeline(stages, group=group)
-    server = speech_server(server_url, station().config)
-    recognizer = make_recognizer(model, server)
+    recognizer = make_recognizer(model, speech_server(server_url, station().config))
     failed = 0
     for path in audio:
         try:
@@ -38,9 +37,9 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
             click.echo(f"radscribe: {e}", err=True)
             failed += 1
             continue
-        local = [u for u in result.utterances if server is not None and u.heard.decoder != recognizer.label]
+        local = [u for u in result.utterances if u.heard.fallback]
         if local:  # the server did not read them: said, never hidden
-            click.echo(f"radscribe: {path}: {local[0].heard.fallback or 'the speech server did not answer'}: "
+            click.echo(f"radscribe: {path}: {local[0].heard.fallback}: "
                        f"{len(local)} of {len(result.utterances)} utterances read on this workstation "
                        f"({local[0].heard.decoder})", err=True)
         if not result.text.strip():  # said, and counted as a file that gave nothing (JSON still has its object)

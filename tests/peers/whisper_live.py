@@ -13,7 +13,7 @@ import httpx
 from tests.peers.python_hl7 import free_port
 
 PEER_DIR = Path(__file__).parent / "whisper-live"
-PYTHON = PEER_DIR / ".venv" / "bin" / "python"
+PYTHON = Path(__file__).resolve().parents[2] / ".venv-whisper-live" / "bin" / "python"  # `make whisper-live-peer`
 
 
 class WhisperLive:
