@@ -113,5 +113,7 @@ def second_reading(recognizer: Any, audio: Any, heard: Any, beam_size: int) -> A
     if not words or min(w.probability for w in words) >= SECOND_READING_BELOW:
         return heard
     other = recognizer.transcribe(audio, DecodeOptions(beam_size=beam_size, prompt=None, hotwords=None))
-    found = disputes([w.word.strip() for w in words], [w.word.strip() for w in other.words])
-    return replace(heard, disputes=tuple(found)) if found else heard
+    marked = {at for at, _, _ in heard.disputes}  # already disputed (a copy written with no speech behind it)
+    found = [d for d in disputes([w.word.strip() for w in words], [w.word.strip() for w in other.words])
+             if d[0] not in marked]
+    return replace(heard, disputes=heard.disputes + tuple(found)) if found else heard

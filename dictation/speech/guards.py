@@ -149,6 +149,58 @@ def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
     return [Segment(first.start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)]
 
 
+def copy_without_speech(segs: list[Segment]) -> tuple[list[Segment], tuple[tuple[int, int, str], ...]]:
+    """An utterance written as one sentence twice over, one copy with little or no speech behind
+    it → the copy the audio bears out, and where the dropped copy named a critical word otherwise.
+
+    Seen with espeak-ng's voice and the dictation prompt: "write up a quadrant pain period,
+    right up a quadrant pain period" for one "right upper quadrant pain period", the second
+    copy's first five words aligned to no time at all. The copies may differ in a word or two, a
+    word that changes a finding among them ("write"/"right"); the copy with fewer words that had
+    no time is kept, and each critical word where the dropped copy says otherwise comes back as
+    a dispute (index into the kept words, 1, what the dropped copy said), so the radiologist
+    sees it flagged: never chosen silently. Two copies both with speech behind them (a sentence
+    really said twice, "small left ... small right pleural effusion") are left as they are.
+    """
+    from rapidfuzz import fuzz
+
+    from dictation.speech.critical import is_critical, token
+
+    words = [w for s in segs for w in s.words]
+    n = len(words)
+    for k in sorted(range(3, n - 2), key=lambda k: abs(2 * k - n)):
+        if abs(2 * k - n) > 2:
+            break
+        first, second = words[:k], words[k:]
+        a, b = [token(w.word) for w in first], [token(w.word) for w in second]
+        pairs: list[tuple[int, int]] = []  # (index in first, index in second) of words that differ
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+            if op == "equal":
+                continue
+            if op != "replace" or i2 - i1 != j2 - j1:
+                break
+            pairs += list(zip(range(i1, i2), range(j1, j2)))
+        else:
+            if len(pairs) > max(1, min(len(a), len(b)) // 4) or not all(
+                    is_critical(first[i].word) or is_critical(second[j].word) or fuzz.ratio(a[i], b[j]) >= 60
+                    for i, j in pairs):
+                continue
+            gaps = [sum(map(_squeezed, copy)) for copy in (first, second)]
+            drop = 0 if gaps[0] > gaps[1] else 1
+            if gaps[drop] < max(2, len((first, second)[drop]) / 2) or gaps[drop] == gaps[1 - drop]:
+                continue  # both copies have speech behind them: said twice, or not known to be a copy
+            kept = second if drop == 0 else first
+            found = tuple((j if drop == 0 else i, 1, (first, second)[drop][i if drop == 0 else j].word.strip(" ,.;:"))
+                          for i, j in pairs
+                          if is_critical(first[i].word) or is_critical(second[j].word))
+            last = kept[-1]
+            kept = [*kept[:-1], Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)]
+            seg = segs[0]
+            text = " ".join(w.word for w in kept)
+            return [Segment(kept[0].start, kept[-1].end, text, tuple(kept), seg.avg_logprob, seg.no_speech_prob)], found
+    return segs, ()
+
+
 def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> list[Transcript]:
     """The readings of the transcript without a stray word at its end, at its start, or both
     (in that order; none when no edge word is stray).

@@ -22,6 +22,7 @@ from dictation.logs import log
 from dictation.speech.audio import SAMPLE_RATE, Samples
 from dictation.speech.guards import (
     collapse_repeats,
+    copy_without_speech,
     drop_letter_runs,
     is_hallucination,
     looks_repeated,
@@ -185,10 +186,13 @@ class Recognizer:
             again = self._decode(audio, o, repetition_penalty=REPEAT_PENALTY)
             if len(_words_of(again)) < len(_words_of(segs)) and reads_all_that_was_said(again, segs):
                 segs = again
+        # One sentence twice, one copy with no speech behind it: the other copy, and where the
+        # dropped one named a critical word otherwise, a dispute (flagged, never chosen silently).
+        segs, copied = copy_without_speech(segs)
         words = drop_letter_runs(_words_of(segs))
         words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0,
-                          decoder=decoder or self.label, fallback=fallback)
+                          disputes=copied, decoder=decoder or self.label, fallback=fallback)
 
     def _decode(self, audio: Samples, o: DecodeOptions, **extra: Any) -> list[Segment]:
         segments, info = self.model.transcribe(

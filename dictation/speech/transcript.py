@@ -60,8 +60,13 @@ def join_transcripts(parts: list[tuple[float, Transcript]]) -> Transcript:
                 s.no_speech_prob)
         for at, t in parts for s in t.segments)
     text = " ".join(t.text.strip() for _, t in parts if t.text.strip())
+    found, before = [], 0
+    for _, t in parts:  # disputes index the words: each piece's move by the words before it
+        found += [(at + before, span, other) for at, span, other in t.disputes]
+        before += len(t.words)
     last_at, last = parts[-1]
     return Transcript(text, segments, last_at + last.duration, sum(t.decode_seconds for _, t in parts),
+                      disputes=tuple(found),
                       decoder=", ".join(dict.fromkeys(t.decoder for _, t in parts if t.decoder)),
                       fallback=next((t.fallback for _, t in parts if t.fallback), ""))
 

@@ -358,3 +358,61 @@ def test_a_loop_decoded_without_word_timings_is_read_again_only_if_nothing_else_
     assert reads_all_that_was_said([seg("The left kidney measures 10 centimeters.")], [loop])
     assert not reads_all_that_was_said([seg("Left kidney")], [loop])
     assert not reads_all_that_was_said([seg("Right kidney measures ten")], [loop])
+
+
+def _timed(spec: str) -> list:
+    """Words from "word@start-end" (probability 0.5)."""
+    from dictation.speech.transcript import Word
+
+    out = []
+    for item in spec.split():
+        word, _, times = item.rpartition("@")
+        start, end = (float(t) for t in times.split("-"))
+        out.append(Word(word, start, end, 0.5))
+    return out
+
+
+def test_a_sentence_copied_with_no_speech_behind_it_is_written_once_and_its_critical_word_disputed():
+    from dictation.speech.guards import copy_without_speech
+    from dictation.speech.transcript import Segment
+
+    # espeak-ng, the dictation prompt: one "right upper quadrant pain period" read as two copies,
+    # the second's first words aligned to no time at all.
+    words = _timed("write@0-0.68 up@0.68-0.94 a@0.94-1.06 quadrant@1.06-1.64 pain@1.64-1.66 period,@1.66-1.66 "
+                   "right@1.66-1.66 up@1.66-1.66 a@1.66-1.66 quadrant@1.66-1.66 pain@1.66-1.94 period@1.94-2.28")
+    segs, found = copy_without_speech([Segment(0, 2.28, "", tuple(words))])
+    assert [w.word for w in segs[0].words] == ["write", "up", "a", "quadrant", "pain", "period"]
+    assert found == ((0, 1, "right"),)  # never chosen silently: the kept "write" is disputed
+
+
+def test_the_copy_with_speech_behind_it_is_kept_and_a_plain_copy_goes_without_a_dispute():
+    from dictation.speech.guards import copy_without_speech
+    from dictation.speech.transcript import Segment
+
+    words = _timed("sine@0-0 has@0-0 really@0-0 been@0-0 varied.@0-0 "
+                   "sign@0.1-0.5 has@0.5-0.7 really@0.7-1.0 been@1.0-1.2 varied.@1.2-1.6")
+    segs, found = copy_without_speech([Segment(0, 1.6, "", tuple(words))])
+    assert " ".join(w.word for w in segs[0].words) == "sign has really been varied."
+    assert found == ()
+
+
+def test_a_sentence_really_said_twice_stays_twice():
+    from dictation.speech.guards import copy_without_speech
+    from dictation.speech.transcript import Segment
+
+    said = _timed("small@0-0.3 left@0.3-0.6 pleural@0.6-1.0 effusion.@1.0-1.5 "
+                  "small@2-2.3 right@2.3-2.6 pleural@2.6-3.0 effusion.@3.0-3.5")
+    segs, found = copy_without_speech([Segment(0, 3.5, "", tuple(said))])
+    assert len(segs[0].words) == 8 and found == ()
+    other = _timed("liver@0-0.4 is@0.4-0.5 normal.@0.5-1 spleen@1-1 is@1-1 enlarged.@1-1")  # no copy at all
+    assert len(copy_without_speech([Segment(0, 1, "", tuple(other))])[0][0].words) == 6
+
+
+def test_disputes_follow_their_words_when_pieces_are_joined():
+    from dictation.speech.transcript import Segment, Transcript, join_transcripts
+
+    first = Transcript("a b", (Segment(0, 1, "a b", tuple(_timed("a@0-0.5 b@0.5-1"))),), 1.0, disputes=((1, 1, "no"),))
+    second = Transcript("c d", (Segment(0, 1, "c d", tuple(_timed("c@0-0.5 d@0.5-1"))),), 1.0, disputes=((0, 1, "left"),))
+    joined = join_transcripts([(0.0, first), (1.0, second)])
+    assert joined.disputes == ((1, 1, "no"), (2, 1, "left"))
+    assert [w.word for w in joined.words][2] == "c"
