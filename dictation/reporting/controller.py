@@ -30,7 +30,7 @@ from dictation.reporting.records import Outcome, Question, UtteranceRecord, take
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.unsent import TRANSIENT, Unsent, restore, snapshot
-from dictation.reporting.verify import as_command, audio_command, near_command
+from dictation.reporting.verify import as_command, audio_command, listening_twin, near_command
 from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
@@ -269,10 +269,11 @@ class ReportController:
         The dictation prompt makes the model expect findings, so a short command can come out
         as "Sin is preliminary". A short utterance that is not a command is decoded once more
         with the command phrases as the prompt; what that reading suggests is obeyed only when
-        the audio bears it out (or asked, when it nearly does).
-        """
+        the audio bears it out (or asked, when it nearly does)."""
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
         command = as_command(self.parser, heard)
+        if command is not None:  # "start listening" while listening: perhaps its twin "stop listening"
+            command = listening_twin(self.parser, recognizer, audio, command, self.report.listening)
         if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
             # The words heard are no command (or one with a word too many, "let's scratch that"):
             # a second look with the command phrases as the prompt suggests one, and the audio

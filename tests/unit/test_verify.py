@@ -215,3 +215,23 @@ def test_a_command_only_the_second_look_heard_is_obeyed_when_the_audio_bears_it_
                                          {"Go to impression.": -0.8}, {"Delta to impression": "Go to impression."})
     handled = [_say(controller, recognizer, seed) for seed in range(3)]
     assert handled[2].record.kind == "command" and handled[2].record.command == "go_to impression"
+
+
+def test_start_listening_while_listening_is_its_twin_stop_when_the_audio_finds_that_about_as_probable():
+    # espeak-ng's "stop listening" heard "Start listening": the audio scores the twin close.
+    controller, recognizer = _controller(["go to impression", "Start listening.", "my phone call period"],
+                                         {"Stop listening.": -2.2, "Start listening.": -0.6})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert handled[1].record.command == "stop_listening" and "heard “Start listening.”" in handled[1].outcome.message
+    assert not controller.report.listening and handled[2] is None  # asleep: the call is not written
+    # "Start listening" really said scores its twin far lower: nothing changes, still listening.
+    controller, recognizer = _controller(["go to impression", "Start listening.", "pneumonia period"],
+                                         {"Stop listening.": -3.8, "Start listening.": -0.6})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert handled[1].record.command == "start_listening" and controller.report.listening
+    assert "pneumonia" in controller.report.slot_text("impression").lower()
+    # Asleep, "start listening" wakes the tool whatever its twin scores.
+    controller, recognizer = _controller(["stop listening", "Start listening.", "pneumonia period"],
+                                         {"Stop listening.": -0.5, "Start listening.": -0.6})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert handled[1].record.command == "start_listening" and controller.report.listening
