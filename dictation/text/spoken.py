@@ -39,11 +39,17 @@ class SpokenRules:
     expansions: dict[str, str]
     case: dict[str, str]
     max_phrase: int = field(default=1)
+    # Words the recogniser writes for a punctuation word said ("common" for "comma") → that word,
+    # and the context that decides (``Normalizer._heard_as``).
+    heard_as: dict[str, str] = field(default_factory=dict)
+    openers: set[str] = field(default_factory=set)
+    literal_before: set[str] = field(default_factory=set)
+    literal_next: set[str] = field(default_factory=set)
 
 
 _ALLOWED: dict[str, type | tuple[type, ...]] = {
     "punctuation": dict, "literal_after": dict, "numbers": dict, "units": dict, "spine": dict,
-    "lists": dict, "expansions": dict, "case": dict,
+    "lists": dict, "expansions": dict, "case": dict, "heard_as": dict, "heard_as_context": dict,
 }
 
 
@@ -87,6 +93,18 @@ def load_spoken_rules(path: Path | None = None) -> SpokenRules:
         expansions=require_str_map(path, data, "expansions"),
         case={w.lower(): w for w in require_str_list(path, data, "case", "words")},
     )
+    check_keys(path, data, "heard_as_context", {"openers", "literal_before", "literal_next"})
+    rules.heard_as = {k.lower(): v.lower() for k, v in require_str_map(path, data, "heard_as").items()}
+    for heard, said in rules.heard_as.items():
+        if (said,) not in punctuation:
+            from dictation.data.files import line_of
+
+            raise DataFileError(path, line_of(text, f'"{heard}"'), f"[heard_as] {heard!r}: {said!r} is not a one-word entry of [punctuation]")
+    context = {key: {w.lower() for w in require_str_list(path, data, "heard_as_context", key)}
+               for key in ("openers", "literal_before", "literal_next")} if "heard_as_context" in data else {}
+    rules.openers = context.get("openers", set())
+    rules.literal_before = context.get("literal_before", set())
+    rules.literal_next = context.get("literal_next", set())
     rules.max_phrase = max([len(k) for k in (*punctuation, *units)] + [1])
     return rules
 
@@ -107,6 +125,7 @@ class Tok:
     value: float | None = None
     keep_digits: bool = False
     words: str = ""  # the words a spelled number came from
+    paused: bool = False  # the recogniser wrote a mark after it: it heard a pause there
 
     @property
     def low(self) -> str:
@@ -129,7 +148,7 @@ class Normalizer:
         self._split_words = {w for k in r.punctuation for w in k} | set(r.number_words)
 
     def __call__(self, text: str, before: str = "") -> str:
-        toks = self._tokenize(text)
+        toks = self._heard_as(self._tokenize(text))
         toks = self._numbers(toks)
         toks = self._spine(toks)
         toks = self._lists(toks, at_line_start=_at_line_start(before))
@@ -156,10 +175,31 @@ class Normalizer:
                 elif _DIGITS.match(core):
                     out.append(Tok(core, "n", value=float(core), keep_digits=True))
                 else:
-                    out.append(Tok(core))
+                    out.append(Tok(core, paused=any(c in ",.;:!?" for c in trail)))
             if not self.spoken_punctuation:
                 out.extend(Tok(c, "p") for c in trail if c not in "\"'”")
         return out
+
+    def _heard_as(self, toks: list[Tok]) -> list[Tok]:
+        """A punctuation word the recogniser wrote as a near word ("right lower lobe common
+        consistent with", for "comma") → the punctuation word, decided from the context, never
+        the spelling alone: the word follows another and the next word opens a clause
+        ("consistent", "concerning", "likely"...), or the recogniser heard a pause after it (it
+        wrote a mark there), or it ends the utterance; and neither neighbour makes it the
+        ordinary word ("the common bile duct", "left common femoral vein")."""
+        r = self.rules
+        if not self.spoken_punctuation or not r.heard_as:
+            return toks
+        for i, t in enumerate(toks):
+            said = r.heard_as.get(t.low) if t.kind == "w" and i > 0 else None
+            if said is None or toks[i - 1].low in r.literal_before or toks[i - 1].kind == "p":
+                continue
+            nxt = toks[i + 1] if i + 1 < len(toks) else None
+            if nxt is not None and nxt.low in r.literal_next:
+                continue
+            if nxt is None or nxt.low in r.openers or t.paused:
+                toks[i] = Tok(said)
+        return toks
 
     def _numbers(self, toks: list[Tok]) -> list[Tok]:
         r = self.rules

@@ -109,3 +109,37 @@ def test_auto_punctuation_mode_keeps_whisper_marks():
 ])
 def test_join_text(before, new, joined):
     assert join_text(before, new) == joined
+
+
+@pytest.mark.parametrize(
+    "heard, written",
+    [
+        # "comma" heard as a near word, where the next word opens a clause
+        ("right lower lobe common consistent with pneumonia period", "Right lower lobe, consistent with pneumonia."),
+        ("artery territory comic consistent with acute infarct", "Artery territory, consistent with acute infarct"),
+        ("blood flow kama concerning for torsion period", "Blood flow, concerning for torsion."),
+        # ...or where the recogniser heard a pause after it (it wrote a mark), or at the end
+        ("hemorrhage common, mass effect", "Hemorrhage, mass effect"),
+        ("in the right lower lobe common", "In the right lower lobe,"),
+        # the ordinary word: its neighbours say so
+        ("the common bile duct is normal period", "The common bile duct is normal."),
+        ("thrombus in the left common femoral vein period", "Thrombus in the left common femoral vein."),
+        ("this is a common finding period", "This is a common finding."),
+        ("these are common, with no follow up needed", "These are common with no follow up needed"),
+        ("common consistent with", "Common consistent with"),  # nothing before it
+        # no opener, no pause: not decided on the spelling alone
+        ("hemorrhage common mass effect", "Hemorrhage common mass effect"),
+    ],
+)
+def test_a_punctuation_word_heard_as_a_near_word_is_decided_by_its_context(norm, heard, written):
+    assert norm(heard) == written
+
+
+def test_heard_as_must_name_a_punctuation_word(tmp_path):
+    from dictation.errors import DataFileError
+    from dictation.text.spoken import load_spoken_rules
+
+    path = tmp_path / "spoken.toml"
+    path.write_text('[punctuation]\n"comma" = ","\n\n[heard_as]\n"common" = "coma"\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match="'coma' is not a one-word entry of \\[punctuation\\]"):
+        load_spoken_rules(path)
