@@ -47,6 +47,7 @@ lint: $(LINT_STAMP)
 bench: debs-test $(BENCH_STAMP) node-peers whisper-live-peer
 	$(BIN)/python -m benchmarks asr
 	$(BIN)/python -m benchmarks commands
+	$(BIN)/python -m benchmarks listening
 	$(BIN)/python -m benchmarks robustness
 	$(BIN)/python -m benchmarks kernels
 	$(BIN)/python -m benchmarks checks

@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m benchmarks asr|commands|checks|export|robustness|kernels|tui|group|speech-server`` (``make bench`` runs them all).
+"""Run a benchmark: ``python -m benchmarks asr|commands|listening|checks|export|robustness|kernels|tui|group|speech-server`` (``make bench`` runs them all).
 
 Benchmarks are not the product: they live beside the package, are not in the wheel, and need the
 ``bench`` extra (``pip install -e '.[bench,test]'``).
@@ -72,6 +72,19 @@ def bench_commands(limit: int | None, as_json: bool) -> None:
     from benchmarks import commands
 
     result = commands.run(echo=click.echo, limit=limit)
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("listening")
+@click.option("--seeds", type=int, default=10, show_default=True, help="Seeds of perturbation per part and voice.")
+@click.option("--part", "parts", multiple=True, type=click.Choice(["tune", "test"]), help="Only this part (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_listening(seeds: int, parts: tuple[str, ...], as_json: bool) -> None:
+    """A stop phrase never taken for a start phrase while listening (the twin check), against no check."""
+    from benchmarks import listening
+
+    result = listening.run(echo=click.echo, seeds=seeds, parts=parts or ("tune", "test"))
     if as_json:
         click.echo(json.dumps(result))
 

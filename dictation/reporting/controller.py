@@ -271,9 +271,8 @@ class ReportController:
         with the command phrases as the prompt; what that reading suggests is obeyed only when
         the audio bears it out (or asked, when it nearly does)."""
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
-        command = as_command(self.parser, heard)
-        if command is not None:  # "start listening" while listening: perhaps its twin "stop listening"
-            command = listening_twin(self.parser, recognizer, audio, command, self.report.listening)
+        # "Start listening" while listening: perhaps its twin "stop listening" (verify.py).
+        command = listening_twin(self.parser, recognizer, audio, as_command(self.parser, heard), self.report.listening)
         if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
             # The words heard are no command (or one with a word too many, "let's scratch that"):
             # a second look with the command phrases as the prompt suggests one, and the audio
@@ -285,7 +284,8 @@ class ReportController:
                                     [suggested.text if suggested is not None else second.text],
                                     frozenset(MEANING_WORDS | self._punctuation_words))
             if verdict is not None:
-                return replace(heard, reading=verdict.phrase, reading_sure=verdict.sure)
+                return listening_twin(self.parser, recognizer, audio, replace(
+                    heard, reading=verdict.phrase, reading_sure=verdict.sure), self.report.listening) or heard
         # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
         return command or second_reading(recognizer, audio, heard, self.decode_options().beam_size)
 

@@ -59,15 +59,18 @@ NO_CONTENT_ASK = -5.0
 SUGGESTED_OBEY = -1.6
 
 
-# "Stop listening" misheard as its twin "start listening" keeps the tool listening: a phone call
-# would be written into the report. "Start listening" said while listening changes nothing, so
-# there the twins are scored against the audio, and "stop listening" is obeyed when it is about as
-# probable. Chosen on tune measurements (each phrase said alone, 10 seeds, Piper and espeak-ng):
-# "stop listening" heard as "start listening" (9 of 10 espeak-ng seeds) scored stop − start
-# -1.2 to -1.9; "start listening" really said, -2.8 to -4.4 (both voices). Erring to stop is
-# seen at once and mended by saying "start listening" again; erring to go on listening is not.
-TWINS = {"start listening": "stop listening"}
-TWIN_MARGIN = -2.4
+# A stop phrase misheard as a start phrase keeps the tool listening: a phone call would be written
+# into the report. A start phrase said while listening changes nothing, so there its stop twin is
+# scored against the audio and obeyed when it is about as probable: erring to stop is seen at once
+# and mended by saying the start phrase again; erring to go on listening is not. Start phrase →
+# (its twin, the margin twin − start). Each margin is the middle of the gap measured on tune
+# recordings (each phrase said alone, 10 seeds, Piper and espeak-ng), twin − start:
+#   start listening: "stop listening" heard so (9 of 10 espeak-ng seeds) -1.9 to -1.2; really said -2.8 to -4.4
+#   mic on: "mic off" heard as "mic on"/"My car" -0.1 to +1.5; really said -2.4 to -4.2
+#   microphone on: "microphone off" heard "Microphone not." (4 of 10 Piper seeds) +0.3 to +1.8; really said -0.8 to -1.9
+#   wake up: "mic off" heard "Make up" (8 of 10 espeak-ng seeds) -0.8 to +2.9; really said -6.5 to -8.9
+TWINS = {"start listening": ("stop listening", -2.4), "mic on": ("mic off", -1.3),
+         "microphone on": ("microphone off", -0.3), "wake up": ("mic off", -3.5)}
 
 
 class Scorer(Protocol):
@@ -207,17 +210,20 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     return Verdict(command, phrase, round(margin, 2), sure)
 
 
-def listening_twin(parser: CommandParser, scorer: Scorer, audio: Samples, heard: Transcript, listening: bool) -> Transcript:
-    """``heard`` (a command), or read as "stop listening" when it is "start listening" said
-    while listening and the audio finds "stop listening" about as probable (``TWIN_MARGIN``)."""
-    command = parser.parse(heard.text)
-    if not listening or command is None or command.phrase not in TWINS:
+def listening_twin(parser: CommandParser, scorer: Scorer, audio: Samples, heard: Transcript | None,
+                   listening: bool) -> Transcript | None:
+    """``heard`` (a command, in its words or as the phrase the audio matched), or read as its stop
+    twin when it is a start phrase said while listening and the audio finds the twin about as
+    probable (``TWINS``)."""
+    command = parser.parse(heard.reading or heard.text) if heard is not None else None
+    if heard is None or not listening or command is None or command.phrase not in TWINS:
         return heard
-    twin, said = scorer.score(audio, [written_as(TWINS[command.phrase]), written_as(command.phrase)])
-    if math.isfinite(twin) and math.isfinite(said) and twin - said >= TWIN_MARGIN:
-        return replace(heard, reading=TWINS[command.phrase])
+    phrase, margin = TWINS[command.phrase]
+    twin, said = scorer.score(audio, [written_as(phrase), written_as(command.phrase)])
+    if math.isfinite(twin) and math.isfinite(said) and twin - said >= margin:
+        return replace(heard, reading=phrase)
     return heard
 
 
-__all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "SUGGESTED_OBEY", "TWINS", "TWIN_MARGIN", "Verdict", "audio_command",
+__all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "SUGGESTED_OBEY", "TWINS", "Verdict", "audio_command",
            "listening_twin", "warm_up", "written_as"]

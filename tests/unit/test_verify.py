@@ -224,6 +224,11 @@ def test_start_listening_while_listening_is_its_twin_stop_when_the_audio_finds_t
     handled = [_say(controller, recognizer, seed) for seed in range(3)]
     assert handled[1].record.command == "stop_listening" and "heard “Start listening.”" in handled[1].outcome.message
     assert not controller.report.listening and handled[2] is None  # asleep: the call is not written
+    # The same when the words are no command and the audio matched "start listening".
+    controller, recognizer = _controller(["go to impression", "It's partly studying.", "my phone call period"],
+                                         {"Stop listening.": -2.0, "Start listening.": -0.9})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert handled[1].record.command == "stop_listening" and handled[2] is None
     # "Start listening" really said scores its twin far lower: nothing changes, still listening.
     controller, recognizer = _controller(["go to impression", "Start listening.", "pneumonia period"],
                                          {"Stop listening.": -3.8, "Start listening.": -0.6})
