@@ -215,8 +215,10 @@ def listening_twin(parser: CommandParser, scorer: Scorer, audio: Samples, heard:
     """``heard`` (a command, in its words or as the phrase the audio matched), or read as its stop
     twin when it is a start phrase said while listening and the audio finds the twin about as
     probable (``TWINS``)."""
-    command = parser.parse(heard.reading or heard.text) if heard is not None else None
-    if heard is None or not listening or command is None or command.phrase not in TWINS:
+    if heard is None or not listening:
+        return heard
+    command = parser.parse(heard.reading or heard.text)
+    if command is None or command.phrase not in TWINS:
         return heard
     phrase, margin = TWINS[command.phrase]
     twin, said = scorer.score(audio, [written_as(phrase), written_as(command.phrase)])

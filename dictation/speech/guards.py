@@ -142,11 +142,16 @@ def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:
         kept.pop()
     if len(kept) == len(words) or not kept:
         return segs
+    return _one_segment(segs, kept, segs[0].start)
+
+
+def _one_segment(segs: list[Segment], kept: list[Word], start: float) -> list[Segment]:
+    """The words kept of ``segs`` as one segment from ``start``, the last word without a trailing comma."""
     last = kept[-1]
-    kept[-1] = Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)
-    text = " ".join(w.word for w in kept)
+    kept = [*kept[:-1], Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)]
     first = segs[0]
-    return [Segment(first.start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)]
+    return [Segment(start, kept[-1].end, " ".join(w.word for w in kept), tuple(kept), first.avg_logprob,
+                    first.no_speech_prob)]
 
 
 def copy_without_speech(segs: list[Segment]) -> tuple[list[Segment], tuple[tuple[int, int, str], ...]]:
@@ -189,15 +194,11 @@ def copy_without_speech(segs: list[Segment]) -> tuple[list[Segment], tuple[tuple
             drop = 0 if gaps[0] > gaps[1] else 1
             if gaps[drop] < max(2, len((first, second)[drop]) / 2) or gaps[drop] == gaps[1 - drop]:
                 continue  # both copies have speech behind them: said twice, or not known to be a copy
-            kept = second if drop == 0 else first
-            found = tuple((j if drop == 0 else i, 1, (first, second)[drop][i if drop == 0 else j].word.strip(" ,.;:"))
-                          for i, j in pairs
-                          if is_critical(first[i].word) or is_critical(second[j].word))
-            last = kept[-1]
-            kept = [*kept[:-1], Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)]
-            seg = segs[0]
-            text = " ".join(w.word for w in kept)
-            return [Segment(kept[0].start, kept[-1].end, text, tuple(kept), seg.avg_logprob, seg.no_speech_prob)], found
+            kept, dropped = (second, first) if drop == 0 else (first, second)
+            places = [(j, i) for i, j in pairs] if drop == 0 else pairs  # (index in kept, index in dropped)
+            found = tuple((k, 1, dropped[d].word.strip(" ,.;:")) for k, d in places
+                          if is_critical(kept[k].word) or is_critical(dropped[d].word))
+            return _one_segment(segs, kept, kept[0].start), found
     return segs, ()
 
 

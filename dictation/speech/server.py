@@ -13,8 +13,8 @@ When the server does not answer within ``deadline`` seconds (or answers nonsense
 workstation reads that utterance with its own model and says so. A server that took the
 utterance but answered late is asked again at the next one (a decode that looped is not a
 server that is down); one late twice in a row, or one that cannot be reached or answers
-nonsense, is left alone for ``RETRY_SECONDS``; each utterance is read whole by one model, never by both and spliced, and the
-transcript names the model that read it (stored with the utterance).
+nonsense, is left alone for ``RETRY_SECONDS``. Each utterance is read whole by one model, never
+by both and spliced, and the transcript names the model that read it (stored with the utterance).
 
 Audio goes only to the configured server: over HTTPS, or plain HTTP on loopback only. An API
 key, when the server asks for one, comes from ``$RADSCRIBE_SPEECH_KEY``, never the config file.

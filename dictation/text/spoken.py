@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from dictation.data.files import check_keys, load_toml, require_str_list, require_str_map
+from dictation.data.files import check_keys, line_of, load_toml, require_str_list, require_str_map
 from dictation.data.resources import vocab_file
 from dictation.errors import DataFileError
 
@@ -64,15 +64,11 @@ def load_spoken_rules(path: Path | None = None) -> SpokenRules:
     numbers = data.get("numbers", {})
     words = numbers.get("words", {})
     if not isinstance(words, dict) or not all(isinstance(v, int) for v in words.values()):
-        from dictation.data.files import line_of
-
         raise DataFileError(path, line_of(text, "words"), "[numbers] words must map each word to a whole number")
     punctuation = {tuple(k.split()): v for k, v in require_str_map(path, data, "punctuation").items()}
     literal: dict[tuple[str, ...], set[str]] = {}
     for key in data.get("literal_after", {}):
         if tuple(key.lower().split()) not in punctuation:
-            from dictation.data.files import line_of
-
             raise DataFileError(path, line_of(text, key), f"[literal_after] {key!r} is not a punctuation word in [punctuation]")
         literal[tuple(key.lower().split())] = {w.lower() for w in require_str_list(path, data, "literal_after", key)}
     units = {tuple(k.split()): v for k, v in require_str_map(path, data, "units").items()}
@@ -97,8 +93,6 @@ def load_spoken_rules(path: Path | None = None) -> SpokenRules:
     rules.heard_as = {k.lower(): v.lower() for k, v in require_str_map(path, data, "heard_as").items()}
     for heard, said in rules.heard_as.items():
         if (said,) not in punctuation:
-            from dictation.data.files import line_of
-
             raise DataFileError(path, line_of(text, f'"{heard}"'), f"[heard_as] {heard!r}: {said!r} is not a one-word entry of [punctuation]")
     context = {key: {w.lower() for w in require_str_list(path, data, "heard_as_context", key)}
                for key in ("openers", "literal_before", "literal_next")} if "heard_as_context" in data else {}
@@ -192,7 +186,7 @@ class Normalizer:
             return toks
         for i, t in enumerate(toks):
             said = r.heard_as.get(t.low) if t.kind == "w" and i > 0 else None
-            if said is None or toks[i - 1].low in r.literal_before or toks[i - 1].kind == "p":
+            if said is None or toks[i - 1].low in r.literal_before:
                 continue
             nxt = toks[i + 1] if i + 1 < len(toks) else None
             if nxt is not None and nxt.low in r.literal_next:
