@@ -416,3 +416,39 @@ def test_disputes_follow_their_words_when_pieces_are_joined():
     joined = join_transcripts([(0.0, first), (1.0, second)])
     assert joined.disputes == ((1, 1, "no"), (2, 1, "left"))
     assert [w.word for w in joined.words][2] == "c"
+
+
+def test_speech_after_the_last_word_is_read_on_its_own_and_follows(monkeypatch):
+    """A decode that stops short ("Resolving pulmonary interstitial", 2.7 s of speech after it)
+    loses the rest of the sentence without a trace: the rest is read on its own and follows."""
+    from dictation.speech import segmenter
+    from dictation.speech.recognizer import DecodeOptions, Recognizer
+
+    said = [("Resolving", 0.0, 0.96), ("pulmonary", 0.96, 1.44), ("interstitial", 1.44, 1.82)]
+    rest = [("And", 0.0, 0.3), ("pulmonary", 0.3, 0.8), ("venous", 0.8, 1.2), ("hypertension.", 1.2, 1.9)]
+    lengths = []
+
+    class Model:
+        def transcribe(self, audio, **kw):
+            lengths.append(len(audio))
+            return iter([_fake_segment(said if len(audio) > 4 * 16000 else rest)]), None
+
+    rec = object.__new__(Recognizer)
+    rec.model = Model()
+    speech_there = [True]
+    monkeypatch.setattr(segmenter, "split_utterances", lambda audio, options=None: [audio] if speech_there[0] else [])
+    audio = np.zeros(int(16000 * 4.5), np.float32)
+    heard = rec.transcribe(audio, DecodeOptions(prompt="x"))
+    assert heard.text == "Resolving pulmonary interstitial and pulmonary venous hypertension."
+    assert lengths == [len(audio), len(audio) - int(1.82 * 16000)]
+    assert heard.words[-1].end == pytest.approx(1.82 + 1.9)  # times on the utterance's clock
+    # No speech after the words (silence the segmenter would not call speech): nothing read again.
+    speech_there[0] = False
+    lengths.clear()
+    assert rec.transcribe(audio, DecodeOptions(prompt="x")).text == "Resolving pulmonary interstitial"
+    assert lengths == [len(audio)]
+    # A reading that ends where its speech does (the kept silence after it) is not read again either.
+    speech_there[0] = True
+    lengths.clear()
+    rec.transcribe(np.zeros(int(16000 * 2.6), np.float32), DecodeOptions(prompt="x"))
+    assert len(lengths) == 1
