@@ -61,7 +61,7 @@ class ScriptedRecognizer:
     def _key(audio: Samples) -> bytes:
         return np.asarray(audio[: SAMPLE_RATE * 4 // 5], dtype=np.float32).tobytes()
 
-    def score(self, audio: Samples, texts: list[str]) -> list[float]:
+    def score(self, audio: Samples, texts: list[str], *, total: bool = False) -> list[float]:
         heard = " ".join(w.partition("~")[0] for w in self._by_start.get(self._key(audio), "").split())
         return [self.audio_says.get(t, -1.0 if t.strip() == heard.strip() else -9.0) for t in texts]
 

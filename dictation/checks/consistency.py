@@ -242,7 +242,8 @@ def _written_twice(before: Word, w: Word) -> bool:
 
 def critical_words(doc: CheckDocument) -> list[Flag]:
     """A critical word (no, left, a number...) the recogniser was unsure of (``unsure``), where
-    a second reading of the audio heard a critical word otherwise, or written twice in a row
+    another reading of the audio has otherwise (a second decode, or the words without a
+    negation scored as about as probable), or written twice in a row
     ("no no": never dropped as a repeat, since it changes the meaning): never chosen silently,
     flagged until the radiologist confirms it ("confirm") or corrects it."""
     flags = []
@@ -253,7 +254,7 @@ def critical_words(doc: CheckDocument) -> list[Flag]:
             covered = [x for x in doc.words[i:] if x.seq == w.seq and x.index < w.index + w.span]
             end = max(x.end for x in covered)
             said = doc.text[w.start:end]
-            message = f"{said!r} may be {w.other!r} (a second reading of the audio heard it so): confirm or correct it"
+            message = f"{said!r} may be {w.other!r} (the audio bears that reading too): confirm or correct it"
         elif unsure(w.text, w.probability, w.index):
             end, said = w.end, w.text
             message = f"Confirm {w.text!r} (heard with {w.probability:.0%} confidence): it changes the meaning"

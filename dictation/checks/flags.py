@@ -39,8 +39,9 @@ KINDS: dict[str, str] = {
     FlagKind.CONTRADICTION: "the same finding said to be present in one place and absent in another",
     FlagKind.LOW_CONFIDENCE: "a word of a finding's sentence (with, mild, large...) the recogniser was unsure of",
     FlagKind.CRITICAL_WORD: "a word that changes the meaning (no, left, right, a number, hypo-/hyper-, new...) the "
-                            "recogniser was unsure of, or that a second reading of the audio heard otherwise: confirm "
-                            "it or correct it; a final waits until it is",
+                            "recogniser was unsure of, that a second reading of the audio heard otherwise, or a "
+                            "negation the audio bears as well without: confirm it or correct it; a final waits until "
+                            "it is",
     FlagKind.INCOMPLETE_FOLLOWUP: "a recommendation for imaging without a modality or an interval",
     FlagKind.FOLLOWUP_SUGGESTION: "a guideline suggestion (Fleischner 2017 for an incidental pulmonary nodule)",
     FlagKind.CHECKS_OFF: "the clinical checks could not run (a broken vocabulary file, say): no final can be signed",

@@ -206,14 +206,14 @@ class Recognizer:
         # One sentence twice, one copy with no speech behind it: the other copy, and where the
         # dropped one named a critical word otherwise, a dispute (flagged, never chosen silently).
         segs, copied = copy_without_speech(segs)
-        segs = self._read_rest(audio, o, decode, segs)
+        if decode == self._decode:  # a server's word timings are its own: not second-guessed here
+            segs = self._read_rest(audio, o, segs)
         words = drop_letter_runs(_words_of(segs))
         words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0,
                           disputes=copied, decoder=decoder or self.label, fallback=fallback)
 
-    def _read_rest(self, audio: Samples, o: DecodeOptions, decode: Callable[..., list[Segment]],
-                   segs: list[Segment]) -> list[Segment]:
+    def _read_rest(self, audio: Samples, o: DecodeOptions, segs: list[Segment]) -> list[Segment]:
         """``segs`` and the speech after their last word, when the decode stopped short of it:
         Whisper sometimes ends a reading before the audio does, and the rest of the sentence
         ("... and pulmonary venous hypertension") would be lost without a trace. The audio after
@@ -229,7 +229,7 @@ class Recognizer:
             return segs
         log.info("reading stopped %.1f s before the audio did: the rest read on its own",
                  len(audio) / SAMPLE_RATE - last.end)
-        shift, more = last.end, [s for s in decode(rest, o) if s.text.strip()]
+        shift, more = last.end, [s for s in self._decode(rest, o) if s.text.strip()]
         if more and not last.word.endswith((".", "?", "!")):  # one sentence read in two
             more[0] = _going_on(more[0])
         return segs + [Segment(s.start + shift, s.end + shift, s.text,
@@ -268,11 +268,12 @@ class Recognizer:
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         return trim_hallucinated_tail([self._segment(s) for s in segments if not is_hallucination(s, rms)])
 
-    def score(self, audio: Samples, texts: list[str]) -> list[float]:
-        """How well each text explains the utterance: the mean log-probability of its tokens,
-        each given the audio and the tokens before it (teacher-forced, no prompt), as Whisper
-        itself scores a reading. Used to check a short list of command phrases against the audio
-        when the decoded words are not one; one encoder pass for all of them."""
+    def score(self, audio: Samples, texts: list[str], *, total: bool = False) -> list[float]:
+        """How well each text explains the utterance: the mean log-probability of its tokens
+        (their sum when ``total``: for readings that differ by a word), each given the audio and
+        the tokens before it (teacher-forced, no prompt), as Whisper itself scores a reading.
+        Used to check a short list of command phrases against the audio when the decoded words
+        are not one, and a negation against the same words without it; one encoder pass for all."""
         if not texts or not len(audio):
             return [float("-inf")] * len(texts)
         import ctranslate2
@@ -296,7 +297,7 @@ class Recognizer:
         out = []
         for t, r in zip(tokens, results):
             probs = np.maximum(np.asarray(r.text_token_probs[: len(t)], dtype=np.float64), 1e-9)
-            out.append(float(np.log(probs).mean()))
+            out.append(float(np.log(probs).sum() if total else np.log(probs).mean()))
         return out
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dictation.speech.critical import disputes, is_critical, second_reading
+from dictation.speech.critical import NOT_SAID_MARGIN, disputes, is_critical, negation_not_said, second_reading
 from dictation.speech.transcript import Segment, Transcript, Word
 
 
@@ -59,3 +59,53 @@ def test_a_confident_reading_is_not_decoded_twice():
     rec = Reader("No joint effusion.")
     heard = second_reading(rec, None, _transcript("now join the fusion.", 0.9), beam_size=5)
     assert heard.disputes == () and rec.calls == []
+
+
+class Audio:
+    """How probable the audio finds each reading (summed log-probabilities), as ``Recognizer.score``."""
+
+    def __init__(self, scores):
+        self.scores, self.asked = scores, []
+
+    def score(self, audio, texts, *, total=False):
+        assert total  # readings a word apart are compared on their sums
+        self.asked.append(texts)
+        return [self.scores[t] for t in texts]
+
+
+def test_a_negation_the_audio_bears_as_well_without_is_disputed_with_its_neighbour():
+    heard = _transcript("Mediastinum cancer, not within normal limits.", 0.95)  # sure of every word
+    audio = Audio({"Mediastinum cancer, not within normal limits.": -20.0,
+                   "Mediastinum cancer, within normal limits.": -20.0 + NOT_SAID_MARGIN + 0.2})
+    assert negation_not_said(audio, None, heard).disputes == ((2, 2, "within"),)
+    # The audio holds the negation: it stands unflagged.
+    audio.scores["Mediastinum cancer, within normal limits."] = -20.0 + NOT_SAID_MARGIN - 0.2
+    assert negation_not_said(audio, None, heard).disputes == ()
+    # A negation last is disputed with the word before it.
+    heard = _transcript("The bones are intact, not", 0.95)
+    audio = Audio({"The bones are intact, not": -10.0, "The bones are intact,": -11.0})
+    assert negation_not_said(audio, None, heard).disputes == ((3, 2, "intact,"),)
+
+
+def test_a_first_no_and_a_word_already_disputed_are_not_scored():
+    heard = _transcript("No pleural effusion.", 0.95)
+    audio = Audio({})
+    assert negation_not_said(audio, None, heard) is heard and audio.asked == []
+    heard = _transcript("There is no effusion, no pneumothorax", 0.95)
+    from dataclasses import replace
+    heard = replace(heard, disputes=((2, 1, "a"),))
+    audio = Audio({"There is no effusion, no pneumothorax": -10.0, "There is no effusion, pneumothorax": -30.0})
+    assert negation_not_said(audio, None, heard).disputes == ((2, 1, "a"),)
+    assert audio.asked == [["There is no effusion, no pneumothorax", "There is no effusion, pneumothorax"]]
+
+
+def test_the_second_reading_checks_a_negation_against_the_audio_even_when_every_word_is_sure():
+    class Both(Reader, Audio):
+        def __init__(self, plain, scores):
+            Reader.__init__(self, plain)
+            Audio.__init__(self, scores)
+
+    rec = Both("The osseous structures are intact.", {"The darkest structure are not intact.": -12.0,
+                                                       "The darkest structure are intact.": -14.8})
+    heard = second_reading(rec, None, _transcript("The darkest structure are not intact.", 0.9), beam_size=5)
+    assert heard.disputes == ((4, 2, "intact."),) and rec.calls == []  # no second decode of a sure reading
