@@ -113,13 +113,16 @@ class Counts:
 class Safety:
     """The critical-word safety net on one voice and part: critical-word errors of each system,
     how many of radscribe's erroneous sentences carry a critical_word flag, flags on sentences
-    without such an error (false flags), and what the second reading cost."""
+    without such an error (false flags), and what the second reading cost; the same without the
+    check of a negation against the audio without it (ablation)."""
 
     plain_errors: int = 0
     errors: int = 0
     sentences_wrong: int = 0
     flagged: int = 0
     false_flags: int = 0
+    flagged_without_check: int = 0
+    false_flags_without_check: int = 0
     words: int = 0
     utterances: int = 0
     read_twice: int = 0
@@ -127,7 +130,7 @@ class Safety:
     decode_seconds: float = 0.0
     second_seconds: float = 0.0
 
-    def add(self, reference: str, plain: str, written: str, flags: int) -> None:
+    def add(self, reference: str, plain: str, written: str, flags: int, flags_without_check: int) -> None:
         self.words += len(reference.split())
         self.plain_errors += critical_errors(reference, plain)
         wrong = critical_errors(reference, written)
@@ -135,6 +138,8 @@ class Safety:
         self.sentences_wrong += wrong > 0
         self.flagged += wrong > 0 and flags > 0
         self.false_flags += 0 if wrong else flags
+        self.flagged_without_check += wrong > 0 and flags_without_check > 0
+        self.false_flags_without_check += 0 if wrong else flags_without_check
 
 
 
@@ -199,7 +204,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 audio = reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
                 plain_text = plain.transcribe(audio, plain=True).text
                 cells["plain"].add(sentence, plain_text, medical)
-                heard, flags = [], 0
+                heard, flags, flags_without_check = [], 0, 0
                 for u in split_utterances(audio):
                     t0 = time.perf_counter()
                     first = ours.transcribe(u.audio, options)
@@ -207,6 +212,9 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                     read = second_reading(ours, u.audio, first, options.beam_size)  # as the controller does
                     net.decode_seconds += t1 - t0
                     net.second_seconds += time.perf_counter() - t1
+                    ablated = second_reading(ours, u.audio, first, options.beam_size, check_negations=False)
+                    flags_without_check += len(ablated.disputes) + sum(
+                        unsure(w.word, w.probability, i) for i, w in enumerate(ablated.words))
                     net.utterances += 1
                     net.read_twice += any(w.probability < SECOND_READING_BELOW for w in first.words)
                     flags += len(read.disputes) + sum(unsure(w.word, w.probability, i) for i, w in enumerate(read.words))
@@ -214,7 +222,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 net.audio_seconds += len(audio) / 16000
                 written = _write(heard, pipeline)[0]
                 cells["radscribe"].add(sentence, written, medical)
-                net.add(sentence, plain_text, written, flags)
+                net.add(sentence, plain_text, written, flags, flags_without_check)
                 if learned is None:
                     typed.update((h, w) for h, w, _ in typed_over(written, sentence))
                 else:
@@ -232,14 +240,16 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
     echo("\ncritical-word safety net (radscribe; critical words: negations, sides, numbers and units, hypo-/hyper-, "
          "normal/abnormal, new)")
     echo(f"{'part':<5} {'voice':<10} {'errors plain':>12} {'radscribe':>9} {'wrong sentences flagged':>24} "
-         f"{'unflagged':>9} {'false flags/100 w':>17} {'read twice':>10} {'RTF':>11}")
+         f"{'unflagged':>9} {'false flags/100 w':>17} {'read twice':>10} {'RTF':>11}  {'no negation check':>17}")
     for part, voices in safety.items():
         for name, n in voices.items():
             rtf = f"{n.decode_seconds / n.audio_seconds:.3f}+{n.second_seconds / n.audio_seconds:.3f}"
             echo(f"{part:<5} {name:<10} {n.plain_errors:>12} {n.errors:>9} {f'{n.flagged}/{n.sentences_wrong}':>24} "
                  f"{n.sentences_wrong - n.flagged:>9} {100 * n.false_flags / n.words:>17.2f} "
-                 f"{f'{n.read_twice}/{n.utterances}':>10} {rtf:>11}")
+                 f"{f'{n.read_twice}/{n.utterances}':>10} {rtf:>11}  "
+                 f"{f'{n.flagged_without_check}/{n.sentences_wrong}, {100 * n.false_flags_without_check / n.words:.2f}':>17}")
             out[f"{part}/{name}/safety"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(n).items()}
     echo("  (errors: critical words heard wrong; flagged: a sentence with such an error that carries a critical_word "
-         "flag; false flags: flags on sentences without one; RTF: first decode + second reading)")
+         "flag; false flags: flags on sentences without one; RTF: first decode + second reading; no negation "
+         "check: wrong sentences flagged and false flags/100 w without the check of a negation against the audio without it)")
     return out
