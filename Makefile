@@ -46,6 +46,7 @@ lint: $(LINT_STAMP)
 # Every benchmark, each printing its figures beside a plain baseline (docs/benchmarks.md).
 bench: debs-test $(BENCH_STAMP) node-peers whisper-live-peer
 	$(BIN)/python -m benchmarks asr
+	$(BIN)/python -m benchmarks punctuation
 	$(BIN)/python -m benchmarks commands
 	$(BIN)/python -m benchmarks listening
 	$(BIN)/python -m benchmarks robustness

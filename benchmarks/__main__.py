@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m benchmarks asr|commands|listening|checks|export|robustness|kernels|tui|group|speech-server`` (``make bench`` runs them all).
+"""Run a benchmark: ``python -m benchmarks asr|unseen|punctuation|commands|listening|checks|export|robustness|kernels|tui|group|speech-server`` (``make bench`` runs them all).
 
 Benchmarks are not the product: they live beside the package, are not in the wheel, and need the
 ``bench`` extra (``pip install -e '.[bench,test]'``).
@@ -60,6 +60,19 @@ def bench_unseen(sentences: int, data: str | None, as_json: bool) -> None:
     from benchmarks import unseen as unseen_material
 
     result = unseen_material.run(echo=click.echo, per_part=sentences, data=data)
+    if as_json and result:
+        click.echo(json.dumps(result))
+
+
+@bench.command("punctuation")
+@click.option("--sentences", type=int, default=20, show_default=True, help="Sentences with a comma per part (tune, frozen test).")
+@click.option("--data", type=click.Path(file_okay=False), help="The shared evaluation data folder (default: ../shared/data if present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
+def bench_punctuation(sentences: int, data: str | None, as_json: bool) -> None:
+    """Spoken commas on sentences nobody tuned for: with and without reading a near word as the mark."""
+    from benchmarks import punctuation
+
+    result = punctuation.run(echo=click.echo, per_part=sentences, data=data)
     if as_json and result:
         click.echo(json.dumps(result))
 

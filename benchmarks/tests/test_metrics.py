@@ -79,3 +79,16 @@ def test_the_learned_corrections_are_the_pairs_typed_twice_that_a_lead_would_acc
     text = learned.written(Transcript("the plurel fuzion", (), 1.0))[0]
     assert "pleural" in text.lower() and text.lower().startswith("the")  # "the" → "a" refused
     assert learned.corrector.corrections.phrases.get("plurel") == "pleural" and "fuzion" not in learned.corrector.corrections.phrases
+
+
+def test_spoken_commas_are_said_and_counted_as_written_left_or_extra():
+    from benchmarks.punctuation import Tally, spoken
+
+    sentence = "Low lung volumes bilaterally, with lungs otherwise grossly clear."
+    assert spoken(sentence) == "Low lung volumes bilaterally comma with lungs otherwise grossly clear period"
+    t = Tally()
+    t.add(sentence, "Low lung volumes bilaterally, with lungs otherwise grossly clear.")
+    t.add(sentence, "Low lung volumes bilaterally common with lungs otherwise grossly clear.")
+    t.add("Heart is normal.", "Heart, is, normal.")
+    assert (t.said, t.written, t.left, t.extra) == (2, 1, 1, 2)
+    assert t.errors == 1 and t.words == 2 * 9 + 3  # "common" inserted; marks are not words

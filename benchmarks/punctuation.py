@@ -1,0 +1,118 @@
+"""`python -m benchmarks punctuation`: spoken commas on radiologists' sentences nobody tuned for,
+tune and frozen test side by side, per voice, with and without reading a near word as the mark.
+
+Material: the Indiana chest X-ray sentences that have a comma, split by report as in
+``benchmarks unseen`` (a report's uid hashed: odd to the frozen test part, even to tune; the
+order by hash, chosen before anything was looked at). Each is said with its punctuation spoken
+("Low lung volumes bilaterally comma with lungs otherwise grossly clear period"), by Piper and
+by espeak-ng at 150 and 185 words a minute, perturbed as in ``benchmarks unseen``. The same
+recognition is written twice: by the product, and with no near word read as a mark
+(``[heard_as]`` of vocab/spoken.toml emptied: "common" stays a word). Counted: commas said,
+commas written (per sentence at most as many as were said), a spoken mark left as a word
+("comma", "common", "period"...), commas written where none was said, and WER on the words.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.asr import _write, machine, shared_data
+from benchmarks.metrics import align
+from benchmarks.unseen import VOICES, _part
+from dictation.speech.recognizer import Recognizer
+from dictation.speech.segmenter import split_utterances
+from dictation.text.pipeline import TextPipeline
+from dictation.text.spoken import Normalizer, load_spoken_rules
+
+LEFT_AS_WORDS = {"comma", "common", "comic", "kama", "period", "full", "stop"}
+
+
+def sentences(shared: Path, per_part: int) -> dict[str, list[str]]:
+    """``per_part`` sentences with a comma for each part, at most one per report, by hash."""
+    out: dict[str, list[tuple[str, str]]] = {"tune": [], "test": []}
+    with (shared / "iu-xray" / "reports_negbio_labels.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            text = " ".join(filter(None, (row["findings"], row["impression"])))
+            candidates = [s.strip() for s in re.split(r"(?<=\.)\s+", text)
+                          if "," in s and "XXXX" not in s and 4 <= len(s.split()) <= 20 and re.search(r"[a-z]", s)]
+            if candidates:
+                key = hashlib.sha256(f"comma:{row['uid']}".encode()).hexdigest()
+                out[_part(row["uid"])].append((key, candidates[int(key, 16) % len(candidates)]))
+    return {part: [s for _, s in sorted(chosen)[:per_part]] for part, chosen in out.items()}
+
+
+def spoken(sentence: str) -> str:
+    """The sentence as dictated: "comma" and "period" said."""
+    said = re.sub(r",", " comma", sentence.strip())
+    return re.sub(r"\.$", " period", said)
+
+
+@dataclass
+class Tally:
+    said: int = 0
+    written: int = 0
+    extra: int = 0
+    left: int = 0
+    errors: int = 0
+    words: int = 0
+
+    def add(self, reference: str, written: str) -> None:
+        said, wrote = reference.count(","), written.count(",")
+        self.said += said
+        self.written += min(said, wrote)
+        self.extra += max(0, wrote - said)
+        self.left += sum(re.sub(r"[^\w]", "", w.lower()) in LEFT_AS_WORDS for w in written.split())
+        ref, _, _, errors = align(reference, written)
+        self.errors += errors
+        self.words += len(ref)
+
+
+def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None) -> dict[str, object] | None:
+    from tests.voice import perturb, reverberate, synthesize
+
+    shared = shared_data(data)
+    if not shared or not (shared / "iu-xray" / "reports_negbio_labels.csv").is_file():
+        echo("../shared/data/iu-xray not found: the spoken-punctuation comparison was not run")
+        return None
+    echo(f"machine: {machine()}")
+    parts = sentences(shared, per_part)
+    ours = Recognizer()
+    product = TextPipeline(group="chest")
+    without = TextPipeline(group="chest", normalizer=Normalizer(replace(load_spoken_rules(), heard_as={})))
+    options = product.decode_options()
+    echo(f"Indiana chest X-ray sentences with a comma, split by report: {len(parts['tune'])} tune, "
+         f"{len(parts['test'])} test; punctuation spoken; perturbed as in `benchmarks unseen`")
+    started = time.perf_counter()
+    rows: dict[str, Tally] = {}
+    for part, texts in parts.items():
+        for voice, rate in VOICES:
+            name = voice if voice == "piper" else f"espeak{rate}"
+            mine, plain = rows.setdefault(f"{part}/{name}/radscribe", Tally()), rows.setdefault(f"{part}/{name}/no near words", Tally())
+            for k, sentence in enumerate(texts):
+                seed = int(hashlib.sha256(f"comma:{part}:{name}:{k}".encode()).hexdigest(), 16) % 2**32
+                clean = synthesize(spoken(sentence), voice=voice, rate=rate)
+                speed = float(np.random.default_rng(seed).uniform(0.9, 1.1))
+                audio = reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
+                heard = [ours.transcribe(u.audio, options) for u in split_utterances(audio)]
+                mine.add(sentence, _write(heard, product)[0])
+                plain.add(sentence, _write(heard, without)[0])
+    echo(f"{time.perf_counter() - started:.0f} s\n")
+    echo(f"{'part':<5} {'voice':<10} {'system':<14} {'commas written':>15} {'left as words':>13} "
+         f"{'commas not said':>15} {'WER':>6}")
+    out: dict[str, object] = {"machine": machine(), "per_part": per_part}
+    for key, t in rows.items():
+        part, name, system = key.split("/")
+        echo(f"{part:<5} {name:<10} {system:<14} {f'{t.written}/{t.said}':>15} {t.left:>13} {t.extra:>15} "
+             f"{t.errors / max(t.words, 1):>6.3f}")
+        out[key] = vars(t)
+    echo("  (commas written: per sentence at most as many as were said; left as words: a spoken mark written as a "
+         "word, 'comma', 'common', 'period'...; no near words: the same recognition with [heard_as] emptied)")
+    return out
