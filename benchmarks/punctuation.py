@@ -14,39 +14,20 @@ commas written (per sentence at most as many as were said), a spoken mark left a
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
-
-import numpy as np
 
 from benchmarks.asr import _write, machine, shared_data
 from benchmarks.metrics import align
-from benchmarks.unseen import VOICES, _part
+from benchmarks.unseen import VOICES, perturbed, sentences
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import split_utterances
 from dictation.text.pipeline import TextPipeline
 from dictation.text.spoken import Normalizer, load_spoken_rules
 
 LEFT_AS_WORDS = {"comma", "common", "comic", "kama", "period", "full", "stop"}
-
-
-def sentences(shared: Path, per_part: int) -> dict[str, list[str]]:
-    """``per_part`` sentences with a comma for each part, at most one per report, by hash."""
-    out: dict[str, list[tuple[str, str]]] = {"tune": [], "test": []}
-    with (shared / "iu-xray" / "reports_negbio_labels.csv").open(newline="") as f:
-        for row in csv.DictReader(f):
-            text = " ".join(filter(None, (row["findings"], row["impression"])))
-            candidates = [s.strip() for s in re.split(r"(?<=\.)\s+", text)
-                          if "," in s and "XXXX" not in s and 4 <= len(s.split()) <= 20 and re.search(r"[a-z]", s)]
-            if candidates:
-                key = hashlib.sha256(f"comma:{row['uid']}".encode()).hexdigest()
-                out[_part(row["uid"])].append((key, candidates[int(key, 16) % len(candidates)]))
-    return {part: [s for _, s in sorted(chosen)[:per_part]] for part, chosen in out.items()}
 
 
 def spoken(sentence: str) -> str:
@@ -76,14 +57,12 @@ class Tally:
 
 
 def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None) -> dict[str, object] | None:
-    from tests.voice import perturb, reverberate, synthesize
-
     shared = shared_data(data)
     if not shared or not (shared / "iu-xray" / "reports_negbio_labels.csv").is_file():
         echo("../shared/data/iu-xray not found: the spoken-punctuation comparison was not run")
         return None
     echo(f"machine: {machine()}")
-    parts = sentences(shared, per_part)
+    parts = sentences(shared, per_part, salt="comma", min_words=4, keep=lambda s: "," in s)
     ours = Recognizer()
     product = TextPipeline(group="chest")
     without = TextPipeline(group="chest", normalizer=Normalizer(replace(load_spoken_rules(), heard_as={})))
@@ -97,10 +76,7 @@ def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None
             name = voice if voice == "piper" else f"espeak{rate}"
             mine, plain = rows.setdefault(f"{part}/{name}/radscribe", Tally()), rows.setdefault(f"{part}/{name}/no near words", Tally())
             for k, sentence in enumerate(texts):
-                seed = int(hashlib.sha256(f"comma:{part}:{name}:{k}".encode()).hexdigest(), 16) % 2**32
-                clean = synthesize(spoken(sentence), voice=voice, rate=rate)
-                speed = float(np.random.default_rng(seed).uniform(0.9, 1.1))
-                audio = reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
+                audio = perturbed(spoken(sentence), f"comma:{part}:{name}:{k}", voice, rate)
                 heard = [ours.transcribe(u.audio, options) for u in split_utterances(audio)]
                 mine.add(sentence, _write(heard, product)[0])
                 plain.add(sentence, _write(heard, without)[0])

@@ -49,19 +49,33 @@ def _part(uid: str) -> str:
     return "test" if int(hashlib.sha256(uid.encode()).hexdigest(), 16) % 2 else "tune"
 
 
-def sentences(shared: Path, per_part: int) -> dict[str, list[str]]:
-    """``per_part`` sentences for each part, one per report, chosen by hash (not by looking)."""
+def sentences(shared: Path, per_part: int, *, salt: str = "pick", min_words: int = 3,
+              keep: Callable[[str], bool] | None = None) -> dict[str, list[str]]:
+    """``per_part`` sentences for each part, one per report, chosen by hash (not by looking);
+    ``keep`` narrows the candidates (sentences with a comma), ``salt`` makes another choice."""
     out: dict[str, list[tuple[str, str]]] = {"tune": [], "test": []}
     with (shared / "iu-xray" / "reports_negbio_labels.csv").open(newline="") as f:
         for row in csv.DictReader(f):
             text = " ".join(filter(None, (row["findings"], row["impression"])))
             candidates = [s.strip() for s in re.split(r"(?<=\.)\s+", text)
-                          if s.strip() and "XXXX" not in s and 3 <= len(s.split()) <= 20 and re.search(r"[a-z]", s)]
+                          if s.strip() and "XXXX" not in s and min_words <= len(s.split()) <= 20
+                          and re.search(r"[a-z]", s) and (keep is None or keep(s))]
             if not candidates:
                 continue
-            key = hashlib.sha256(f"pick:{row['uid']}".encode()).hexdigest()
+            key = hashlib.sha256(f"{salt}:{row['uid']}".encode()).hexdigest()
             out[_part(row["uid"])].append((key, candidates[int(key, 16) % len(candidates)]))
     return {part: [s for _, s in sorted(chosen)[:per_part]] for part, chosen in out.items()}
+
+
+def perturbed(said: str, seed_key: str, voice: str, rate: int) -> np.ndarray:
+    """``said`` spoken by the voice, then as a room would hear it: speed ±10%, noise at 20 dB
+    SNR, a faint echo and reverb; seeded by the SHA-256 of ``seed_key``."""
+    from tests.voice import perturb, reverberate, synthesize
+
+    seed = int(hashlib.sha256(seed_key.encode()).hexdigest(), 16) % 2**32
+    clean = synthesize(said, voice=voice, rate=rate)
+    speed = float(np.random.default_rng(seed).uniform(0.9, 1.1))
+    return reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
 
 
 def _spoken(sentence: str) -> str:
@@ -164,8 +178,6 @@ def _learned_pipeline(pipeline: TextPipeline, typed: Counter[tuple[str, str]]) -
 
 
 def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None) -> dict[str, object] | None:
-    from tests.voice import perturb, reverberate, synthesize
-
     shared = shared_data(data)
     if not shared or not (shared / "iu-xray" / "reports_negbio_labels.csv").is_file():
         echo("../shared/data/iu-xray not found: the unseen-material comparison was not run")
@@ -198,10 +210,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 cells["+learned"] = Counts()
             net = safety.setdefault(part, {})[name] = Safety()
             for k, sentence in enumerate(texts):
-                seed = int(hashlib.sha256(f"{part}:{name}:{k}".encode()).hexdigest(), 16) % 2**32
-                clean = synthesize(_spoken(sentence), voice=voice, rate=rate)
-                speed = float(np.random.default_rng(seed).uniform(0.9, 1.1))
-                audio = reverberate(perturb(clean, seed, snr_db=20.0, speed=speed), 50)
+                audio = perturbed(_spoken(sentence), f"{part}:{name}:{k}", voice, rate)
                 plain_text = plain.transcribe(audio, plain=True).text
                 cells["plain"].add(sentence, plain_text, medical)
                 heard, flags, flags_without_check = [], 0, 0
