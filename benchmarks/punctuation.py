@@ -1,9 +1,10 @@
 """`python -m benchmarks punctuation`: spoken commas on radiologists' sentences nobody tuned for,
 tune and frozen test side by side, per voice, with and without reading a near word as the mark.
 
-Material: the Indiana chest X-ray sentences that have a comma, split by report as in
-``benchmarks unseen`` (a report's uid hashed: odd to the frozen test part, even to tune; the
-order by hash, chosen before anything was looked at). Each is said with its punctuation spoken
+Material: the Indiana chest X-ray sentences that have a comma, and as many that have none (where a
+near word read as the mark can only be wrong), split by report as in ``benchmarks unseen`` (a
+report's uid hashed: odd to the frozen test part, even to tune; the order by hash, chosen before
+anything was looked at). Each is said with its punctuation spoken
 ("Low lung volumes bilaterally comma with lungs otherwise grossly clear period"), by Piper and
 by espeak-ng at 150 and 185 words a minute, perturbed as in ``benchmarks unseen``. The same
 recognition is written twice: by the product, and with no near word read as a mark
@@ -63,20 +64,24 @@ def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None
         return None
     echo(f"machine: {machine()}")
     parts = sentences(shared, per_part, salt="comma", min_words=4, keep=lambda s: "," in s)
+    # As many sentences without a comma, where a near word read as the mark can only be wrong.
+    plain = sentences(shared, per_part, salt="no comma", min_words=4, keep=lambda s: "," not in s)
     ours = Recognizer()
     product = TextPipeline(group="chest")
     without = TextPipeline(group="chest", normalizer=Normalizer(replace(load_spoken_rules(), heard_as={})))
     options = product.decode_options()
-    echo(f"Indiana chest X-ray sentences with a comma, split by report: {len(parts['tune'])} tune, "
-         f"{len(parts['test'])} test; punctuation spoken; perturbed as in `benchmarks unseen`")
+    echo(f"Indiana chest X-ray sentences, split by report: {len(parts['tune'])} tune and {len(parts['test'])} test with "
+         f"a comma, {len(plain['tune'])} and {len(plain['test'])} without; punctuation spoken; perturbed as in "
+         "`benchmarks unseen`")
     started = time.perf_counter()
     rows: dict[str, Tally] = {}
     for part, texts in parts.items():
         for voice, rate in VOICES:
             name = voice if voice == "piper" else f"espeak{rate}"
             mine, plain = rows.setdefault(f"{part}/{name}/radscribe", Tally()), rows.setdefault(f"{part}/{name}/no near words", Tally())
-            for k, sentence in enumerate(texts):
-                audio = perturbed(spoken(sentence), f"comma:{part}:{name}:{k}", voice, rate)
+            for k, sentence in enumerate(texts + plain[part]):
+                salt = f"comma:{part}:{name}:{k}" if k < len(texts) else f"no comma:{part}:{name}:{k - len(texts)}"
+                audio = perturbed(spoken(sentence), salt, voice, rate)
                 heard = [ours.transcribe(u.audio, options) for u in split_utterances(audio)]
                 mine.add(sentence, _write(heard, product)[0])
                 plain.add(sentence, _write(heard, without)[0])

@@ -45,6 +45,7 @@ class SpokenRules:
     openers: set[str] = field(default_factory=set)
     literal_before: set[str] = field(default_factory=set)
     literal_next: set[str] = field(default_factory=set)
+    list_joins: set[str] = field(default_factory=set)
 
 
 _ALLOWED: dict[str, type | tuple[type, ...]] = {
@@ -89,16 +90,17 @@ def load_spoken_rules(path: Path | None = None) -> SpokenRules:
         expansions=require_str_map(path, data, "expansions"),
         case={w.lower(): w for w in require_str_list(path, data, "case", "words")},
     )
-    check_keys(path, data, "heard_as_context", {"openers", "literal_before", "literal_next"})
+    check_keys(path, data, "heard_as_context", {"openers", "literal_before", "literal_next", "list_joins"})
     rules.heard_as = {k.lower(): v.lower() for k, v in require_str_map(path, data, "heard_as").items()}
     for heard, said in rules.heard_as.items():
         if (said,) not in punctuation:
             raise DataFileError(path, line_of(text, f'"{heard}"'), f"[heard_as] {heard!r}: {said!r} is not a one-word entry of [punctuation]")
     context = {key: {w.lower() for w in require_str_list(path, data, "heard_as_context", key)}
-               for key in ("openers", "literal_before", "literal_next")} if "heard_as_context" in data else {}
+               for key in ("openers", "literal_before", "literal_next", "list_joins")} if "heard_as_context" in data else {}
     rules.openers = context.get("openers", set())
     rules.literal_before = context.get("literal_before", set())
     rules.literal_next = context.get("literal_next", set())
+    rules.list_joins = context.get("list_joins", set())
     rules.max_phrase = max([len(k) for k in (*punctuation, *units)] + [1])
     return rules
 
@@ -179,8 +181,10 @@ class Normalizer:
         consistent with", for "comma") → the punctuation word, decided from the context, never
         the spelling alone: the word follows another and the next word opens a clause
         ("consistent", "concerning", "likely"...), or the recogniser heard a pause after it (it
-        wrote a mark there), or it ends the utterance; and neither neighbour makes it the
-        ordinary word ("the common bile duct", "left common femoral vein")."""
+        wrote a mark there), or it ends the utterance, or it stands in a list that goes on in
+        the same sentence ("airspace disease common pneumothorax or effusion": a list word or
+        another comma follows); and neither neighbour makes it the ordinary word ("the common
+        bile duct", "left common femoral vein")."""
         r = self.rules
         if not self.spoken_punctuation or not r.heard_as:
             return toks
@@ -191,9 +195,24 @@ class Normalizer:
             nxt = toks[i + 1] if i + 1 < len(toks) else None
             if nxt is not None and nxt.low in r.literal_next:
                 continue
-            if nxt is None or nxt.low in r.openers or t.paused:
+            if nxt is None or nxt.low in r.openers or t.paused or self._list_goes_on(toks, i + 1, said):
                 toks[i] = Tok(said)
         return toks
+
+    def _list_goes_on(self, toks: list[Tok], start: int, said: str) -> bool:
+        """A list word ("or", "and") or another such mark follows ``start`` in the same sentence
+        (before any other mark said, "period", "colon", "new line"...)."""
+        r = self.rules
+        mark = r.punctuation[(said,)]
+        for j in range(start, len(toks)):
+            t = toks[j]
+            if t.low in r.list_joins or r.punctuation.get((t.low,)) == mark or r.heard_as.get(t.low) == said:
+                return True
+            for n in range(1, r.max_phrase + 1):
+                other = r.punctuation.get(tuple(x.low for x in toks[j:j + n]))
+                if other is not None and other != mark:
+                    return False
+        return False
 
     def _numbers(self, toks: list[Tok]) -> list[Tok]:
         r = self.rules

@@ -121,6 +121,13 @@ def test_join_text(before, new, joined):
         # ...or where the recogniser heard a pause after it (it wrote a mark), or at the end
         ("hemorrhage common, mass effect", "Hemorrhage, mass effect"),
         ("in the right lower lobe common", "In the right lower lobe,"),
+        # ...or where a list goes on after it in the same sentence (a list word or another comma)
+        ("no airspace disease common pneumothorax or effusion period", "No airspace disease, pneumothorax or effusion."),
+        ("no pneumonia common edema comma or effusion", "No pneumonia, edema, or effusion"),
+        ("no pneumonia common edema common nodules or masses period", "No pneumonia, edema, nodules or masses."),
+        ("no pneumonia common edema period and no effusion", "No pneumonia common edema. And no effusion"),
+        ("left common femoral and popliteal veins period", "Left common femoral and popliteal veins."),
+        ("extensor and common flexor origins are intact", "Extensor and common flexor origins are intact"),
         # the ordinary word: its neighbours say so
         ("the common bile duct is normal period", "The common bile duct is normal."),
         ("thrombus in the left common femoral vein period", "Thrombus in the left common femoral vein."),
