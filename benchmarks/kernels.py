@@ -24,6 +24,8 @@ import numpy as np
 from benchmarks.asr import machine
 from benchmarks.robustness import TUNE
 
+# The robustness benchmark's first tune scripts (the figures recorded were measured on these).
+SCRIPTS = ("xr-chest", "ct-head", "us-abdomen")
 # (name, environment): the product's choice first.
 CHOICES = [
     ("oneDNN, AVX2 kernels (pinned: the product)", {}),
@@ -51,7 +53,7 @@ def _utterances(count: int) -> list[np.ndarray]:
     seed = 0
     while len(out) < count:
         for voice in VOICES:
-            for script in TUNE.values():
+            for script in (TUNE[t] for t in SCRIPTS):
                 out += [u.audio for u in split_utterances(speak_with_pauses([t for t, _ in script], voice=voice, seed=seed))]
         seed += 1
     return out[:count]

@@ -65,13 +65,13 @@ def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None
     echo(f"machine: {machine()}")
     parts = sentences(shared, per_part, salt="comma", min_words=4, keep=lambda s: "," in s)
     # As many sentences without a comma, where a near word read as the mark can only be wrong.
-    plain = sentences(shared, per_part, salt="no comma", min_words=4, keep=lambda s: "," not in s)
+    no_comma = sentences(shared, per_part, salt="no comma", min_words=4, keep=lambda s: "," not in s)
     ours = Recognizer()
     product = TextPipeline(group="chest")
     without = TextPipeline(group="chest", normalizer=Normalizer(replace(load_spoken_rules(), heard_as={})))
     options = product.decode_options()
     echo(f"Indiana chest X-ray sentences, split by report: {len(parts['tune'])} tune and {len(parts['test'])} test with "
-         f"a comma, {len(plain['tune'])} and {len(plain['test'])} without; punctuation spoken; perturbed as in "
+         f"a comma, {len(no_comma['tune'])} and {len(no_comma['test'])} without; punctuation spoken; perturbed as in "
          "`benchmarks unseen`")
     started = time.perf_counter()
     rows: dict[str, Tally] = {}
@@ -79,7 +79,7 @@ def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None
         for voice, rate in VOICES:
             name = voice if voice == "piper" else f"espeak{rate}"
             mine, plain = rows.setdefault(f"{part}/{name}/radscribe", Tally()), rows.setdefault(f"{part}/{name}/no near words", Tally())
-            for k, sentence in enumerate(texts + plain[part]):
+            for k, sentence in enumerate(texts + no_comma[part]):
                 salt = f"comma:{part}:{name}:{k}" if k < len(texts) else f"no comma:{part}:{name}:{k - len(texts)}"
                 audio = perturbed(spoken(sentence), salt, voice, rate)
                 heard = [ours.transcribe(u.audio, options) for u in split_utterances(audio)]

@@ -2,7 +2,7 @@
 renderings of the same hands-free dictations, idle and on a busy machine.
 
 Hands-free scripts across templates (the README's chest report, a CT head, an abdominal
-ultrasound) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
+ultrasound, a CT abdomen and pelvis, an MR cervical spine) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
 (speed ±6%, room noise at 25 dB SNR, an echo: ``tests.voice.perturb``), then run through the
 whole chain exactly as ``radscribe dictate`` runs it. Two parts: ``TUNE``, what the command checks
 were tuned on, and ``TEST``, frozen (other templates, commands, sentences and seeds), of which
@@ -60,6 +60,24 @@ TUNE: dict[str, list[tuple[str, str | None]]] = {
         ("go to indication", "go_to indication"), ("right upper quadrant pain period", None),
         ("go to impression", "go_to impression"), ("cholelithiasis without cholecystitis period", None),
         ("next field", "next_field"), ("undo", "undo"),
+    ],
+    # Longer sentences with numbers, sizes and spine levels, as in the reports of the test part's
+    # kind (written without looking at the test part's errors).
+    "ct-abdomen-pelvis": [
+        ("go to indication", "go_to indication"), ("right lower quadrant pain with fever period", None),
+        ("go to appendix", "go_to findings.appendix"),
+        ("the appendix is dilated to twelve millimeters with surrounding fat stranding period", None),
+        ("go to liver", "go_to findings.liver"), ("there is a two centimeter cyst in segment seven period", None),
+        ("go to kidneys", "go_to findings.kidneys"), ("no hydronephrosis or renal calculi period", None),
+        ("go to impression", "go_to impression"), ("acute appendicitis without perforation period", None),
+    ],
+    "mr-cervical-spine": [
+        ("go to indication", "go_to indication"), ("neck pain radiating to the right arm period", None),
+        ("go to disc levels", "go_to findings.levels"),
+        ("at C5 C6 there is a posterior disc osteophyte complex with moderate right foraminal narrowing period", None),
+        ("at C6 C7 there is a small left paracentral disc protrusion period", None),
+        ("go to cord", "go_to findings.cord"), ("normal cord signal period", None),
+        ("go to impression", "go_to impression"), ("multilevel degenerative disc disease most pronounced at C5 C6 period", None),
     ],
 }
 TEST: dict[str, list[tuple[str, str | None]]] = {
