@@ -195,12 +195,13 @@ class Normalizer:
             nxt = toks[i + 1] if i + 1 < len(toks) else None
             if nxt is not None and nxt.low in r.literal_next:
                 continue
-            if nxt is None or nxt.low in r.openers or t.paused or self._list_goes_on(toks, i + 1, said):
+            in_list = r.punctuation[(said,)] == "," and self._list_goes_on(toks, i + 1, said)
+            if nxt is None or nxt.low in r.openers or t.paused or in_list:
                 toks[i] = Tok(said)
         return toks
 
     def _list_goes_on(self, toks: list[Tok], start: int, said: str) -> bool:
-        """A list word ("or", "and") or another such mark follows ``start`` in the same sentence
+        """A list word ("or", "and") or another mark ``said`` follows ``start`` in the same sentence
         (before any other mark said, "period", "colon", "new line"...)."""
         r = self.rules
         mark = r.punctuation[(said,)]

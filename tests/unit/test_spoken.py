@@ -128,6 +128,9 @@ def test_join_text(before, new, joined):
         ("no pneumonia common edema period and no effusion", "No pneumonia common edema. And no effusion"),
         ("left common femoral and popliteal veins period", "Left common femoral and popliteal veins."),
         ("extensor and common flexor origins are intact", "Extensor and common flexor origins are intact"),
+        # "period" heard as "theory" where the utterance ends; never a list rule for a full stop
+        ("no pleural effusion theory", "No pleural effusion."),
+        ("effusion theory and edema", "Effusion theory and edema"),
         # the ordinary word: its neighbours say so
         ("the common bile duct is normal period", "The common bile duct is normal."),
         ("thrombus in the left common femoral vein period", "Thrombus in the left common femoral vein."),
