@@ -138,6 +138,13 @@ def near_command(parser: CommandParser, heard: Transcript, punctuation_words: se
     return None
 
 
+def _opens_like(reading: str, phrase: str) -> bool:
+    """The reading opens with the first two words of a longer command phrase and differs after
+    them ("Go to court." and "go to cord"; not "Clear fluid." and "clear field")."""
+    words, own = said_once(normalise(reading)).split(), phrase.split()
+    return len(own) >= 3 and len(words) >= 3 and words[:2] == own[:2] and words != own
+
+
 def written_as(phrase: str) -> str:
     """A command phrase as Whisper writes it ("Go to impression.")."""
     return phrase[:1].upper() + phrase[1:] + "."
@@ -191,8 +198,12 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     if not listed:
         return None
     scores = scorer.score(audio, [written_as(names[i]) for i in listed] + plain)
-    own = max(range(len(listed), len(scores)), key=lambda k: scores[k])  # the best reading that is no command
     best = max(range(len(listed)), key=lambda k: scores[k])
+    # The best reading that is no command; a reading that opens with the phrase's own first words
+    # ("Go to court." for "go to cord") is the command misheard at its end, not dictation to
+    # weigh it against, unless there is nothing else.
+    others = [k for k in range(len(listed), len(scores)) if not _opens_like(plain[k - len(listed)], names[listed[best]])]
+    own = max(others or range(len(listed), len(scores)), key=lambda k: scores[k])
     if not (math.isfinite(scores[own]) and math.isfinite(scores[best])):
         return None  # no score (the model could not be asked): the words stand as heard
     margin = scores[best] - scores[own]
@@ -203,7 +214,9 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     phrase, meaning = phrases[listed[best]]
     command = Command(meaning.name, meaning.arg, phrase, round(margin, 2))
     # Signing from the audio needs both: the second look heard it, and the audio bears it out.
-    wider = listed[best] in suggested and meaning.name not in ASK_ONLY  # signing: the ordinary margin
+    # Signing: the ordinary margin. Every other reading opening with the phrase's words counts
+    # as the second look hearing the command.
+    wider = (listed[best] in suggested or not others) and meaning.name not in ASK_ONLY
     obey = min(commands.audio_obey, SUGGESTED_OBEY) if wider else commands.audio_obey
     sure = (margin >= obey and listed[best] not in ask_only
             and (meaning.name not in ASK_ONLY or listed[best] in suggested))

@@ -137,6 +137,25 @@ def test_a_phrase_must_match_the_best_reading_that_is_no_command(parser):
     assert verdict is not None and verdict.sure
 
 
+def test_a_reading_opening_with_the_phrases_own_words_is_that_command_misheard_not_dictation(parser):
+    # "go to impression" read again as "Go to expression.": the model's spelling of the last word,
+    # no report sentence. The phrase is measured against the words heard ("Got the expression.").
+    verdict = audio_command(parser, Scorer(-2.0, **{"Go to expression.": -1.0, "Go to impression.": -2.2}), AUDIO,
+                            "Got the expression.", ["Go to expression."], DICTATION_WORDS)
+    assert verdict is not None and verdict.sure and verdict.margin == pytest.approx(-0.2)
+    # Both readings so: measured against them, with the margin of a command two readings heard.
+    verdict = audio_command(parser, Scorer(-1.0, **{"Go to impression.": -2.2}), AUDIO, "Go to expression.",
+                            ["Go to expression."], DICTATION_WORDS)
+    assert verdict is not None and verdict.sure and verdict.margin == pytest.approx(-1.2)
+    verdict = audio_command(parser, Scorer(-1.0, **{"Go to impression.": -3.0}), AUDIO, "Go to expression.",
+                            ["Go to expression."], DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure
+    # A two-word phrase has no such opening: "Clear fluid." is dictation weighed against "clear field".
+    verdict = audio_command(parser, Scorer(-1.0, **{"Clear field.": -2.2}), AUDIO, "Clear fluid.", ["Clear fluid."],
+                            DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure
+
+
 def test_a_suggestion_against_a_meaning_word_heard_is_asked_never_obeyed(parser):
     # "go to indication" heard "No two indication", read again as "Go to indication.": the words
     # heard carry "no", so the command may only be asked about.
