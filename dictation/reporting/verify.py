@@ -20,7 +20,10 @@ phrase is scored with the others; as two readings then agree on it, it is obeyed
 margin (``SUGGESTED_OBEY``) than a phrase only the short list brought. Measured against the
 words heard alone, a phrase looked better than it was: "Clear." heard "Clear layer" (-5.1) made
 "Clear field." (-5.4) look about as probable, and the field was cleared, while the second look's
-reading "Clear." scored -1.8. Hence the best reading that is no command.
+reading "Clear." scored -1.8. Hence the best reading that is no command. A reading that opens
+with the first two words of a longer phrase ("Go to court." for "go to cord") is not such a
+reading: it is the command with its end misheard, no sentence of a report; the phrase is weighed
+against the others, and when there are none, against it as a command two readings heard.
 
 Never a command from the audio when what was heard carries a word the phrase does not and
 that makes it dictation: a word that changes a finding (no, left, right, a number...) or
