@@ -131,6 +131,8 @@ def test_join_text(before, new, joined):
         # "period" heard as "theory" where the utterance ends; never a list rule for a full stop
         ("no pleural effusion theory", "No pleural effusion."),
         ("effusion theory and edema", "Effusion theory and edema"),
+        # a clinical word is never a near word, even at the end ("coma" stays "coma")
+        ("history of seizure and coma", "History of seizure and coma"),
         # the ordinary word: its neighbours say so
         ("the common bile duct is normal period", "The common bile duct is normal."),
         ("thrombus in the left common femoral vein period", "Thrombus in the left common femoral vein."),
