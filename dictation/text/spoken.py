@@ -181,7 +181,7 @@ class Normalizer:
         consistent with", for "comma") → the punctuation word, decided from the context, never
         the spelling alone: the word follows another and the next word opens a clause
         ("consistent", "concerning", "likely"...), or the recogniser heard a pause after it (it
-        wrote a mark there), or it ends the utterance, or it stands in a list that goes on in
+        wrote a mark there), or it ends the utterance, or, for a comma, it stands in a list that goes on in
         the same sentence ("airspace disease common pneumothorax or effusion": a list word or
         another comma follows); and neither neighbour makes it the ordinary word ("the common
         bile duct", "left common femoral vein")."""
