@@ -302,7 +302,10 @@ class Recognizer:
 
     @staticmethod
     def _segment(s: Any) -> Segment:
-        words = tuple(Word(w.word.strip(), w.start, w.end, w.probability) for w in (s.words or ()))
+        # A token that decodes to no text (tiny.en writes one at the end of the window now and
+        # then) is no word: aligned to the audio's end, it would hide the speech a decode
+        # stopped short of from the read-on, and give a copy "speech behind it".
+        words = tuple(Word(w.word.strip(), w.start, w.end, w.probability) for w in (s.words or ()) if w.word.strip())
         return Segment(s.start, s.end, s.text.strip(), words, s.avg_logprob, s.no_speech_prob)
 
 

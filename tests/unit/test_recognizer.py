@@ -452,3 +452,28 @@ def test_speech_after_the_last_word_is_read_on_its_own_and_follows(monkeypatch):
     lengths.clear()
     rec.transcribe(np.zeros(int(16000 * 2.6), np.float32), DecodeOptions(prompt="x"))
     assert len(lengths) == 1
+
+
+def test_a_token_with_no_text_at_the_end_does_not_hide_the_speech_left_unread(monkeypatch):
+    """tiny.en sometimes ends a short reading with a token that decodes to no text, aligned to the
+    end of the audio ("Heart signs and pulmonary mass" + "" at 5.2 s): it is no word, so the
+    speech after "mass" is still read on, and no empty word reaches the transcript."""
+    from types import SimpleNamespace
+
+    from dictation.speech import segmenter
+    from dictation.speech.recognizer import DecodeOptions, Recognizer
+
+    said = _fake_segment([("Heart", 0.0, 0.5), ("size", 0.5, 1.0), ("and", 1.0, 1.3), ("pulmonary", 1.3, 2.0)])
+    said.words.append(SimpleNamespace(word=" ", start=5.2, end=5.2, probability=0.99))
+    rest = [("vascularity", 0.0, 0.8), ("is", 0.8, 1.0), ("normal.", 1.0, 1.6)]
+
+    class Model:
+        def transcribe(self, audio, **kw):
+            return iter([said if len(audio) > 4 * 16000 else _fake_segment(rest)]), None
+
+    rec = object.__new__(Recognizer)
+    rec.model = Model()
+    monkeypatch.setattr(segmenter, "split_utterances", lambda audio, options=None: [audio])
+    heard = rec.transcribe(np.zeros(int(16000 * 5.25), np.float32), DecodeOptions(prompt="x"))
+    assert heard.text == "Heart size and pulmonary vascularity is normal."
+    assert all(w.word for w in heard.words)
