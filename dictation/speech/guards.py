@@ -21,18 +21,22 @@ _HALLUCINATIONS = {
 def collapse_repeats(words: list[str], min_copies: int = 3) -> list[str]:
     """Remove a repetition loop: an n-gram (n ≤ 8) repeated in a row → once.
 
-    Three copies for short n-grams ("very very" is speech, "the the the" is a loop); two for
-    three words or more: nobody dictates the same phrase twice in a row, but Whisper does.
+    Three copies for one word ("very very" is speech, "the the the" is a loop); two for two
+    words or more: nobody dictates the same phrase twice in a row, but Whisper does
+    ("cholecystitis, perichole, cholecystitis, perichole."). Two words twice stay twice when one
+    is a number or changes a finding ("4 mm, 4 mm" may be two nodules, "small, small"): never
+    dropped silently.
     """
     out = list(words)
     changed = True
     while changed:
         changed = False
         for n in range(1, 9):
-            copies_needed = min_copies if n < 3 else 2
+            fewest = min_copies if n < 2 else 2
             i = 0
-            while i + n * copies_needed <= len(out):
+            while i + n * fewest <= len(out):
                 gram = [w.lower().strip(".,;:") for w in out[i : i + n]]
+                copies_needed = min_copies if n == 2 and any(_carries_meaning(_norm_word(w)) for w in gram) else fewest
                 copies = 1
                 while out[i + copies * n : i + (copies + 1) * n] and [
                     w.lower().strip(".,;:") for w in out[i + copies * n : i + (copies + 1) * n]
@@ -276,6 +280,7 @@ _CONTRAST_PREFIXES = ("hypo", "hyper", "intra", "extra", "infra", "supra", "sub"
 
 
 def _carries_meaning(word: str) -> bool:
+    """A word whose change changes a finding: a negation, a side, a number, a size, hypo-/hyper-..."""
     return (word in MEANING_WORDS or word in _CONTRAST_WORDS or any(c.isdigit() for c in word)
             or word.startswith(_CONTRAST_PREFIXES))
 

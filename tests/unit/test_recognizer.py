@@ -42,6 +42,12 @@ def test_named_model_offline_names_both_alternatives(monkeypatch, tmp_path):
     ("very very clear", "very very clear"),  # two copies are speech, three are a loop
     ("The lawns are clear. The lawns are clear.", "The lawns are clear."),  # a phrase twice is a loop
     ("no new nodule no new", "no new nodule no new"),
+    ("without cholecystitis, perichole, cholecystitis, perichole.", "without cholecystitis, perichole,"),
+    ("scratch now. scratch now it.", "scratch now. it."),
+    ("4 mm, 4 mm nodules", "4 mm, 4 mm nodules"),  # two words twice with a number: maybe two nodules
+    ("no effusion no effusion", "no effusion no effusion"),  # a negation twice is shown, not dropped
+    ("four millimeters four millimeters", "four millimeters four millimeters"),
+    ("very very very clear", "very clear"),
 ])
 def test_collapse_repeats(words, expected):
     assert " ".join(collapse_repeats(words.split())) == expected
