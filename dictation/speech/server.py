@@ -122,7 +122,7 @@ def segments_from_answer(answer: Any, duration: float) -> list[Segment]:
         try:
             text = str(s["text"]).strip()
             words = tuple(Word(str(w["word"]).strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
-                          for w in s.get("words") or ())
+                          for w in s.get("words") or () if str(w["word"]).strip())  # no text, no word (as read here)
             start, end = float(s["start"]), float(s["end"])
             avg, no_speech = float(s.get("avg_logprob", 0.0)), float(s.get("no_speech_prob", 0.0))
         except (KeyError, TypeError, ValueError, AttributeError):

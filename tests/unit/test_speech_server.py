@@ -40,6 +40,11 @@ def test_an_answer_without_word_timings_or_probabilities_is_not_used():
     good = segments_from_answer(_answer([{"word": " no", "start": 0.0, "end": 0.3, "probability": 0.9},
                                          {"word": " effusion", "start": 0.3, "end": 0.9, "probability": 0.8}]), 1.0)
     assert [w.word for w in good[0].words] == ["no", "effusion"] and good[0].words[1].probability == 0.8
+    # A token with no text is no word (it would give a copy "speech behind it" at the window's end).
+    padded = segments_from_answer(_answer([{"word": " no", "start": 0.0, "end": 0.3, "probability": 0.9},
+                                           {"word": " effusion", "start": 0.3, "end": 0.9, "probability": 0.8},
+                                           {"word": " ", "start": 1.0, "end": 1.0, "probability": 0.99}]), 1.0)
+    assert [w.word for w in padded[0].words] == ["no", "effusion"]
     # OpenAI's own word objects carry no probability: the safety net could not judge a word.
     for answer in [_answer([{"word": "no", "start": 0.0, "end": 0.3}]), _answer([]), {"text": "no effusion"},
                    _answer([{"word": "no", "start": 0.0, "end": 0.3, "probability": 7}]), ["no"]]:
