@@ -127,6 +127,7 @@ class LocalReading:
 
 
 # Behind the microphone by this much, the status line says so (utterance ends come late).
+READ_AHEAD_BEHIND_S = 0.15  # read an utterance ahead in its closing pause only when this close to real time
 BACKLOG_SHOWN_S = 1.0
 
 
@@ -312,6 +313,10 @@ class DictationSession:
             return pieces[-1][0] if pieces and end - piece_start < min_tail else piece_start
 
         speculation: tuple[int, int, Transcript] | None = None  # (start, end) in the utterance's samples
+        # The report's reading of a speculation that covers the whole utterance (the command
+        # checks, the second reading: ``ReportController.recognise``), made in the same pause:
+        # (the decode it read, the report state it read it in, what it gave).
+        read_ahead: tuple[Transcript, tuple[int, bool], Transcript] | None = None
         pieces: list[tuple[int, Transcript]] = []  # decoded at pauses, each with its start
         piece_start = 0
         generation = 0  # which utterance a partial belongs to: late ones are dropped
@@ -345,7 +350,7 @@ class DictationSession:
                         streamer.reset()
                         streamer.insert_audio(segmenter.current_audio())
                         started = True
-                        speculation, pieces, piece_start = None, [], 0
+                        speculation, pieces, piece_start, read_ahead = None, [], 0, None
                     elif isinstance(event, Utterance):
                         end = len(event.audio)
                         if speculation and speculation[1] == end:
@@ -361,8 +366,10 @@ class DictationSession:
                         # utterance is read again by one.
                         one_reader = len({t.decoder for _, t in parts}) <= 1
                         ready = join_transcripts([(s / SAMPLE_RATE, t) for s, t in parts]) if parts and one_reader else None
-                        self._finish(event, recognizer, options, ready, block.captured_at)
-                        speculation, pieces, piece_start = None, [], 0
+                        read = (read_ahead[2] if read_ahead and ready is read_ahead[0]
+                                and read_ahead[1] == self._report_state() else None)
+                        self._finish(event, recognizer, options, ready, block.captured_at, read)
+                        speculation, pieces, piece_start, read_ahead = None, [], 0, None
                         streamer.reset()
                         if segmenter.in_speech:  # a long utterance cut at max length goes on
                             streamer.insert_audio(segmenter.current_audio())
@@ -375,14 +382,24 @@ class DictationSession:
                     if speculation is None:
                         audio = segmenter.closing_audio()
                         start = start_for(len(audio))
+                        keeping_up = time.monotonic() - block.captured_at < READ_AHEAD_BEHIND_S
                         speculation = (start, len(audio), recognizer.transcribe(audio[start:], options))
+                        if self.controller is not None and start == 0 and not pieces and keeping_up:
+                            # Read now, in the pause, rather than after the utterance has ended: the
+                            # same audio and decode give the same reading, which is used only if
+                            # the utterance ends with exactly this audio, in the same report state.
+                            # Only while the thread keeps up with the audio: on a loaded machine a
+                            # reading wasted (the speech goes on) would delay what follows.
+                            state = self._report_state()
+                            read_ahead = (speculation[2], state,
+                                          self.controller.recognise(recognizer, audio, speculation[2]))
                     continue  # no partials while the utterance is probably ending
                 if speculation is not None:  # speech went on after the pause
                     start, end, heard = speculation
                     if self.piece_seconds and end - start >= min_piece and heard.text.strip():
                         pieces = [*(p for p in pieces if p[0] < start), (start, heard)]
                         piece_start = end
-                    speculation = None
+                    speculation, read_ahead = None, None
                 # A partial only when the thread keeps up with the audio: falling behind would
                 # delay the final text, which matters more than one more partial.
                 behind = time.monotonic() - block.captured_at
@@ -422,9 +439,15 @@ class DictationSession:
             self._backlog = (seconds, overflows)
             self._emit(Backlog(float(seconds), overflows))
 
+    def _report_state(self) -> tuple[int, bool]:
+        """What a report's reading of an utterance depends on besides the audio: which report,
+        and whether it is listening (a start phrase said while listening may be its stop twin)."""
+        return (id(self.controller), bool(self.controller and self.controller.report.listening))
+
     def _finish(self, u: Utterance, recognizer: Recognizer, options: DecodeOptions,
-                heard: Transcript | None, decided_at: float) -> None:
-        """Final text for an utterance. ``decided_at``: when its end was captured (monotonic)."""
+                heard: Transcript | None, decided_at: float, read: Transcript | None = None) -> None:
+        """Final text for an utterance. ``decided_at``: when its end was captured (monotonic);
+        ``read``: the report's reading of ``heard``, when it was made while the utterance ended."""
         self._set_state("recognising")
         if heard is None:
             heard = recognizer.transcribe(u.audio, options)
@@ -432,7 +455,7 @@ class DictationSession:
             self._local_reading = heard.fallback
             self._emit(LocalReading(heard.fallback, heard.decoder))
         if self.controller is not None:
-            heard = self.controller.recognise(recognizer, u.audio, heard)
+            heard = read if read is not None else self.controller.recognise(recognizer, u.audio, heard)
             self._finish_into_report(u, heard, decided_at)
             return
         written, corrections = self.pipeline.written(heard, before=self.text)

@@ -291,3 +291,45 @@ def test_a_backlog_is_not_left_on_the_status_line_once_the_session_has_ended():
     assert session.wait(30)
     said = [e.seconds for e in events if isinstance(e, Backlog)]
     assert said[0] == 3.0 and said[-1] == 0.0
+
+
+def test_an_utterance_is_read_for_the_report_in_its_closing_pause_once(tmp_path):
+    """The report's reading (command checks, second reading) of an utterance is made in the pause
+    that ends it, before the end is decided, and not made again when it ends with that audio."""
+    from dictation.reporting.controller import ReportController
+
+    calls = []
+
+    def setup(controller):
+        original = ReportController.recognise
+
+        def recognise(recognizer, audio, heard=None):
+            states = [e.state for e in events_seen if isinstance(e, StateChanged)]
+            calls.append(states[-1] if states else None)
+            return original(controller, recognizer, audio, heard)
+
+        controller.recognise = recognise
+
+    events_seen: list = []
+    texts = ["go to impression", "pneumonia period", "no effusion period"]
+    original_append = list.append
+
+    def run_session():
+        from dictation.reporting.report import Report
+        from dictation.reporting.templates import TemplateLibrary
+        from dictation.store import Store
+
+        parts = [synthesize(t, lead=0.3, trail=1.0) for t in texts]
+        controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
+        setup(controller)
+        session = DictationSession(ArraySource(np.concatenate(parts)), lambda e: original_append(events_seen, e),
+                                   recognizer=ScriptedRecognizer(list(texts)), controller=controller)
+        session.start()
+        assert session.wait(60)
+        return controller
+
+    controller = run_session()
+    assert [(u.kind, u.command) for u in controller.report.utterances] == [
+        ("command", "go_to impression"), ("dictation", None), ("dictation", None)]
+    assert len(calls) == 3  # once per utterance
+    assert "recognising" not in calls  # each before its end was decided (the final is then only written)
