@@ -126,8 +126,10 @@ class LocalReading:
     decoder: str
 
 
+# An utterance is read for the report in its closing pause only while the thread is this close
+# to real time (a reading wasted when the speech goes on would delay what follows).
+READ_AHEAD_BEHIND_S = 0.15
 # Behind the microphone by this much, the status line says so (utterance ends come late).
-READ_AHEAD_BEHIND_S = 0.15  # read an utterance ahead in its closing pause only when this close to real time
 BACKLOG_SHOWN_S = 1.0
 
 
