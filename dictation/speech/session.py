@@ -392,8 +392,7 @@ class DictationSession:
                             # the utterance ends with exactly this audio, in the same report state.
                             # Only while the thread keeps up with the audio: on a loaded machine a
                             # reading wasted (the speech goes on) would delay what follows.
-                            state = self._report_state()
-                            read_ahead = (speculation[2], state,
+                            read_ahead = (speculation[2], self._report_state(),
                                           self.controller.recognise(recognizer, audio, speculation[2]))
                     continue  # no partials while the utterance is probably ending
                 if speculation is not None:  # speech went on after the pause

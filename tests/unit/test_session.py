@@ -119,7 +119,7 @@ def test_with_a_report_commands_are_obeyed_and_every_utterance_is_stored_before_
     assert report.utterances[1].scratched
 
 
-def _report_session(tmp_path, texts, controller_setup=None, *, spoken=None):
+def _report_session(tmp_path, texts, controller_setup=None, *, spoken=None, events=None):
     """A session into an xr-chest report: ``texts`` are what the scripted recogniser hears, one
     per utterance of ``spoken`` (the same words unless given)."""
     from dictation.reporting.controller import ReportController
@@ -132,7 +132,7 @@ def _report_session(tmp_path, texts, controller_setup=None, *, spoken=None):
     controller = ReportController(report, store=Store(tmp_path / "s.db"))
     if controller_setup:
         controller_setup(controller)
-    events = []
+    events = [] if events is None else events
     session = DictationSession(ArraySource(np.concatenate(parts)), events.append,
                                recognizer=ScriptedRecognizer(list(texts)), controller=controller)
     session.start()
@@ -302,36 +302,20 @@ def test_an_utterance_is_read_for_the_report_in_its_closing_pause_once(tmp_path,
     # A file is read as fast as it decodes: never "behind", unless the machine stalls the thread.
     monkeypatch.setattr(session_module, "READ_AHEAD_BEHIND_S", 60.0)
 
-    calls = []
+    calls, events = [], []
 
     def setup(controller):
         original = ReportController.recognise
 
         def recognise(recognizer, audio, heard=None):
-            states = [e.state for e in events_seen if isinstance(e, StateChanged)]
+            states = [e.state for e in events if isinstance(e, StateChanged)]
             calls.append(states[-1] if states else None)
             return original(controller, recognizer, audio, heard)
 
         controller.recognise = recognise
 
-    events_seen: list = []
     texts = ["go to impression", "pneumonia period", "no effusion period"]
-
-    def run_session():
-        from dictation.reporting.report import Report
-        from dictation.reporting.templates import TemplateLibrary
-        from dictation.store import Store
-
-        parts = [synthesize(t, lead=0.3, trail=1.0) for t in texts]
-        controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=Store(tmp_path / "s.db"))
-        setup(controller)
-        session = DictationSession(ArraySource(np.concatenate(parts)), events_seen.append,
-                                   recognizer=ScriptedRecognizer(list(texts)), controller=controller)
-        session.start()
-        assert session.wait(60)
-        return controller
-
-    controller = run_session()
+    controller, _ = _report_session(tmp_path, texts, setup, events=events)
     assert [(u.kind, u.command) for u in controller.report.utterances] == [
         ("command", "go_to impression"), ("dictation", None), ("dictation", None)]
     assert len(calls) == 3  # once per utterance
