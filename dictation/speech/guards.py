@@ -110,8 +110,12 @@ def _unsupported_runs(words: list[Word]) -> set[int]:
 
 def _run_is_unsupported(words: list[Word], i: int, j: int) -> bool:
     """Every word of ``words[i:j]`` repeats a word said elsewhere, is the start of one where a
-    capped loop stopped (last word of the utterance), or was barely believed (not a meaning word)."""
+    capped loop stopped (last word of the utterance), or was barely believed (not a meaning word);
+    or the run is a copy of what was said before it with a word in four spelled otherwise ("Acute
+    the vein trombosis of the left ..." after "... thrombosis of the left ...", every word at one
+    instant), none of them a word that changes a finding."""
     others = {_norm_word(w.word) for k, w in enumerate(words) if not i <= k < j}
+    new: list[str] = []
     for k in range(i, j):
         norm = _norm_word(words[k].word)
         if norm in others:
@@ -120,8 +124,33 @@ def _run_is_unsupported(words: list[Word], i: int, j: int) -> bool:
             continue
         if words[k].probability < 0.1 and norm not in MEANING_WORDS and not norm[:1].isdigit():
             continue
+        new.append(norm)
+    return not new or _misheard_copy([_norm_word(w.word) for w in words[i:j]], [_norm_word(w.word) for w in words[:i]])
+
+
+def _misheard_copy(run: list[str], before: list[str]) -> bool:
+    """``run`` (four words or more) is what was said before it once more or over and over, started
+    or stopped inside, with at most one word in four spelled otherwise (alike in spelling, neither
+    a word that changes a finding)."""
+    from rapidfuzz import fuzz
+
+    if len(run) < 4 or not before:
         return False
-    return True
+    said = before * (len(run) // len(before) + 2)  # a loop says it again from the start
+    ops = difflib.SequenceMatcher(a=said, b=run, autojunk=False).get_opcodes()
+    misheard = 0
+    for n, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op == "equal" or (op == "delete" and n in (0, len(ops) - 1)):
+            continue
+        if op == "replace" and i2 - i1 > j2 - j1 and n in (0, len(ops) - 1):  # the copy starts or stops inside
+            i1, i2 = (i2 - (j2 - j1), i2) if n == 0 else (i1, i1 + (j2 - j1))
+        if op == "replace" and i2 - i1 == j2 - j1 and all(
+                fuzz.ratio(a, b) >= 60 and not _carries_meaning(a) and not _carries_meaning(b)
+                for a, b in zip(said[i1:i2], run[j1:j2])):
+            misheard += j2 - j1
+            continue
+        return False
+    return 4 * misheard <= len(run)
 
 
 def trim_hallucinated_tail(segs: list[Segment]) -> list[Segment]:

@@ -99,6 +99,25 @@ def test_a_loop_cut_mid_word_by_the_token_cap_is_cut_with_its_fragment():
     assert len(trim_hallucinated_tail([Segment(0, 1.76, "x", tuple(said + crowded))])[0].words) == 6
 
 
+def test_a_loop_in_no_time_is_cut_when_a_word_of_its_copies_is_spelled_otherwise():
+    from dictation.speech.guards import trim_hallucinated_tail
+    from dictation.speech.transcript import Segment, Word
+
+    # Piper, a long sentence: two more copies at one instant, "thrombosis" spelled otherwise in each.
+    text = "Acute deep vein thrombosis of the left popliteal and posterior tibial veins period."
+    said = [Word(w, 0.3 * k, 0.3 * k + 0.3, 0.8) for k, w in enumerate(text.split())]
+    copies = [Word(w, 4.0, 4.0, 0.9) for w in text.replace("thrombosis", "trombosis").split()]
+    copies += [Word(w, 4.2, 4.2, 0.9) for w in [*text.replace("thrombosis", "trombances").split()[:-3], "tib"]]
+    kept = trim_hallucinated_tail([Segment(0, 4.2, "", tuple(said + copies))])
+    assert kept[0].text == text
+    # A copy that says a finding otherwise ("right" for "left") is not taken for a loop: kept for the reader.
+    other_side = [Word(w, 4.0, 4.0, 0.9) for w in text.replace("left", "right").split()]
+    assert len(trim_hallucinated_tail([Segment(0, 4.0, "x", tuple(said + other_side))])[0].words) == 2 * len(said)
+    # Real words the aligner crowded into no time, some of them said before: not a copy, kept.
+    crowded = [Word(w, 4.0, 4.0, 0.9) for w in ("of", "the", "left", "kidney")]
+    assert len(trim_hallucinated_tail([Segment(0, 4.0, "x", tuple(said + crowded))])[0].words) == len(said) + 4
+
+
 def test_one_thread_for_the_short_context_model_unless_told(monkeypatch):
     monkeypatch.delenv("RADSCRIBE_CPU_THREADS", raising=False)
     assert default_cpu_threads(True) == 1
@@ -298,7 +317,8 @@ def test_words_written_twice_with_no_speech_behind_the_copy_are_read_again_and_s
     from dictation.speech.recognizer import DecodeOptions
 
     spoken = [("No", 0.0, 0.64), ("intracranial", 0.64, 1.3), ("hemorrhage", 1.3, 1.8), ("period,", 1.8, 2.14)]
-    copy = [("no", 2.14, 2.14), ("intercranial", 2.14, 2.14), ("hemorrhage", 2.14, 2.14), ("period,", 2.14, 2.14)]
+    # Two of the copy's four words spelled otherwise: more than a copy to cut, a reason to read again.
+    copy = [("no", 2.14, 2.14), ("intercranial", 2.14, 2.14), ("hemorage", 2.14, 2.14), ("period,", 2.14, 2.14)]
     rec, calls = _recognizer_reading(spoken + copy, spoken)
     audio = np.zeros(16000 * 3, np.float32)
     heard = rec.transcribe(audio, DecodeOptions(prompt="intracranial hemorrhage"))
