@@ -4,8 +4,10 @@ The rule is the whole utterance: an utterance is a command when all of it matche
 phrase; anything else is dictation, so "no pneumothorax, next field" is dictated, not obeyed.
 Matching is fuzzy (rapidfuzz ratio on the lower-cased utterance without punctuation and
 fillers) to tolerate what the recogniser makes of a command, with a stricter threshold for very
-short phrases. Phrases with ``{target}``, ``{field}`` and ``{option}`` are expanded with the
-current template's spoken names and pick-list options.
+short phrases; never across a word that changes a meaning (no, left, right, normal, a number:
+``meaning_words``), so "a comparison" is not the macro "no comparison". Phrases with
+``{target}``, ``{field}`` and ``{option}`` are expanded with the current template's spoken names
+and pick-list options.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dictation.data.files import check_keys, line_of, load_toml
 from dictation.data.resources import vocab_file, vocab_layers
 from dictation.errors import DataFileError
 from dictation.reporting.templates import Template
+from dictation.speech.critical import is_critical, token
 
 COMMANDS = (
     "go_to", "next_field", "previous_field", "scratch_that", "undo", "redo", "new_paragraph",
@@ -185,6 +188,12 @@ def said_once(said: str) -> str:
     return " ".join(out)
 
 
+def meaning_words(said: str) -> frozenset[str]:
+    """The words of a normalised utterance or phrase that change a meaning (no, left, normal, a
+    number...), as compared: a close match must have the same ones, neither more nor fewer."""
+    return frozenset(token(w) for w in said.split() if is_critical(w))
+
+
 @lru_cache(maxsize=4096)  # the same phrases are normalised for every parser (a controller per study)
 def normalise(text: str, fillers: frozenset[str] = frozenset()) -> str:
     words = _PUNCT.sub(" ", text.lower().replace("-", " ")).split()
@@ -323,7 +332,11 @@ class CommandParser:
         said = said_once(normalise(heard, self.commands.fillers))
         if not said:
             return None
-        candidates = sorted(self._candidates(said), key=lambda c: -c[0])
+        # A close match, never across a word that changes a meaning: "a comparison" is not the
+        # macro "no comparison", "two left" not "choose left" (the audio check may still ask).
+        meaning = meaning_words(said)
+        candidates = sorted((c for c in self._candidates(said) if meaning_words(c[1].phrase) == meaning),
+                            key=lambda c: -c[0])
         if not candidates:
             return None
         score, command = candidates[0]

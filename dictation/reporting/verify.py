@@ -31,7 +31,9 @@ spoken punctuation ("no intracranial hemorrhage period" scores close to the macr
 intracranial hemorrhage", and stays dictation); when the second look heard that very command
 ("No two indication" read again as "Go to indication.") it may be asked, never obeyed. Signing
 is obeyed from the audio only when the second look heard it too ("Sine is final." read again as
-"Sign as final.") and the audio bears it out; otherwise it is asked.
+"Sign as final.") and the audio bears it out; otherwise it is asked. So is a phrase with a word
+that changes a meaning (no, left, normal, a number) that no reading heard ("a comparison" is not
+obeyed as the macro "no comparison" on the audio's word alone).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
-from dictation.reporting.commands import Command, CommandParser, normalise, said_once
+from dictation.reporting.commands import Command, CommandParser, meaning_words, normalise, said_once
 from dictation.speech.audio import Samples
 from dictation.speech.guards import MEANING_WORDS, without_stray_edges
 from dictation.speech.transcript import Transcript
@@ -189,6 +191,7 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
         for _, score, index in process.extract(reading, names, scorer=fuzz.ratio, limit=SHORTLIST - 2):
             closest[index] = max(closest.get(index, 0.0), score)
     heard_words = _words(heard)
+    heard_meaning = frozenset().union(*map(meaning_words, readings))
     listed = []
     ask_only = set()  # phrases that may be asked about, never obeyed unasked
     for index in sorted(closest, key=lambda i: -closest[i])[:SHORTLIST]:
@@ -197,6 +200,8 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
             if index not in suggested:
                 continue  # what was heard says more than the phrase, and it makes it dictation
             ask_only.add(index)  # the second look heard the command where the words say "no ...": ask
+        if meaning_words(names[index]) - heard_meaning:
+            ask_only.add(index)  # the phrase says "no", "left", "normal"... that no reading heard: ask
         listed.append(index)
     if not listed:
         return None

@@ -80,6 +80,18 @@ def test_placeholders_use_the_template():
     assert CommandParser(template=TemplateLibrary().get("xr-chest")).parse("go to hemorrhage") is None
 
 
+def test_a_close_match_never_adds_or_drops_a_word_that_changes_a_meaning():
+    knee = CommandParser(template=TemplateLibrary().get("mr-knee"))
+    assert (knee.parse("no comparison").name, knee.parse("no comparison").arg) == ("macro", "no-prior")
+    # One letter from the macro "no comparison", but the "no" was not heard: nothing inserted.
+    assert knee.parse("a comparison") is None
+    assert knee.parse("No comparisons.").name == "macro"  # a close match with the same "no" still is one
+    veins = CommandParser(template=TemplateLibrary().get("us-venous-lower-extremity"))
+    assert veins.parse("choose left").arg == "left"
+    assert veins.parse("two left") is None  # a number heard that the phrase does not have
+    assert veins.parse("choose lift") is None  # the side not heard
+
+
 def test_no_template_still_knows_fixed_commands():
     bare = CommandParser()
     assert bare.parse("scratch that").name == "scratch_that"

@@ -259,3 +259,20 @@ def test_start_listening_while_listening_is_its_twin_stop_when_the_audio_finds_t
                                          {"Stop listening.": -0.5, "Start listening.": -0.6})
     handled = [_say(controller, recognizer, seed) for seed in range(3)]
     assert handled[1].record.command == "start_listening" and controller.report.listening
+
+
+def test_a_phrase_with_a_meaning_word_no_reading_heard_is_asked_never_obeyed():
+    knee = CommandParser(template=TemplateLibrary().get("mr-knee"))
+    phrases = {written_as(p) for p, _ in knee.phrases()}
+
+    class KneeScorer(Scorer):
+        def score(self, audio, texts):
+            return [self.says.get(t, -9.0 if t in phrases else self.own) for t in texts]
+
+    # "go to comparison" heard "a comparison": the macro "no comparison" scores best, its "no" unheard.
+    scorer = KneeScorer(-1.5, **{"No comparison.": -1.2})
+    verdict = audio_command(knee, scorer, AUDIO, "a comparison.", [], DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure and verdict.command.arg == "no-prior"
+    # With the "no" heard by the second look, the audio may decide.
+    verdict = audio_command(knee, scorer, AUDIO, "a comparison.", ["No comparison."], DICTATION_WORDS)
+    assert verdict is not None and verdict.sure
