@@ -2,15 +2,19 @@
 renderings of the same hands-free dictations, idle and on a busy machine.
 
 Hands-free scripts across templates (the README's chest report, a CT head, an abdominal
-ultrasound, a CT abdomen and pelvis, an MR cervical spine) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
+ultrasound, a CT abdomen and pelvis, an MR cervical spine, an MR knee, a venous ultrasound, an MR
+brain) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
 (speed ±6%, room noise at 25 dB SNR, an echo: ``tests.voice.perturb``), then run through the
 whole chain exactly as ``radscribe dictate`` runs it. Two parts: ``TUNE``, what the command checks
-were tuned on, and ``TEST``, frozen (other templates, commands, sentences and seeds), of which
-only the figure is looked at, never the errors. Counted per utterance:
-  - commands obeyed, against a plain reader (a command only when the decode is exactly a phrase);
+were tuned on (every command of the grammar at least once), and ``TEST``, frozen (other
+templates, commands, sentences and seeds), of which only the figure is looked at, never the
+errors. Each part said is judged by the records of its own stretch of audio (by time). Counted:
+  - commands obeyed (or refused by the report's own rules, as redo with nothing undone), against
+    a plain reader (a command only when the decode is exactly a phrase);
   - dictation obeyed as a command (the costly error: text moved or deleted unasked), and
     dictation asked about as a possible command (an interruption, nothing lost);
-  - dictation with text heard twice (two words repeated, or a word twice in a row);
+  - dictation with text heard twice (more pairs of words repeated than were said, or a word
+    twice in a row);
 and, on a subset replayed in real time through the live session, idle and beside two busy loops:
 the committed text identical to the idle run, and end-of-utterance latency p50/p95.
 """
@@ -18,7 +22,6 @@ the committed text identical to the idle run, and end-of-utterance latency p50/p
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import re
 import signal
@@ -32,12 +35,12 @@ from benchmarks.metrics import percentile
 from dictation.reporting.commands import normalise
 from dictation.reporting.controller import ReportController
 from dictation.reporting.dictate import dictate_audio
-from dictation.reporting.report import Report
+from dictation.reporting.report import Report, UtteranceRecord
 from dictation.reporting.templates import TemplateLibrary
 from dictation.speech.audio import ArraySource, Samples
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.session import DictationSession
-from tests.voice import VOICES, speak_with_pauses
+from tests.voice import VOICES, speak_timed, speak_with_pauses
 
 # (what is said, the command it is, or None for dictation), per template.
 # TUNE: what the command checks were tuned on (their errors may be read). TEST: frozen, written
@@ -78,6 +81,37 @@ TUNE: dict[str, list[tuple[str, str | None]]] = {
         ("at C6 C7 there is a small left paracentral disc protrusion period", None),
         ("go to cord", "go_to findings.cord"), ("normal cord signal period", None),
         ("go to impression", "go_to impression"), ("multilevel degenerative disc disease most pronounced at C5 C6 period", None),
+    ],
+    # Every command of the grammar at least once across the tune part (strike and delete that,
+    # previous field, new paragraph, redo, choosing an option, clearing a field, inserting the
+    # normal text, going to sleep and waking up), and section names of two and three words.
+    "mr-knee": [
+        ("go to comparison", "go_to comparison"), ("no prior imaging period", None),
+        ("go to medial meniscus", "go_to findings.medial_meniscus"),
+        ("there is a horizontal tear of the posterior horn period", None), ("strike that", "scratch_that"),
+        ("there is an oblique tear of the posterior horn extending to the inferior articular surface period", None),
+        ("go to cruciates", "go_to findings.cruciates"), ("the anterior cruciate ligament is intact period", None),
+        ("new paragraph", "new_paragraph"), ("the posterior cruciate ligament is intact period", None),
+        ("previous field", "previous_field"), ("go to impression", "go_to impression"),
+        ("oblique tear of the posterior horn of the medial meniscus period", None),
+    ],
+    "us-venous-lower-extremity": [
+        ("go to indication", "go_to indication"), ("left calf swelling period", None),
+        ("go to side", "go_to findings.side"), ("choose left", "choose left"),
+        ("go to popliteal vein", "go_to findings.popliteal"),
+        ("there is occlusive thrombus in the popliteal vein period", None),
+        ("go to calf veins", "go_to findings.calf_veins"), ("the posterior tibial veins are not compressible period", None),
+        ("undo", "undo"), ("redo", "redo"), ("stop listening", "stop_listening"), ("start listening", "start_listening"),
+        ("go to impression", "go_to impression"),
+        ("acute deep vein thrombosis of the left popliteal and posterior tibial veins period", None),
+    ],
+    "mr-brain": [
+        ("go to indication", "go_to indication"), ("new onset seizure period", None),
+        ("go to enhancement", "go_to findings.enhancement"),
+        ("there is a ring enhancing lesion in the right frontal lobe measuring eighteen millimeters period", None),
+        ("delete that", "scratch_that"), ("there is a ring enhancing lesion in the right frontal lobe period", None),
+        ("next field", "next_field"), ("clear field", "clear_field"), ("insert normal", "insert_normal"),
+        ("go to impression", "go_to impression"), ("solitary ring enhancing lesion in the right frontal lobe period", None),
     ],
 }
 TEST: dict[str, list[tuple[str, str | None]]] = {
@@ -150,48 +184,63 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def _doubled(text: str) -> bool:
-    """Text heard twice: two words repeated anywhere, or a word of four letters or more twice in a row."""
-    t = " ".join(_words(text))
-    return bool(re.search(r"\b(\w+ \w+)\b.*\b\1\b", t) or re.search(r"\b(\w{4,}) \1\b", t))
+def _repeats(text: str) -> tuple[int, set[str]]:
+    """How often a pair of words comes again, and the words of four letters or more said twice in a row."""
+    w = _words(text)
+    pairs = [f"{a} {b}" for a, b in zip(w, w[1:])]
+    return len(pairs) - len(set(pairs)), {a for a, b in zip(w, w[1:]) if a == b and len(a) >= 4}
 
 
-def _score(script: list[tuple[str, str | None]], report: Report, tally: Tally, plain_phrases: set[str]) -> None:
-    said = list(script)
-    # One record per stretch of audio: a question not answered is written as dictation afterwards
-    # (a second record of the same audio); the first record says what was done with it.
+def _doubled(written: str, said: str) -> bool:
+    """Text heard twice: more pairs of words repeated than in what was said ("of the ... of the"
+    is said so), or a word of four letters or more twice in a row that was not said so."""
+    (pairs, twice), (said_pairs, said_twice) = _repeats(written), _repeats(said)
+    return pairs > said_pairs or bool(twice - said_twice)
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return min(a[1], b[1]) - max(a[0], b[0])
+
+
+def _score(script: list[tuple[str, str | None]], spans: list[tuple[float, float]], report: Report, tally: Tally,
+           plain_phrases: set[str]) -> None:
+    # What was made of each part said: the records of the audio within its span (by time, so an
+    # utterance lost, merged or split moves nothing else). A question not answered is written as
+    # dictation afterwards (a second record of the same audio); the first record says what was done.
+    got: dict[int, list[UtteranceRecord]] = {}
     seen: set[tuple[float, float]] = set()
-    got = []
     for u in report.utterances:
-        if (u.start, u.end) not in seen:
-            seen.add((u.start, u.end))
-            got.append((u.heard, u.kind, u.command, u.text))
-    if len(got) == len(said):
-        pairs = dict(enumerate(range(len(got))))
-    else:  # utterances merged or split: align what was said to what was stored by their words
-        matcher = difflib.SequenceMatcher(a=[" ".join(_words(t)) for t, _ in said],
-                                          b=[" ".join(_words(h)) for h, *_ in got], autojunk=False)
-        pairs = {block.a + k: block.b + k for block in matcher.get_matching_blocks() for k in range(block.size)}
-    for i, (text, command) in enumerate(said):
-        j = pairs.get(i)
-        heard, kind, got_command, written = got[j] if j is not None else ("", "missing", None, "")
+        if (u.start, u.end) in seen:
+            continue
+        seen.add((u.start, u.end))
+        i = max(range(len(spans)), key=lambda k: _overlap(spans[k], (u.start, u.end)))
+        if _overlap(spans[i], (u.start, u.end)) > 0:
+            got.setdefault(i, []).append(u)
+    for i, (text, command) in enumerate(script):
+        records = got.get(i, [])
+        heard = " ".join(u.heard for u in records)
         if command is not None:
             tally.commands += 1
-            ok = kind == "command" and got_command == command
+            # Obeyed, or refused by the report's own rules (redo with nothing undone): heard as said.
+            ok = any(u.kind in ("command", "rejected") and u.command == command for u in records)
             tally.obeyed += ok
-            tally.asked += kind == "asked" and got_command == command
+            tally.asked += not ok and any(u.kind == "asked" and u.command == command for u in records)
             tally.plain_obeyed += normalise(heard, frozenset()) in plain_phrases
             if not ok:
-                tally.examples.append(f"not obeyed: {text!r} heard {heard!r} ({kind})")
+                kinds = ",".join(u.kind for u in records) or "nothing"
+                tally.examples.append(f"not obeyed: {text!r} heard {heard!r} ({kinds})")
         else:
             tally.dictated += 1
-            if kind in ("command", "rejected") and got_command:
+            obeyed = [u.command for u in records if u.kind in ("command", "rejected") and u.command]
+            if obeyed:
                 tally.false_commands += 1
-                tally.examples.append(f"dictation obeyed: {text!r} heard {heard!r} as {got_command}")
-            if kind == "asked":
+                tally.examples.append(f"dictation obeyed: {text!r} heard {heard!r} as {obeyed[0]}")
+            asked = [u.command for u in records if u.kind == "asked"]
+            if asked:
                 tally.false_asked += 1
-                tally.examples.append(f"dictation asked: {text!r} heard {heard!r} as {got_command}")
-            if kind == "dictation" and _doubled(written):
+                tally.examples.append(f"dictation asked: {text!r} heard {heard!r} as {asked[0]}")
+            written = " ".join(u.text for u in records if u.kind == "dictation")
+            if written and not obeyed and not asked and _doubled(written, text):
                 tally.doubled += 1
                 tally.examples.append(f"heard twice: {text!r} written {written!r}")
 
@@ -253,11 +302,11 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
         for voice in VOICES:
             for seed in range(first_seed, first_seed + seeds):
                 for template, script in scripts.items():
-                    audio = speak_with_pauses([t for t, _ in script], voice=voice, seed=seed)
+                    audio, spans = speak_timed([t for t, _ in script], voice=voice, seed=seed)
                     recordings.append((voice, template, audio))
                     controller = ReportController(Report.new(library.get(template)), checks=False)
                     dictate_audio(audio, recognizer, controller)
-                    _score(script, controller.report, tally[voice], exact[template])
+                    _score(script, spans, controller.report, tally[voice], exact[template])
                 # The part's short dictations, each said alone, on its first template.
                 template = next(iter(scripts))
                 controller = ReportController(Report.new(library.get(template)), checks=False)

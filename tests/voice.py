@@ -33,6 +33,7 @@ def _voice():
 
 
 VOICES = ("piper", "espeak")
+_SPEEDS = (0.94, 1.06)  # the range of perturb's change of speed
 
 
 def synthesize(text: str, *, lead: float = 0.3, trail: float = 0.8, voice: str = "piper", rate: int = 165) -> np.ndarray:
@@ -66,7 +67,7 @@ def perturb(audio: np.ndarray, seed: int, *, snr_db: float = 25.0, speed: float 
     """The same speech as a real recording might carry it: speed changed by up to ±6% (or
     ``speed``), noise at ``snr_db`` against the speech, a faint 40 ms echo. Seeded."""
     rng = np.random.default_rng(seed)
-    factor = speed if speed is not None else float(rng.uniform(0.94, 1.06))
+    factor = speed if speed is not None else float(rng.uniform(*_SPEEDS))
     positions = np.arange(0, len(audio) - 1, factor)
     out = np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
     if echo:
@@ -104,8 +105,25 @@ def write_wav(path: str | Path, audio: np.ndarray) -> Path:
 def speak_with_pauses(parts: list[str], pause: float = 1.2, *, voice: str = "piper", seed: int | None = None) -> np.ndarray:
     """Several utterances with a pause after each, as a radiologist dictates; with ``seed``,
     perturbed as a real recording would be (``perturb``)."""
-    audio = np.concatenate([synthesize(p, lead=0.2, trail=pause, voice=voice) for p in parts])
-    return audio if seed is None else perturb(audio, seed)
+    return speak_timed(parts, pause, voice=voice, seed=seed)[0]
 
 
-__all__ = ["VOICES", "decode_file", "perturb", "reverberate", "speak_with_pauses", "synthesize", "write_wav"]
+def speak_timed(parts: list[str], pause: float = 1.2, *, voice: str = "piper",
+                seed: int | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """``speak_with_pauses`` and where each part lies in it: (start, end) in seconds, its lead
+    and its pause included, after the perturbation's change of speed."""
+    pieces = [synthesize(p, lead=0.2, trail=pause, voice=voice) for p in parts]
+    audio = np.concatenate(pieces)
+    bounds = np.cumsum([0, *map(len, pieces)]) / SAMPLE_RATE
+    factor = 1.0 if seed is None else speed_of(seed)
+    spans = [(float(a / factor), float(b / factor)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return (audio if seed is None else perturb(audio, seed)), spans
+
+
+def speed_of(seed: int) -> float:
+    """The change of speed ``perturb(audio, seed)`` makes (its first draw): 1.05 plays 5% faster."""
+    return float(np.random.default_rng(seed).uniform(*_SPEEDS))
+
+
+__all__ = ["VOICES", "decode_file", "perturb", "reverberate", "speak_timed", "speak_with_pauses", "speed_of", "synthesize",
+           "write_wav"]

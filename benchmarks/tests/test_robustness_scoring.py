@@ -1,0 +1,48 @@
+"""The robustness benchmark's scoring: each part said is judged by the records of its own audio."""
+
+from benchmarks.robustness import Tally, _doubled, _score
+from dictation.reporting.report import UtteranceRecord
+
+
+def _record(seq, kind, heard, start, end, command=None, text=None):
+    return UtteranceRecord(seq, kind, text if text is not None else heard, heard, start, end, [], "findings", command, "", 0.0)
+
+
+class _Report:
+    def __init__(self, utterances):
+        self.utterances = utterances
+
+
+SCRIPT = [("go to indication", "go_to indication"), ("undo", "undo"), ("go to impression", "go_to impression"),
+          ("no pneumothorax period", None)]
+SPANS = [(0.0, 2.0), (2.0, 3.5), (3.5, 5.5), (5.5, 8.0)]
+
+
+def test_an_utterance_lost_moves_nothing_else():
+    # "undo" heard as nothing at all: the others are still judged by their own audio.
+    report = _Report([_record(1, "command", "Go to indication.", 0.2, 1.1, "go_to indication"),
+                      _record(2, "asked", "Got impression", 3.7, 4.6, "go_to impression"),
+                      _record(2, "dictation", "Got impression", 3.7, 4.6),
+                      _record(3, "dictation", "No pneumothorax.", 5.7, 7.0)])
+    tally = Tally()
+    _score(SCRIPT, SPANS, report, tally, {"go to indication", "undo", "go to impression"})
+    assert (tally.commands, tally.obeyed, tally.asked, tally.plain_obeyed) == (3, 1, 1, 1)
+    assert (tally.dictated, tally.false_commands, tally.false_asked, tally.doubled) == (1, 0, 0, 0)
+
+
+def test_dictation_obeyed_or_written_twice_is_counted():
+    report = _Report([_record(1, "command", "Go to indication.", 0.2, 1.1, "go_to indication"),
+                      _record(2, "rejected", "Undo.", 2.2, 2.8, "undo"),  # heard as said, refused by the report
+                      _record(3, "command", "Go to impression.", 3.7, 4.6, "go_to impression"),
+                      _record(4, "dictation", "No pneumothorax. No pneumothorax.", 5.7, 7.0)])
+    tally = Tally()
+    _score(SCRIPT, SPANS, report, tally, set())
+    assert (tally.obeyed, tally.doubled) == (3, 1)
+
+
+def test_words_said_twice_are_not_heard_twice():
+    said = "oblique tear of the posterior horn of the medial meniscus period"
+    assert not _doubled("Oblique tear of the posterior horn of the medial meniscus.", said)
+    assert _doubled("Oblique tear of the posterior horn of the medial meniscus. Oblique tear of the", said)
+    assert _doubled("small small effusion", "small effusion")
+    assert not _doubled("very very small", "very very small")
