@@ -190,8 +190,15 @@ def said_once(said: str) -> str:
 
 def meaning_words(said: str) -> frozenset[str]:
     """The words of a normalised utterance or phrase that change a meaning (no, left, normal, a
-    number...), as compared: a close match must have the same ones, neither more nor fewer."""
-    return frozenset(token(w) for w in said.split() if is_critical(w))
+    number...), as compared: a close match must have the same ones, neither more nor fewer
+    ("nondiagnostic" has the "non" of "non diagnostic")."""
+    out = set()
+    for w in said.split():
+        if is_critical(w):
+            out.add(token(w))
+        elif w.startswith("non") and len(w) > 4:
+            out.add("non")
+    return frozenset(out)
 
 
 @lru_cache(maxsize=4096)  # the same phrases are normalised for every parser (a controller per study)

@@ -90,6 +90,9 @@ def test_a_close_match_never_adds_or_drops_a_word_that_changes_a_meaning():
     assert veins.parse("choose left").arg == "left"
     assert veins.parse("two left") is None  # a number heard that the phrase does not have
     assert veins.parse("choose lift") is None  # the side not heard
+    pe = CommandParser(template=TemplateLibrary().get("cta-chest-pe"))
+    assert pe.parse("choose nondiagnostic").arg == pe.parse("choose non-diagnostic").arg == "non-diagnostic"
+    assert pe.parse("choose diagnostic").arg == "diagnostic"
 
 
 def test_no_template_still_knows_fixed_commands():
