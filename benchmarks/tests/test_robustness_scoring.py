@@ -46,3 +46,16 @@ def test_words_said_twice_are_not_heard_twice():
     assert _doubled("Oblique tear of the posterior horn of the medial meniscus. Oblique tear of the", said)
     assert _doubled("small small effusion", "small effusion")
     assert not _doubled("very very small", "very very small")
+
+
+def test_the_parts_spans_follow_the_perturbations_change_of_speed(monkeypatch):
+    import numpy as np
+
+    import tests.voice as voice
+
+    monkeypatch.setattr(voice, "synthesize", lambda text, **kw: np.full(16000 * len(text.split()), 0.1, np.float32))
+    audio, spans = voice.speak_timed(["one two", "three"], seed=7)
+    factor = voice.speed_of(7)
+    assert spans == [(0.0, 2 / factor), (2 / factor, 3 / factor)]
+    assert abs(len(audio) / 16000 - 3 / factor) < 0.01  # the perturbed audio ends where the last span does
+    assert voice.speak_timed(["one two", "three"])[1] == [(0.0, 2.0), (2.0, 3.0)]
