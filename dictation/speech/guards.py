@@ -115,7 +115,6 @@ def _run_is_unsupported(words: list[Word], i: int, j: int) -> bool:
     the vein trombosis of the left ..." after "... thrombosis of the left ...", every word at one
     instant), none of them a word that changes a finding."""
     others = {_norm_word(w.word) for k, w in enumerate(words) if not i <= k < j}
-    new: list[str] = []
     for k in range(i, j):
         norm = _norm_word(words[k].word)
         if norm in others:
@@ -124,16 +123,14 @@ def _run_is_unsupported(words: list[Word], i: int, j: int) -> bool:
             continue
         if words[k].probability < 0.1 and norm not in MEANING_WORDS and not norm[:1].isdigit():
             continue
-        new.append(norm)
-    return not new or _misheard_copy([_norm_word(w.word) for w in words[i:j]], [_norm_word(w.word) for w in words[:i]])
+        return _misheard_copy([_norm_word(w.word) for w in words[i:j]], [_norm_word(w.word) for w in words[:i]])
+    return True
 
 
 def _misheard_copy(run: list[str], before: list[str]) -> bool:
     """``run`` (four words or more) is what was said before it once more or over and over, started
     or stopped inside, with at most one word in four spelled otherwise (alike in spelling, neither
     a word that changes a finding)."""
-    from rapidfuzz import fuzz
-
     if len(run) < 4 or not before:
         return False
     said = before * (len(run) // len(before) + 2)  # a loop says it again from the start
@@ -144,9 +141,7 @@ def _misheard_copy(run: list[str], before: list[str]) -> bool:
             continue
         if op == "replace" and i2 - i1 > j2 - j1 and n in (0, len(ops) - 1):  # the copy starts or stops inside
             i1, i2 = (i2 - (j2 - j1), i2) if n == 0 else (i1, i1 + (j2 - j1))
-        if op == "replace" and i2 - i1 == j2 - j1 and all(
-                fuzz.ratio(a, b) >= 60 and not _carries_meaning(a) and not _carries_meaning(b)
-                for a, b in zip(said[i1:i2], run[j1:j2])):
+        if op == "replace" and i2 - i1 == j2 - j1 and all(map(_misheard_word, said[i1:i2], run[j1:j2])):
             misheard += j2 - j1
             continue
         return False
@@ -314,19 +309,23 @@ def _carries_meaning(word: str) -> bool:
             or word.startswith(_CONTRAST_PREFIXES))
 
 
+def _misheard_word(a: str, b: str) -> bool:
+    """``b`` may be ``a`` misheard: the two alike in spelling, neither a word that changes a finding."""
+    from rapidfuzz import fuzz
+
+    return not _carries_meaning(a) and not _carries_meaning(b) and fuzz.ratio(a, b) >= 60
+
+
 def _same_sentence_misheard(first: list[str], second: list[str]) -> bool:
     """The second copy is the first with at most one word in four misheard: a word for a word,
     the two alike in spelling, and neither a word that changes a finding."""
-    from rapidfuzz import fuzz
-
     changed = 0
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=first, b=second, autojunk=False).get_opcodes():
         if op == "equal":
             continue
         if op != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
             return False
-        a, b = first[i1], second[j1]
-        if _carries_meaning(a) or _carries_meaning(b) or fuzz.ratio(a, b) < 60:
+        if not _misheard_word(first[i1], second[j1]):
             return False
         changed += 1
     return changed <= max(1, len(first) // 4)
