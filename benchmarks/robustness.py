@@ -3,7 +3,7 @@ renderings of the same hands-free dictations, idle and on a busy machine.
 
 Hands-free scripts across templates (the README's chest report, a CT head, an abdominal
 ultrasound, a CT abdomen and pelvis, an MR cervical spine, an MR knee, a venous ultrasound, an MR
-brain) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
+brain, a scrotal ultrasound) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
 (speed ±6%, room noise at 25 dB SNR, an echo: ``tests.voice.perturb``), then run through the
 whole chain exactly as ``radscribe dictate`` runs it. Two parts: ``TUNE``, what the command checks
 were tuned on (every command of the grammar at least once), and ``TEST``, frozen (other
@@ -112,6 +112,16 @@ TUNE: dict[str, list[tuple[str, str | None]]] = {
         ("delete that", "scratch_that"), ("there is a ring enhancing lesion in the right frontal lobe period", None),
         ("next field", "next_field"), ("clear field", "clear_field"), ("insert normal", "insert_normal"),
         ("go to impression", "go_to impression"), ("solitary ring enhancing lesion in the right frontal lobe period", None),
+    ],
+    # Section names with a side in them: a side misheard must not take the words to the other side.
+    "us-scrotum": [
+        ("go to indication", "go_to indication"), ("left scrotal pain and swelling period", None),
+        ("go to left testis", "go_to findings.left_testis"), ("the left testis is enlarged and hyperemic period", None),
+        ("go to right testis", "go_to findings.right_testis"), ("normal right testis period", None),
+        ("go to epididymis", "go_to findings.epididymides"),
+        ("the left epididymis is enlarged with increased flow period", None),
+        ("new paragraph", "new_paragraph"), ("small reactive hydrocele period", None),
+        ("go to impression", "go_to impression"), ("left epididymo orchitis period", None),
     ],
 }
 TEST: dict[str, list[tuple[str, str | None]]] = {

@@ -23,7 +23,9 @@ words heard alone, a phrase looked better than it was: "Clear." heard "Clear lay
 reading "Clear." scored -1.8. Hence the best reading that is no command. A reading that opens
 with the first two words of a longer phrase ("Go to court." for "go to cord") is not such a
 reading: it is the command with its end misheard, no sentence of a report; the phrase is weighed
-against the others, and when there are none, against it as a command two readings heard.
+against the others, and when there are none, against it as a command two readings heard, and
+asked within the wider margin (``NO_CONTENT_ASK``) rather than written ("go to parplagal vein" is
+asked as "Go to popliteal vein?").
 
 Never a command from the audio when what was heard carries a word the phrase does not and
 that makes it dictation: a word that changes a finding (no, left, right, a number...) or
@@ -216,8 +218,10 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
         return None  # no score (the model could not be asked): the words stand as heard
     margin = scores[best] - scores[own]
     commands = parser.commands
-    empty = _no_content(_words(plain[own - len(listed)]))
-    if margin < (min(commands.audio_ask, NO_CONTENT_ASK) if empty else commands.audio_ask):
+    # Nothing a report could say, or only readings of the command with its end misheard ("go to
+    # parplagal vein"): no dictation to write either, so a command close to its audio is asked.
+    no_dictation = not others or _no_content(_words(plain[own - len(listed)]))
+    if margin < (min(commands.audio_ask, NO_CONTENT_ASK) if no_dictation else commands.audio_ask):
         return None
     phrase, meaning = phrases[listed[best]]
     command = Command(meaning.name, meaning.arg, phrase, round(margin, 2))

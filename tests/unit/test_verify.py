@@ -150,6 +150,15 @@ def test_a_reading_opening_with_the_phrases_own_words_is_that_command_misheard_n
     verdict = audio_command(parser, Scorer(-1.0, **{"Go to impression.": -3.0}), AUDIO, "Go to expression.",
                             ["Go to expression."], DICTATION_WORDS)
     assert verdict is not None and not verdict.sure
+    # Well below them, asked all the same: "go to" and a garbled name is no sentence to write.
+    verdict = audio_command(parser, Scorer(-1.0, **{"Go to impression.": -5.5}), AUDIO, "Go to expression.",
+                            ["Go to expression."], DICTATION_WORDS)
+    assert verdict is not None and not verdict.sure and verdict.command.arg == "impression"
+    assert audio_command(parser, Scorer(-1.0, **{"Go to impression.": -6.5}), AUDIO, "Go to expression.",
+                         ["Go to expression."], DICTATION_WORDS) is None
+    # One reading with words of its own ("Got the expression."): the ordinary margin.
+    assert audio_command(parser, Scorer(-1.0, **{"Go to impression.": -5.5}), AUDIO, "Got the expression.",
+                         ["Go to expression."], DICTATION_WORDS) is None
     # A two-word phrase has no such opening: "Clear fluid." is dictation weighed against "clear field".
     verdict = audio_command(parser, Scorer(-1.0, **{"Clear field.": -2.2}), AUDIO, "Clear fluid.", ["Clear fluid."],
                             DICTATION_WORDS)
