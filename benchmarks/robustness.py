@@ -117,7 +117,7 @@ TUNE: dict[str, list[tuple[str, str | None]]] = {
     "us-scrotum": [
         ("go to indication", "go_to indication"), ("left scrotal pain and swelling period", None),
         ("go to left testis", "go_to findings.left_testis"), ("the left testis is enlarged and hyperemic period", None),
-        ("go to right testis", "go_to findings.right_testis"), ("normal right testis period", None),
+        ("go to right testis", "go_to findings.right_testis"), ("the right testis is normal in size period", None),
         ("go to epididymis", "go_to findings.epididymides"),
         ("the left epididymis is enlarged with increased flow period", None),
         ("new paragraph", "new_paragraph"), ("small reactive hydrocele period", None),

@@ -188,13 +188,20 @@ def said_once(said: str) -> str:
     return " ".join(out)
 
 
+# Words that sound exactly like a side and that tiny.en writes for it ("go to write testis"): in a
+# command they can only be that side. Never used to change dictation (there a side is flagged).
+SOUNDS_LIKE_SIDE = {"write": "right", "rite": "right", "wright": "right"}
+
+
 def meaning_words(said: str) -> frozenset[str]:
     """The words of a normalised utterance or phrase that change a meaning (no, left, normal, a
     number...), as compared: a close match must have the same ones, neither more nor fewer
-    ("nondiagnostic" has the "non" of "non diagnostic")."""
+    ("nondiagnostic" has the "non" of "non diagnostic"; "write" is the side "right")."""
     out = set()
     for w in said.split():
-        if is_critical(w):
+        if w in SOUNDS_LIKE_SIDE:
+            out.add(SOUNDS_LIKE_SIDE[w])
+        elif is_critical(w):
             out.add(token(w))
         elif w.startswith("non") and len(w) > 4:
             out.add("non")
@@ -336,7 +343,7 @@ class CommandParser:
 
     def parse(self, heard: str) -> Command | None:
         """The command the whole utterance is, or None for dictation."""
-        said = said_once(normalise(heard, self.commands.fillers))
+        said = " ".join(SOUNDS_LIKE_SIDE.get(w, w) for w in said_once(normalise(heard, self.commands.fillers)).split())
         if not said:
             return None
         # A close match, never across a word that changes a meaning: "a comparison" is not the

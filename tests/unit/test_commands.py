@@ -93,6 +93,11 @@ def test_a_close_match_never_adds_or_drops_a_word_that_changes_a_meaning():
     pe = CommandParser(template=TemplateLibrary().get("cta-chest-pe"))
     assert pe.parse("choose nondiagnostic").arg == pe.parse("choose non-diagnostic").arg == "non-diagnostic"
     assert pe.parse("choose diagnostic").arg == "diagnostic"
+    # "write" sounds exactly like "right": in a command it is that side, never the other one.
+    scrotum = CommandParser(template=TemplateLibrary().get("us-scrotum"))
+    assert scrotum.parse("Go to write testes.").arg == "findings.right_testis"
+    assert scrotum.parse("go to lit testis") is None
+    assert scrotum.parse("go to write testis").arg != scrotum.parse("go to left testis").arg
 
 
 def test_no_template_still_knows_fixed_commands():
