@@ -3,14 +3,16 @@ renderings of the same hands-free dictations, idle and on a busy machine.
 
 Hands-free scripts across templates (the README's chest report, a CT head, an abdominal
 ultrasound, a CT abdomen and pelvis, an MR cervical spine, an MR knee, a venous ultrasound, an MR
-brain, a scrotal ultrasound) are synthesised with two voices (Piper, espeak-ng) and many seeds of perturbation
-(speed ±6%, room noise at 25 dB SNR, an echo: ``tests.voice.perturb``), then run through the
-whole chain exactly as ``radscribe dictate`` runs it. Two parts: ``TUNE``, what the command checks
-were tuned on (every command of the grammar at least once), and ``TEST``, frozen (other
-templates, commands, sentences and seeds), of which only the figure is looked at, never the
-errors. Each part said is judged by the records of its own stretch of audio (by time). Counted:
+brain, a scrotal ultrasound, an MR shoulder, a CT cervical spine) are synthesised with two voices
+(Piper, espeak-ng) and many seeds of perturbation (speed ±6%, room noise at 25 dB SNR, an echo:
+``tests.voice.perturb``), then run through the whole chain exactly as ``radscribe dictate`` runs
+it. Two parts: ``TUNE``, what the command checks were tuned on (every command of the grammar at
+least once), and ``TEST``, frozen (other templates, commands, sentences and seeds), of which only
+the figure is looked at, never the errors. Each part said is judged by the records of its own
+stretch of audio (by time). Counted:
   - commands obeyed (or refused by the report's own rules, as redo with nothing undone), against
-    a plain reader (a command only when the decode is exactly a phrase);
+    a plain reader (a command only when the decode is exactly a phrase), and commands obeyed as
+    another command (the costly error: "go to lungs" taken to the lines and tubes);
   - dictation obeyed as a command (the costly error: text moved or deleted unasked), and
     dictation asked about as a possible command (an interruption, nothing lost);
   - dictation with text heard twice (more pairs of words repeated than were said, or a word
@@ -49,7 +51,9 @@ from tests.voice import VOICES, speak_timed, speak_with_pauses
 TUNE: dict[str, list[tuple[str, str | None]]] = {
     "xr-chest": [
         ("go to indication", "go_to indication"), ("shortness of breath after a fall period", None),
-        ("go to findings", "go_to findings.lines_tubes"), ("there is a small left pleural effusion period", None),
+        ("go to findings", "go_to findings.lines_tubes"), ("go to lungs", "go_to findings.lungs"),
+        ("there is airspace consolidation in the left lower lobe period", None),
+        ("go to pleura", "go_to findings.pleura"), ("there is a small left pleural effusion period", None),
         ("no pneumothorax period", None), ("go to impression", "go_to impression"),
         ("small left pleural effusion period", None), ("sign as preliminary", "sign_preliminary"),
     ],
@@ -123,6 +127,24 @@ TUNE: dict[str, list[tuple[str, str | None]]] = {
         ("new paragraph", "new_paragraph"), ("small reactive hydrocele period", None),
         ("go to impression", "go_to impression"), ("left epididymo orchitis period", None),
     ],
+    # Section names of one word that sound like another section's ("lungs" and "lines"): two
+    # targets about as probable on the audio.
+    "mr-shoulder": [
+        ("go to indication", "go_to indication"), ("right shoulder pain after a fall period", None),
+        ("go to rotator cuff", "go_to findings.rotator_cuff"),
+        ("there is a full thickness tear of the supraspinatus tendon with two centimeters of retraction period", None),
+        ("the infraspinatus and subscapularis tendons are intact period", None),
+        ("go to biceps", "go_to findings.biceps"), ("the long head of the biceps tendon is medially dislocated period", None),
+        ("go to impression", "go_to impression"), ("full thickness supraspinatus tear with retraction period", None),
+    ],
+    "ct-cervical-spine": [
+        ("go to indication", "go_to indication"), ("motor vehicle collision with neck pain period", None),
+        ("go to vertebrae", "go_to findings.vertebrae"),
+        ("there is a nondisplaced fracture of the right lamina of C6 period", None),
+        ("the vertebral body heights are maintained period", None), ("go to alignment", "go_to findings.alignment"),
+        ("there is straightening of the normal cervical lordosis period", None),
+        ("go to impression", "go_to impression"), ("nondisplaced fracture of the right C6 lamina period", None),
+    ],
 }
 TEST: dict[str, list[tuple[str, str | None]]] = {
     "mr-lumbar-spine": [
@@ -180,6 +202,7 @@ class Tally:
     obeyed: int = 0
     plain_obeyed: int = 0
     asked: int = 0
+    wrong: int = 0  # commands obeyed as another command
     dictated: int = 0
     false_commands: int = 0
     false_asked: int = 0
@@ -236,6 +259,7 @@ def _score(script: list[tuple[str, str | None]], spans: list[tuple[float, float]
             tally.obeyed += ok
             tally.asked += not ok and any(u.kind == "asked" and u.command == command for u in records)
             tally.plain_obeyed += normalise(heard, frozenset()) in plain_phrases
+            tally.wrong += not ok and any(u.kind in ("command", "rejected") and u.command for u in records)
             if not ok:
                 kinds = ",".join(u.kind for u in records) or "nothing"
                 tally.examples.append(f"not obeyed: {text!r} heard {heard!r} ({kinds})")
@@ -324,16 +348,16 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
                 _score_short(SHORT[part], controller.report, tally[voice])
         echo(f"{part}: {seeds} seeds x {len(VOICES)} voices x {len(scripts)} scripts ({', '.join(scripts)}), "
              f"{time.perf_counter() - started:.0f} s")
-    echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
+    echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'wrong':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
          f"{'dictation asked':>16} {'heard twice':>12} {'short obeyed':>13} {'short asked':>12}")
     for part, tally in tallies.items():
         out[part] = {}
         for voice, t in tally.items():
-            echo(f"{part:<5} {voice:<7} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} "
+            echo(f"{part:<5} {voice:<7} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} {t.wrong:>6} "
                  f"{t.plain_obeyed / max(1, t.commands):>13.1%} {t.false_commands:>8}/{t.dictated:<8} "
                  f"{t.false_asked:>8}/{t.dictated:<7} {t.doubled:>6}/{t.dictated:<5} {t.short_commands:>6}/{t.short:<6} "
                  f"{t.short_asked:>5}/{t.short}")
-            out[part][voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "plain_obeyed": t.plain_obeyed,
+            out[part][voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "wrong": t.wrong, "plain_obeyed": t.plain_obeyed,
                                 "dictated": t.dictated, "false_commands": t.false_commands,
                                 "false_asked": t.false_asked, "heard_twice": t.doubled, "short": t.short,
                                 "short_commands": t.short_commands, "short_asked": t.short_asked}

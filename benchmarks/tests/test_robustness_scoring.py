@@ -59,3 +59,13 @@ def test_the_parts_spans_follow_the_perturbations_change_of_speed(monkeypatch):
     assert spans == [(0.0, 2 / factor), (2 / factor, 3 / factor)]
     assert abs(len(audio) / 16000 - 3 / factor) < 0.01  # the perturbed audio ends where the last span does
     assert voice.speak_timed(["one two", "three"])[1] == [(0.0, 2.0), (2.0, 3.0)]
+
+
+def test_a_command_obeyed_as_another_is_counted_wrong():
+    report = _Report([_record(1, "command", "Dr learn...", 0.2, 1.1, "go_to findings.lines_tubes"),
+                      _record(2, "asked", "And you.", 2.2, 2.8, "undo"),
+                      _record(3, "command", "Go to impression.", 3.7, 4.6, "go_to impression"),
+                      _record(4, "dictation", "No pneumothorax.", 5.7, 7.0)])
+    tally = Tally()
+    _score(SCRIPT, SPANS, report, tally, set())
+    assert (tally.obeyed, tally.asked, tally.wrong) == (1, 1, 1)

@@ -285,3 +285,19 @@ def test_a_phrase_with_a_meaning_word_no_reading_heard_is_asked_never_obeyed():
     # With the "no" heard by the second look, the audio may decide.
     verdict = audio_command(knee, scorer, AUDIO, "a comparison.", ["No comparison."], DICTATION_WORDS)
     assert verdict is not None and verdict.sure
+
+
+def test_two_targets_about_as_probable_are_asked_unless_a_reading_heard_the_one(parser):
+    # espeak-ng's "go to lungs" heard "Dr learned," and read again "Go to learn.": the audio finds
+    # "Go to lines." a little more probable than "Go to lungs.", and nothing heard either name.
+    scorer = Scorer(-2.4, **{"Go to lines.": -2.6, "Go to lungs.": -3.3})
+    verdict = audio_command(parser, scorer, AUDIO, "Dr learned,", ["Go to learn."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "findings.lines_tubes" and not verdict.sure
+    # The same closeness, but "lungs" was heard: obeyed.
+    scorer = Scorer(-2.4, **{"Go to lines.": -3.3, "Go to lungs.": -2.6})
+    verdict = audio_command(parser, scorer, AUDIO, "Outer lungs.", ["Go to lung."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "findings.lungs" and verdict.sure
+    # Far apart on the audio: obeyed though neither name was heard.
+    scorer = Scorer(-2.4, **{"Go to lines.": -2.6, "Go to lungs.": -4.0})
+    verdict = audio_command(parser, scorer, AUDIO, "Dr learned,", ["Go to learn."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "findings.lines_tubes" and verdict.sure
