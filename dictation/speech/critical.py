@@ -42,20 +42,47 @@ def is_critical(word: str) -> bool:
                         or t.startswith(("hypo", "hyper")) or t.endswith("n't"))
 
 
-def _disagree(said: list[str], other: list[str], followed: bool) -> bool:
-    """Whether a span of a second reading (``other``, where the first heard ``said``) says
-    something else on a critical word. Asymmetric by design, from the tune part of the unseen-material
-    benchmark: the prompted first reading often keeps a "no" that the plain reading hears as
-    "know", so a negation counts only when the *second* reading has one the first lacks (and it
-    negates something: a word follows it); a side when the second reading names one the first does
-    not; numbers, normal/abnormal and hypo-/hyper- when both name one and they differ."""
-    neg = [k for k, t in enumerate(other) if t in NEGATION and (k < len(other) - 1 or followed)]
-    if neg and not any(t in NEGATION or t.endswith("n't") for t in said):
+# "know" is how a reading writes a "no" it heard ("Know that you've disease" for "No acute
+# disease"): where the other reading has it and the first has no negation at all, the "no" may be
+# missing. A reading with any word like it ("know", "known") heard a "no" somewhere: a negation of
+# the first is not disputed for its absence there.
+NO_HEARD_AS = "know"
+NORMAL = frozenset({"normal", "abnormal"})
+
+
+def _negates(tokens: list[str]) -> bool:
+    return any(t in NEGATION or t.endswith("n't") for t in tokens)
+
+
+def _disagree(said: list[str], other: list[str], followed: bool, *, first: list[str] | None = None,
+              other_negates: bool = True, at: int = 0) -> bool:
+    """Whether a span of a second reading (``other``, where the first heard ``said``; ``first``:
+    the whole first reading, ``at``: where ``said`` begins in it) says something else on a
+    critical word. From the tune part of the unseen-material benchmark: the prompted first reading
+    often keeps a "no" that the plain reading hears as "know", so
+    - a negation counts when the *second* reading has one the first lacks there (and it negates
+      something: a word follows it), or a "know" where the first has no negation at all;
+    - a negation of the first only when it is not its utterance's first word and the second
+      reading has none anywhere (``other_negates`` false: "Mediastinal camter not within normal
+      limits" against "camp turned out within normal limits");
+    - a side when the second reading names one the first does not there; normal or abnormal when
+      it names one the first names nowhere ("within nodulebis" against "within normal libous"),
+      or another one there;
+    - numbers and hypo-/hyper- when both name one and they differ."""
+    whole = said if first is None else first
+    neg = [k for k, t in enumerate(other)
+           if (t in NEGATION or (t == NO_HEARD_AS and not _negates(whole))) and (k < len(other) - 1 or followed)]
+    if neg and not _negates(said):
+        return True
+    if not other_negates and _negates(said[1 if at == 0 else 0:]):
         return True
     sides = {t for t in other if t in SIDE}
     if sides and sides != {t for t in said if t in SIDE}:
         return True
-    for pick in (lambda t: t if t[:1].isdigit() else "", lambda t: t if t in ("normal", "abnormal") else "",
+    normal, normal_said = {t for t in other if t in NORMAL}, {t for t in said if t in NORMAL}
+    if normal and ((normal_said and normal != normal_said) or not any(t in NORMAL for t in whole)):
+        return True
+    for pick in (lambda t: t if t[:1].isdigit() else "",
                  lambda t: "hyper" if t.startswith("hyper") else "hypo" if t.startswith("hypo") else ""):
         mine, theirs = sorted(filter(None, map(pick, said))), sorted(filter(None, map(pick, other)))
         if mine and theirs and mine != theirs:
@@ -69,9 +96,11 @@ def disputes(first: list[str], second: list[str]) -> list[tuple[int, int, str]]:
     there). A span where ``first`` has nothing (``second`` heard a "no" the first did not) is given
     to the word after it (or the last word)."""
     a, b = [token(w) for w in first], [token(w) for w in second]
+    other_negates = _negates(b) or any(t.startswith(NO_HEARD_AS) for t in b)
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op == "equal" or not _disagree(a[i1:i2], b[j1:j2], followed=j2 < len(b)):
+        if op == "equal" or not _disagree(a[i1:i2], b[j1:j2], followed=j2 < len(b), first=a,
+                                          other_negates=other_negates, at=i1):
             continue
         if i2 == i1:  # the other reading has words here that the first has not
             if not first:

@@ -20,8 +20,16 @@ from dictation.speech.transcript import Segment, Transcript, Word
     ("Measures 11 mm", "Measures eleven millimeters", []),  # the same number and unit, written otherwise
     ("hypodense lesion", "hypointense lesion", []),  # both say hypo
     ("Right face calcified", "Write these calcified", []),  # the second reading names no side
+    ("Mediastinal cancer within nodulebis", "meeting a single camter within normal libous.",
+     [(3, 1, "normal libous.")]),  # a "normal" the first lost
+    ("Loke you've disease", "Know that you've disease.", [(0, 1, "Know that")]),  # "know": how a "no" is written
+    ("Mediastinal camter not within normal limits", "Meet the external camp turned out within normal limits",
+     [(0, 3, "Meet the external camp turned out")]),  # a negation inside that the second reading has nowhere
+    ("The heart is not enlarged", "The heart is known enlarged", []),  # the second reading heard a "no" there
+    ("No acute disease", "Acute disease", []),  # an utterance's first word: left to the other checks
 ], ids=["lost-no", "a-for-no", "side", "number", "hypo-hyper", "normal-abnormal", "trailing-no",
-        "second-lost-no", "same-number", "same-prefix", "homophone"])
+        "second-lost-no", "same-number", "same-prefix", "homophone", "lost-normal", "know-for-no",
+        "negation-only-in-first", "negation-heard-as-known", "first-word-negation"])
 def test_a_second_reading_disputes_only_a_critical_difference(first, second, expected):
     assert disputes(first.split(), second.split()) == expected
 
