@@ -242,6 +242,18 @@ def test_a_near_command_answered_no_or_not_answered_is_written_as_dictation(tmp_
     assert controller.question is None
 
 
+def test_a_finding_or_another_command_said_while_a_question_waits_is_no_answer(tmp_path):
+    # "Negative." is a finding, not "no": both it and the held words are written, nothing obeyed.
+    controller, _ = _report_session(tmp_path, ["go to impression", "lets scratch that", "negative"])
+    text = controller.report.slot_text("impression").lower()
+    assert "lets scratch that" in text and "negative" in text
+    assert controller.question is None
+    # "confirm" is its own command, never a yes to the held one (nothing scratched).
+    controller, _ = _report_session(tmp_path / "b", ["go to impression", "pneumonia period", "lets scratch that", "confirm"])
+    assert "pneumonia" in controller.report.slot_text("impression").lower()
+    assert controller.question is None
+
+
 def test_falling_behind_the_microphone_and_dropped_audio_are_said_at_once():
     """A machine too busy to keep up: the session says how far behind it is, and again when it
     has caught up; audio the device dropped is counted, never hidden."""
