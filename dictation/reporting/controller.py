@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 # taken as the answer and itself lost (or obey the held command). It is what it is, and the
 # question lapses: the held words are written.
 _YES = frozenset({"yes", "yes please", "yes do it", "do it", "affirmative"})
-_NO = frozenset({"no", "no thanks", "that was dictation"})
+_NO = frozenset({"no", "no thanks", "cancel", "that was dictation"})
 
 
 
