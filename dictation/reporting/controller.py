@@ -48,13 +48,10 @@ if TYPE_CHECKING:
 
 
 # Answers to "Scratch that?" (whole utterances; the question is asked only after a near-command).
-# Never a word a radiologist also dictates as a finding ("Negative.", "Correct.") or says as
-# another command ("confirm" the words marked check): said while a question waits, it would be
-# taken as the answer and itself lost (or obey the held command). It is what it is, and the
-# question lapses: the held words are written.
+# Never a finding ("Negative.") or another command ("confirm"): said while a question waits, it
+# is itself, and the question lapses (the held words are written).
 _YES = frozenset({"yes", "yes please", "yes do it", "do it", "affirmative"})
 _NO = frozenset({"no", "no thanks", "cancel", "that was dictation"})
-
 
 
 
