@@ -47,9 +47,8 @@ if TYPE_CHECKING:
     from dictation.ris.outbox import Outbox
 
 
-# Answers to "Scratch that?" (whole utterances; the question is asked only after a near-command).
-# Never a finding ("Negative.") or another command ("confirm"): said while a question waits, it
-# is itself, and the question lapses (the held words are written).
+# Answers to "Scratch that?" (whole utterances). Never a finding ("Negative.") or another command
+# ("confirm"): said while a question waits, it is itself, and the question lapses (held words written).
 _YES = frozenset({"yes", "yes please", "yes do it", "do it", "affirmative"})
 _NO = frozenset({"no", "no thanks", "cancel", "that was dictation"})
 
