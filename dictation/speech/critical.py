@@ -54,8 +54,7 @@ def _negates(tokens: list[str]) -> bool:
     return any(t in NEGATION or t.endswith("n't") for t in tokens)
 
 
-def _disagree(said: list[str], other: list[str], followed: bool, *, first: list[str] | None = None,
-              other_negates: bool = True, at: int = 0) -> bool:
+def _disagree(said: list[str], other: list[str], followed: bool, *, first: list[str], other_negates: bool, at: int) -> bool:
     """Whether a span of a second reading (``other``, where the first heard ``said``; ``first``:
     the whole first reading, ``at``: where ``said`` begins in it) says something else on a
     critical word. From the tune part of the unseen-material benchmark: the prompted first reading
@@ -69,9 +68,8 @@ def _disagree(said: list[str], other: list[str], followed: bool, *, first: list[
       it names one the first names nowhere ("within nodulebis" against "within normal libous"),
       or another one there;
     - numbers and hypo-/hyper- when both name one and they differ."""
-    whole = said if first is None else first
     neg = [k for k, t in enumerate(other)
-           if (t in NEGATION or (t == NO_HEARD_AS and not _negates(whole))) and (k < len(other) - 1 or followed)]
+           if (t in NEGATION or (t == NO_HEARD_AS and not _negates(first))) and (k < len(other) - 1 or followed)]
     if neg and not _negates(said):
         return True
     if not other_negates and _negates(said[1 if at == 0 else 0:]):
@@ -80,7 +78,7 @@ def _disagree(said: list[str], other: list[str], followed: bool, *, first: list[
     if sides and sides != {t for t in said if t in SIDE}:
         return True
     normal, normal_said = {t for t in other if t in NORMAL}, {t for t in said if t in NORMAL}
-    if normal and ((normal_said and normal != normal_said) or not any(t in NORMAL for t in whole)):
+    if normal and ((normal_said and normal != normal_said) or not any(t in NORMAL for t in first)):
         return True
     for pick in (lambda t: t if t[:1].isdigit() else "",
                  lambda t: "hyper" if t.startswith("hyper") else "hypo" if t.startswith("hypo") else ""):
