@@ -155,11 +155,8 @@ class OutboxStates(_Replacing):
 
 
 class FirstFlags(Message):
-    """The checks of a draft just opened, run on a worker thread (the NLP pipeline loads there)."""
-
-    def __init__(self, flags: list[Any]) -> None:
-        super().__init__()
-        self.flags = flags
+    """The first check of a draft just opened has run, on a worker thread (the NLP pipeline loads
+    there): the screen shows the controller's flags, the latest check's."""
 
 
 class LeaseRenewed(Message):

@@ -11,6 +11,7 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -53,7 +54,6 @@ _YES = frozenset({"yes", "yes please", "yes do it", "do it", "affirmative"})
 _NO = frozenset({"no", "no thanks", "cancel", "that was dictation"})
 
 
-
 @dataclass(frozen=True)
 class Handled:
     record: UtteranceRecord
@@ -91,6 +91,7 @@ class ReportController:
         self._command_prompt = self.parser.prompt()
         self.checks = checks
         self._checker: Checker | None = None
+        self._checking = threading.RLock()  # one check at a time (session, screen, warm-up): the flags kept are the latest
         self.flags: list[Flag] = []
         self.check_error = ""
         # The audio of recent utterances, for "play that back" (in the store too with [audio] keep).
@@ -133,19 +134,18 @@ class ReportController:
     @property
     def checker(self) -> Checker:
         """The clinical checks (spaCy + ConText load on first use: a couple of seconds)."""
-        if self._checker is None:
-            self._checker = Checker()
-        return self._checker
+        with self._checking:  # loaded once, whichever thread asks first
+            if self._checker is None:
+                self._checker = Checker()
+            return self._checker
 
     @property
     def checks_ready(self) -> bool:
-        """The NLP pipeline is loaded (a check now takes milliseconds, not seconds), or it could
-        not be and the checks are off."""
+        """The NLP pipeline is loaded (a check takes milliseconds now), or could not be and the checks are off."""
         return self._checker is not None or bool(self.checks_off)
 
     def warm_up(self) -> None:
-        """Load the checks and what the command check needs now (from a background thread); a
-        failure shows on the next check."""
+        """Load the checks and what the command check needs now (a background thread); a failure shows on the next check."""
         verify_warm_up()
         if not self.checks:
             return
@@ -159,24 +159,25 @@ class ReportController:
 
         A broken vocab file turns the checks off with a message (``check_error``) but never
         stops dictation."""
-        if not self.checks or self.check_error:
-            return self.flags, False
-        started = time.perf_counter()
-        try:
-            flags = self.checker.check_report(self.report)
-        except RadscribeError as e:
-            self.check_error = f"clinical checks are off: {e}"
-            return self.flags, False
-        except Exception as e:
-            self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
-            return self.flags, False
-        changed = [f.key for f in flags] != [f.key for f in self.flags]
-        if changed:
-            log.info("report %s: checks %.0f ms, %d flags (%s)", self.report.id[:8], (time.perf_counter() - started) * 1000,
-                     len(flags), ", ".join(sorted({f.kind for f in flags})) or "none")
-        self.flags = flags
-        self._sync_critical(flags)
-        return flags, changed
+        with self._checking:  # a check started earlier never overwrites a later one
+            if not self.checks or self.check_error:
+                return self.flags, False
+            started = time.perf_counter()
+            try:
+                flags = self.checker.check_report(self.report)
+            except RadscribeError as e:
+                self.check_error = f"clinical checks are off: {e}"
+                return self.flags, False
+            except Exception as e:
+                self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
+                return self.flags, False
+            changed = [f.key for f in flags] != [f.key for f in self.flags]
+            if changed:
+                log.info("report %s: checks %.0f ms, %d flags (%s)", self.report.id[:8], (time.perf_counter() - started) * 1000,
+                         len(flags), ", ".join(sorted({f.kind for f in flags})) or "none")
+            self.flags = flags
+            self._sync_critical(flags)
+            return flags, changed
 
     def _sync_critical(self, flags: list[Flag]) -> None:
         """Critical-result timers in the store, when the critical findings or who was told changed."""
@@ -498,7 +499,6 @@ class ReportController:
         if self.on_handled is not None:
             self.on_handled(handled)
         return handled
-
 
     def _store(self, record: UtteranceRecord, version_before: int) -> None:
         report, store = self.report, self.store

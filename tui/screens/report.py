@@ -145,12 +145,12 @@ class ReportScreen(Screen):
     def _first_check(self) -> None:
         """Load the checks off the UI thread and show what an opened draft already has."""
         assert self.controller is not None
-        flags, _ = self.controller.run_checks()
-        self.post_message(FirstFlags(flags))
+        self.controller.run_checks()
+        self.post_message(FirstFlags())
 
     def on_first_flags(self, message: FirstFlags) -> None:
-        if self._live:
-            self._show_flags(message.flags)
+        if self._live and self.controller is not None:  # the latest check's, which may be newer than this one
+            self._show_flags(self.controller.flags)
 
     def on_unmount(self) -> None:
         if self.session is not None:
@@ -255,8 +255,8 @@ class ReportScreen(Screen):
         self.show_status()
 
     def on_flags_message(self, message: FlagsMessage) -> None:
-        if self._live:
-            self._show_flags(message.event.flags)
+        if self._live:  # the latest check's flags: a message posted before another check may arrive after it
+            self._show_flags(self.controller.flags if self.controller is not None else message.event.flags)
 
     def on_state_message(self, message: StateMessage) -> None:
         if not self._live:
