@@ -237,6 +237,7 @@ class DictationSession:
         self._stop = threading.Event()
         self._backlog: tuple[int, int] = (0, 0)  # what the status line was last told (seconds, overflows)
         self._paused = threading.Event()
+        self._state_lock = threading.RLock()  # pause() and the session thread: the state said last is the state
         self._thread: threading.Thread | None = None
         self.state = "stopped"
 
@@ -254,13 +255,15 @@ class DictationSession:
             self._thread = None
 
     def pause(self) -> None:
-        self._paused.set()
-        self._set_state("paused")
+        with self._state_lock:
+            self._paused.set()
+            self._set_state("paused")
 
     def resume(self) -> None:
-        self._paused.clear()
-        if self.state == "paused":
-            self._set_state("listening")
+        with self._state_lock:
+            self._paused.clear()
+            if self.state == "paused":
+                self._set_state("listening")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the session to end by itself (end of a recording); True if it did."""
@@ -272,8 +275,16 @@ class DictationSession:
     # -- the dictation thread ----------------------------------------------------------------
 
     def _set_state(self, state: str, detail: str = "") -> None:
-        self.state = state
-        self._emit(StateChanged(state, detail))
+        with self._state_lock:
+            self.state = state
+            self._emit(StateChanged(state, detail))
+
+    def _set_ready(self, detail: str = "") -> None:
+        """Paused, else listening (asleep: a report told to stop listening), decided and said at
+        once: a pause() from the screen in between would otherwise be said over with "listening"."""
+        with self._state_lock:
+            awake = self.controller is None or self.controller.report.listening
+            self._set_state("paused" if self._paused.is_set() else ("listening" if awake else "asleep"), detail)
 
     def _run(self) -> None:
         if self.controller is not None:
@@ -328,7 +339,7 @@ class DictationSession:
         # while the process exits: a thread inside CTranslate2 at exit aborts the process).
         partials = _PartialWorker(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
         try:
-            self._set_state("paused" if self._paused.is_set() else "listening", source.description)
+            self._set_ready(source.description)
             while not self._stop.is_set():
                 try:
                     block = source.read(timeout=0.5)
@@ -470,7 +481,7 @@ class DictationSession:
             self._emit(UtteranceCommitted(wu, latency))
         else:
             self._emit(PartialText("", ""))
-        self._set_state("paused" if self._paused.is_set() else "listening")
+        self._set_ready()
 
     def _finish_into_report(self, u: Utterance, heard: Transcript, decided_at: float) -> None:
         assert self.controller is not None
@@ -502,4 +513,4 @@ class DictationSession:
             if self.controller.check_error and not self._told_check_error:
                 self._told_check_error = True
                 self._emit(SessionError(self.controller.check_error))
-        self._set_state("paused" if self._paused.is_set() else ("listening" if self.controller.report.listening else "asleep"))
+        self._set_ready()

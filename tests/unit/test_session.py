@@ -332,3 +332,68 @@ def test_an_utterance_is_read_for_the_report_in_its_closing_pause_once(tmp_path,
         ("command", "go_to impression"), ("dictation", None), ("dictation", None)]
     assert len(calls) == 3  # once per utterance
     assert "recognising" not in calls  # each before its end was decided (the final is then only written)
+
+
+def test_a_check_that_started_before_an_utterance_never_overwrites_the_check_after_it(tmp_path):
+    """The screen's first check (loading the NLP pipeline, slow on a busy machine) and the
+    session's check after an utterance run on two threads: the flags kept are the later check's."""
+    import threading
+
+    from dictation.checks import Flag, FlagKind
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+
+    first_started, release_first = threading.Event(), threading.Event()
+
+    class SlowFirstChecker:
+        calls = 0
+
+        def check_report(self, report):
+            SlowFirstChecker.calls += 1
+            dictated = report.slot_text("impression")  # the report as this check saw it
+            if SlowFirstChecker.calls == 1:
+                first_started.set()
+                release_first.wait(10)
+            return [Flag(FlagKind.CRITICAL_FINDING, "critical", dictated, finding="pneumothorax")] if dictated else []
+
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")))
+    controller._checker = SlowFirstChecker()
+    first = threading.Thread(target=controller.run_checks)
+    first.start()
+    assert first_started.wait(10)
+    controller.report.go_to("impression")
+    controller.report.dictate("Large right pneumothorax.")
+    later = threading.Thread(target=controller.run_checks)
+    later.start()
+    later.join(0.5)  # waits for the earlier check (without the wait, it would finish first)
+    release_first.set()
+    first.join(10)
+    later.join(10)
+    assert [f.finding for f in controller.flags] == ["pneumothorax"]
+
+
+def test_a_pause_from_the_screen_is_never_said_over_with_listening():
+    """Push-to-talk: the screen pauses the session (another thread) just as the session thread
+    decides what to say it is doing; the state said last is the one it is in."""
+    import threading
+
+    events, fired = [], []
+
+    class PausedAtTheWorstMoment(threading.Event):
+        def is_set(self):
+            was = super().is_set()
+            if threading.current_thread().name == "radscribe-dictation" and not was and not fired:
+                fired.append(True)  # the screen's pause() lands between the check and the state said
+                screen = threading.Thread(target=session.pause)
+                screen.start()
+                screen.join(0.3)
+            return was
+
+    session = DictationSession(ArraySource(np.zeros(SAMPLE_RATE, np.float32)), events.append,
+                               recognizer=ScriptedRecognizer([]))
+    session._paused = PausedAtTheWorstMoment()
+    session.start()
+    assert session.wait(30) and fired
+    states = [e.state for e in events if isinstance(e, StateChanged)]
+    assert states[-1] == "stopped" and states[-2] == "paused", states
