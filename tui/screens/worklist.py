@@ -116,7 +116,8 @@ class WorklistScreen(Screen):
         from dictation.text.pipeline import WrittenUtterance
 
         app = self.rapp
-        if app.session is not None or self.session is not None:
+        # Never behind another screen (a listen asked for before a study opened may run after): its session has the microphone.
+        if app.session is not None or self.session is not None or app.screen is not self:
             return
         parser = CommandParser()
 
