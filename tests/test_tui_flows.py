@@ -36,6 +36,11 @@ def rendered(app, selector):
         return ""
 
 
+def worklist_listening(app):
+    """The worklist is shown with its studies and listens (its own session has opened its source)."""
+    return isinstance(app.screen, WorklistScreen) and bool(app.screen.rows) and app.screen.listening == "listening"
+
+
 def select_study(app, accession):
     """The worklist's cursor on the study with this accession."""
     app.screen.query_one(DataTable).move_cursor(row=[r.accession for r in app.screen.rows].index(accession))
@@ -76,8 +81,15 @@ def worklist_app(tmp_path, library, said=(), source=None, practice=None, signer=
     def make_controller(report, worklist_id):
         return ReportController(report, store=store, practice=practice, signer=signer)
 
-    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said]) if said else None
-    source = source or ((lambda: ArraySource(speech, realtime=True)) if said else MissingMicrophone)
+    if said and source is None:
+        # The worklist listens too (hands-free "open next"): it hears silence, and the first study
+        # opened hears what was said, however long the worklist listened before the key was pressed.
+        speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+        heard = iter([np.zeros(16000 * 60, np.float32), speech])
+
+        def source():
+            return ArraySource(next(heard, np.zeros(16000 * 60, np.float32)), realtime=True)
+    source = source or MissingMicrophone
     return RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library, practice=practice,
                         make_controller=make_controller, clock=lambda: NOW, show_clock=False), store
 
@@ -151,7 +163,7 @@ async def test_open_a_study_dictate_and_come_back_to_its_draft(tmp_path, library
     said = ["go to impression", "large right pneumothorax period"]
     app, store = worklist_app(tmp_path, library, said)
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.pause()
+        await wait_for(pilot, lambda: worklist_listening(app))
         await pilot.press("enter")  # the STAT study on top
         assert isinstance(app.screen, ReportScreen)
         assert app.screen.controller.report.exam["accession"] == "ACC-S1"
@@ -163,6 +175,24 @@ async def test_open_a_study_dictate_and_come_back_to_its_draft(tmp_path, library
         assert str(table.get_row_at(0)[6]) == "draft"
     (draft,) = [d for d in store.drafts() if d.accession == "ACC-S1"]
     assert draft.utterances == 2  # everything said is in the store
+
+
+@pytest.mark.asyncio
+async def test_the_worklist_never_listens_behind_another_screen(tmp_path, library):
+    """A listen the worklist asked for (after a refresh) that runs once another screen is on top
+    starts nothing: the screen on top has the microphone."""
+    from tui.screens.help import HelpScreen
+
+    app, _ = worklist_app(tmp_path, library, ["open next"])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: worklist_listening(app))
+        worklist = app.screen
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and worklist.session is None)
+        worklist._listen()  # as the deferred call would
+        assert worklist.session is None and app.session is None
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: worklist_listening(app))  # shown again: it listens again
 
 
 @pytest.mark.asyncio
@@ -383,8 +413,10 @@ def test_snapshot_sign_screen(snap_compare, tmp_path, library):
         await wait_for(pilot, lambda: "Critical finding" in flags_text(app))
         await wait_for(pilot, lambda: app.state == "no_microphone")
         await pilot.press("f9")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, SignScreen) and "cannot be signed" in rendered(app, "#sign-problems"))
         app.screen.query_one("#when", Input).value = "2026-11-28 03:12"
+        for box in app.screen.query(Input):
+            box.cursor_blink = False  # the snapshot never depends on when in the blink it is taken
 
     assert snap_compare(app, terminal_size=(140, 42), run_before=ready)
 
@@ -571,7 +603,7 @@ async def test_an_uncommunicated_critical_result_stays_visible_across_studies(tm
     said = ["go to impression", "large right pneumothorax period"]
     app, store = practice_app(tmp_path, library, said)
     async with app.run_test(size=(150, 30)) as pilot:
-        await pilot.pause()
+        await wait_for(pilot, lambda: worklist_listening(app))
         await pilot.press("down", "enter")  # the General urgent study
         await wait_for(pilot, lambda: "Critical finding: pneumothorax" in flags_text(app))
         await wait_for(pilot, lambda: "not communicated: pneumothorax (ACC-U1)" in app.critical_line)
