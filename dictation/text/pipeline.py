@@ -14,6 +14,7 @@ from typing import Any
 
 from dictation.errors import RadscribeError
 from dictation.speech.audio import Samples, decode_file
+from dictation.speech.models import prompt_fits
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
 from dictation.speech.transcript import Transcript
@@ -67,7 +68,7 @@ class TextPipeline:
         self.group = group
 
     def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(prompt=self.lexicon.prompt(self.group) if self.stages.prompt else None)
+        return DecodeOptions(prompt=self.lexicon.prompt(self.group, fits=prompt_fits) if self.stages.prompt else None)
 
     def written(self, heard: Transcript, before: str = "") -> tuple[str, list[Correction]]:
         text = heard.text

@@ -86,3 +86,21 @@ def test_prompt_is_short_and_from_the_group():
     assert "pleural effusion" in prompt and "pneumothorax" in prompt
     assert "intracranial hemorrhage" not in prompt  # a neuro term does not bias a chest X-ray
     assert len(prompt.split(",")) <= 41
+
+
+def test_a_prompt_longer_than_the_model_keeps_loses_terms_at_its_end_never_its_example():
+    """Whisper keeps the last 223 tokens of a prompt: the lexicon leaves terms off the end until
+    the whole prompt is kept, so the style example at its start (spoken punctuation) survives."""
+    from dictation.speech.models import PROMPT_TOKENS, _prompt_tokenizer, prompt_fits
+    from dictation.text.pipeline import TextPipeline
+
+    lexicon = default_term_lexicon()
+    style = lexicon.prompt("chest", max_terms=0)
+    assert lexicon.prompt("ankle", fits=lambda p: len(p) <= len(style) + 30).startswith(style + " ")
+    assert lexicon.prompt("ankle", fits=lambda p: False) == style  # no term fits: the example alone
+    assert not prompt_fits(lexicon.prompt("ankle", max_terms=200)) and prompt_fits(style)
+    count = _prompt_tokenizer()
+    for group in (None, "ankle", "shoulder", "chest"):  # all but chest were over the limit with 40 terms
+        prompt = TextPipeline(group=group).decode_options().prompt
+        assert prompt.startswith(style + " ") and len(count.encode(" " + prompt, add_special_tokens=False).ids) <= PROMPT_TOKENS
+    assert len(TextPipeline(group="chest").decode_options().prompt.split(",")) == 40  # a prompt that fits keeps its 40 terms
