@@ -84,11 +84,11 @@ def worklist_app(tmp_path, library, said=(), source=None, practice=None, signer=
     if said and source is None:
         # The worklist listens too (hands-free "open next"): it hears silence, and the first study
         # opened hears what was said, however long the worklist listened before the key was pressed.
-        speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
-        heard = iter([np.zeros(16000 * 60, np.float32), speech])
+        silence = np.zeros(16000 * 60, np.float32)
+        heard = iter([silence, np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])])
 
         def source():
-            return ArraySource(next(heard, np.zeros(16000 * 60, np.float32)), realtime=True)
+            return ArraySource(next(heard, silence), realtime=True)
     source = source or MissingMicrophone
     return RadscribeApp(source, ScriptedRecognizer(list(said)), store=store, library=library, practice=practice,
                         make_controller=make_controller, clock=lambda: NOW, show_clock=False), store

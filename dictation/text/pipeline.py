@@ -7,6 +7,7 @@ A recording is cut into utterances by the same segmenter the microphone path use
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +68,13 @@ class TextPipeline:
             raise RadscribeError(f"no lexicon group {group!r} (groups: {known})")
         self.group = group
 
+    @functools.cached_property
+    def _prompt(self) -> str | None:
+        """Built and counted once: the lexicon, group and stages of a pipeline never change."""
+        return self.lexicon.prompt(self.group, fits=prompt_fits) if self.stages.prompt else None
+
     def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(prompt=self.lexicon.prompt(self.group, fits=prompt_fits) if self.stages.prompt else None)
+        return DecodeOptions(prompt=self._prompt)
 
     def written(self, heard: Transcript, before: str = "") -> tuple[str, list[Correction]]:
         text = heard.text

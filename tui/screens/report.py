@@ -255,8 +255,8 @@ class ReportScreen(Screen):
         self.show_status()
 
     def on_flags_message(self, message: FlagsMessage) -> None:
-        if self._live:  # the latest check's flags: a message posted before another check may arrive after it
-            self._show_flags(self.controller.flags if self.controller is not None else message.event.flags)
+        if self._live and self.controller is not None:  # the latest check's: a message may arrive after a newer check
+            self._show_flags(self.controller.flags)
 
     def on_state_message(self, message: StateMessage) -> None:
         if not self._live:
