@@ -23,7 +23,8 @@ from dictation.logs import log
 
 if TYPE_CHECKING:
     from dictation.practice.facilities import Practice
-    from dictation.reporting.controller import Handled, ReportController
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.records import Handled
     from dictation.reporting.report import Report
     from dictation.reporting.templates import TemplateLibrary
     from dictation.ris.document import Signer

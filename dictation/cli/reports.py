@@ -90,8 +90,8 @@ def dictate(audio: str, template_id: str | None, accession: str | None, facility
             as_json: bool, model: str | None, store_path: str | None, no_route: bool, realtime: bool, progress: bool,
             server_url: str | None, amend: str | None) -> None:
     """The whole chain on a recording: voice commands obeyed, report built and stored as a draft."""
-    from dictation.reporting.controller import Handled
     from dictation.reporting.exchange import report_json
+    from dictation.reporting.records import Handled
     from dictation.reporting.report import Report, load_report
     from dictation.speech.audio import decode_file
     from dictation.speech.segmenter import SegmenterOptions, split_utterances

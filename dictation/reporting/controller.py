@@ -11,32 +11,32 @@ field, or routes it by anatomy. Either way the utterance is committed to the sto
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from dictation.checks import Checker, Flag, FlagKind
 from dictation.errors import DataFileError, RadscribeError, ReportLocked, StoreError, StoreUnavailable
 from dictation.logs import log, write_anchor
 from dictation.practice.facilities import LicenceCheck, Practice
-from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, Macro, normalise
+from dictation.reporting.commands import UI_COMMANDS, Command, CommandParser, normalise
 from dictation.reporting.confirm import confirm_critical
 from dictation.reporting.hold import Hold
 from dictation.reporting.learning import typed_over
 from dictation.reporting.playback import PlaybackCache
-from dictation.reporting.records import Outcome, Question, UtteranceRecord, take_order
+from dictation.reporting.records import NO, YES, Handled, Outcome, Question, UtteranceRecord, take_order
 from dictation.reporting.report import Report
 from dictation.reporting.signing import communication_said, signing_problems
 from dictation.reporting.unsent import TRANSIENT, Unsent, restore, snapshot
-from dictation.reporting.verify import as_command, audio_command, listening_twin, near_command
+from dictation.reporting.verify import near_command, second_look
 from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
-from dictation.speech.audio import SAMPLE_RATE, Samples
-from dictation.speech.critical import second_reading
+from dictation.speech.audio import Samples
 from dictation.speech.guards import MEANING_WORDS
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.transcript import Transcript
@@ -48,19 +48,18 @@ if TYPE_CHECKING:
     from dictation.ris.outbox import Outbox
 
 
-# Answers to "Scratch that?" (whole utterances). Never a finding ("Negative.") or another command
-# ("confirm"): said while a question waits, it is itself, and the question lapses (held words written).
-_YES = frozenset({"yes", "yes please", "yes do it", "do it", "affirmative"})
-_NO = frozenset({"no", "no thanks", "cancel", "that was dictation"})
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-@dataclass(frozen=True)
-class Handled:
-    record: UtteranceRecord
-    outcome: Outcome
-    command: Command | None
-    written: WrittenUtterance | None  # dictation only
-    unsent: int = 0  # utterances of this report only this workstation holds (the store cannot be reached)
+def _one_at_a_time(method: Callable[Concatenate[ReportController, _P], _R]) -> Callable[Concatenate[ReportController, _P], _R]:
+    """The session thread (utterances) and the screen (keys, edits, signing) change the report
+    in turn: never an undo, a typed field or a signing in the middle of an utterance's change."""
+    @functools.wraps(method)
+    def in_turn(self: ReportController, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return in_turn
 
 
 class ReportController:
@@ -84,14 +83,15 @@ class ReportController:
         self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
         self.route = route
         self.on_handled = on_handled  # called once the utterance is stored
-        self.second_look_seconds = 3.0
         self.question: Question | None = None  # a near-command waiting for yes or no
         # Spoken punctuation at an utterance's edge ("normal heart period") marks dictation, not a near-command.
         self._punctuation_words = {w for phrase in self.pipeline.normalizer.rules.punctuation for w in phrase}
         self._command_prompt = self.parser.prompt()
         self.checks = checks
         self._checker: Checker | None = None
-        self._checking = threading.RLock()  # one check at a time (session, screen, warm-up): the flags kept are the latest
+        self._loading = threading.Lock()  # the checks load once, whichever thread asks first
+        # Held to change or check the report, and by a screen to read it while the session dictates.
+        self.lock = threading.RLock()
         self.flags: list[Flag] = []
         self.check_error = ""
         # The audio of recent utterances, for "play that back" (in the store too with [audio] keep).
@@ -109,6 +109,7 @@ class ReportController:
             if recovered:
                 self.flush_unsent(force=True)
 
+    @_one_at_a_time
     def renew_lease(self) -> None:
         """Keep the hold on the report and its study (the screen calls this while it is open),
         and give the store what it could not take before, once it answers again."""
@@ -123,6 +124,7 @@ class ReportController:
             return False
         return self.unsent.flush(self.store, self.report, self.hold.lease, self._actor)
 
+    @_one_at_a_time
     def close(self) -> None:
         """The study is closed here: another process, or another reader, may open it at once.
         What the store could not take is given to it once more (else it stays on this workstation)."""
@@ -134,7 +136,7 @@ class ReportController:
     @property
     def checker(self) -> Checker:
         """The clinical checks (spaCy + ConText load on first use: a couple of seconds)."""
-        with self._checking:  # loaded once, whichever thread asks first
+        with self._loading:
             if self._checker is None:
                 self._checker = Checker()
             return self._checker
@@ -158,26 +160,28 @@ class ReportController:
         """Check the report as it stands; returns the flags and whether they changed.
 
         A broken vocab file turns the checks off with a message (``check_error``) but never
-        stops dictation."""
-        with self._checking:  # a check started earlier never overwrites a later one
-            if not self.checks or self.check_error:
-                return self.flags, False
-            started = time.perf_counter()
-            try:
-                flags = self.checker.check_report(self.report)
-            except RadscribeError as e:
-                self.check_error = f"clinical checks are off: {e}"
-                return self.flags, False
-            except Exception as e:
-                self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
-                return self.flags, False
-            changed = [f.key for f in flags] != [f.key for f in self.flags]
-            if changed:
-                log.info("report %s: checks %.0f ms, %d flags (%s)", self.report.id[:8], (time.perf_counter() - started) * 1000,
-                         len(flags), ", ".join(sorted({f.kind for f in flags})) or "none")
-            self.flags = flags
-            self._sync_critical(flags)
-            return flags, changed
+        stops dictation. The checks load outside the report's lock (seconds: dictation goes on)
+        and check under it: a check started earlier never overwrites a later one."""
+        if not self.checks or self.check_error:
+            return self.flags, False
+        try:
+            checker = self.checker
+            with self.lock:
+                started = time.perf_counter()
+                flags = checker.check_report(self.report)
+                changed = [f.key for f in flags] != [f.key for f in self.flags]
+                if changed:
+                    log.info("report %s: checks %.0f ms, %d flags (%s)", self.report.id[:8],
+                             (time.perf_counter() - started) * 1000, len(flags),
+                             ", ".join(sorted({f.kind for f in flags})) or "none")
+                self.flags = flags
+                self._sync_critical(flags)
+                return flags, changed
+        except RadscribeError as e:
+            self.check_error = f"clinical checks are off: {e}"
+        except Exception as e:
+            self.check_error = f"clinical checks are off after an internal error ({type(e).__name__}: {e})"
+        return self.flags, False
 
     def _sync_critical(self, flags: list[Flag]) -> None:
         """Critical-result timers in the store, when the critical findings or who was told changed."""
@@ -203,6 +207,7 @@ class ReportController:
             return "clinical checks are turned off"
         return self.check_error
 
+    @_one_at_a_time
     def signing_problems(self, status: str) -> list[str]:
         """What stops signing ``status`` now, with the checks run on the report as it stands."""
         if self.checks:
@@ -265,30 +270,11 @@ class ReportController:
         return self.pipeline.decode_options()
 
     def recognise(self, recognizer: Recognizer, audio: Samples, heard: Transcript | None = None) -> Transcript:
-        """Final text of an utterance, with a second look when it may be a misheard command.
-
-        The dictation prompt makes the model expect findings, so a short command can come out
-        as "Sin is preliminary". A short utterance that is not a command is decoded once more
-        with the command phrases as the prompt; what that reading suggests is obeyed only when
-        the audio bears it out (or asked, when it nearly does)."""
+        """Final text of an utterance, with a second look when it may be a misheard command (verify.py)."""
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
-        # "Start listening" while listening: perhaps its twin "stop listening" (verify.py).
-        command = listening_twin(self.parser, recognizer, audio, as_command(self.parser, heard), self.report.listening)
-        if command is None and len(audio) <= self.second_look_seconds * SAMPLE_RATE:
-            # The words heard are no command (or one with a word too many, "let's scratch that"):
-            # a second look with the command phrases as the prompt suggests one, and the audio
-            # decides between the closest phrases and the readings that are no command
-            # (dictation/reporting/verify.py). A near command the audio does not bear out is asked.
-            second = recognizer.transcribe(audio, DecodeOptions(prompt=self._command_prompt))
-            suggested = as_command(self.parser, second)
-            verdict = audio_command(self.parser, recognizer, audio, heard.text,
-                                    [suggested.text if suggested is not None else second.text],
-                                    frozenset(MEANING_WORDS | self._punctuation_words))
-            if verdict is not None:
-                return listening_twin(self.parser, recognizer, audio, replace(
-                    heard, reading=verdict.phrase, reading_sure=verdict.sure), self.report.listening) or heard
-        # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
-        return command or second_reading(recognizer, audio, heard, self.decode_options().beam_size)
+        return second_look(self.parser, recognizer, audio, heard, listening=self.report.listening,
+                           command_prompt=self._command_prompt, beam_size=self.decode_options().beam_size,
+                           keep_words=frozenset(MEANING_WORDS | self._punctuation_words))
 
     def _obey(self, command: Command, seq: int) -> Outcome:
         """Apply a report command under the signing rules. A preliminary signed while the checks
@@ -302,7 +288,8 @@ class ReportController:
             return confirm_critical(self.report.utterances, self.run_checks()[0] if self.checks_ready else self.flags)
         if self.store is not None and command.name.startswith("sign"):
             self._before_sign = snapshot(self.report)  # a signing the store does not take is undone
-        outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=self._macro(command))
+        macro = self.parser.macro(command.arg or "") if command.name == "macro" else None  # the parser knows the macros
+        outcome = self.report.apply(command, utterance=seq, signer=self._signer_name(), macro=macro)
         if outcome.ok and command.name == "sign_preliminary" and self.checks_off:
             outcome = replace(outcome, message=f"{outcome.message} — {self.checks_off}: not checked")
         return outcome
@@ -314,20 +301,18 @@ class ReportController:
             return [*self.flags, Flag(FlagKind.CHECKS_OFF, "critical", self.checks_off)]
         return self.flags
 
-    def _macro(self, command: Command) -> Macro | None:
-        """The macro a "macro" command names (the parser knows the macros, the report does not)."""
-        return self.parser.macro(command.arg or "") if command.name == "macro" else None
-
+    @_one_at_a_time
     def context(self) -> str:
         return self.report.text_before_cursor()
 
+    @_one_at_a_time
     def handle(self, heard: Transcript, start: float = 0.0, end: float = 0.0, *, ask: bool = True) -> Handled | None:
         """Apply one utterance; None when it held no words (or was heard while asleep). A
         near-command is held as a question (``ask``), not obeyed and not written."""
         if self.question is not None:
             answer = normalise(heard.text, self.parser.commands.fillers)
-            if answer in _YES or answer in _NO:
-                return self.answer(answer in _YES, heard, start, end)
+            if answer in YES or answer in NO:
+                return self.answer(answer in YES, heard, start, end)
             self._lapse()  # something else was said: the held words are dictation after all
         report = self.report
         version_before = report.version
@@ -383,6 +368,7 @@ class ReportController:
         record.decoder = heard.decoder
         return self._commit(record, outcome, command, written, version_before)
 
+    @_one_at_a_time
     def answer(self, yes: bool, heard: Transcript | None = None, start: float = 0.0, end: float = 0.0) -> Handled | None:
         """The radiologist's answer to the question (by voice, or by key without ``heard``): yes
         obeys the held command; no writes the held words as dictation."""
@@ -429,6 +415,7 @@ class ReportController:
                                  "record_communication", outcome.message, time.time())
         return record, outcome
 
+    @_one_at_a_time
     def command(self, name: str, arg: str | None = None, via: str = "key") -> Handled:
         """A command from the keyboard (F9 sign, a button): the same rules, record and store as
         the spoken one, so signing by key queues the outbox messages too."""
@@ -436,11 +423,9 @@ class ReportController:
         version_before = report.version
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
         command = Command(name, arg)
-        now = time.time()
         outcome = self._obey(command, seq)
-        kind = "command" if outcome.ok else "rejected"
-        record = UtteranceRecord(seq, kind, f"[{via}] {command.describe()}", "", 0.0, 0.0, [], report.slot.key,
-                                 command.describe(), outcome.message, now)
+        record = UtteranceRecord(seq, "command" if outcome.ok else "rejected", f"[{via}] {command.describe()}", "", 0.0,
+                                 0.0, [], report.slot.key, command.describe(), outcome.message, time.time())
         return self._commit(record, outcome, command, None, version_before)
 
     @property
@@ -448,6 +433,7 @@ class ReportController:
         """Who the audit log names: the signing reader (else the store's actor)."""
         return (self.signer.id or self.signer.display or None) if self.signer else None
 
+    @_one_at_a_time
     def type_into(self, key: str, text: str) -> Outcome:
         """Typed text (F2) in place of a field's. The words typed over what was heard are kept
         (``learning.typed_over``) for the reporting lead's `radscribe vocab suggest`."""
@@ -458,6 +444,18 @@ class ReportController:
             with contextlib.suppress(StoreError):  # a lost suggestion never stops an edit
                 self.store.learn(self.report.template.id, pairs, self.learn_days)
         return Outcome(True, f"typed into {'the addendum' if key == 'addendum' else self.report.template.slot(key).title}", True)
+
+    @_one_at_a_time
+    def edit(self, change: Callable[[Report], Outcome], what: str = "") -> Outcome:
+        """A change made on the screen (a key, a typed field, a flag chosen): applied in turn with
+        the utterances and stored; a change of text is named in the audit log (``what``, else the
+        outcome: "undone", "typed into Findings", never the text), a move of the cursor only stored."""
+        outcome = change(self.report)
+        if outcome.ok and outcome.changed:
+            self.save_edit(what or outcome.message)
+        elif outcome.ok and self.store is not None:
+            self.store.save_report(self.report)
+        return outcome
 
     def save_edit(self, what: str) -> None:
         """A change made outside dictation (typed with F2, a communication from the sign form):

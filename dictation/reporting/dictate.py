@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dictation.reporting.controller import Handled, ReportController
+from dictation.reporting.controller import ReportController
+from dictation.reporting.records import Handled
 from dictation.speech.audio import Samples
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances

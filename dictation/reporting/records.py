@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dictation.reporting.commands import Command
     from dictation.speech.transcript import Transcript
+    from dictation.text.pipeline import WrittenUtterance
 
 
 @dataclass
@@ -114,6 +115,23 @@ def take_order(exam: dict[str, Any], order: dict[str, Any]) -> None:
             exam[key] = order[key]
         else:
             exam.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One utterance (or key) applied to a report and stored."""
+
+    record: UtteranceRecord
+    outcome: Outcome
+    command: Command | None
+    written: WrittenUtterance | None  # dictation only
+    unsent: int = 0  # utterances of this report only this workstation holds (the store cannot be reached)
+
+
+# Answers to "Scratch that?" (whole utterances). Never a finding ("Negative.") or another command
+# ("confirm"): said while a question waits, it is itself, and the question lapses (held words written).
+YES = frozenset({"yes", "yes please", "yes do it", "do it", "affirmative"})
+NO = frozenset({"no", "no thanks", "cancel", "that was dictation"})
 
 
 @dataclass(frozen=True)

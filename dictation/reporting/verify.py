@@ -53,8 +53,10 @@ from typing import Protocol
 from rapidfuzz import fuzz, process
 
 from dictation.reporting.commands import Command, CommandParser, meaning_words, normalise, said_once
-from dictation.speech.audio import Samples
+from dictation.speech.audio import SAMPLE_RATE, Samples
+from dictation.speech.critical import second_reading
 from dictation.speech.guards import MEANING_WORDS, without_stray_edges
+from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.transcript import Transcript
 
 SHORTLIST = 8  # phrases scored per utterance: about 10 ms each on one core
@@ -278,5 +280,35 @@ def listening_twin(parser: CommandParser, scorer: Scorer, audio: Samples, heard:
     return heard
 
 
+SECOND_LOOK_SECONDS = 3.0  # utterances up to this long that are no command get the second look
+
+
+def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, heard: Transcript, *,
+                listening: bool, command_prompt: str, keep_words: frozenset[str], beam_size: int) -> Transcript:
+    """Final text of an utterance, with a second look when it may be a misheard command.
+
+    The dictation prompt makes the model expect findings, so a short command can come out as
+    "Sin is preliminary". A short utterance that is not a command is decoded once more with the
+    command phrases as the prompt; what that reading suggests is obeyed only when the audio bears
+    it out (or asked, when it nearly does). ``keep_words`` are the words that keep a reading
+    dictation (meaning words, spoken punctuation)."""
+    # "Start listening" while listening: perhaps its twin "stop listening".
+    command = listening_twin(parser, recognizer, audio, as_command(parser, heard), listening)
+    if command is None and len(audio) <= SECOND_LOOK_SECONDS * SAMPLE_RATE:
+        # The words heard are no command (or one with a word too many, "let's scratch that"): a
+        # second look with the command phrases as the prompt suggests one, and the audio decides
+        # between the closest phrases and the readings that are no command. A near command the
+        # audio does not bear out is asked.
+        second = recognizer.transcribe(audio, DecodeOptions(prompt=command_prompt))
+        suggested = as_command(parser, second)
+        verdict = audio_command(parser, recognizer, audio, heard.text,
+                                [suggested.text if suggested is not None else second.text], keep_words)
+        if verdict is not None:
+            return listening_twin(parser, recognizer, audio, replace(
+                heard, reading=verdict.phrase, reading_sure=verdict.sure), listening) or heard
+    # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
+    return command or second_reading(recognizer, audio, heard, beam_size)
+
+
 __all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "RIVAL", "SUGGESTED_OBEY", "TWINS", "Verdict", "audio_command",
-           "listening_twin", "warm_up", "written_as"]
+           "listening_twin", "second_look", "warm_up", "written_as"]

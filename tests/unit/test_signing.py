@@ -127,3 +127,44 @@ def test_with_the_checks_off_a_final_is_refused_and_a_preliminary_says_it_was_no
     handled = said(controller, "sign as preliminary")
     assert handled.outcome.ok and report.status == "preliminary" and "not checked" in handled.outcome.message
     assert [f.kind for f in controller.recorded_flags()] == ["checks_off"]
+
+
+def test_a_signing_by_key_never_signs_an_utterance_written_while_it_checked(library):
+    """F9 (the screen's thread) while the session thread writes an utterance: the signing checks
+    the report and signs it in one turn, so a finding dictated meanwhile is refused after the
+    signature (and kept as a record), never signed unchecked."""
+    import threading
+
+    from dictation.checks import Checker
+
+    report = Report.new(library.get("xr-chest"), exam={"accession": "A1"})
+    report.go_to("indication")
+    report.dictate("Chest pain.")
+    report.accept_all_defaults()
+    report.go_to("impression")
+    report.dictate("No acute cardiopulmonary process.")
+    controller = ReportController(report, signer=READER)
+    checked, go_on, real = threading.Event(), threading.Event(), Checker()
+
+    class CheckedThenSlow:
+        def check_report(self, r):
+            flags = real.check_report(r)
+            if threading.current_thread().name == "sign-key":
+                checked.set()  # the report as the signing saw it; the session thread may come in now
+                go_on.wait(10)
+            return flags
+
+    controller._checker = CheckedThenSlow()
+    signing = threading.Thread(target=controller.command, args=("sign_final",), name="sign-key")
+    signing.start()
+    assert checked.wait(30)
+    dictating = threading.Thread(target=said, args=(controller, "Large right pneumothorax."))
+    dictating.start()
+    dictating.join(1.0)  # in turns it waits for the signing; without, it writes into the checked report now
+    go_on.set()
+    signing.join(30)
+    dictating.join(30)
+    assert report.status == "final"
+    assert "large right pneumothorax" not in report.render().lower()
+    assert [(u.kind, u.text) for u in report.utterances][-2:] == [
+        ("command", "[key] sign_final"), ("rejected", "Large right pneumothorax")]

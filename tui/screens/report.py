@@ -310,13 +310,16 @@ class ReportScreen(Screen):
 
     def _show_report(self) -> None:
         if self.controller is not None and self.query("#report"):
-            self.query_one("#report", Static).update(report_rich(self.controller.report, self.tentative))
+            with self.controller.lock:  # read between two changes of the session thread, never during one
+                shown = report_rich(self.controller.report, self.tentative)
+            self.query_one("#report", Static).update(shown)
 
     def report_text(self) -> str:
         """What the report pane shows, as plain text (tests, accessibility)."""
         if self.controller is None:
             return self.query_one("#report", TextArea).text
-        return report_rich(self.controller.report, self.tentative).plain
+        with self.controller.lock:
+            return report_rich(self.controller.report, self.tentative).plain
 
     def _show_flags(self, flags: list[Flag]) -> None:
         self.flags = list(flags)
@@ -330,8 +333,12 @@ class ReportScreen(Screen):
             return  # the study was closed while the checks ran
         panel = self.query_one("#flags", ListView)
         await panel.clear()
-        report, off = (self.controller.report, self.controller.checks_off) if self.controller else (None, "")
-        await panel.extend(FlagItem(flag, text) for flag, text in flags_items(flags, report, off))
+        if self.controller is None:
+            items = flags_items(flags, None, "")
+        else:
+            with self.controller.lock:
+                items = flags_items(flags, self.controller.report, self.controller.checks_off)
+        await panel.extend(FlagItem(flag, text) for flag, text in items)
         self.query_one("#flags-title", Static).update(Text(f"Checks ({len(flags)})" if flags else "Checks"))
         self._show_banner()
 
@@ -367,12 +374,8 @@ class ReportScreen(Screen):
     def _edit(self, outcome_fn: Callable[[Report], Outcome]) -> None:
         if self.controller is None:
             return
-        outcome = outcome_fn(self.controller.report)
+        outcome = self.controller.edit(outcome_fn)  # in turn with the utterances; stored (a text change audited)
         self.last_command = ("✓ " if outcome.ok else "✗ ") + outcome.message
-        if outcome.ok and outcome.changed:  # typed, undone, redone: stored and audited
-            self.controller.save_edit(outcome.message if outcome.message.startswith("typed into") else outcome.message[:20])
-        elif outcome.ok and self.controller.store is not None:  # the cursor moved: stored, not an edit
-            self.controller.store.save_report(self.controller.report)
         self._show_report()
         if self.controller.checks_ready:  # never load the NLP pipeline on the UI thread
             flags, changed = self.controller.run_checks()

@@ -18,8 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
 from dictation.reporting.controller import ReportController
-from dictation.reporting.records import exam_zone
-from dictation.reporting.report import COMMUNICATION_METHODS
+from dictation.reporting.records import Outcome, exam_zone
+from dictation.reporting.report import COMMUNICATION_METHODS, Report
 from dictation.status import ReportStatus
 
 from ..widgets.report_view import SEVERITY_MARK, minutes
@@ -77,7 +77,8 @@ class SignScreen(ModalScreen[str | None]):
             return ""
         from dictation.reporting.versions import build_version, describe_differences
 
-        draft = build_version(report, self.controller.signer, self.controller.flags, previous)
+        with self.controller.lock:
+            draft = build_version(report, self.controller.signer, self.controller.flags, previous)
         lines = describe_differences(draft.differences or {})
         return "Since the preliminary:\n" + "\n".join(f"  {line}" for line in lines[:14])
 
@@ -108,9 +109,6 @@ class SignScreen(ModalScreen[str | None]):
         self.query_one("#sign-flags", Static).update(Text(self._flags_text(flags)))
 
     def _record(self) -> None:
-        report = self.controller.report
-        flags, _ = self.controller.run_checks()
-        findings = [f.finding for f in flags if f.kind == "critical_finding" and f.finding not in report.communicated()]
         when_text = self.query_one("#when", Input).value.strip()
         try:
             at = dt.datetime.strptime(when_text, "%Y-%m-%d %H:%M").replace(tzinfo=self.zone).timestamp()
@@ -119,13 +117,18 @@ class SignScreen(ModalScreen[str | None]):
             return
         method = self.query_one("#method", Select).value
         reader = getattr(self.controller.signer, "display", "") if self.controller.signer else ""
-        outcome = report.record_communication(self.query_one("#recipient", Input).value,
-                                              self.query_one("#role", Input).value, str(method), at,
-                                              [f for f in findings if f], by=reader)
+        recipient, role = self.query_one("#recipient", Input).value, self.query_one("#role", Input).value
+
+        def record(report: Report) -> Outcome:  # the findings of the report as it stands, in turn with dictation
+            flags, _ = self.controller.run_checks()
+            untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding
+                      and f.finding not in report.communicated()]
+            return report.record_communication(recipient, role, str(method), at, untold, by=reader)
+
+        outcome = self.controller.edit(record, "communication recorded")
         if not outcome.ok:
             self.query_one("#sign-problems", Static).update(Text(f"✗ {outcome.message}"))
             return
-        self.controller.save_edit("communication recorded")
         self.query_one("#comm-title", Static).update(Text("Communication of critical results — recorded"))
         self._refresh()
 
