@@ -69,6 +69,28 @@ def _norm_word(w: str) -> str:
     return re.sub(r"[^a-z0-9']", "", w.lower())
 
 
+def _continues(w: Word) -> bool:
+    """A piece of a hyphenated word: faster-whisper gives "multi-level" as "multi" and "-level"."""
+    return len(w.word) > 1 and w.word[0] == "-" and w.word[1].isalnum()
+
+
+def words_text(words: list[Word]) -> str:
+    """The text of ``words`` as written: spaced, a hyphenated word's pieces joined again."""
+    return "".join(w.word if k and _continues(w) else (" " if k else "") + w.word for k, w in enumerate(words))
+
+
+def _whole_words(words: list[Word]) -> tuple[list[str], list[int]]:
+    """Each word's normalised whole word (both pieces of "multi", "-level" read "multilevel") and
+    the index of the whole word it belongs to."""
+    group: list[int] = []
+    for k, w in enumerate(words):
+        group.append(group[-1] if k and _continues(w) else k)
+    whole: dict[int, str] = {}
+    for k, g in enumerate(group):
+        whole[g] = whole.get(g, "") + _norm_word(words[k].word)
+    return [whole[g] for g in group], group
+
+
 # Words that change a finding's meaning: never dropped as the fragment of a loop.
 MEANING_WORDS = {"no", "not", "non", "new", "left", "right", "without", "hypo", "hyper", "ab", "normal"}
 
@@ -114,16 +136,19 @@ def _run_is_unsupported(words: list[Word], i: int, j: int) -> bool:
     or the run is a copy of what was said before it with a word in four spelled otherwise ("Acute
     the vein trombosis of the left ..." after "... thrombosis of the left ...", every word at one
     instant), none of them a word that changes a finding."""
-    others = {_norm_word(w.word) for k, w in enumerate(words) if not i <= k < j}
+    whole, group = _whole_words(words)
+    inside = set(group[i:j])  # a word half in the run is no repeat of itself
+    others = {whole[k] for k in range(len(words)) if not i <= k < j and group[k] not in inside}
     for k in range(i, j):
-        norm = _norm_word(words[k].word)
+        norm = whole[k]
         if norm in others:
             continue
         if k == j - 1 == len(words) - 1 and _loop_fragment(norm, others):
             continue
         if words[k].probability < 0.1 and norm not in MEANING_WORDS and not norm[:1].isdigit():
             continue
-        return _misheard_copy([_norm_word(w.word) for w in words[i:j]], [_norm_word(w.word) for w in words[:i]])
+        return _misheard_copy([whole[m] for m in range(i, j) if m == i or group[m] != group[m - 1]],
+                              [whole[m] for m in range(i) if m == 0 or group[m] != group[m - 1]])
     return True
 
 
@@ -178,7 +203,7 @@ def _one_segment(segs: list[Segment], kept: list[Word], start: float) -> list[Se
     last = kept[-1]
     kept = [*kept[:-1], Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)]
     first = segs[0]
-    return [Segment(start, kept[-1].end, " ".join(w.word for w in kept), tuple(kept), first.avg_logprob,
+    return [Segment(start, kept[-1].end, words_text(kept), tuple(kept), first.avg_logprob,
                     first.no_speech_prob)]
 
 
@@ -266,7 +291,7 @@ def without_stray_edges(heard: Transcript, max_probability: float = 0.5) -> list
 def _reading(heard: Transcript, kept: list[Word]) -> Transcript:
     last = kept[-1]
     kept = [*kept[:-1], Word(last.word.rstrip(",;:") or last.word, last.start, last.end, last.probability)]
-    text = " ".join(w.word for w in kept)
+    text = words_text(kept)
     first = heard.segments[0]
     segment = Segment(kept[0].start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)
     return Transcript(text, (segment,), heard.duration, heard.decode_seconds, decoder=heard.decoder,
@@ -352,23 +377,26 @@ def sentence_said_once(words: list[str]) -> list[str]:
 
 
 def word_said_once(words: list[str]) -> list[str]:
-    """A word written twice in a row → once ("pleural pleural effusion", "pain, pain").
+    """A word, or a phrase of two or three words, written twice in a row → once ("pleural
+    pleural effusion", "pain, pain", "disc bulge, disc bulge").
 
     tiny.en writes one spoken word twice when it is unsure of it, splitting the word's time
     between the copies (the benchmark's tune part: 24 of 100 dictated sentences with the
-    espeak-ng voice, 3 of 100 with Piper; the speaker said each word once every time). The
-    later copy is kept (its punctuation goes on with the sentence). A word that changes a
-    finding (no, left, right...) or a number is never dropped: written twice it stays for the
-    radiologist to see.
+    espeak-ng voice, 3 of 100 with Piper; the speaker said each word once every time), and now
+    and then a short phrase. The later copy is kept (its punctuation goes on with the sentence).
+    A copy with a word that changes a finding (no, left, right...) or a number is never dropped:
+    written twice it stays for the radiologist to see.
     """
     out: list[str] = []
     for word in words:
-        norm = _norm_word(word)
-        if (out and norm and norm == _norm_word(out[-1]) and norm not in MEANING_WORDS and norm not in _NUMBER_WORDS
-                and not any(c.isdigit() for c in norm)):
-            out[-1] = word
-            continue
         out.append(word)
+        for n in (1, 2, 3):
+            first, second = [_norm_word(w) for w in out[-2 * n:-n]], [_norm_word(w) for w in out[-n:]]
+            if len(out) >= 2 * n and first == second and all(
+                    w and w not in MEANING_WORDS and w not in _NUMBER_WORDS and not any(c.isdigit() for c in w)
+                    for w in first):
+                del out[-2 * n:-n]
+                break
     return out
 
 

@@ -118,6 +118,22 @@ def test_a_loop_in_no_time_is_cut_when_a_word_of_its_copies_is_spelled_otherwise
     assert len(trim_hallucinated_tail([Segment(0, 4.0, "x", tuple(said + crowded))])[0].words) == len(said) + 4
 
 
+def test_a_copy_in_no_time_is_cut_when_the_decoder_split_a_hyphenated_word_of_it():
+    from dictation.speech.guards import trim_hallucinated_tail
+    from dictation.speech.transcript import Segment, Word
+
+    # faster-whisper gives a hyphenated word as two words ("multi", "-level"): the copy is still a copy.
+    said = [Word(w, 0.4 * k, 0.4 * k + 0.4, 0.8) for k, w in enumerate(["Multilevel", "degenerative", "disc", "bulge,"])]
+    copy = [Word(w, 2.0, 2.0, 0.7) for w in ("multi", "-level", "degenerative", "disc", "bulge,")]
+    rest = [Word(w, 2.0 + 0.4 * k, 2.4 + 0.4 * k, 0.8) for k, w in enumerate(["worst", "at", "two", "levels."])]
+    kept = trim_hallucinated_tail([Segment(0, 3.6, "x", tuple(said + copy + rest))])
+    assert kept[0].text == "Multilevel degenerative disc bulge, worst at two levels."
+    # A hyphenated word kept is written whole again, not "multi -level".
+    thanks = [Word("thanks", 3.7, 3.7, 0.01)]
+    kept = trim_hallucinated_tail([Segment(0, 3.7, "x", tuple(copy[:2] + rest + thanks))])
+    assert kept[0].text == "multi-level worst at two levels."
+
+
 def test_one_thread_for_the_short_context_model_unless_told(monkeypatch):
     monkeypatch.delenv("RADSCRIBE_CPU_THREADS", raising=False)
     assert default_cpu_threads(True) == 1
@@ -237,11 +253,16 @@ def test_a_word_written_twice_in_a_row_is_written_once_unless_it_carries_meaning
     assert once("Small left pleural pleural effusion.") == "Small left pleural effusion."
     assert once("quadrant pain, pain, the area") == "quadrant pain, the area"
     assert once("after a a fall") == "after a fall"
+    assert once("Multilevel degenerative disc bulge, disc bulge, most pronounced") == (
+        "Multilevel degenerative disc bulge, most pronounced")
+    assert once("there is a there is a small effusion") == "there is a small effusion"
     # Side, negation and numbers are never dropped: written twice they stay, to be seen.
     assert once("a small left left effusion") == "a small left left effusion"
     assert once("no no pneumothorax") == "no no pneumothorax"
     assert once("measures 2 2 cm") == "measures 2 2 cm"
     assert once("measures two two cm") == "measures two two cm"
+    assert once("no effusion, no effusion") == "no effusion, no effusion"
+    assert once("at C5-6, at C5-6") == "at C5-6, at C5-6"
 
 
 def test_a_sentence_written_twice_with_the_copy_a_little_off_is_written_once():
