@@ -167,6 +167,40 @@ async def test_an_utterance_the_speech_server_did_not_read_is_said_on_the_status
 
 
 @pytest.mark.asyncio
+async def test_the_screen_never_waits_for_a_store_that_takes_seconds_to_answer(tmp_path, monkeypatch):
+    """The session thread holds the report while it stores an utterance; a store slow to answer
+    (a server away: seconds) never freezes the screen, which shows the report once it is done."""
+    import threading
+
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    said = ["go to impression", "pneumonia period"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=store, unsent_folder=tmp_path)
+    storing, answer, answered = threading.Event(), threading.Event(), []
+    commit = store.commit_utterance
+
+    def slow(report, record, **kwargs):
+        if record.kind == "dictation":
+            storing.set()
+            answered.append(answer.wait(10))  # True: the test, on the screen's thread, went on meanwhile
+        return commit(report, record, **kwargs)
+
+    monkeypatch.setattr(store, "commit_utterance", slow)
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said), controller=controller)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, storing.is_set)
+        app.screen._show_report()  # as a partial or a key would, while the session thread stores
+        answer.set()
+        await wait_for(pilot, lambda: "▶ Pneumonia." in str(app.screen.query_one("#report", Static).render()))
+        assert answered == [True]
+
+
+@pytest.mark.asyncio
 async def test_a_store_that_cannot_be_reached_is_said_at_once_and_dictation_goes_on(tmp_path, monkeypatch):
     from dictation.errors import StoreUnavailable
     from dictation.reporting.controller import ReportController

@@ -48,7 +48,7 @@ from ..messages import (
     session_message,
 )
 from ..widgets.level import LevelMeter
-from ..widgets.report_view import flags_items, report_rich
+from ..widgets.report_view import banner_lines, flags_items, report_rich
 from ..widgets.status import status_line
 from ..widgets.title import TitleBar
 
@@ -89,6 +89,7 @@ class ReportScreen(Screen):
         self.session: DictationSession | None = None
         self._ptt_started = False
         self._renewing = False
+        self._show_later = False  # the report pane is shown again once the session thread's change is done
 
     def title_text(self) -> str:
         if self.controller is None:
@@ -309,10 +310,24 @@ class ReportScreen(Screen):
             self.session.pause()
 
     def _show_report(self) -> None:
-        if self.controller is not None and self.query("#report"):
-            with self.controller.lock:  # read between two changes of the session thread, never during one
-                shown = report_rich(self.controller.report, self.tentative)
-            self.query_one("#report", Static).update(shown)
+        if self.controller is None or not self.query("#report"):
+            return
+        # Read between two changes of the session thread, never during one; while it waits for
+        # the store (seconds when the store is away), shown a moment later: the screen never waits.
+        if not self.controller.lock.acquire(timeout=0.05):
+            if not self._show_later:
+                self._show_later = True
+                self.set_timer(0.25, self._show_report_later)
+            return
+        try:
+            shown = report_rich(self.controller.report, self.tentative)
+        finally:
+            self.controller.lock.release()
+        self.query_one("#report", Static).update(shown)
+
+    def _show_report_later(self) -> None:
+        self._show_later = False
+        self._show_report()
 
     def report_text(self) -> str:
         """What the report pane shows, as plain text (tests, accessibility)."""
@@ -347,17 +362,7 @@ class ReportScreen(Screen):
         if not self.query("#banner") or self.controller is None:
             return
         banner = self.query_one("#banner", Static)
-        off = self.controller.checks_off
-        licence = self.controller.licence
-        lines = []
-        if off:
-            lines.append(f"‼ {off} — a final cannot be signed; a preliminary is marked not checked")
-        if not licence.ok and licence.message:
-            lines.append(f"‼ {licence.message}")
-        changed = self.controller.order_changed()
-        if changed:
-            lines.append(f"‼ the order changed after this report was started ({', '.join(changed)}): check the patient "
-                         "and the exam; A on the worklist acknowledges it")
+        lines = banner_lines(self.controller.checks_off, self.controller.licence, self.controller.order_changed())
         banner.update(Text("\n".join(lines)))
         banner.display = bool(lines)
 

@@ -9,10 +9,25 @@ import datetime as dt
 from rich.text import Text
 
 from dictation.checks import Flag
+from dictation.practice.facilities import LicenceCheck
 from dictation.reporting.records import exam_zone
 from dictation.reporting.report import Report
 
 SEVERITY_MARK = {"critical": "‼", "warning": "!", "info": "·"}
+
+
+def banner_lines(checks_off: str, licence: LicenceCheck, order_changed: list[str]) -> list[str]:
+    """The red lines above the report while a safety check cannot run, the reader's licence does
+    not cover the facility, or the order changed after the report was started."""
+    lines = []
+    if checks_off:
+        lines.append(f"‼ {checks_off} — a final cannot be signed; a preliminary is marked not checked")
+    if not licence.ok and licence.message:
+        lines.append(f"‼ {licence.message}")
+    if order_changed:
+        lines.append(f"‼ the order changed after this report was started ({', '.join(order_changed)}): check the patient "
+                     "and the exam; A on the worklist acknowledges it")
+    return lines
 
 
 def flags_items(flags: list[Flag], report: Report | None = None, checks_off: str = "") -> list[tuple[Flag | None, str]]:
