@@ -348,12 +348,10 @@ class ReportScreen(Screen):
             return  # the study was closed while the checks ran
         panel = self.query_one("#flags", ListView)
         await panel.clear()
-        if self.controller is None:
-            items = flags_items(flags, None, "")
-        else:
-            with self.controller.lock:
-                items = flags_items(flags, self.controller.report, self.controller.checks_off)
-        await panel.extend(FlagItem(flag, text) for flag, text in items)
+        # Without the report's lock (never waiting for a slow store): only its list of communications
+        # and its exam's time zone are read, each in one step, safe beside the session thread's change.
+        report, off = (self.controller.report, self.controller.checks_off) if self.controller else (None, "")
+        await panel.extend(FlagItem(flag, text) for flag, text in flags_items(flags, report, off))
         self.query_one("#flags-title", Static).update(Text(f"Checks ({len(flags)})" if flags else "Checks"))
         self._show_banner()
 
