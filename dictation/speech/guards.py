@@ -385,16 +385,16 @@ def word_said_once(words: list[str]) -> list[str]:
     espeak-ng voice, 3 of 100 with Piper; the speaker said each word once every time), and now
     and then a short phrase. The later copy is kept (its punctuation goes on with the sentence).
     A copy with a word that changes a finding (no, left, right...) or a number is never dropped:
-    written twice it stays for the radiologist to see.
+    written twice it stays for the radiologist to see; nor is a copy that ends a sentence.
     """
     out: list[str] = []
     for word in words:
         out.append(word)
         for n in (1, 2, 3):
             first, second = [_norm_word(w) for w in out[-2 * n:-n]], [_norm_word(w) for w in out[-n:]]
-            if len(out) >= 2 * n and first == second and all(
+            if len(out) >= 2 * n and first == second and not out[-n - 1].endswith((".", "?", "!")) and all(
                     w and w not in MEANING_WORDS and w not in _NUMBER_WORDS and not any(c.isdigit() for c in w)
-                    for w in first):
+                    for w in first):  # two sentences ("Mild disc bulge. Disc bulge at ...") are no copy
                 del out[-2 * n:-n]
                 break
     return out

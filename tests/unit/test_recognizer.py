@@ -263,6 +263,9 @@ def test_a_word_written_twice_in_a_row_is_written_once_unless_it_carries_meaning
     assert once("measures two two cm") == "measures two two cm"
     assert once("no effusion, no effusion") == "no effusion, no effusion"
     assert once("at C5-6, at C5-6") == "at C5-6, at C5-6"
+    # Two sentences are no copy: the first one's words stay its own.
+    assert once("Mild disc bulge. Disc bulge at the next level.") == "Mild disc bulge. Disc bulge at the next level."
+    assert once("Pain. Pain in the right knee.") == "Pain. Pain in the right knee."
 
 
 def test_a_sentence_written_twice_with_the_copy_a_little_off_is_written_once():
