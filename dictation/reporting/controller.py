@@ -30,9 +30,9 @@ from dictation.reporting.learning import typed_over
 from dictation.reporting.playback import PlaybackCache
 from dictation.reporting.records import NO, YES, Handled, Outcome, Question, UtteranceRecord, take_order
 from dictation.reporting.report import Report
-from dictation.reporting.signing import communication_said, signing_problems
+from dictation.reporting.signing import signing_problems, told_by_voice
 from dictation.reporting.unsent import TRANSIENT, Unsent, restore, snapshot
-from dictation.reporting.verify import near_command, second_look
+from dictation.reporting.verify import near_command, nothing_to_write, second_look
 from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
@@ -249,6 +249,8 @@ class ReportController:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
         if command is None or command.name not in ("sign_final", "sign_preliminary"):
             return ""
+        if self.question is not None:  # what the report holds is not settled while a question waits
+            return f"not signed: first answer {self.question.asked} (yes or no)"
         if not self.flush_unsent(force=True):
             return (f"not signed: the store cannot be reached ({len(self.unsent)} utterances are kept on this "
                     "workstation only); signing waits until it is back")
@@ -313,7 +315,9 @@ class ReportController:
             answer = normalise(heard.text, self.parser.commands.fillers)
             if answer in YES or answer in NO:
                 return self.answer(answer in YES, heard, start, end)
-            self._lapse()  # something else was said: the held words are dictation after all
+            signing = self.parser.parse(heard.reading or heard.text) if not heard.reading or heard.reading_sure else None
+            if signing is None or signing.name not in ("sign_final", "sign_preliminary"):
+                self._lapse()  # something else was said: the held words are dictation after all (a signing waits)
         report = self.report
         version_before = report.version
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
@@ -349,7 +353,7 @@ class ReportController:
             text, corrections = self.pipeline.written(heard, before=self.context())
             if not text:
                 return None
-            told = self._communication(text, seq, heard, start, end, words)
+            told = told_by_voice(self, text, seq, heard, start, end, words)
             if told is not None:
                 told[0].decoder = heard.decoder
                 return self._commit(told[0], told[1], None, WrittenUtterance(text, heard, start, end, corrections),
@@ -388,32 +392,11 @@ class ReportController:
         return self._commit(record, outcome, command, None, version_before)
 
     def _lapse(self) -> None:
-        """The question was not answered: what was held is written as dictation (nothing lost)."""
+        """The question was not answered: what was held is written as dictation (nothing lost),
+        unless it holds nothing a report says ("And you." for "undo"): its record stays, asked."""
         question, self.question = self.question, None
-        if question is not None:
+        if question is not None and not nothing_to_write(question.heard.text):
             self.handle(question.heard, question.start, question.end, ask=False)
-
-    def _communication(self, text: str, seq: int, heard: Transcript, start: float, end: float,
-                       words: list[dict[str, Any]]) -> tuple[UtteranceRecord, Outcome] | None:
-        """Saying who was told about the critical findings records the communication (hands-free):
-        "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." """
-        said = communication_said(text)
-        if said is None or not self.checks:
-            return None
-        flags, _ = self.run_checks()
-        untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding
-                  and f.finding not in self.report.communicated()]
-        if not untold:
-            return None  # nothing critical to close: it is ordinary dictation
-        who, role, method = said
-        by = self.signer.display if self.signer else ""
-        outcome = self.report.record_communication(who, role, method, time.time(), untold, by=by)
-        if not outcome.ok:
-            return None
-        keys = [s.key for s in self.report.template.slots if s.section.key == "communication"]
-        record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, keys[0] if keys else "impression",
-                                 "record_communication", outcome.message, time.time())
-        return record, outcome
 
     @_one_at_a_time
     def command(self, name: str, arg: str | None = None, via: str = "key") -> Handled:

@@ -147,6 +147,10 @@ class Question:
     seq: int
 
     @property
-    def prompt(self) -> str:
+    def asked(self) -> str:
         phrase = self.command.phrase or self.command.describe()
-        return f"“{phrase[:1].upper()}{phrase[1:]}?” say yes to do it, no to write “{self.heard.text.strip()}” as dictation"
+        return f"“{phrase[:1].upper()}{phrase[1:]}?”"
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.asked} say yes to do it, no to write “{self.heard.text.strip()}” as dictation"

@@ -5,13 +5,20 @@ physician, by telephone")."""
 from __future__ import annotations
 
 import re
+import time
+from typing import TYPE_CHECKING, Any
 
 from dictation.checks import Flag
 from dictation.config import config_path
 from dictation.practice.facilities import LicenceCheck
+from dictation.reporting.records import Outcome, UtteranceRecord
 from dictation.reporting.report import Report
 from dictation.ris.document import Signer
 from dictation.status import ReportStatus
+
+if TYPE_CHECKING:
+    from dictation.reporting.controller import ReportController
+    from dictation.speech.transcript import Transcript
 
 _COMMUNICATED = re.compile(
     r"^(?:(?:the |these |this )?(?:critical |urgent )?(?:results?|findings?|finding of \w+)\s+(?:was |were |is |are )?)?"
@@ -66,3 +73,27 @@ def signing_problems(report: Report, flags: list[Flag], status: str, licence: Li
         problems.append(f"no reader configured: a final names who signed it; set [reader] id, family and given in "
                         f"{config_path()}")
     return problems
+
+
+def told_by_voice(controller: ReportController, text: str, seq: int, heard: Transcript, start: float, end: float,
+                  words: list[dict[str, Any]]) -> tuple[UtteranceRecord, Outcome] | None:
+    """Saying who was told about the critical findings records the communication (hands-free):
+    "Findings communicated to Dr. Jane Roe, the ED physician, by telephone." None when the words
+    say no such thing, or nothing critical is left to tell: then they are ordinary dictation."""
+    said = communication_said(text)
+    if said is None or not controller.checks:
+        return None
+    report = controller.report
+    flags, _ = controller.run_checks()
+    untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding and f.finding not in report.communicated()]
+    if not untold:
+        return None
+    who, role, method = said
+    by = controller.signer.display if controller.signer else ""
+    outcome = report.record_communication(who, role, method, time.time(), untold, by=by)
+    if not outcome.ok:
+        return None
+    keys = [s.key for s in report.template.slots if s.section.key == "communication"]
+    record = UtteranceRecord(seq, "dictation", text, heard.text, start, end, words, keys[0] if keys else "impression",
+                             "record_communication", outcome.message, time.time())
+    return record, outcome

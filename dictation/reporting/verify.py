@@ -130,6 +130,15 @@ def _no_content(words: set[str]) -> bool:
     return bool(words) and all(w in stop for w in words)
 
 
+def nothing_to_write(text: str) -> bool:
+    """Only function words, none of them a word that changes a finding or a number ("And you.",
+    never "No." or "None."): nothing a report would say."""
+    from dictation.speech.critical import NUMBER_WORDS, is_critical
+
+    words = _words(text)
+    return _no_content(words) and not any(is_critical(w) or w in NUMBER_WORDS for w in words)
+
+
 def as_command(parser: CommandParser, heard: Transcript) -> Transcript | None:
     """This reading if it is a command; or the reading without a word at its edge that the
     model barely heard (a stray "in" after "go to indication") if that is one; else None."""
@@ -311,4 +320,4 @@ def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, h
 
 
 __all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "RIVAL", "SUGGESTED_OBEY", "TWINS", "Verdict", "audio_command",
-           "listening_twin", "second_look", "warm_up", "written_as"]
+           "listening_twin", "nothing_to_write", "second_look", "warm_up", "written_as"]

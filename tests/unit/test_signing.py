@@ -168,3 +168,29 @@ def test_a_signing_by_key_never_signs_an_utterance_written_while_it_checked(libr
     assert "large right pneumothorax" not in report.render().lower()
     assert [(u.kind, u.text) for u in report.utterances][-2:] == [
         ("command", "[key] sign_final"), ("rejected", "Large right pneumothorax")]
+
+
+def test_a_signing_waits_for_the_open_question_and_a_lapsed_one_writes_no_empty_words(library):
+    """"undo" heard "And you." is asked ("Undo?"); "sign as preliminary" said before the answer
+    signs nothing, by voice or by key; once something else is said the question lapses, and
+    words that say nothing a report would ("and you") are not written (their record stays)."""
+    from dictation.reporting.commands import Command
+    from dictation.reporting.records import Question
+
+    report = chest_with_pneumothorax(library)
+    controller = ReportController(report, signer=READER)
+    controller.question = Question(Command("undo"), Transcript("and you,", (), 1.0), 0.0, 1.0, 99)
+    handled = said(controller, "sign as preliminary")
+    assert handled.record.kind == "rejected" and report.status == "draft"
+    assert handled.outcome.message == "not signed: first answer “Undo?” (yes or no)"
+    assert controller.command("sign_preliminary").record.kind == "rejected" and controller.question is not None
+    said(controller, "Small right apical pneumothorax.")
+    assert controller.question is None
+    assert "and you" not in report.render().lower() and "small right apical pneumothorax" in report.render().lower()
+    assert said(controller, "sign as preliminary").record.kind == "command" and report.status == "preliminary"
+    # Held words that say something are written when the question lapses; "No." and "None." too.
+    from dictation.reporting.verify import nothing_to_write
+
+    assert nothing_to_write("And you.") and nothing_to_write("and the")
+    assert not nothing_to_write("No.") and not nothing_to_write("None.") and not nothing_to_write("two")
+    assert not nothing_to_write("lets scratch that") and not nothing_to_write("")
