@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from dictation.ris.outbox import Outbox
 
 
+SIGNING = frozenset({"sign_final", "sign_preliminary"})
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -247,7 +248,7 @@ class ReportController:
 
     def _sign_blocked(self, command: Command | None) -> str:
         """Why a "sign final" (or "sign preliminary") cannot go ahead (empty: it can)."""
-        if command is None or command.name not in ("sign_final", "sign_preliminary"):
+        if command is None or command.name not in SIGNING:
             return ""
         if self.question is not None:  # what the report holds is not settled while a question waits
             return f"not signed: first answer {self.question.asked} (yes or no)"
@@ -284,7 +285,7 @@ class ReportController:
         blocked = self._sign_blocked(command)
         if blocked:
             return Outcome(False, blocked)
-        if command.name in ("sign_final", "sign_preliminary"):
+        if command.name in SIGNING:
             self._take_order()
         if command.name == "confirm_words":  # the flags as they stand (never loads the NLP on a UI thread)
             return confirm_critical(self.report.utterances, self.run_checks()[0] if self.checks_ready else self.flags)
@@ -316,7 +317,7 @@ class ReportController:
             if answer in YES or answer in NO:
                 return self.answer(answer in YES, heard, start, end)
             signing = self.parser.parse(heard.reading or heard.text) if not heard.reading or heard.reading_sure else None
-            if signing is None or signing.name not in ("sign_final", "sign_preliminary"):
+            if signing is None or signing.name not in SIGNING:
                 self._lapse()  # something else was said: the held words are dictation after all (a signing waits)
         report = self.report
         version_before = report.version

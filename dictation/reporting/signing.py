@@ -75,6 +75,12 @@ def signing_problems(report: Report, flags: list[Flag], status: str, licence: Li
     return problems
 
 
+def untold_findings(flags: list[Flag], report: Report) -> list[str]:
+    """The critical findings of ``flags`` whose communication is not recorded in ``report`` yet."""
+    told = report.communicated()
+    return [f.finding for f in flags if f.kind == "critical_finding" and f.finding and f.finding not in told]
+
+
 def told_by_voice(controller: ReportController, text: str, seq: int, heard: Transcript, start: float, end: float,
                   words: list[dict[str, Any]]) -> tuple[UtteranceRecord, Outcome] | None:
     """Saying who was told about the critical findings records the communication (hands-free):
@@ -84,8 +90,7 @@ def told_by_voice(controller: ReportController, text: str, seq: int, heard: Tran
     if said is None or not controller.checks:
         return None
     report = controller.report
-    flags, _ = controller.run_checks()
-    untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding and f.finding not in report.communicated()]
+    untold = untold_findings(controller.run_checks()[0], report)
     if not untold:
         return None
     who, role, method = said

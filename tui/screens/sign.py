@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Select, Static
 from dictation.reporting.controller import ReportController
 from dictation.reporting.records import Outcome, exam_zone
 from dictation.reporting.report import COMMUNICATION_METHODS, Report
+from dictation.reporting.signing import untold_findings
 from dictation.status import ReportStatus
 
 from ..widgets.report_view import SEVERITY_MARK, minutes
@@ -120,9 +121,7 @@ class SignScreen(ModalScreen[str | None]):
         recipient, role = self.query_one("#recipient", Input).value, self.query_one("#role", Input).value
 
         def record(report: Report) -> Outcome:  # the findings of the report as it stands, in turn with dictation
-            flags, _ = self.controller.run_checks()
-            untold = [f.finding for f in flags if f.kind == "critical_finding" and f.finding
-                      and f.finding not in report.communicated()]
+            untold = untold_findings(self.controller.run_checks()[0], report)
             return report.record_communication(recipient, role, str(method), at, untold, by=reader)
 
         outcome = self.controller.edit(record, "communication recorded")
