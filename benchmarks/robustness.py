@@ -16,7 +16,8 @@ stretch of audio (by time). Counted:
   - dictation obeyed as a command (the costly error: text moved or deleted unasked), and
     dictation asked about as a possible command (an interruption, nothing lost);
   - dictation with text heard twice (more pairs of words repeated than were said, or a word
-    twice in a row);
+    twice in a row), and dictation with a trailing fragment (words written after the last word
+    said, which nobody said);
 and, on a subset replayed in real time through the live session, idle and beside two busy loops:
 the committed text identical to the idle run, and end-of-utterance latency p50/p95.
 """
@@ -24,6 +25,7 @@ the committed text identical to the idle run, and end-of-utterance latency p50/p
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
 import signal
@@ -207,6 +209,7 @@ class Tally:
     false_commands: int = 0
     false_asked: int = 0
     doubled: int = 0
+    trailing: int = 0  # dictation with words written after all that was said
     short: int = 0  # short dictations said alone
     short_commands: int = 0  # ... obeyed as a command (or refused as one)
     short_asked: int = 0
@@ -229,6 +232,14 @@ def _doubled(written: str, said: str) -> bool:
     is said so), or a word of four letters or more twice in a row that was not said so."""
     (pairs, twice), (said_pairs, said_twice) = _repeats(written), _repeats(said)
     return pairs > said_pairs or bool(twice - said_twice)
+
+
+def _trailing(written: str, said: str) -> bool:
+    """Words written after everything said: the written text ends in words the alignment with
+    what was said matches to nothing ("Right knee pain after a twisting injury. Through")."""
+    said_words = [w for w in _words(said) if w != "period"]  # the spoken full stops are written as marks
+    ops = difflib.SequenceMatcher(a=said_words, b=_words(written), autojunk=False).get_opcodes()
+    return bool(ops) and ops[-1][0] == "insert"
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -277,6 +288,9 @@ def _score(script: list[tuple[str, str | None]], spans: list[tuple[float, float]
             if written and not obeyed and not asked and _doubled(written, text):
                 tally.doubled += 1
                 tally.examples.append(f"heard twice: {text!r} written {written!r}")
+            if written and not obeyed and not asked and _trailing(written, text):
+                tally.trailing += 1
+                tally.examples.append(f"trailing fragment: {text!r} written {written!r}")
 
 
 def _score_short(said: list[str], report: Report, tally: Tally) -> None:
@@ -349,17 +363,19 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
         echo(f"{part}: {seeds} seeds x {len(VOICES)} voices x {len(scripts)} scripts ({', '.join(scripts)}), "
              f"{time.perf_counter() - started:.0f} s")
     echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'wrong':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
-         f"{'dictation asked':>16} {'heard twice':>12} {'short obeyed':>13} {'short asked':>12}")
+         f"{'dictation asked':>16} {'heard twice':>12} {'trailing':>10} {'short obeyed':>13} {'short asked':>12}")
     for part, tally in tallies.items():
         out[part] = {}
         for voice, t in tally.items():
             echo(f"{part:<5} {voice:<7} {t.obeyed:>6}/{t.commands:<4} ({t.obeyed / max(1, t.commands):5.1%}) {t.asked:>6} {t.wrong:>6} "
                  f"{t.plain_obeyed / max(1, t.commands):>13.1%} {t.false_commands:>8}/{t.dictated:<8} "
-                 f"{t.false_asked:>8}/{t.dictated:<7} {t.doubled:>6}/{t.dictated:<5} {t.short_commands:>6}/{t.short:<6} "
+                 f"{t.false_asked:>8}/{t.dictated:<7} {t.doubled:>6}/{t.dictated:<5} {t.trailing:>4}/{t.dictated:<5} "
+                 f"{t.short_commands:>6}/{t.short:<6} "
                  f"{t.short_asked:>5}/{t.short}")
             out[part][voice] = {"commands": t.commands, "obeyed": t.obeyed, "asked": t.asked, "wrong": t.wrong, "plain_obeyed": t.plain_obeyed,
                                 "dictated": t.dictated, "false_commands": t.false_commands,
-                                "false_asked": t.false_asked, "heard_twice": t.doubled, "short": t.short,
+                                "false_asked": t.false_asked, "heard_twice": t.doubled, "trailing": t.trailing,
+                                "short": t.short,
                                 "short_commands": t.short_commands, "short_asked": t.short_asked}
     # Errors are shown for the tune part only: the test part is read for its figure, never its errors.
     for voice, t in tallies.get("tune", {}).items():

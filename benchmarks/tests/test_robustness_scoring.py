@@ -1,6 +1,6 @@
 """The robustness benchmark's scoring: each part said is judged by the records of its own audio."""
 
-from benchmarks.robustness import Tally, _doubled, _score
+from benchmarks.robustness import Tally, _doubled, _score, _trailing
 from dictation.reporting.report import UtteranceRecord
 
 
@@ -46,6 +46,14 @@ def test_words_said_twice_are_not_heard_twice():
     assert _doubled("Oblique tear of the posterior horn of the medial meniscus. Oblique tear of the", said)
     assert _doubled("small small effusion", "small effusion")
     assert not _doubled("very very small", "very very small")
+
+
+def test_words_written_after_all_that_was_said_are_a_trailing_fragment():
+    said = "right knee pain after a twisting injury period"
+    assert _trailing("Right knee pain after a twisting injury. Through", said)
+    assert not _trailing("Right knee pain after a twisting injury.", said)
+    assert not _trailing("Right knee pain after a twisting in fury.", said)  # misheard, not added
+    assert not _trailing("Knee pain after a twisting injury.", said)
 
 
 def test_the_parts_spans_follow_the_perturbations_change_of_speed(monkeypatch):

@@ -207,6 +207,29 @@ def _one_segment(segs: list[Segment], kept: list[Word], start: float) -> list[Se
                     first.no_speech_prob)]
 
 
+def reread_without_speech(segs: list[Segment], audio: Any) -> list[Segment]:
+    """A reading of one window (no timestamp tokens) without what was read again after it where
+    nobody spoke.
+
+    faster-whisper reads the audio after the window's last word once more; on an utterance's
+    last fraction of a second (the end of the last word, the silence kept after it) that second
+    pass writes words nobody said: "Right knee pain after a twisting injury period. through.",
+    "... horizontal tear of the posterior horn period. again.", "... with retraction. here"
+    (probabilities from 0.02 to 0.8, so they cannot judge it). What it read is kept only where
+    the segmenter finds speech in that audio (a reading that stopped short, the rest of the
+    sentence said), or where it names a critical word (kept, and flagged as heard unsure)."""
+    from dictation.speech.audio import SAMPLE_RATE
+    from dictation.speech.critical import is_critical
+    from dictation.speech.segmenter import split_utterances
+
+    if len(segs) < 2 or not segs[0].words:
+        return segs
+    rest = audio[int(segs[0].words[-1].end * SAMPLE_RATE):]
+    if split_utterances(rest) or any(is_critical(w.word) for s in segs[1:] for w in s.words):
+        return segs
+    return segs[:1]
+
+
 def copy_without_speech(segs: list[Segment]) -> tuple[list[Segment], tuple[tuple[int, int, str], ...]]:
     """An utterance written as one sentence twice over, one copy with little or no speech behind
     it → the copy the audio bears out, and where the dropped copy named a critical word otherwise.

@@ -27,6 +27,7 @@ from dictation.speech.guards import (
     is_hallucination,
     looks_repeated,
     reads_all_that_was_said,
+    reread_without_speech,
     sentence_said_once,
     trim_hallucinated_tail,
     undouble,
@@ -266,7 +267,10 @@ class Recognizer:
             **extra,
         )
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
-        return trim_hallucinated_tail([self._segment(s) for s in segments if not is_hallucination(s, rms)])
+        segs = [self._segment(s) for s in segments]
+        if len(audio) <= TIMESTAMPS_AFTER_S * SAMPLE_RATE:  # one window: what follows its reading was read again
+            segs = reread_without_speech(segs, audio)
+        return trim_hallucinated_tail([s for s in segs if not is_hallucination(s, rms)])
 
     def score(self, audio: Samples, texts: list[str], *, total: bool = False) -> list[float]:
         """How well each text explains the utterance: the mean log-probability of its tokens

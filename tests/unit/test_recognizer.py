@@ -527,3 +527,56 @@ def test_a_token_with_no_text_at_the_end_does_not_hide_the_speech_left_unread(mo
     heard = rec.transcribe(np.zeros(int(16000 * 5.25), np.float32), DecodeOptions(prompt="x"))
     assert heard.text == "Heart size and pulmonary vascularity is normal."
     assert all(w.word for w in heard.words)
+
+
+def test_what_was_read_again_after_a_window_where_nobody_spoke_is_dropped(monkeypatch):
+    """faster-whisper reads the audio after a window's last word once more; on the silence kept
+    after an utterance it writes words nobody said ("... twisting injury period." + "through.").
+    Kept only where the segmenter finds speech there, or when it names a critical word."""
+    from dictation.speech import segmenter
+    from dictation.speech.recognizer import DecodeOptions, Recognizer
+
+    said = [("Right", 0.0, 0.64), ("knee", 0.64, 0.88), ("pain", 0.88, 1.12), ("period.", 1.12, 1.6)]
+    tail = [["through."]]
+    starts = []
+
+    class Model:
+        def transcribe(self, audio, **kw):
+            second = _fake_segment([(w, 1.6, 1.8) for w in tail[0]])
+            second.words[0].probability = 0.015
+            return iter([_fake_segment(said), second]), None
+
+    def speech_in(audio, options=None):
+        starts.append(len(audio))
+        return [audio] if speech_there[0] else []
+
+    rec = object.__new__(Recognizer)
+    rec.model = Model()
+    speech_there = [False]
+    monkeypatch.setattr(segmenter, "split_utterances", speech_in)
+    audio = np.zeros(int(16000 * 1.85), np.float32)
+    assert rec.transcribe(audio, DecodeOptions(prompt="x")).text == "Right knee pain period."
+    assert starts == [len(audio) - int(1.6 * 16000)]  # the audio after the window's last word
+    speech_there[0] = True  # the rest of a sentence really said there
+    assert rec.transcribe(audio, DecodeOptions(prompt="x")).text == "Right knee pain period. through."
+    speech_there[0] = False
+    tail[0] = ["left."]  # a word that changes the meaning is never dropped unseen
+    assert rec.transcribe(audio, DecodeOptions(prompt="x")).text == "Right knee pain period. left."
+
+
+def test_the_segmenter_finds_no_speech_in_the_last_instant_of_a_word_and_the_silence_after_it():
+    """The judge of what was read again: real speech after the last word keeps it; the end of
+    the last word and the silence the segmenter keeps after an utterance do not."""
+    from dictation.speech.guards import reread_without_speech
+    from dictation.speech.transcript import Segment
+    from tests.voice import synthesize
+
+    first = synthesize("there is a small pleural effusion", lead=0.3, trail=0.15)
+    rest = synthesize("with adjacent atelectasis", lead=0.1, trail=0.15)
+    end = (len(first) - int(0.35 * 16000)) / 16000  # the alignment ends the last word a little early
+    words = tuple(_timed(f"effusion@{end - 0.5:.2f}-{end:.2f}"))
+    window = Segment(0.0, end, "effusion", words)
+    again = Segment(end, len(first) / 16000, "here", tuple(_timed(f"here@{end:.2f}-{len(first) / 16000:.2f}")))
+    assert reread_without_speech([window, again], first) == [window]
+    spoken = np.concatenate([first, rest])
+    assert reread_without_speech([window, again], spoken) == [window, again]
