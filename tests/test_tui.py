@@ -228,3 +228,41 @@ async def test_a_store_that_cannot_be_reached_is_said_at_once_and_dictation_goes
         app.screen._renew_lease()
         await wait_for(pilot, lambda: "kept on this workstation" not in str(status.render()))
         assert [u.kind for u in store.utterances(controller.report.id)] == ["command", "dictation"]
+
+
+@pytest.mark.asyncio
+async def test_keys_pressed_while_the_store_is_away_are_kept_here_and_stored_with_their_audit_when_it_answers(
+        tmp_path, monkeypatch):
+    """A key that changes the report (undo, a field moved to) while the store cannot be reached:
+    no traceback, the change kept on this workstation and said, stored and audited once it answers."""
+    from dictation.errors import StoreUnavailable
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.store import Store
+
+    store = Store(tmp_path / "s.db")
+    said = ["go to impression", "pneumonia period"]
+    speech = np.concatenate([synthesize(t, lead=0.3, trail=1.0) for t in said])
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), store=store, unsent_folder=tmp_path)
+    app = RadscribeApp(lambda: ArraySource(speech, realtime=True), ScriptedRecognizer(said), controller=controller)
+    async with app.run_test() as pilot:
+        status = app.query_one("#status", Static)
+        await wait_for(pilot, lambda: "▶ Pneumonia." in app.screen.report_text())
+        await wait_for(pilot, lambda: len(store.utterances(controller.report.id)) == 2)
+
+        def away(*args, **kwargs):
+            raise StoreUnavailable("postgresql://db.example/radscribe: the PostgreSQL store cannot be reached (test)")
+
+        monkeypatch.setattr(store, "save_report", away)
+        monkeypatch.setattr(store, "commit_kept", away)
+        monkeypatch.setattr(store, "audit", away)
+        await pilot.press("ctrl+z")
+        await wait_for(pilot, lambda: "1 change kept on this workstation" in str(status.render()))
+        assert "Pneumonia" not in app.screen.report_text() and app.is_running
+        monkeypatch.undo()  # the store answers again: the screen's timer gives it the change
+        monkeypatch.setattr("dictation.reporting.unsent.RETRY_SECONDS", 0.0)
+        app.screen._renew_lease()
+        await wait_for(pilot, lambda: "kept on this workstation" not in str(status.render()))
+        assert Report.from_dict(store.report_state(controller.report.id), controller.report.template).slot_text("impression") == ""
+        assert [e.action for e in store.audit_log(controller.report.id)][-1:] == ["edit"]

@@ -119,7 +119,7 @@ class ReportController:
 
     def flush_unsent(self, force: bool = False) -> bool:
         """True when the store holds every utterance (tried at most every few seconds unless forced)."""
-        if not self.unsent.records or self.store is None or self.hold is None:
+        if not len(self.unsent) or self.store is None or self.hold is None:
             return True
         if not force and not self.unsent.due():
             return False
@@ -253,7 +253,7 @@ class ReportController:
         if self.question is not None:  # what the report holds is not settled while a question waits
             return f"not signed: first answer {self.question.asked} (yes or no)"
         if not self.flush_unsent(force=True):
-            return (f"not signed: the store cannot be reached ({len(self.unsent)} utterances are kept on this "
+            return (f"not signed: the store cannot be reached ({self.unsent.describe()} kept on this "
                     "workstation only); signing waits until it is back")
         status = ReportStatus.FINAL if command.name == "sign_final" else ReportStatus.PRELIMINARY
         problems = self.signing_problems(status)
@@ -435,18 +435,32 @@ class ReportController:
         the utterances and stored; a change of text is named in the audit log (``what``, else the
         outcome: "undone", "typed into Findings", never the text), a move of the cursor only stored."""
         outcome = change(self.report)
-        if outcome.ok and outcome.changed:
-            self.save_edit(what or outcome.message)
-        elif outcome.ok and self.store is not None:
-            self.store.save_report(self.report)
+        try:
+            if outcome.ok:
+                self.save_edit((what or outcome.message) if outcome.changed else "")
+        except StoreError as e:  # not a store away (kept then) but one that refuses: said, no traceback
+            return replace(outcome, ok=False, message=f"{outcome.message}; not stored: {e}")
         return outcome
 
     def save_edit(self, what: str) -> None:
         """A change made outside dictation (typed with F2, a communication from the sign form):
-        stored, and named in the audit log (what kind of change, never the text)."""
-        if self.store is not None:
+        stored, and named in the audit log (what kind of change, never the text; "" for none: a
+        cursor moved). While the store cannot be reached it is kept here, after the utterances."""
+        if self.store is None:
+            return
+        try:
+            if not self.flush_unsent():  # in order: after what was kept before it
+                raise StoreUnavailable(self.unsent.reason)
             self.store.save_report(self.report)
-            self.store.audit("edit", self.report.id, str(self.report.exam.get("accession") or ""), what, actor=self._actor)
+            if what:
+                self.store.audit("edit", self.report.id, str(self.report.exam.get("accession") or ""), what,
+                                 actor=self._actor)
+        except TRANSIENT as e:
+            try:
+                self.unsent.keep_edit(self.report, what, str(e))
+            except OSError:
+                raise e from None
+            log.warning("report %s: the store cannot be reached; a change kept on this workstation", self.report.id[:8])
 
     def _signer_name(self) -> str:
         return self.signer.display if self.signer else ""

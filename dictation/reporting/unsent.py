@@ -4,12 +4,14 @@ When the store cannot be reached (a group's PostgreSQL server down, the network 
 busy past its timeout, dictation goes on: each utterance is also written to a file of its own
 report on this workstation (owner-only, replaced atomically, flushed to disk), the radiologist
 is told at once, and the kept utterances go to the store in one transaction as soon as it
-answers again. A signing waits until then. A workstation that stops before the store is back
+answers again. A change made on the screen meanwhile (a key, typed text) is kept the same way,
+its audit entry written once the store has the report. A signing waits until then. A workstation that stops before the store is back
 finds the file when the report is opened again; the file goes only once the store holds it all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -36,17 +38,24 @@ def unsent_folder() -> Path:
 
 
 class Unsent:
-    """The utterances of one open report that only this workstation holds."""
+    """The utterances and screen changes of one open report that only this workstation holds."""
 
     def __init__(self, report_id: str, folder: Path | None = None) -> None:
         self.path = (folder or unsent_folder()) / f"{report_id}.json"
         self.records: list[UtteranceRecord] = []
+        self.edits: list[str] = []  # the audit entries of screen changes kept ("" for a cursor moved)
         self.reason = ""  # why the store did not take them (one line)
         self._tried = 0.0
         self._lock = threading.RLock()  # the session thread keeps, the screen's timer may flush
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.records) + len(self.edits)
+
+    def describe(self) -> str:
+        """"2 utterances", "1 change", "2 utterances and 1 change"."""
+        parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((len(self.records), "utterance"),
+                                                                      (len(self.edits), "change")) if n]
+        return " and ".join(parts)
 
     def keep(self, report: Report, record: UtteranceRecord, reason: str) -> None:
         """``record`` (already in ``report``) kept here; OSError when even this disk fails."""
@@ -60,28 +69,49 @@ class Unsent:
             self.reason = reason
             self._tried = time.monotonic()
 
+    def keep_edit(self, report: Report, what: str, reason: str) -> None:
+        """A change made on the screen (``report`` as it now is; ``what``: its audit entry, ""
+        when none) kept here; OSError when even this disk fails."""
+        with self._lock:
+            self.edits.append(what)
+            try:
+                self._write(report)
+            except OSError:
+                self.edits.pop()
+                raise
+            self.reason = reason
+            self._tried = time.monotonic()
+
     def _write(self, report: Report) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        data = {"report": report.to_dict(), "records": [asdict(r) for r in self.records]}
+        data = {"report": report.to_dict(), "records": [asdict(r) for r in self.records], "edits": self.edits}
         atomic_write(self.path, json.dumps(data).encode("utf-8"))
 
     def due(self) -> bool:
-        return bool(self.records) and time.monotonic() - self._tried >= RETRY_SECONDS
+        return bool(len(self)) and time.monotonic() - self._tried >= RETRY_SECONDS
 
     def flush(self, store: Store, report: Report, lease: str, actor: str | None) -> bool:
-        """Give the kept utterances to the store; False while it still cannot take them. Another
-        process having taken the draft meanwhile raises StoreConflict (the file stays)."""
+        """Give the kept utterances and changes to the store; False while it still cannot take
+        them. Another process having taken the draft meanwhile raises StoreConflict (the file stays)."""
         with self._lock:
-            if not self.records:
+            if not len(self):
                 return True
             self._tried = time.monotonic()
+            stored = len(self.records), len(self.edits)
             try:
                 store.commit_kept(report, self.records, lease, actor=actor)
+                self.records = []
+                while self.edits:  # the store holds the report as changed: each change's audit entry, once
+                    if self.edits[0]:
+                        store.audit("edit", report.id, str(report.exam.get("accession") or ""), self.edits[0], actor=actor)
+                    self.edits.pop(0)
             except TRANSIENT as e:
                 self.reason = str(e)
+                if (len(self.records), len(self.edits)) != stored:  # some were stored: the file says what is left
+                    with contextlib.suppress(OSError):
+                        self._write(report)
                 return False
-            log.info("report %s: %d kept utterances stored", report.id[:8], len(self.records))
-            self.records = []
+            log.info("report %s: %d kept utterances and %d changes stored", report.id[:8], *stored)
             self.reason = ""
             self.path.unlink(missing_ok=True)
             return True
@@ -94,6 +124,7 @@ class Unsent:
             data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
             kept = Report.from_dict(data["report"], report.template)
             records = [UtteranceRecord(**r) for r in data["records"]]
+            edits = [str(e) for e in data.get("edits", [])]
         except FileNotFoundError:
             return 0
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -104,8 +135,8 @@ class Unsent:
                              "the file is left as it is")
         for f in fields(Report):
             setattr(report, f.name, getattr(kept, f.name))
-        self.records = records
-        return len(records)
+        self.records, self.edits = records, edits
+        return len(self)
 
 
 def snapshot(report: Report) -> dict[str, Any]:

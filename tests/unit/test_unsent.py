@@ -195,3 +195,43 @@ def test_while_the_store_is_away_it_is_tried_again_only_every_few_seconds(tmp_pa
     time.sleep(0.01)
     assert not controller.flush_unsent() and tries == [1]
     store.close()
+
+
+def test_changes_made_on_the_screen_while_the_store_is_away_survive_a_stop_and_are_audited_once(tmp_path, monkeypatch):
+    """An undo and a typed field while the store is away: kept in the workstation's file after the
+    utterance kept before them; a workstation that stops then gives the store the report as
+    changed on reopening, each change's audit entry once, even when the store went away again
+    between two of them."""
+    store = Store(tmp_path / "s.db")
+    controller = _controller(store, tmp_path)
+    report_id = controller.report.id
+    controller.handle(heard(SAID[0]), 0.0, 1.0)
+    _away(monkeypatch, store)
+    monkeypatch.setattr(store, "save_report", lambda *a, **k: store.commit_kept())
+    controller.handle(heard(SAID[1]), 1.0, 2.0)
+    assert controller.edit(lambda r: r.undo()).ok
+    assert controller.edit(lambda r: controller.type_into("impression", "No acute findings.")).ok
+    controller.edit(lambda r: r.move(1))  # the cursor moved: stored with the report, no audit entry
+    assert controller.unsent.describe() == "1 utterance and 3 changes"
+    monkeypatch.undo()  # the workstation stops; the store answers, but fails once after the report went in
+    real_audit, failed = store.audit, []
+
+    def audit_once_away(action, *args, **kwargs):
+        if action == "edit" and len(failed) == 1 and not failed[0]:
+            failed[0] = True
+            raise StoreUnavailable("the PostgreSQL store cannot be reached (test)")
+        if action == "edit" and not failed:
+            failed.append(False)
+        return real_audit(action, *args, **kwargs)
+
+    monkeypatch.setattr(store, "audit", audit_once_away)
+    again = _controller(store, tmp_path, load_report(store, report_id))
+    assert again.unsent.describe() == "2 changes"  # the report and the first change's entry went in
+    monkeypatch.undo()
+    assert again.flush_unsent(force=True) and not again.unsent.path.exists()
+    stored = load_report(store, report_id)
+    assert [u.text for u in store.utterances(report_id)] == [u.text for u in controller.report.utterances]
+    assert "No acute findings." in stored.render() and "ventricles" not in stored.render()  # undone, typed
+    assert [e.detail for e in store.audit_log(report_id) if e.action == "edit"] == ["undone", "typed into Impression"]
+    again.close()
+    store.close()

@@ -32,8 +32,8 @@ def status_line(app: RadscribeApp, controller: ReportController | None, last_com
     elif app.state == "error" or app.state == "listening" and app.detail:
         parts.append(app.detail)
     unstored = len(controller.unsent) if controller is not None else 0
-    if unstored:  # kept on this workstation, never lost
-        parts.append(f"⚠ the store cannot be reached: {unstored} utterance{'s' if unstored != 1 else ''} kept on "
+    if unstored and controller is not None:  # kept on this workstation, never lost
+        parts.append(f"⚠ the store cannot be reached: {controller.unsent.describe()} kept on "
                      "this workstation only (stored when it answers; signing waits)")
     if controller is not None:
         report = controller.report
