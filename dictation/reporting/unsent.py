@@ -5,8 +5,9 @@ busy past its timeout, dictation goes on: each utterance is also written to a fi
 report on this workstation (owner-only, replaced atomically, flushed to disk), the radiologist
 is told at once, and the kept utterances go to the store in one transaction as soon as it
 answers again. A change made on the screen meanwhile (a key, typed text) is kept the same way,
-its audit entry written once the store has the report. A signing waits until then. A workstation that stops before the store is back
-finds the file when the report is opened again; the file goes only once the store holds it all.
+its audit entry written once the store has the report. A signing waits until then. A
+workstation that stops before the store is back finds the file when the report is opened
+again; the file goes only once the store holds it all.
 """
 
 from __future__ import annotations
