@@ -214,7 +214,7 @@ def reread_without_speech(segs: list[Segment], audio: Any) -> list[Segment]:
     faster-whisper reads the audio after the window's last word once more; on an utterance's
     last fraction of a second (the end of the last word, the silence kept after it) that second
     pass writes words nobody said: "Right knee pain after a twisting injury period. through.",
-    "Start listening, including", "Delta findings. . ." (probabilities from 0.02 to 0.8, so they
+    "Delta findings. . .", elsewhere "here" or "Good." (probabilities from 0.02 to 0.8, so they
     cannot judge it). What it read is kept only where the segmenter finds speech in that audio
     (a reading that stopped short, the rest of the sentence said), or where it names a critical
     word (kept, and flagged as heard unsure). An echo of the last word is speech to the
