@@ -34,6 +34,8 @@ from benchmarks.asr import _write, machine, medical_words, shared_data
 from benchmarks.metrics import align, critical_errors
 from dictation.reporting.learning import typed_over
 from dictation.speech.critical import SECOND_READING_BELOW, second_reading, unsure
+from dictation.speech.guards import MEANING_WORDS
+from dictation.speech.marks import full_stop_said
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import split_utterances
 from dictation.text.pipeline import TextPipeline
@@ -194,6 +196,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
     table: dict[str, dict[str, dict[str, Counts]]] = {}
     safety: dict[str, dict[str, Safety]] = {}
     options = pipeline.decode_options()
+    keep = frozenset(MEANING_WORDS) | pipeline.punctuation_words  # as the controller keeps them
     started = time.perf_counter()
     typed: Counter[tuple[str, str]] = Counter()  # the tune part's corrections, as a radiologist would type them
     learned: TextPipeline | None = None
@@ -219,6 +222,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                     first = ours.transcribe(u.audio, options)
                     t1 = time.perf_counter()
                     read = second_reading(ours, u.audio, first, options.beam_size)  # as the controller does
+                    read = full_stop_said(ours, u.audio, read, pipeline.full_stop, keep)
                     net.decode_seconds += t1 - t0
                     net.second_seconds += time.perf_counter() - t1
                     ablated = second_reading(ours, u.audio, first, options.beam_size, check_negations=False)

@@ -86,7 +86,7 @@ class ReportController:
         self.on_handled = on_handled  # called once the utterance is stored
         self.question: Question | None = None  # a near-command waiting for yes or no
         # Spoken punctuation at an utterance's edge ("normal heart period") marks dictation, not a near-command.
-        self._punctuation_words = {w for phrase in self.pipeline.normalizer.rules.punctuation for w in phrase}
+        self._punctuation_words = self.pipeline.punctuation_words
         self._command_prompt = self.parser.prompt()
         self.checks = checks
         self._checker: Checker | None = None
@@ -277,7 +277,7 @@ class ReportController:
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
         return second_look(self.parser, recognizer, audio, heard, listening=self.report.listening,
                            command_prompt=self._command_prompt, beam_size=self.decode_options().beam_size,
-                           keep_words=frozenset(MEANING_WORDS | self._punctuation_words))
+                           keep_words=frozenset(MEANING_WORDS | self._punctuation_words), full_stop=self.pipeline.full_stop)
 
     def _obey(self, command: Command, seq: int) -> Outcome:
         """Apply a report command under the signing rules. A preliminary signed while the checks

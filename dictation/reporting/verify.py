@@ -56,6 +56,7 @@ from dictation.reporting.commands import Command, CommandParser, meaning_words, 
 from dictation.speech.audio import SAMPLE_RATE, Samples
 from dictation.speech.critical import second_reading
 from dictation.speech.guards import MEANING_WORDS, without_stray_edges
+from dictation.speech.marks import full_stop_said
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.transcript import Transcript
 
@@ -150,7 +151,7 @@ def as_command(parser: CommandParser, heard: Transcript) -> Transcript | None:
     return None
 
 
-def near_command(parser: CommandParser, heard: Transcript, punctuation_words: set[str]) -> Command | None:
+def near_command(parser: CommandParser, heard: Transcript, punctuation_words: frozenset[str]) -> Command | None:
     """The command this utterance is but for one word at its start or end ("let's scratch
     that", "scratch that now"): worth a question, never obeyed or written unasked. A word that
     changes a finding's meaning (no, left, a number...) or spoken punctuation makes it
@@ -293,7 +294,8 @@ SECOND_LOOK_SECONDS = 3.0  # utterances up to this long that are no command get 
 
 
 def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, heard: Transcript, *,
-                listening: bool, command_prompt: str, keep_words: frozenset[str], beam_size: int) -> Transcript:
+                listening: bool, command_prompt: str, keep_words: frozenset[str], beam_size: int,
+                full_stop: str | None = None) -> Transcript:
     """Final text of an utterance, with a second look when it may be a misheard command.
 
     The dictation prompt makes the model expect findings, so a short command can come out as
@@ -315,8 +317,12 @@ def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, h
         if verdict is not None:
             return listening_twin(parser, recognizer, audio, replace(
                 heard, reading=verdict.phrase, reading_sure=verdict.sure), listening) or heard
-    # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked.
-    return command or second_reading(recognizer, audio, heard, beam_size)
+    if command is not None:
+        return command
+    # Dictation: where a reading without the prompt hears a critical word otherwise, it is marked;
+    # a "period" heard as another word, or not written, is read again.
+    heard = second_reading(recognizer, audio, heard, beam_size)
+    return full_stop_said(recognizer, audio, heard, full_stop, keep_words) if listening else heard
 
 
 __all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "RIVAL", "SUGGESTED_OBEY", "TWINS", "Verdict", "audio_command",

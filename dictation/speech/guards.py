@@ -69,14 +69,14 @@ def _norm_word(w: str) -> str:
     return re.sub(r"[^a-z0-9']", "", w.lower())
 
 
-def _continues(w: Word) -> bool:
+def continues_word(w: Word) -> bool:
     """A piece of a hyphenated word: faster-whisper gives "multi-level" as "multi" and "-level"."""
     return len(w.word) > 1 and w.word[0] == "-" and w.word[1].isalnum()
 
 
 def words_text(words: list[Word]) -> str:
     """The text of ``words`` as written: spaced, a hyphenated word's pieces joined again."""
-    return "".join(w.word if k and _continues(w) else (" " if k else "") + w.word for k, w in enumerate(words))
+    return "".join(w.word if k and continues_word(w) else (" " if k else "") + w.word for k, w in enumerate(words))
 
 
 def _whole_words(words: list[Word]) -> tuple[list[str], list[int]]:
@@ -84,7 +84,7 @@ def _whole_words(words: list[Word]) -> tuple[list[str], list[int]]:
     the index of the whole word it belongs to."""
     group: list[int] = []
     for k, w in enumerate(words):
-        group.append(group[-1] if k and _continues(w) else k)
+        group.append(group[-1] if k and continues_word(w) else k)
     whole: dict[int, str] = {}
     for k, g in enumerate(group):
         whole[g] = whole.get(g, "") + _norm_word(words[k].word)

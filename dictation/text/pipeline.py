@@ -76,6 +76,18 @@ class TextPipeline:
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(prompt=self._prompt)
 
+    @functools.cached_property
+    def punctuation_words(self) -> frozenset[str]:
+        """Every word of a spoken punctuation phrase ("period", "comma", "new", "paragraph"...)."""
+        return frozenset(w for phrase in self.normalizer.rules.punctuation for w in phrase)
+
+    @functools.cached_property
+    def full_stop(self) -> str | None:
+        """The word said for a full stop when punctuation is dictated ("period"); None when it is not."""
+        if not self.stages.normalize or not self.normalizer.spoken_punctuation:
+            return None
+        return next((p[0] for p, mark in self.normalizer.rules.punctuation.items() if mark == "." and len(p) == 1), None)
+
     def written(self, heard: Transcript, before: str = "") -> tuple[str, list[Correction]]:
         text = heard.text
         if self.stages.normalize:

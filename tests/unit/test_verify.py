@@ -301,3 +301,25 @@ def test_two_targets_about_as_probable_are_asked_unless_a_reading_heard_the_one(
     scorer = Scorer(-2.4, **{"Go to lines.": -2.6, "Go to lungs.": -4.0})
     verdict = audio_command(parser, scorer, AUDIO, "Dr learned,", ["Go to learn."], DICTATION_WORDS)
     assert verdict is not None and verdict.command.arg == "findings.lines_tubes" and verdict.sure
+
+
+def test_dictation_whose_period_was_heard_as_a_word_ends_with_the_full_stop_and_its_record_says_so():
+    controller, recognizer = _controller(["go to impression", "Small left pleural effusion aorta.", "Mild cardiomegaly"],
+                                         {"Small left pleural effusion period.": -0.4,
+                                          "Mild cardiomegaly period.": -0.8})
+    handled = [_say(controller, recognizer, seed) for seed in range(3)]
+    assert controller.report.slot_text("impression").startswith("Small left pleural effusion. Mild cardiomegaly.")
+    assert handled[1].record.heard == "Small left pleural effusion period."
+    assert [w["word"] for w in handled[1].record.words][-1] == "period."
+    # A report whose punctuation is not dictated: the words stay as heard.
+    from dictation.text.pipeline import TextPipeline
+    from dictation.text.spoken import Normalizer
+
+    plain = ReportController(Report.new(TemplateLibrary().get("xr-chest")), checks=False,
+                             pipeline=TextPipeline(normalizer=Normalizer(spoken_punctuation=False)))
+    assert plain.pipeline.full_stop is None and controller.pipeline.full_stop == "period"
+    recognizer = ScriptedRecognizer(["go to impression", "Small left pleural effusion aorta."],
+                                    {"Small left pleural effusion period.": -0.4})
+    for seed in range(2):
+        _say(plain, recognizer, seed)
+    assert "aorta" in plain.report.slot_text("impression").lower()
