@@ -92,3 +92,5 @@ def test_spoken_commas_are_said_and_counted_as_written_left_or_extra():
     t.add("Heart is normal.", "Heart, is, normal.")
     assert (t.said, t.written, t.left, t.extra) == (2, 1, 1, 2)
     assert t.errors == 1 and t.words == 2 * 9 + 3  # "common" inserted; marks are not words
+    t.add("Heart is normal.", "Heart is normal aorta")  # the full stop written as a word
+    assert (t.stops, t.sentences) == (3, 4)
