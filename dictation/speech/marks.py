@@ -50,25 +50,36 @@ def full_stop_said(scorer: Any, audio: Any, heard: Transcript, full_stop: str | 
                    punctuation_words: frozenset[str] = frozenset()) -> Transcript:
     """``heard`` with its end read again for a full stop said (``full_stop``, the word said for
     it, "period"; None when punctuation is not dictated: nothing changes). An utterance that
-    already ends in a punctuation word said, or whose last word is the only one, is left as heard."""
+    already ends in a punctuation word said, or whose last word is the only one, is left as heard.
+
+    The text is what the guards made of the decode (a word written twice may be once in the
+    text and twice in the words): readings are built on the text, and words at its end are
+    replaced only where they are the words of the text's end."""
     words = heard.words
-    if not full_stop or len(words) < 2 or _bare(words[-1].word) in punctuation_words | {full_stop}:
+    tokens = heard.text.split()
+    if not full_stop or not words or len(tokens) < 2 or _bare(tokens[-1]) in punctuation_words | {full_stop}:
         return heard
+    groups: list[list[int]] = []  # the words of each whole word ("multi", "-level")
+    for i, w in enumerate(words):
+        if groups and continues_word(w):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    written = [words_text([words[i] for i in g]) for g in groups]
     disputed = {i for at, span, _ in heard.disputes for i in range(at, at + span)}
     spoken = f"{full_stop}."
-    options: list[tuple[int, str]] = []  # (words replaced, reading); 0: the mark said after them
+    options: list[tuple[int, str]] = []  # (whole words replaced, reading); 0: the mark said after them
     for k in range(1, MAX_REPLACED + 1):
-        tail = range(len(words) - k, len(words))
-        if len(words) <= k or any(i in disputed or not _replaceable(words[i]) for i in tail):
+        if len(tokens) <= k or len(groups) <= k or tokens[-k:] != written[-k:]:
             break
-        if continues_word(words[-k]):  # never half of a hyphenated word
-            continue
-        options.append((k, words_text([*words[:-k], Word(spoken, 0.0, 0.0, 1.0)])))
-    options.append((0, words_text(words).rstrip().rstrip(".,;:!?") + " " + spoken))
-    scores = scorer.score(audio, [words_text(words), *(text for _, text in options)])
+        if any(i in disputed or not _replaceable(words[i]) for g in groups[-k:] for i in g):
+            break
+        options.append((k, " ".join([*tokens[:-k], spoken])))
+    options.append((0, " ".join(tokens).rstrip(".,;:!?") + " " + spoken))
+    scores = scorer.score(audio, [" ".join(tokens), *(text for _, text in options)])
     if not all(math.isfinite(s) for s in scores):
         return heard
-    (k, _), best = max(zip(options, scores[1:]), key=lambda pair: pair[1])
+    (k, text), best = max(zip(options, scores[1:]), key=lambda pair: pair[1])
     if best - scores[0] < (APPEND_MARGIN if k == 0 else REPLACE_MARGIN):
         return heard
     if k == 0:
@@ -76,9 +87,8 @@ def full_stop_said(scorer: Any, audio: Any, heard: Transcript, full_stop: str | 
         kept = [*words[:-1], Word(last.word.rstrip(".,;:!?") or last.word, last.start, last.end, last.probability),
                 Word(spoken, last.end, last.end, last.probability)]
     else:
-        gone = words[-k:]
-        kept = [*words[:-k], Word(spoken, gone[0].start, gone[-1].end, min(w.probability for w in gone))]
-    text = words_text(kept)
+        gone = words[groups[-k][0]:]
+        kept = [*words[:groups[-k][0]], Word(spoken, gone[0].start, gone[-1].end, min(w.probability for w in gone))]
     first = heard.segments[0]
     segment = Segment(kept[0].start, kept[-1].end, text, tuple(kept), first.avg_logprob, first.no_speech_prob)
     return replace(heard, text=text, segments=(segment,))

@@ -84,10 +84,27 @@ def test_a_disputed_word_a_punctuation_word_said_and_no_dictated_punctuation_are
     assert full_stop_said(asked, None, _heard("Small cyst area."), None).text == "Small cyst area." and asked.asked == []
 
 
+def test_a_word_the_guards_wrote_once_is_not_written_twice_again():
+    """The text is the guards' (a word the decoder wrote twice, written once); the words are the decoder's."""
+    decoded = _heard("Small reactive high high muscle")
+    heard = replace(decoded, text="Small reactive high muscle")
+    audio = Audio({"Small reactive high muscle": -1.0, "Small reactive high muscle period.": -0.5})
+    out = full_stop_said(audio, None, heard, "period")
+    assert out.text == "Small reactive high muscle period." and [w.word for w in out.words][-2:] == ["muscle", "period."]
+    audio = Audio({"Small reactive high muscle": -1.0, "Small reactive high period.": -0.2})
+    assert full_stop_said(audio, None, heard, "period").text == "Small reactive high period."
+    # Where the text's end is not the words' end, its words are not replaced.
+    odd = replace(decoded, text="Small reactive hydrocele")
+    audio = Audio({"Small reactive hydrocele": -1.0, "Small reactive period.": 5.0})
+    assert full_stop_said(audio, None, odd, "period").text == "Small reactive hydrocele"
+
+
 def test_half_of_a_hyphenated_word_is_never_replaced_and_a_failed_score_changes_nothing():
-    heard = _heard("Chronic appearing multi -level")
+    pieces = _heard("Chronic appearing multi -level")  # faster-whisper's pieces of one word
+    heard = replace(pieces, text="Chronic appearing multi-level")
     audio = Audio({"Chronic appearing period.": 5.0, "Chronic appearing multi-level": -1.0})
-    assert full_stop_said(audio, None, heard, "period").text == "Chronic appearing period."  # both pieces go
+    out = full_stop_said(audio, None, heard, "period")
+    assert out.text == "Chronic appearing period." and [w.word for w in out.words] == ["Chronic", "appearing", "period."]
     assert "Chronic appearing multi period." not in audio.asked[0]
     failed = Audio({"Small cyst area.": float("-inf")})
     heard = _heard("Small cyst area.")
