@@ -17,6 +17,7 @@ from dictation.data.resources import vocab_file
 from dictation.errors import DataFileError
 
 _SENTENCE_END = {".", "?", "!"}
+_MARKS = {".", ",", ":", ";", "?", "!"}
 _ATTACH_LEFT = {".", ",", ":", ";", ")", "?", "!", "%"}
 _ATTACH_RIGHT = {"("}
 _JOINERS = {"-", "/"}
@@ -406,7 +407,11 @@ class Normalizer:
                 out.append(toks[i])
                 i += 1
                 continue
-            out.append(Tok(mark, "p"))
+            if prev is not None and prev.kind == "p" and {prev.text, mark} <= _MARKS:  # "period period", "comma period"
+                if mark in _SENTENCE_END or prev.text not in _SENTENCE_END:  # one mark, a sentence end if one was said
+                    out[-1] = Tok(mark, "p")
+            else:
+                out.append(Tok(mark, "p"))
             i += n
         return out
 
@@ -504,6 +509,8 @@ def join_text(before: str, new: str) -> str:
     """Append one utterance's text to what is already written, with the right space."""
     if not new:
         return before
+    if new[0] in _MARKS and before[-1:] in _MARKS:  # a mark said again after a pause: one, as within an utterance
+        return before[:-1] + (new[0] if new[0] in _SENTENCE_END or before[-1] not in _SENTENCE_END else before[-1]) + new[1:]
     if not before or before.endswith(("\n", " ", "(", "-", "/")) or new[0] in ".,;:)?!%\n":
         return before + new
     return before + " " + new

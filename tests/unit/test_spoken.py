@@ -22,6 +22,11 @@ def norm():
         ("first line new line second line", "First line\nSecond line"),
         ("first paragraph new paragraph second paragraph", "First paragraph\n\nSecond paragraph"),
         ("is it stable question mark", "Is it stable?"),
+        ("no effusion period period", "No effusion."),  # a mark said twice is one
+        ("no effusion comma period", "No effusion."),  # a sentence end wins over a mark said with it
+        ("no effusion period comma", "No effusion."),
+        ("mild comma comma moderate", "Mild, moderate"),
+        ("series three close parenthesis period", "Series 3)."),  # a parenthesis is no such mark
         # numbers and units
         ("four millimeters", "4 mm"),
         ("two point three centimeters", "2.3 cm"),
@@ -106,6 +111,8 @@ def test_auto_punctuation_mode_keeps_whisper_marks():
 
 @pytest.mark.parametrize("before, new, joined", [
     ("", "Text", "Text"), ("Small effusion", ".", "Small effusion."), ("A.", "B", "A. B"), ("A\n", "B", "A\nB"),
+    ("Small effusion.", ".", "Small effusion."), ("Small effusion,", ".", "Small effusion."),  # said again after a pause
+    ("Small effusion.", ",", "Small effusion."), ("(Series 3)", ".", "(Series 3)."),
 ])
 def test_join_text(before, new, joined):
     assert join_text(before, new) == joined
