@@ -138,6 +138,10 @@ def test_join_text(before, new, joined):
         # "period" heard as "theory" where the utterance ends; never a list rule for a full stop
         ("no pleural effusion theory", "No pleural effusion."),
         ("effusion theory and edema", "Effusion theory and edema"),
+        ("right lower quadrant pain with fever periods", "Right lower quadrant pain with fever."),  # heard plural
+        ("irregular menstrual periods", "Irregular menstrual periods"),
+        ("brief periods of apnea", "Brief periods of apnea"),
+        ("pelvic pain since the last menstrual period", "Pelvic pain since the last menstrual period"),
         # a clinical word is never a near word, even at the end ("coma" stays "coma")
         ("history of seizure and coma", "History of seizure and coma"),
         # the ordinary word: its neighbours say so
