@@ -383,11 +383,17 @@ def test_a_pause_from_the_screen_is_never_said_over_with_listening():
     class PausedAtTheWorstMoment(threading.Event):
         def is_set(self):
             was = super().is_set()
-            if threading.current_thread().name == "radscribe-dictation" and not was and not fired:
-                fired.append(True)  # the screen's pause() lands between the check and the state said
-                screen = threading.Thread(target=session.pause)
-                screen.start()
-                screen.join(0.3)
+            if threading.current_thread().name != "radscribe-dictation":
+                return was
+            if not was and not fired:
+                # The screen's pause() lands between the check and the state said: it waits for
+                # the state lock the session thread holds while it says what it is doing.
+                fired.append(threading.Thread(target=session.pause))
+                fired[0].start()
+                fired[0].join(0.3)
+            elif fired and fired[0].is_alive():
+                fired[0].join(10)  # the next check, in the audio loop: the lock is free, the pause lands
+                was = super().is_set()
             return was
 
     session = DictationSession(ArraySource(np.zeros(SAMPLE_RATE, np.float32)), events.append,
