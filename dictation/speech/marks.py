@@ -24,11 +24,10 @@ said without spoken punctuation, where every last word is real and none may be t
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import replace
 from typing import Any
 
-from dictation.speech.critical import is_critical
+from dictation.speech.critical import is_critical, token
 from dictation.speech.guards import MEANING_WORDS, continues_word, words_text
 from dictation.speech.transcript import Segment, Transcript, Word
 
@@ -37,12 +36,8 @@ APPEND_MARGIN = 0.1  # the closest sentence said without a mark on tune: -0.32; 
 MAX_REPLACED = 2
 
 
-def _bare(word: str) -> str:
-    return re.sub(r"^[^\w]+|[^\w]+$", "", word.lower())
-
-
 def _replaceable(word: Word) -> bool:
-    bare = _bare(word.word)
+    bare = token(word.word)
     return not is_critical(word.word) and bare not in MEANING_WORDS and not any(c.isdigit() for c in bare)
 
 
@@ -57,7 +52,7 @@ def full_stop_said(scorer: Any, audio: Any, heard: Transcript, full_stop: str | 
     replaced only where they are the words of the text's end."""
     words = heard.words
     tokens = heard.text.split()
-    if not full_stop or not words or len(tokens) < 2 or _bare(tokens[-1]) in punctuation_words | {full_stop}:
+    if not full_stop or not words or len(tokens) < 2 or token(tokens[-1]) in punctuation_words | {full_stop}:
         return heard
     groups: list[list[int]] = []  # the words of each whole word ("multi", "-level")
     for i, w in enumerate(words):
