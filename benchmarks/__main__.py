@@ -135,12 +135,15 @@ def bench_export(messages: int, latency_items: int, as_json: bool) -> None:
               help="The tune part, the frozen test part (default: both, side by side).")
 @click.option("--examples", type=int, default=6, show_default=True,
               help="How many of the tune part's errors to print (the test part's are never printed).")
+@click.option("--live-only", is_flag=True,
+              help="Only the real-time replays: the recordings the whole run would pick, without its offline pass.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON as well.")
-def bench_robustness(seeds: int, live: int, parts: tuple[str, ...], examples: int, as_json: bool) -> None:
+def bench_robustness(seeds: int, live: int, parts: tuple[str, ...], examples: int, live_only: bool, as_json: bool) -> None:
     """Commands obeyed, dictation never obeyed, nothing heard twice; the same text on a busy machine."""
     from benchmarks import robustness
 
-    result = robustness.run(echo=click.echo, seeds=seeds, live=live, parts=parts or ("tune", "test"), examples=examples)
+    result = robustness.run(echo=click.echo, seeds=seeds, live=live, parts=parts or ("tune", "test"), examples=examples,
+                              live_only=live_only)
     if as_json:
         click.echo(json.dumps(result))
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from benchmarks.asr import _write, machine, shared_data
 from benchmarks.metrics import align
 from benchmarks.unseen import VOICES, perturbed, sentences
-from dictation.speech.guards import MEANING_WORDS
 from dictation.speech.marks import full_stop_said
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import split_utterances
@@ -78,7 +77,7 @@ def run(echo: Callable[[str], None], per_part: int = 20, data: str | None = None
     product = TextPipeline(group="chest")
     without = TextPipeline(group="chest", normalizer=Normalizer(replace(load_spoken_rules(), heard_as={})))
     options = product.decode_options()
-    keep = frozenset(MEANING_WORDS) | product.punctuation_words  # as the controller keeps them
+    keep = product.keep_words
     echo(f"Indiana chest X-ray sentences, split by report: {len(parts['tune'])} tune and {len(parts['test'])} test with "
          f"a comma, {len(no_comma['tune'])} and {len(no_comma['test'])} without; punctuation spoken; perturbed as in "
          "`benchmarks unseen`")

@@ -332,14 +332,25 @@ def _live(audio: Samples, template: str, library: TemplateLibrary, recognizer: R
     return [f"{u.kind}:{u.command or u.text}" for u in controller.report.utterances], session.latencies
 
 
+def _recordings(parts: tuple[str, ...], seeds: int) -> list[tuple[str, int, str, list[tuple[str, str | None]]]]:
+    """(voice, seed, template, script) of every script recording, in the order the offline pass makes them."""
+    return [(voice, seed, template, script) for part in parts for voice in VOICES
+            for seed in range(PARTS[part][1], PARTS[part][1] + seeds) for template, script in PARTS[part][0].items()]
+
+
 def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tuple[str, ...] = ("tune", "test"),
-        examples: int = 6) -> dict[str, object]:
+        examples: int = 6, live_only: bool = False) -> dict[str, object]:
     echo(f"machine: {machine()}")
     library = TemplateLibrary()
     recognizer = Recognizer()
     out: dict[str, object] = {}
     recordings: list[tuple[str, str, Samples]] = []
     tallies: dict[str, dict[str, Tally]] = {}
+    if live_only:  # the same recordings the whole run would replay, without the offline pass
+        everything = _recordings(parts, seeds)
+        for voice, seed, template, script in everything[:: max(1, len(everything) // live)][:live]:
+            recordings.append((voice, template, speak_timed([t for t, _ in script], voice=voice, seed=seed)[0]))
+        parts = ()
     for part in parts:
         scripts, first_seed = PARTS[part]
         # The plain reader: a command only when the decode is exactly one of the template's phrases.
@@ -362,8 +373,9 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
                 _score_short(SHORT[part], controller.report, tally[voice])
         echo(f"{part}: {seeds} seeds x {len(VOICES)} voices x {len(scripts)} scripts ({', '.join(scripts)}), "
              f"{time.perf_counter() - started:.0f} s")
-    echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'wrong':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
-         f"{'dictation asked':>16} {'heard twice':>12} {'trailing':>10} {'short obeyed':>13} {'short asked':>12}")
+    if tallies:
+        echo(f"{'part':<5} {'voice':<7} {'commands obeyed':>18} {'asked':>6} {'wrong':>6} {'plain (exact)':>14} {'dictation obeyed':>17} "
+             f"{'dictation asked':>16} {'heard twice':>12} {'trailing':>10} {'short obeyed':>13} {'short asked':>12}")
     for part, tally in tallies.items():
         out[part] = {}
         for voice, t in tally.items():
@@ -384,7 +396,7 @@ def run(echo: Callable[[str], None], seeds: int = 20, live: int = 6, parts: tupl
     if not live:
         return out
     # Real time, idle and beside two busy loops: same text, and how late.
-    picked = recordings[:: max(1, len(recordings) // live)][:live]
+    picked = recordings if live_only else recordings[:: max(1, len(recordings) // live)][:live]
     same = 0
     latency: dict[str, list[float]] = {"idle": [], "two busy loops": []}
     for _, template, audio in picked:

@@ -34,7 +34,6 @@ from benchmarks.asr import _write, machine, medical_words, shared_data
 from benchmarks.metrics import align, critical_errors
 from dictation.reporting.learning import typed_over
 from dictation.speech.critical import SECOND_READING_BELOW, second_reading, unsure
-from dictation.speech.guards import MEANING_WORDS
 from dictation.speech.marks import full_stop_said
 from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import split_utterances
@@ -196,7 +195,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
     table: dict[str, dict[str, dict[str, Counts]]] = {}
     safety: dict[str, dict[str, Safety]] = {}
     options = pipeline.decode_options()
-    keep = frozenset(MEANING_WORDS) | pipeline.punctuation_words  # as the controller keeps them
+    keep = pipeline.keep_words
     started = time.perf_counter()
     typed: Counter[tuple[str, str]] = Counter()  # the tune part's corrections, as a radiologist would type them
     learned: TextPipeline | None = None

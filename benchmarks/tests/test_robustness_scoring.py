@@ -77,3 +77,15 @@ def test_a_command_obeyed_as_another_is_counted_wrong():
     tally = Tally()
     _score(SCRIPT, SPANS, report, tally, set())
     assert (tally.obeyed, tally.asked, tally.wrong) == (1, 1, 1)
+
+
+def test_the_live_only_run_replays_the_recordings_the_whole_run_picks():
+    from benchmarks.robustness import PARTS, VOICES, _recordings
+
+    everything = _recordings(("tune", "test"), 3)
+    assert len(everything) == 3 * len(VOICES) * (len(PARTS["tune"][0]) + len(PARTS["test"][0]))
+    # The offline pass makes them part by part, voice by voice, seed by seed, script by script.
+    assert everything[0][:3] == (VOICES[0], 0, next(iter(PARTS["tune"][0])))
+    first_test = 3 * len(VOICES) * len(PARTS["tune"][0])
+    assert everything[first_test][:3] == (VOICES[0], 1000, next(iter(PARTS["test"][0])))
+    assert everything[1][2] != everything[0][2] and everything[1][1] == 0

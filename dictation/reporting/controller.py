@@ -32,13 +32,12 @@ from dictation.reporting.records import NO, YES, Handled, Outcome, Question, Utt
 from dictation.reporting.report import Report
 from dictation.reporting.signing import signing_problems, told_by_voice
 from dictation.reporting.unsent import TRANSIENT, Unsent, restore, snapshot
-from dictation.reporting.verify import near_command, nothing_to_write, second_look
+from dictation.reporting.verify import further_decodes, near_command, nothing_to_write, second_look
 from dictation.reporting.verify import warm_up as verify_warm_up
 from dictation.reporting.versions import build_version
 from dictation.ris.document import Signer
-from dictation.speech.audio import Samples
-from dictation.speech.guards import MEANING_WORDS
-from dictation.speech.recognizer import DecodeOptions, Recognizer
+from dictation.speech.audio import SAMPLE_RATE, Samples
+from dictation.speech.recognizer import DecodeOptions, Reads
 from dictation.speech.transcript import Transcript
 from dictation.status import ReportStatus
 from dictation.store import Store
@@ -272,12 +271,16 @@ class ReportController:
     def decode_options(self) -> DecodeOptions:
         return self.pipeline.decode_options()
 
-    def recognise(self, recognizer: Recognizer, audio: Samples, heard: Transcript | None = None) -> Transcript:
+    def further_decodes(self, audio: Samples) -> list[DecodeOptions]:
+        """The decodes ``recognise`` may ask for after the first (to start them ahead)."""
+        return further_decodes(len(audio) / SAMPLE_RATE, self._command_prompt, self.decode_options().beam_size)
+
+    def recognise(self, recognizer: Reads, audio: Samples, heard: Transcript | None = None) -> Transcript:
         """Final text of an utterance, with a second look when it may be a misheard command (verify.py)."""
         heard = heard if heard is not None else recognizer.transcribe(audio, self.decode_options())
         return second_look(self.parser, recognizer, audio, heard, listening=self.report.listening,
                            command_prompt=self._command_prompt, beam_size=self.decode_options().beam_size,
-                           keep_words=frozenset(MEANING_WORDS | self._punctuation_words), full_stop=self.pipeline.full_stop)
+                           keep_words=self.pipeline.keep_words, full_stop=self.pipeline.full_stop)
 
     def _obey(self, command: Command, seq: int) -> Outcome:
         """Apply a report command under the signing rules. A preliminary signed while the checks

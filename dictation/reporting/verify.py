@@ -54,10 +54,10 @@ from rapidfuzz import fuzz, process
 
 from dictation.reporting.commands import Command, CommandParser, meaning_words, normalise, said_once
 from dictation.speech.audio import SAMPLE_RATE, Samples
-from dictation.speech.critical import second_reading
+from dictation.speech.critical import second_reading, unprompted
 from dictation.speech.guards import MEANING_WORDS, without_stray_edges
 from dictation.speech.marks import full_stop_said
-from dictation.speech.recognizer import DecodeOptions, Recognizer
+from dictation.speech.recognizer import DecodeOptions, Reads
 from dictation.speech.transcript import Transcript
 
 SHORTLIST = 8  # phrases scored per utterance: about 10 ms each on one core
@@ -293,7 +293,18 @@ def listening_twin(parser: CommandParser, scorer: Scorer, audio: Samples, heard:
 SECOND_LOOK_SECONDS = 3.0  # utterances up to this long that are no command get the second look
 
 
-def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, heard: Transcript, *,
+def _look(command_prompt: str) -> DecodeOptions:
+    """The second look's decode: the command phrases as the prompt."""
+    return DecodeOptions(prompt=command_prompt)
+
+
+def further_decodes(seconds: float, command_prompt: str, beam_size: int) -> list[DecodeOptions]:
+    """The decodes ``second_look`` may ask for after the first, in the order it asks for them:
+    worth starting on the other core while the first is made (``dictation.speech.ahead``)."""
+    return ([_look(command_prompt)] if seconds <= SECOND_LOOK_SECONDS else []) + [unprompted(beam_size)]
+
+
+def second_look(parser: CommandParser, recognizer: Reads, audio: Samples, heard: Transcript, *,
                 listening: bool, command_prompt: str, keep_words: frozenset[str], beam_size: int,
                 full_stop: str | None = None) -> Transcript:
     """Final text of an utterance, with a second look when it may be a misheard command.
@@ -310,7 +321,7 @@ def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, h
         # second look with the command phrases as the prompt suggests one, and the audio decides
         # between the closest phrases and the readings that are no command. A near command the
         # audio does not bear out is asked.
-        second = recognizer.transcribe(audio, DecodeOptions(prompt=command_prompt))
+        second = recognizer.transcribe(audio, _look(command_prompt))
         suggested = as_command(parser, second)
         verdict = audio_command(parser, recognizer, audio, heard.text,
                                 [suggested.text if suggested is not None else second.text], keep_words)
@@ -325,5 +336,5 @@ def second_look(parser: CommandParser, recognizer: Recognizer, audio: Samples, h
     return full_stop_said(recognizer, audio, heard, full_stop, keep_words) if listening else heard
 
 
-__all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "RIVAL", "SUGGESTED_OBEY", "TWINS", "Verdict", "audio_command",
+__all__ = ["ASK_ONLY", "NO_CONTENT_ASK", "RIVAL", "SUGGESTED_OBEY", "TWINS", "Verdict", "audio_command", "further_decodes",
            "listening_twin", "nothing_to_write", "second_look", "warm_up", "written_as"]

@@ -158,19 +158,24 @@ def negation_not_said(scorer: Any, audio: Any, heard: Any) -> Any:
     return replace(heard, disputes=heard.disputes + tuple(found)) if found else heard
 
 
+def unprompted(beam_size: int) -> Any:
+    """The second reading's decode: the same audio without the prompt and its terms."""
+    from dictation.speech.recognizer import DecodeOptions
+
+    return DecodeOptions(beam_size=beam_size, prompt=None, hotwords=None)
+
+
 def second_reading(recognizer: Any, audio: Any, heard: Any, beam_size: int, *, check_negations: bool = True) -> Any:
     """``heard`` with the places where the same audio decoded without the prompt disagrees on a
     critical word (``Transcript.disputes``). Only for an utterance with a word the model was unsure
     of: a confident reading is not decoded twice (latency). First a negation inside the utterance
     is checked against the audio without it (``negation_not_said``; off only to measure it)."""
-    from dictation.speech.recognizer import DecodeOptions
-
     if check_negations:
         heard = negation_not_said(recognizer, audio, heard)
     words = heard.words
     if not words or min(w.probability for w in words) >= SECOND_READING_BELOW:
         return heard
-    other = recognizer.transcribe(audio, DecodeOptions(beam_size=beam_size, prompt=None, hotwords=None))
+    other = recognizer.transcribe(audio, unprompted(beam_size))
     marked = {at for at, _, _ in heard.disputes}  # already disputed (a copy written with no speech behind it)
     found = [d for d in disputes([w.word.strip() for w in words], [w.word.strip() for w in other.words])
              if d[0] not in marked]

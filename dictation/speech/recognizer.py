@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -111,6 +111,15 @@ def default_cpu_threads(short_context: bool) -> int:
     return 1 if short_context else min(4, os.cpu_count() or 1)
 
 
+class Reads(Protocol):
+    """What reading an utterance for the report asks of a recogniser: decodes and scores
+    (a ``Recognizer``, or ``ahead.Ahead`` in front of one)."""
+
+    def transcribe(self, audio: Samples, options: DecodeOptions | None = None, *, plain: bool = False) -> Transcript: ...
+
+    def score(self, audio: Samples, texts: list[str], *, total: bool = False) -> list[float]: ...
+
+
 class Recognizer:
     """A loaded Whisper model. Thread-safe for one caller at a time."""
 
@@ -118,12 +127,14 @@ class Recognizer:
     # would otherwise spend a pass guessing the language of every utterance, and can guess wrong.
     language = "en"
     label = ""  # set when the model loads: what status lines, JSON and stored utterances call it
+    reads_locally = True  # its decodes are this model's: the low-priority copy can make them ahead (ahead.py)
 
     def __init__(self, model: str | None = None, *, cpu_threads: int | None = None,
                  short_context: bool | None = None) -> None:
         path, self.label = resolve_model(model)
         self._model_arg, self._cpu_threads = model, cpu_threads
         self._background: Recognizer | None = None
+        self._twin: Recognizer | None = None
         self._background_lock = threading.Lock()
         device, compute = device_and_compute()
         self.device = device
@@ -148,6 +159,20 @@ class Recognizer:
         # it now, while loading, not on the radiologist's first sentence.
         self.model.transcribe(np.zeros(SAMPLE_RATE, np.float32), beam_size=1, without_timestamps=True)
         self.load_seconds = time.perf_counter() - t0
+
+    def twin(self) -> Recognizer:
+        """A second copy of this model at normal priority, for the decodes an utterance's reading
+        asks for after its first, made at the same time on the other core (``ahead.py``): the same
+        model with the same threads, so the same text. Loaded once, on first use; this model
+        itself when the copy cannot be loaded."""
+        with self._background_lock:
+            if self._twin is None:
+                try:
+                    self._twin = Recognizer(self._model_arg, cpu_threads=self._cpu_threads,
+                                            short_context=self.short_context)
+                except RadscribeError:
+                    self._twin = self
+            return self._twin
 
     def background(self) -> Recognizer:
         """A second copy of this model whose threads run at the lowest CPU priority, for the
@@ -388,4 +413,4 @@ class StreamingRecognizer:
         return transcript
 
 
-__all__ = ["DecodeOptions", "Recognizer", "StreamingRecognizer", "TIMESTAMPS_AFTER_S", "default_cpu_threads"]
+__all__ = ["DecodeOptions", "Reads", "Recognizer", "StreamingRecognizer", "TIMESTAMPS_AFTER_S", "default_cpu_threads"]

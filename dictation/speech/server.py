@@ -173,6 +173,8 @@ class ServerRecognizer(Recognizer):
     server does not answer in time. Scoring commands against the audio and the partial text use
     the local model (its copy at low priority), as without a server."""
 
+    reads_locally = False  # the server's decodes: the local copy cannot make them ahead
+
     def __init__(self, server: SpeechServer, model: str | None = None, **kwargs: Any) -> None:
         self.endpoint = check_server_url(server.url)  # a URL audio may not go to is refused before loading
         super().__init__(model, **kwargs)

@@ -7,8 +7,6 @@ Nothing here knows about either face.
 
 from __future__ import annotations
 
-import atexit
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +16,9 @@ from typing import TYPE_CHECKING
 from dictation.errors import DeviceError, NoInputDevice, RadscribeError
 from dictation.logs import log
 from dictation.reporting.commands import Command
-from dictation.speech.audio import SAMPLE_RATE, AudioSource, Samples
-from dictation.speech.recognizer import DecodeOptions, Recognizer, StreamingRecognizer
+from dictation.speech.ahead import Ahead, Background
+from dictation.speech.audio import SAMPLE_RATE, AudioSource
+from dictation.speech.recognizer import DecodeOptions, Reads, Recognizer, StreamingRecognizer
 from dictation.speech.segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
 from dictation.speech.transcript import Partial, Transcript, join_transcripts
 from dictation.text.pipeline import TextPipeline, WrittenUtterance
@@ -135,70 +134,6 @@ BACKLOG_SHOWN_S = 1.0
 
 Event = (StateChanged | LevelChanged | PartialText | UtteranceCommitted | CommandApplied | UtteranceRejected
          | CommandAsked | FlagsChanged | SessionError | Backlog | Unstored | LocalReading)
-
-
-class _PartialWorker:
-    """One partial decode at a time on a thread of its own, with the recogniser's low-priority
-    copy (``Recognizer.background``); results are collected by the session loop."""
-
-    def __init__(self, recognizer: Recognizer) -> None:
-        self._recognizer = recognizer
-        self._jobs: queue.Queue[tuple[int, Samples, DecodeOptions] | None] = queue.Queue()
-        self._done: queue.Queue[tuple[int, Transcript]] = queue.Queue()
-        self._busy = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="radscribe-partials", daemon=True)
-        self._thread.start()
-
-    @property
-    def idle(self) -> bool:
-        return not self._busy.is_set()
-
-    def submit(self, generation: int, audio: Samples, options: DecodeOptions) -> None:
-        self._busy.set()
-        self._jobs.put((generation, audio, options))
-
-    def result(self, generation: int) -> Transcript | None:
-        """The latest finished partial of this utterance (older utterances' are dropped)."""
-        out = None
-        while True:
-            try:
-                g, heard = self._done.get_nowait()
-            except queue.Empty:
-                return out
-            if g == generation:
-                out = heard
-
-    def _run(self) -> None:
-        try:
-            background = self._recognizer.background()
-        except Exception:
-            background = self._recognizer
-        while (job := self._jobs.get()) is not None:
-            generation, audio, options = job
-            try:
-                self._done.put((generation, background.transcribe(audio, options)))
-            except Exception:
-                pass
-            finally:
-                self._busy.clear()
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-        self._thread.join(5)
-        if self._thread.is_alive():  # a partial still decoding at the lowest priority on a busy machine
-            _unfinished.add(self._thread)
-
-
-# Partial threads still inside the model when their session stopped: joined before the process
-# exits, since a thread left inside CTranslate2 at exit aborts the process ("terminate called
-# without an active exception", seen with `dictate --realtime` beside two busy loops).
-_unfinished: set[threading.Thread] = set()
-
-
-@atexit.register
-def _join_unfinished() -> None:
-    for thread in list(_unfinished):
-        thread.join()
 
 
 class DictationSession:
@@ -337,7 +272,11 @@ class DictationSession:
         # Partials on a thread of their own when the recogniser has a low-priority copy for them;
         # started once the source is open (a missing microphone must not leave that copy loading
         # while the process exits: a thread inside CTranslate2 at exit aborts the process).
-        partials = _PartialWorker(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
+        partials = Background(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
+        # The reading's further decodes, made ahead on the other core by a copy at normal priority (ahead.py).
+        further = (Background(recognizer, recognizer.twin)
+                   if self.controller is not None and hasattr(recognizer, "twin") and recognizer.reads_locally else None)
+        reader = Ahead(recognizer, further) if further is not None else recognizer
         try:
             self._set_ready(source.description)
             while not self._stop.is_set():
@@ -348,7 +287,7 @@ class DictationSession:
                 except DeviceError:
                     # Keep what was captured: finish the utterance in progress, then report.
                     for u in segmenter.flush():
-                        self._finish(u, recognizer, options, None, time.monotonic())
+                        self._finish(u, reader, options, None, time.monotonic())
                     raise
                 if block is None:
                     break
@@ -381,8 +320,10 @@ class DictationSession:
                         ready = join_transcripts([(s / SAMPLE_RATE, t) for s, t in parts]) if parts and one_reader else None
                         read = (read_ahead[2] if read_ahead and ready is read_ahead[0]
                                 and read_ahead[1] == self._report_state() else None)
-                        self._finish(event, recognizer, options, ready, block.captured_at, read)
+                        self._finish(event, reader, options, ready, block.captured_at, read)
                         speculation, pieces, piece_start, read_ahead = None, [], 0, None
+                        if further is not None:
+                            further.forget()
                         streamer.reset()
                         if segmenter.in_speech:  # a long utterance cut at max length goes on
                             streamer.insert_audio(segmenter.current_audio())
@@ -396,15 +337,18 @@ class DictationSession:
                         audio = segmenter.closing_audio()
                         start = start_for(len(audio))
                         keeping_up = time.monotonic() - block.captured_at < READ_AHEAD_BEHIND_S
+                        # Read now, in the pause, rather than after the utterance has ended: the
+                        # same audio and decode give the same reading, which is used only if the
+                        # utterance ends with exactly this audio, in the same report state. Only
+                        # while the thread keeps up with the audio: on a loaded machine a reading
+                        # wasted (the speech goes on) would delay what follows.
+                        whole = self.controller is not None and start == 0 and not pieces and keeping_up
+                        if whole and self.controller is not None and further is not None:
+                            further.ahead(audio, self.controller.further_decodes(audio))
                         speculation = (start, len(audio), recognizer.transcribe(audio[start:], options))
-                        if self.controller is not None and start == 0 and not pieces and keeping_up:
-                            # Read now, in the pause, rather than after the utterance has ended: the
-                            # same audio and decode give the same reading, which is used only if
-                            # the utterance ends with exactly this audio, in the same report state.
-                            # Only while the thread keeps up with the audio: on a loaded machine a
-                            # reading wasted (the speech goes on) would delay what follows.
+                        if whole and self.controller is not None:
                             read_ahead = (speculation[2], self._report_state(),
-                                          self.controller.recognise(recognizer, audio, speculation[2]))
+                                          self.controller.recognise(reader, audio, speculation[2]))
                     continue  # no partials while the utterance is probably ending
                 if speculation is not None:  # speech went on after the pause
                     start, end, heard = speculation
@@ -412,6 +356,8 @@ class DictationSession:
                         pieces = [*(p for p in pieces if p[0] < start), (start, heard)]
                         piece_start = end
                     speculation, read_ahead = None, None
+                    if further is not None:
+                        further.forget()
                 # A partial only when the thread keeps up with the audio: falling behind would
                 # delay the final text, which matters more than one more partial.
                 behind = time.monotonic() - block.captured_at
@@ -428,12 +374,13 @@ class DictationSession:
                 elif segmenter.silence_ms == 0 and behind < 0.15 and (partial := streamer.process()) is not None:
                     self._show_partial(partial)
             for u in segmenter.flush():
-                self._finish(u, recognizer, options, None, time.monotonic())
+                self._finish(u, reader, options, None, time.monotonic())
         finally:
             self._report_backlog(0.0, getattr(source, "overflows", 0))  # nothing waits any more
             source.stop()
-            if partials is not None:
-                partials.stop()
+            for worker in (partials, further):
+                if worker is not None:
+                    worker.stop()
 
     def _show_partial(self, partial: Partial) -> None:
         # Shown in written form too, so "period" never flashes on screen as a word.
@@ -456,7 +403,7 @@ class DictationSession:
         and whether it is listening (a start phrase said while listening may be its stop twin)."""
         return (id(self.controller), bool(self.controller and self.controller.report.listening))
 
-    def _finish(self, u: Utterance, recognizer: Recognizer, options: DecodeOptions,
+    def _finish(self, u: Utterance, recognizer: Reads, options: DecodeOptions,
                 heard: Transcript | None, decided_at: float, read: Transcript | None = None) -> None:
         """Final text for an utterance. ``decided_at``: when its end was captured (monotonic);
         ``read``: the report's reading of ``heard``, when it was made while the utterance ended."""

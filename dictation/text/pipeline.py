@@ -15,6 +15,7 @@ from typing import Any
 
 from dictation.errors import RadscribeError
 from dictation.speech.audio import Samples, decode_file
+from dictation.speech.guards import MEANING_WORDS
 from dictation.speech.models import prompt_fits
 from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
@@ -80,6 +81,12 @@ class TextPipeline:
     def punctuation_words(self) -> frozenset[str]:
         """Every word of a spoken punctuation phrase ("period", "comma", "new", "paragraph"...)."""
         return frozenset(w for phrase in self.normalizer.rules.punctuation for w in phrase)
+
+    @functools.cached_property
+    def keep_words(self) -> frozenset[str]:
+        """Words that keep a reading dictation, never a command or a full stop: the words that change
+        a meaning (no, left, normal...) and those of spoken punctuation."""
+        return frozenset(MEANING_WORDS) | self.punctuation_words
 
     @functools.cached_property
     def full_stop(self) -> str | None:

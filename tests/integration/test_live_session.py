@@ -9,6 +9,7 @@ import pytest
 from dictation.speech.audio import FileSource
 from dictation.speech.session import DictationSession, PartialText, UtteranceCommitted
 from dictation.text.pipeline import TextPipeline
+from tests.voice import VOICES, speak_with_pauses
 
 pytestmark = pytest.mark.model
 
@@ -65,3 +66,28 @@ def test_the_final_text_is_the_same_with_two_busy_loops_beside_it(recognizer, re
     with busy_cpu(2):
         loaded = finals()
     assert loaded == idle and len(idle) == 2
+
+
+@pytest.mark.parametrize("voice", VOICES)
+def test_the_second_copy_of_the_model_decodes_as_the_first(recognizer, voice):
+    """Decodes made ahead by the low-priority copy (ahead.py) stand for the first copy's: the
+    same words, timings and probabilities, with and without a prompt, on noisy speech."""
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+    from dictation.speech.segmenter import split_utterances
+
+    controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), checks=False)
+    audio = speak_with_pauses(["go to findings", "no pleural effusion period", "undo",
+                               "small left apical pneumothorax measuring eight millimeters period"], voice=voice, seed=3)
+    copy = recognizer.background()
+    assert copy is not recognizer
+    utterances = split_utterances(audio)
+    assert len(utterances) == 4
+    for u in utterances:
+        options = [controller.decode_options(), *controller.further_decodes(u.audio)]
+        for o in options:
+            first, second = recognizer.transcribe(u.audio, o), copy.transcribe(u.audio, o)
+            assert first.text == second.text
+            assert [(w.word, w.start, w.end, w.probability) for w in first.words] == \
+                [(w.word, w.start, w.end, w.probability) for w in second.words]

@@ -323,3 +323,23 @@ def test_dictation_whose_period_was_heard_as_a_word_ends_with_the_full_stop_and_
     for seed in range(2):
         _say(plain, recognizer, seed)
     assert "aorta" in plain.report.slot_text("impression").lower()
+
+
+@pytest.mark.parametrize(("seconds", "said"), [(1.5, "Clear layer~0.3"), (4.0, "Small left~0.4 pleural effusion period")])
+def test_the_decodes_started_ahead_are_those_the_reading_asks_for_in_its_order(seconds, said):
+    """ahead.py starts ``further_decodes`` on the model's second copy while the first decode is
+    made: they must be the very decodes the reading then asks for, or none is ever taken."""
+    controller, recognizer = _controller([said], {})
+    asked = []
+    transcribe = recognizer.transcribe
+
+    def recorded(audio, options=None, **kw):
+        asked.append(options)
+        return transcribe(audio, options, **kw)
+
+    recognizer.transcribe = recorded
+    audio = np.random.default_rng(0).normal(0, 0.1, int(seconds * SAMPLE_RATE)).astype(np.float32)
+    controller.recognise(recognizer, audio)
+    assert asked[0] == controller.decode_options()
+    assert asked[1:] == controller.further_decodes(audio) and asked[1:]
+    assert len(asked) == (3 if seconds <= 3 else 2)
