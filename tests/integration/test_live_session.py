@@ -70,8 +70,8 @@ def test_the_final_text_is_the_same_with_two_busy_loops_beside_it(recognizer, re
 
 @pytest.mark.parametrize("voice", VOICES)
 def test_the_second_copy_of_the_model_decodes_as_the_first(recognizer, voice):
-    """Decodes made ahead by the low-priority copy (ahead.py) stand for the first copy's: the
-    same words, timings and probabilities, with and without a prompt, on noisy speech."""
+    """Decodes made ahead by the second copy (``Recognizer.twin``, ahead.py) stand for the first
+    copy's: the same words, timings and probabilities, with and without a prompt, on noisy speech."""
     from dictation.reporting.controller import ReportController
     from dictation.reporting.report import Report
     from dictation.reporting.templates import TemplateLibrary
@@ -80,7 +80,7 @@ def test_the_second_copy_of_the_model_decodes_as_the_first(recognizer, voice):
     controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), checks=False)
     audio = speak_with_pauses(["go to findings", "no pleural effusion period", "undo",
                                "small left apical pneumothorax measuring eight millimeters period"], voice=voice, seed=3)
-    copy = recognizer.background()
+    copy = recognizer.twin()
     assert copy is not recognizer
     utterances = split_utterances(audio)
     assert len(utterances) == 4
@@ -91,3 +91,39 @@ def test_the_second_copy_of_the_model_decodes_as_the_first(recognizer, voice):
             assert first.text == second.text
             assert [(w.word, w.start, w.end, w.probability) for w in first.words] == \
                 [(w.word, w.start, w.end, w.probability) for w in second.words]
+
+
+def test_dictate_takes_the_decodes_made_ahead_and_writes_the_report_it_writes_without_them(recognizer, monkeypatch):
+    import dictation.speech.ahead as ahead
+    from dictation.reporting.controller import ReportController
+    from dictation.reporting.dictate import dictate_audio
+    from dictation.reporting.report import Report
+    from dictation.reporting.templates import TemplateLibrary
+
+    class OneCopy:  # the same model without its second copy: every decode one after the other
+        def transcribe(self, *a, **kw):
+            return recognizer.transcribe(*a, **kw)
+
+        def score(self, *a, **kw):
+            return recognizer.score(*a, **kw)
+
+    monkeypatch.setattr(ahead, "two_cores_free", lambda loadavg=None: True)  # as on an idle machine
+    taken = []
+    take = ahead.Background.take
+
+    def counted(self, audio, options):
+        made = take(self, audio, options)
+        taken.append(made is not None)
+        return made
+
+    monkeypatch.setattr(ahead.Background, "take", counted)
+    recognizer.twin()  # loaded, so the first utterance's decodes start at once
+    audio = speak_with_pauses(["go to findings", "no effusion period", "small left apical pneumothorax period"],
+                              voice="espeak", seed=5)
+    reports = []
+    for reader in (recognizer, OneCopy()):
+        controller = ReportController(Report.new(TemplateLibrary().get("xr-chest")), checks=False)
+        dictate_audio(audio, reader, controller)
+        reports.append([(u.kind, u.heard, u.text, u.command) for u in controller.report.utterances])
+    assert any(taken)  # "no effusion period" is short and no command: its second look was made ahead
+    assert reports[0] == reports[1] and len(reports[0]) >= 3
