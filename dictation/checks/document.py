@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from dictation.speech.critical import token
+
 if TYPE_CHECKING:
     from dictation.reporting.report import Report
     from dictation.reporting.templates import Template
@@ -259,16 +261,21 @@ def _norm_side(value: Any) -> str | None:
 
 def place_words(text: str, base: int, words: list[dict[str, Any]], seq: int = 0,
                 confirmed: list[int] | tuple[int, ...] = ()) -> list[Word]:
-    """Find each recognised word in the written text, in order (written forms may differ:
-    "four millimeters" became "4 mm"; such words are skipped)."""
+    """Find each recognised word in the written text, in order: as heard, or in its written form
+    (a number as digits, a unit as its symbol: "four millimeters" became "4 mm"), whichever comes
+    first; a word found in neither form ("twenty five" written "25") is skipped. A number the
+    recogniser was unsure of, or that another reading heard otherwise, is a critical word: it
+    must be found to be flagged."""
     out = []
     lower = text.lower()
     at = 0
     for index, w in enumerate(words):
-        token = re.sub(r"[^\w'-]", "", str(w.get("word", ""))).lower()
-        if not token:
+        heard = re.sub(r"[^\w'-]", "", str(w.get("word", ""))).lower()
+        if not heard:
             continue
-        m = re.compile(r"\b" + re.escape(token) + r"\b").search(lower, at)
+        found = [m for form in dict.fromkeys((heard, token(heard)))
+                 if (m := re.compile(r"\b" + re.escape(form) + r"\b").search(lower, at)) is not None]
+        m = min(found, key=lambda m: m.start(), default=None)
         if m is None or m.start() - at > 40:
             continue
         out.append(Word(text[m.start():m.end()], base + m.start(), base + m.end(), float(w.get("probability", 1.0)),

@@ -268,6 +268,28 @@ def test_a_critical_word_written_twice_is_flagged_not_dropped(checker, library):
     assert kinds(checker.check_report(report), "critical_word") == []
 
 
+def test_a_number_written_as_digits_is_flagged_when_unsure_disputed_or_written_twice(checker, library):
+    """The recogniser's words are "four millimeters"; the report says "4 mm": a number is a
+    critical word in its written form too."""
+    report = Report.new(library.get("xr-chest"))
+    report.go_to("impression")
+    dictated(report, 1, "Nodule measuring 4 mm.", [{"word": " Nodule", "probability": 0.9},
+             {"word": " measuring", "probability": 0.9}, {"word": " four", "probability": 0.3},
+             {"word": " millimeters.", "probability": 0.9}])
+    dictated(report, 2, "Cyst of 7 mm.", [{"word": " Cyst", "probability": 0.9}, {"word": " of", "probability": 0.9},
+             {"word": " seven", "probability": 0.8, "other": "eleven", "span": 1}, {"word": " millimeters.", "probability": 0.9}])
+    dictated(report, 3, "Lesion in segment 7 seven.", [{"word": w, "probability": 0.9}
+                                                        for w in (" Lesion", " in", " segment", " seven", " seven.")])
+    dictated(report, 4, "Two lesions of 25 mm.", [{"word": w, "probability": 0.9}
+                                                   for w in (" Two", " lesions", " of", " twenty", " five", " millimeters.")])
+    flags = kinds(checker.check_report(report), "critical_word")
+    assert [(f.word, f.text) for f in flags] == [("1.2", "4"), ("2.2", "7"), ("3.4", "7 seven")]
+    text = from_report(report).text
+    assert text[flags[0].start:flags[0].end] == "4" and text[flags[1].start:flags[1].end] == "7"
+    assert "30%" in flags[0].message
+    assert "'eleven'" in flags[1].message and "written twice" in flags[2].message
+
+
 # -- follow-up ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sentence, missing", [
