@@ -69,9 +69,10 @@ def _key(audio: Samples, options: DecodeOptions) -> Key:
 
 
 class Background:
-    """One decode at a time with the recogniser's low-priority copy: decodes asked ahead first,
-    then the latest partial. Partials are collected by the session loop; decodes made ahead are
-    taken by ``Ahead.transcribe``."""
+    """One decode at a time with a copy of the model (``copy``: by default the low-priority one,
+    ``Recognizer.background``, for partials; ``Recognizer.twin`` for the decodes made ahead):
+    decodes asked ahead first, then the latest partial. Partials are collected by the session
+    loop; decodes made ahead are taken by ``Ahead.transcribe``."""
 
     def __init__(self, recognizer: Recognizer, copy: Callable[[], Recognizer] | None = None) -> None:
         self._recognizer = recognizer
@@ -84,7 +85,8 @@ class Background:
         self._ready: dict[Key, Transcript] = {}
         self._done: queue.Queue[tuple[int, Transcript]] = queue.Queue()
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="radscribe-partials", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="radscribe-ahead" if copy else "radscribe-partials",
+                                        daemon=True)
         self._thread.start()
 
     @property
@@ -178,7 +180,7 @@ class Background:
             self._stopped = True
             self._cond.notify_all()
         self._thread.join(5)
-        if self._thread.is_alive():  # a decode still running at the lowest priority on a busy machine
+        if self._thread.is_alive():  # a decode still running (a partial at the lowest priority on a busy machine)
             _unfinished.add(self._thread)
 
 
