@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dictation.reporting.controller import ReportController
 from dictation.reporting.records import Handled
-from dictation.speech.ahead import Ahead, Background
+from dictation.speech import ahead
 from dictation.speech.audio import Samples
-from dictation.speech.recognizer import Reads, Recognizer
+from dictation.speech.recognizer import Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
 
 
@@ -18,8 +18,7 @@ def dictate_audio(audio: Samples, recognizer: Recognizer, controller: ReportCont
     is made (ahead.py): the same text, sooner."""
     out = []
     options = controller.decode_options()
-    background = Background(recognizer, recognizer.twin) if hasattr(recognizer, "twin") and recognizer.reads_locally else None
-    reader: Reads = Ahead(recognizer, background) if background is not None else recognizer
+    reader, background = ahead.reader(recognizer)
     try:
         for u in utterances if utterances is not None else split_utterances(audio, segmenter):
             if background is not None:

@@ -32,7 +32,7 @@ from dictation.speech.transcript import Transcript
 
 if TYPE_CHECKING:
     from dictation.speech.audio import Samples
-    from dictation.speech.recognizer import Recognizer
+    from dictation.speech.recognizer import Reads, Recognizer
 
 # A decode the copy is making when the reading asks for it is waited for: the copy runs at the
 # same priority and speed as the first copy and started earlier, so it finishes sooner than a
@@ -141,15 +141,13 @@ class Background:
             copy = self._load()
         except Exception:
             copy = self._recognizer
-        with self._cond:
-            if copy is self._recognizer:  # no second copy: decoding ahead would share one model between threads
-                self._ahead = []
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._stopped or bool(self._ahead) or self._partial is not None)
                 if self._stopped:
                     return
                 generation = -1
+                # Without a second copy, decoding ahead would share one model between threads.
                 if self._ahead and copy is not self._recognizer:
                     key, audio, options = self._ahead.pop(0)
                     self._running = key
@@ -182,6 +180,16 @@ class Background:
         self._thread.join(5)
         if self._thread.is_alive():  # a decode still running (a partial at the lowest priority on a busy machine)
             _unfinished.add(self._thread)
+
+
+def reader(recognizer: Recognizer) -> tuple[Reads, Background | None]:
+    """What reads an utterance for the report, and the worker that makes its further decodes
+    ahead on a second copy; the recogniser itself, and no worker, when it has no such copy (a
+    fake) or its decodes are a recognition server's. The worker is stopped by the caller."""
+    if not (hasattr(recognizer, "twin") and recognizer.reads_locally):
+        return recognizer, None
+    worker = Background(recognizer, recognizer.twin)
+    return Ahead(recognizer, worker), worker
 
 
 class Ahead:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from dictation.errors import DeviceError, NoInputDevice, RadscribeError
 from dictation.logs import log
 from dictation.reporting.commands import Command
-from dictation.speech.ahead import Ahead, Background
+from dictation.speech import ahead
+from dictation.speech.ahead import Background
 from dictation.speech.audio import SAMPLE_RATE, AudioSource
 from dictation.speech.recognizer import DecodeOptions, Reads, Recognizer, StreamingRecognizer
 from dictation.speech.segmenter import Segmenter, SegmenterOptions, SpeechStarted, Utterance
@@ -274,9 +275,7 @@ class DictationSession:
         # while the process exits: a thread inside CTranslate2 at exit aborts the process).
         partials = Background(recognizer) if hasattr(recognizer, "background") and self.background_partials else None
         # The reading's further decodes, made ahead on the other core by a copy at normal priority (ahead.py).
-        further = (Background(recognizer, recognizer.twin)
-                   if self.controller is not None and hasattr(recognizer, "twin") and recognizer.reads_locally else None)
-        reader = Ahead(recognizer, further) if further is not None else recognizer
+        reader, further = ahead.reader(recognizer) if self.controller is not None else (recognizer, None)
         try:
             self._set_ready(source.description)
             while not self._stop.is_set():

@@ -46,6 +46,8 @@ class Model(Copy):
     def background(self):
         return self.copy if self.copy is not None else self
 
+    twin = background
+
 
 def audio(seed: int = 0):
     return np.random.default_rng(seed).standard_normal(8000).astype(np.float32)
@@ -59,10 +61,20 @@ def two_cores(monkeypatch):
 
 
 @pytest.fixture
-def stops():
-    """Backgrounds to stop after the test, their copies let go first."""
+def worker():
+    """``worker(held=False)``: (its copy, the model, the worker); a held copy decodes only once
+    let go. Each worker is stopped after the test, its copies let go first."""
     started: list[tuple[Background, Model]] = []
-    yield lambda background, model: started.append((background, model))
+
+    def start(held: bool = False, model: Model | None = None) -> tuple[Copy | None, Model, Background]:
+        model = model or Model(Copy("copy"))
+        if held and model.copy is not None:
+            model.copy.go.clear()
+        background = Background(model)
+        started.append((background, model))
+        return model.copy, model, background
+
+    yield start
     for background, model in started:
         for c in (model, model.copy):
             if c is not None:
@@ -70,11 +82,14 @@ def stops():
         background.stop()
 
 
-def test_a_decode_the_copy_made_is_the_one_the_reading_takes_and_other_audio_is_decoded_by_the_model(stops):
-    copy = Copy("copy")
-    model = Model(copy)
-    background = Background(model)
-    stops(background, model)
+def until_started(copy: Copy) -> None:
+    """Until the copy has begun its first decode."""
+    while copy.started == []:
+        threading.Event().wait(0.01)
+
+
+def test_a_decode_the_copy_made_is_the_one_the_reading_takes_and_other_audio_is_decoded_by_the_model(worker):
+    copy, model, background = worker()
     utterance = audio()
     background.ahead(utterance, [LOOK, PLAIN])
     assert copy.made.acquire(timeout=5) and copy.made.acquire(timeout=5)
@@ -88,12 +103,8 @@ def test_a_decode_the_copy_made_is_the_one_the_reading_takes_and_other_audio_is_
     assert copy.started == ["go to findings, undo", None]
 
 
-def test_a_decode_not_started_is_left_to_the_reading_and_never_made_by_the_copy(stops):
-    copy = Copy("copy")
-    copy.go.clear()
-    model = Model(copy)
-    background = Background(model)
-    stops(background, model)
+def test_a_decode_not_started_is_left_to_the_reading_and_never_made_by_the_copy(worker):
+    copy, model, background = worker(held=True)
     utterance = audio()
     background.ahead(utterance, [LOOK, PLAIN])
     reader = Ahead(model, background)
@@ -105,31 +116,21 @@ def test_a_decode_not_started_is_left_to_the_reading_and_never_made_by_the_copy(
     assert copy.started == ["go to findings, undo"]
 
 
-def test_a_decode_the_copy_is_making_is_waited_for_only_up_to_a_bound(stops, monkeypatch):
+def test_a_decode_the_copy_is_making_is_waited_for_only_up_to_a_bound(worker, monkeypatch):
     monkeypatch.setattr(ahead, "AHEAD_WAIT_S", 0.05)
-    copy = Copy("copy")
-    copy.go.clear()  # starved: a busy machine and the copy at the lowest priority
-    model = Model(copy)
-    background = Background(model)
-    stops(background, model)
+    copy, model, background = worker(held=True)  # starved: a busy machine and the copy at the lowest priority
     utterance = audio()
     background.ahead(utterance, [PLAIN])
-    while copy.started == []:
-        threading.Event().wait(0.01)
+    until_started(copy)
     assert Ahead(model, background).transcribe(utterance, PLAIN).text == "first None"
     copy.go.set()
 
 
-def test_decodes_asked_ahead_are_forgotten_when_the_speech_goes_on_and_replaced_by_the_next(stops):
-    copy = Copy("copy")
-    copy.go.clear()
-    model = Model(copy)
-    background = Background(model)
-    stops(background, model)
+def test_decodes_asked_ahead_are_forgotten_when_the_speech_goes_on_and_replaced_by_the_next(worker):
+    copy, model, background = worker(held=True)
     first, second = audio(0), audio(1)
     background.ahead(first, [LOOK, PLAIN])
-    while copy.started == []:
-        threading.Event().wait(0.01)
+    until_started(copy)
     background.forget()  # PLAIN of the first is dropped; LOOK is already being made
     background.ahead(second, [PLAIN])
     copy.go.set()
@@ -141,12 +142,8 @@ def test_decodes_asked_ahead_are_forgotten_when_the_speech_goes_on_and_replaced_
     assert reader.transcribe(first, PLAIN).text == "first None"
 
 
-def test_a_partial_waits_for_the_decodes_asked_ahead_and_is_then_made(stops):
-    copy = Copy("copy")
-    copy.go.clear()
-    model = Model(copy)
-    background = Background(model)
-    stops(background, model)
+def test_a_partial_waits_for_the_decodes_asked_ahead_and_is_then_made(worker):
+    copy, model, background = worker(held=True)
     background.ahead(audio(0), [PLAIN])
     background.submit(7, audio(1), DecodeOptions(beam_size=1, prompt="partial"))
     assert not background.idle
@@ -161,12 +158,9 @@ def test_a_partial_waits_for_the_decodes_asked_ahead_and_is_then_made(stops):
     assert background.result(8) is None
 
 
-def test_nothing_is_decoded_ahead_beside_a_busy_program(stops, monkeypatch):
+def test_nothing_is_decoded_ahead_beside_a_busy_program(worker, monkeypatch):
     monkeypatch.setattr(ahead, "two_cores_free", lambda loadavg=None: False)
-    copy = Copy("copy")
-    model = Model(copy)
-    background = Background(model)
-    stops(background, model)
+    copy, model, background = worker()
     background.ahead(audio(), [PLAIN])
     threading.Event().wait(0.2)
     assert Ahead(model, background).transcribe(audio(), PLAIN).text == "first None"
@@ -187,14 +181,26 @@ def test_two_cores_are_free_only_when_other_programs_leave_them(monkeypatch, tmp
     assert two_cores_free(tmp_path / "absent") is (len(os.sched_getaffinity(0)) >= 4)  # unreadable: cores decide
 
 
-def test_nothing_is_decoded_ahead_for_a_recognition_server_or_without_a_second_copy(stops):
+def test_nothing_is_decoded_ahead_for_a_recognition_server_or_without_a_second_copy(worker):
     server = Model(Copy("copy"))
     server.reads_locally = False  # its decodes go to the server: the local copy cannot make them
     alone = Model(None)  # the copy could not be loaded: the model itself, shared by two threads
     for model in (server, alone):
-        background = Background(model)
-        stops(background, model)
+        _, _, background = worker(model=model)
         background.ahead(audio(), [PLAIN])
         threading.Event().wait(0.2)
         assert Ahead(model, background).transcribe(audio(), PLAIN).text == "first None"
         assert model.started == [None] and (model.copy is None or model.copy.started == [])
+    assert ahead.reader(server) == (server, None)  # no worker loads a copy it would never use
+
+
+def test_the_reader_takes_the_decodes_of_a_worker_on_the_models_second_copy():
+    copy = Copy("copy")
+    model = Model(copy)
+    reader, worker = ahead.reader(model)
+    try:
+        worker.ahead(audio(), [PLAIN])
+        assert copy.made.acquire(timeout=5)
+        assert reader.transcribe(audio(), PLAIN).text == "copy None" and model.started == []
+    finally:
+        worker.stop()
