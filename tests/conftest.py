@@ -1,6 +1,7 @@
 """Every test (and every radscribe it starts) logs to a file of its own, not the user's log; and a
 busy machine on demand."""
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -10,8 +11,16 @@ import tempfile
 
 import pytest
 
-os.environ.setdefault("RADSCRIBE_LOG", os.path.join(tempfile.mkdtemp(prefix="radscribe-test-log-"), "radscribe.log"))
-os.environ.setdefault("RADSCRIBE_UNSENT", tempfile.mkdtemp(prefix="radscribe-test-unsent-"))
+
+def _scratch(prefix: str) -> str:
+    """A folder of this test run's own, removed when the run ends."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+os.environ.setdefault("RADSCRIBE_LOG", os.path.join(_scratch("radscribe-test-log-"), "radscribe.log"))
+os.environ.setdefault("RADSCRIBE_UNSENT", _scratch("radscribe-test-unsent-"))
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ class ServerRecognizer(Recognizer):
                 t0 = time.perf_counter()
                 return self._read(audio, o, self._decode, t0, decoder=self.local_label, fallback=str(e))
             with self._lock:
-                self._slow, self._why = 0, ""
+                self._slow = 0
             return heard
         t0 = time.perf_counter()
         return self._read(audio, o, self._decode, t0, decoder=self.local_label, fallback=self._why)
@@ -258,7 +258,9 @@ class ServerRecognizer(Recognizer):
 
     @property
     def why(self) -> str:
-        """Why the server did not read the last utterance it was asked for ("" when it did)."""
+        """Why the server did not read the last utterance this workstation read in its place ("" when
+        it has read every one): kept when the server reads again, as an utterance read locally is
+        often reported after the server has read the next one."""
         return self._why
 
     def close(self) -> None:

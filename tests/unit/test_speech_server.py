@@ -117,6 +117,9 @@ def test_an_utterance_the_server_does_not_read_in_time_is_read_here_and_the_serv
     heard = recognizer.transcribe(speech)
     assert (heard.decoder, heard.fallback, heard.text) == (f"whisper-1 on 127.0.0.1:{stand.server_address[1]}", "",
                                                            "no effusion")
+    # Why the last utterance read here was: still said after the server read the next one (an
+    # utterance read here is often reported only once the next one has been read).
+    assert "did not answer within 0.5 s" in recognizer.why
     assert [w.probability for w in heard.words] == [0.95, 0.9]
     sent = _Stand.requests[-1]
     assert b"RIFF" in sent and b"verbose_json" in sent and b'name="timestamp_granularities[]"' in sent
