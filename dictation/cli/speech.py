@@ -22,7 +22,9 @@ from dictation.errors import RadscribeError
 @friendly
 def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: str | None, raw: bool,
                server_url: str | None) -> None:
-    """Written-form text of each AUDIO file."""
+    """Written-form text of each AUDIO file. The words that change the meaning which the
+    recogniser was unsure of, or which a second reading heard otherwise, are named on stderr
+    (and under "check" with --json)."""
     from dictation.speech.server import make_recognizer
     from dictation.text.pipeline import TextPipeline, TextStages, transcribe_file
 
@@ -32,7 +34,7 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
     failed = 0
     for path in audio:
         try:
-            result = transcribe_file(path, recognizer, pipeline)
+            result = transcribe_file(path, recognizer, pipeline, read_twice=not raw)
         except RadscribeError as e:  # one bad file does not lose the others
             click.echo(f"radscribe: {e}", err=True)
             failed += 1
@@ -48,6 +50,10 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
             if as_json:
                 click.echo(json.dumps(result.to_json(), ensure_ascii=False))
             continue
+        check = result.to_check()
+        if check:  # shown, never chosen silently: as the critical-word flags of a report
+            click.echo(f"radscribe: {path}: {len(check)} word{'s that change' if len(check) > 1 else ' that changes'} "
+                       f"the meaning to check: {'; '.join(check[:3])}{'; ...' if len(check) > 3 else ''}", err=True)
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         else:

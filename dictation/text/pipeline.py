@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from dictation.errors import RadscribeError
+from dictation.speech import ahead
 from dictation.speech.audio import Samples, decode_file
+from dictation.speech.critical import second_reading, unprompted, unsure
 from dictation.speech.guards import MEANING_WORDS
 from dictation.speech.models import prompt_fits
 from dictation.speech.recognizer import DecodeOptions, Recognizer
@@ -42,17 +44,31 @@ class WrittenUtterance:
     corrections: list[Correction] = field(default_factory=list)
 
     def segment_json(self) -> dict[str, Any]:
+        words = [{"word": w.word, "start": round(self.start + w.start, 3), "end": round(self.start + w.end, 3),
+                  "probability": round(w.probability, 4)} for w in self.heard.words]
+        for at, span, other in self.heard.disputes:  # as a stored utterance's words say it
+            if at < len(words):
+                words[at].update(other=other, span=span)
         return {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "text": self.text,
-            "words": [
-                {"word": w.word, "start": round(self.start + w.start, 3), "end": round(self.start + w.end, 3),
-                 "probability": round(w.probability, 4)}
-                for w in self.heard.words
-            ],
+            "words": words,
             **({"decoder": self.heard.decoder} if self.heard.decoder else {}),
         }
+
+    def to_check(self) -> list[str]:
+        """The words that change the meaning to check, as the critical-word flags name them: where
+        another reading of the audio heard otherwise, and those the recogniser was unsure of."""
+        words = self.heard.words
+        out = []
+        for at, span, other in self.heard.disputes:
+            said = " ".join(w.word.strip() for w in words[at:at + span])
+            out.append(f"{said!r} at {self.start + words[at].start:.1f} s may be {other!r}")
+        disputed = {i for at, span, _ in self.heard.disputes for i in range(at, at + span)}
+        out += [f"{w.word.strip()!r} at {self.start + w.start:.1f} s heard with {w.probability:.0%} confidence"
+                for i, w in enumerate(words) if i not in disputed and unsure(w.word, w.probability, i)]
+        return out
 
 
 class TextPipeline:
@@ -112,41 +128,64 @@ class FileTranscript:
     utterances: list[WrittenUtterance]
     model: str
     timings: dict[str, float]
+    checked: bool = True  # the critical words were checked (not with plain decoding)
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "text": self.text, "segments": [u.segment_json() for u in self.utterances],
-                "model": self.model, "timings": self.timings}
+                "model": self.model, "timings": self.timings, "check": self.to_check()}
+
+    def to_check(self) -> list[str]:
+        return [line for u in self.utterances for line in u.to_check()] if self.checked else []
 
 
 def transcribe_audio(audio: Samples, recognizer: Recognizer, pipeline: TextPipeline,
-                     segmenter: SegmenterOptions | None = None) -> tuple[str, list[WrittenUtterance], dict[str, float]]:
+                     segmenter: SegmenterOptions | None = None, *,
+                     read_twice: bool = True) -> tuple[str, list[WrittenUtterance], dict[str, float]]:
+    """The recording's written text, utterance by utterance. ``read_twice``: where the recogniser
+    was unsure of a word, the critical words are checked against a second reading of the audio
+    without the prompt, as in dictation (``Transcript.disputes``; made ahead on the model's
+    second copy when two cores are free): the text is the same, the places to check are marked."""
     t0 = time.perf_counter()
     utterances: list[Utterance] = split_utterances(audio, segmenter)
     t1 = time.perf_counter()
     options = pipeline.decode_options()
     text = ""
     out: list[WrittenUtterance] = []
-    decode = 0.0
-    for u in utterances:
-        heard = recognizer.transcribe(u.audio, options)
-        decode += heard.decode_seconds
-        written, corrections = pipeline.written(heard, before=text)
-        if not written:
-            continue
-        text = join_text(text, written)
-        out.append(WrittenUtterance(written, heard, u.start, u.end, corrections))
+    decode = second = 0.0
+    reader, background = ahead.reader(recognizer) if read_twice else (recognizer, None)
+    try:
+        for u in utterances:
+            if background is not None:
+                background.ahead(u.audio, [unprompted(options.beam_size)])
+            heard = recognizer.transcribe(u.audio, options)
+            decode += heard.decode_seconds
+            if read_twice:
+                t = time.perf_counter()
+                heard = second_reading(reader, u.audio, heard, options.beam_size)
+                second += time.perf_counter() - t
+            if background is not None:
+                background.forget()
+            written, corrections = pipeline.written(heard, before=text)
+            if not written:
+                continue
+            text = join_text(text, written)
+            out.append(WrittenUtterance(written, heard, u.start, u.end, corrections))
+    finally:
+        if background is not None:
+            background.stop()
     t2 = time.perf_counter()
     timings = {"audio_seconds": round(len(audio) / 16000, 3), "segment_seconds": round(t1 - t0, 3),
-               "decode_seconds": round(decode, 3), "text_seconds": round(t2 - t1 - decode, 4),
-               "total_seconds": round(t2 - t0, 3)}
+               "decode_seconds": round(decode, 3), "second_reading_seconds": round(second, 3),
+               "text_seconds": round(t2 - t1 - decode - second, 4), "total_seconds": round(t2 - t0, 3)}
     return text, out, timings
 
 
-def transcribe_file(path: str | Path, recognizer: Recognizer, pipeline: TextPipeline | None = None) -> FileTranscript:
+def transcribe_file(path: str | Path, recognizer: Recognizer, pipeline: TextPipeline | None = None, *,
+                    read_twice: bool = True) -> FileTranscript:
     t0 = time.perf_counter()
     audio = decode_file(path)
     decode_audio = time.perf_counter() - t0
-    text, utterances, timings = transcribe_audio(audio, recognizer, pipeline or TextPipeline())
+    text, utterances, timings = transcribe_audio(audio, recognizer, pipeline or TextPipeline(), read_twice=read_twice)
     timings = {"decode_audio_seconds": round(decode_audio, 3), **timings}
     timings["real_time_factor"] = round((timings["total_seconds"] + decode_audio) / max(timings["audio_seconds"], 1e-6), 4)
-    return FileTranscript(str(path), text, utterances, recognizer.label, timings)
+    return FileTranscript(str(path), text, utterances, recognizer.label, timings, checked=read_twice)

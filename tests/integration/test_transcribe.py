@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+from dictation.speech.critical import unsure
+
 pytestmark = pytest.mark.model
 
 
@@ -18,15 +20,25 @@ def test_key_terms_and_json_shape(radscribe_cmd, recordings):
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(lines) == 2
     chest, measure = lines
-    assert set(chest) == {"path", "text", "segments", "model", "timings"}
+    assert set(chest) == {"path", "text", "segments", "model", "timings", "check"}
     assert chest["model"] == "tiny.en (bundled)"
     text = chest["text"].lower()
     for term in ("left pleural effusion", "no pneumothorax", "heart size is normal"):
         assert term in text, chest["text"]
     assert chest["text"].endswith(".")  # "period" became a full stop
     word = chest["segments"][0]["words"][0]
-    assert set(word) == {"word", "start", "end", "probability"}
+    assert set(word) <= {"word", "start", "end", "probability", "other", "span"}
     assert 0 <= word["start"] <= word["end"] and 0 < word["probability"] <= 1
+    for result in lines:  # each word another reading heard otherwise is named, and stderr says how many
+        others = [w for s in result["segments"] for w in s["words"] if "other" in w]
+        assert sum("may be" in line for line in result["check"]) == len(others), result["check"]
+        disputed = {(k, i) for k, s in enumerate(result["segments"]) for at, w in enumerate(s["words"]) if "other" in w
+                    for i in range(at, at + w["span"])}
+        unsure_words = [w for k, s in enumerate(result["segments"]) for i, w in enumerate(s["words"])
+                        if (k, i) not in disputed and unsure(w["word"], w["probability"], i)]
+        assert sum("confidence" in line for line in result["check"]) == len(unsure_words), result["check"]
+        if result["check"]:
+            assert f"{result['path']}: {len(result['check'])} word" in out.stderr, out.stderr
     m = measure["text"]
     assert "4 mm" in m and "right upper lobe" in m and "L4-L5" in m, m
 
@@ -44,7 +56,7 @@ def test_bad_file_among_good_ones_loses_nothing(radscribe_cmd, recordings, tmp_p
     out = transcribe(radscribe_cmd, recordings["chest"], bad)
     assert out.returncode == 2
     assert "pneumothorax" in out.stdout.lower()  # the good file was still transcribed
-    errors = out.stderr.strip().splitlines()
+    errors = [line for line in out.stderr.strip().splitlines() if "to check:" not in line]  # (the words to check)
     assert len(errors) == 1 and errors[0].startswith("radscribe: cannot read") and "Traceback" not in out.stderr
 
 
@@ -68,6 +80,7 @@ def test_raw_mode_is_plain_whisper(radscribe_cmd, recordings):
     out = transcribe(radscribe_cmd, "--raw", recordings["chest"])
     assert out.returncode == 0
     assert "period" in out.stdout.lower()  # no spoken-to-written rules in the baseline
+    assert "to check" not in out.stderr  # nor the critical-word checks
 
 
 def test_only_the_bundled_model_gets_the_short_encoder_window(tmp_path):

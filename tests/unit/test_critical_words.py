@@ -117,3 +117,46 @@ def test_the_second_reading_checks_a_negation_against_the_audio_even_when_every_
                                                        "The darkest structure are intact.": -14.8})
     heard = second_reading(rec, None, _transcript("The darkest structure are not intact.", 0.9), beam_size=5)
     assert heard.disputes == ((4, 2, "intact."),) and rec.calls == []  # no second decode of a sure reading
+
+
+class Prompted(Reader):
+    """A recogniser that reads with the prompt as ``heard`` (unsure of every word) and without as ``plain``."""
+
+    def __init__(self, heard, plain):
+        super().__init__(plain)
+        self.heard = heard
+
+    label = "fake"
+
+    def transcribe(self, audio, options=None, *, plain=False):
+        self.calls.append(options)
+        return _transcript(self.heard, 0.4) if options is not None and options.prompt else _transcript(self.plain, 0.9)
+
+    def score(self, audio, texts, *, total=False):
+        return [0.0] + [-20.0] * (len(texts) - 1)  # the words as heard are what the audio bears best
+
+
+def test_transcribe_marks_what_dictation_marks_and_names_it_with_plain_decoding_naming_nothing():
+    """`radscribe transcribe` reads an unsure utterance a second time as dictation does: the text
+    stays as heard, the disagreement on a critical word is in its words and in "check"."""
+    import numpy as np
+
+    from dictation.text.pipeline import FileTranscript, TextPipeline, transcribe_audio
+    from tests.voice import synthesize
+
+    audio = np.concatenate([np.zeros(8000, np.float32), synthesize("no joint effusion", lead=0.0, trail=0.0),
+                            np.zeros(16000, np.float32)])
+    rec = Prompted("Now join the fusion.", "No joint effusion.")
+    text, utterances, timings = transcribe_audio(audio, rec, TextPipeline())
+    assert [o.prompt is None for o in rec.calls] == [False, True]
+    assert utterances[0].heard.disputes == ((0, 4, "No joint effusion."),)
+    words = utterances[0].segment_json()["words"]
+    assert words[0]["other"] == "No joint effusion." and words[0]["span"] == 4 and "other" not in words[1]
+    result = FileTranscript("a.wav", text, utterances, "fake", timings)
+    start = utterances[0].start  # where the utterance begins in the recording (its first word at 0 s in it)
+    assert result.to_json()["check"] == [f"'Now join the fusion.' at {start:.1f} s may be 'No joint effusion.'"]
+    assert timings["second_reading_seconds"] >= 0
+    rec.calls.clear()  # plain decoding (--raw): read once, nothing named
+    once, utterances, _ = transcribe_audio(audio, rec, TextPipeline(), read_twice=False)
+    assert once == text and len(rec.calls) == 1 and utterances[0].heard.disputes == ()  # the same text
+    assert FileTranscript("a.wav", text, utterances, "fake", timings, checked=False).to_check() == []
