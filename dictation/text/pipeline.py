@@ -63,6 +63,8 @@ class WrittenUtterance:
         words = self.heard.words
         out = []
         for at, span, other in self.heard.disputes:
+            if at >= len(words):
+                continue
             said = " ".join(w.word.strip() for w in words[at:at + span])
             out.append(f"{said!r} at {self.start + words[at].start:.1f} s may be {other!r}")
         disputed = {i for at, span, _ in self.heard.disputes for i in range(at, at + span)}
