@@ -23,10 +23,10 @@ def report_wav(tmp_path_factory):
 
 
 # Where the server is meant to read every utterance, its deadline is far beyond what a request
-# takes when the test machine is loaded (beside two busy loops the peer answered one request in
-# 2-10 s, and an utterance asks it for more than one reading). The deadline itself is tested with
-# a server that stops answering: long enough for the readings before it stops, short enough that
-# waiting for it twice does not make the test slow.
+# takes when the test machine is loaded (beside two busy loops the peer took about 2.3 s a
+# request, and an utterance asks it for more than one reading, one after the other: about 10 s an
+# utterance). The deadline itself is tested with a server that stops answering: long enough for
+# the readings before it stops, short enough that waiting for it twice does not make the test slow.
 PATIENT = 60  # the most the product allows
 DEADLINE = 30
 
