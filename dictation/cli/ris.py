@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -233,6 +234,10 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
     click.echo(f"{accession}: on the worklist ({priority}, template {template_id or 'generic'})")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command("listen-orders")
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port (default: [orders] port in the config).")
 @click.option("--host", help="Address to listen on (default: [orders] host, else 127.0.0.1).")
@@ -240,7 +245,7 @@ def worklist_add(ctx: click.Context, accession: str, exam: str, exam_code: str, 
 @friendly
 def listen_orders(port: int | None, host: str | None, store_path: str | None) -> None:
     """Receive ORM^O01 / OMI^O23 orders and ADT patient updates (A08, A31, A40) over MLLP and keep
-    the worklist in step (Ctrl-C stops)."""
+    the worklist in step (Ctrl-C or SIGTERM stops)."""
     from dictation.ris.orders import describe
 
     ws = station(store_path)
@@ -256,6 +261,9 @@ def listen_orders(port: int | None, host: str | None, store_path: str | None) ->
     except (OSError, ValueError) as e:  # the address is taken, or the TLS files are not a key pair
         fail(f"cannot listen on {host or config.orders_host}:{port}: {getattr(e, 'strerror', None) or e}")
     click.echo(f"radscribe: listening for orders on {server.server_address[0]!s}:{server.port} (store {store.where})", err=True)
+    # A service manager stops it with SIGTERM: the same clean stop as Ctrl-C (an order's storing
+    # is one transaction; one cut short is not acknowledged, and its sender sends it again).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -113,8 +113,15 @@ def test_listen_orders_as_a_process(tmp_path, radscribe_cmd):
                 reply = hl7.parse(client.send_message(orm("C1", "ACC77", name="Secret^Patient")).decode())
             assert msa(reply) == ("AA", "C1")
         finally:
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=30)
+            # SIGTERM, as a service manager stops it (SIGINT may be ignored where the test runs:
+            # a background job of a shell without job control inherits it ignored).
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+    assert proc.returncode == 0, err  # a clean stop, not a kill
     assert "AA created ACC77" in out
     assert "Secret" not in out + err  # no patient data on the console
     assert [i.accession for i in Store(tmp_path / "store.db").worklist()] == ["ACC77"]
@@ -543,8 +550,14 @@ def test_two_orders_listeners_on_one_store_put_each_order_on_the_worklist_once(t
             t.join(120)
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        errors = [proc.communicate(timeout=30)[1] for proc in procs]
+            proc.send_signal(signal.SIGTERM)
+        try:
+            errors = [proc.communicate(timeout=30)[1] for proc in procs]
+        except subprocess.TimeoutExpired:
+            for proc in procs:
+                proc.kill()
+            raise
+    assert [proc.returncode for proc in procs] == [0, 0], errors
     assert all(code == "AA" for k in (0, 1) for code, _ in replies[k]), (replies, errors)
     assert [len(r) for r in replies] == [15, 15]
     store = Store(store_target)
