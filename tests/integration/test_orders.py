@@ -556,6 +556,7 @@ def test_two_orders_listeners_on_one_store_put_each_order_on_the_worklist_once(t
         except subprocess.TimeoutExpired:
             for proc in procs:
                 proc.kill()
+                proc.communicate()  # reaped and its pipes closed: nothing left for a later test to trip on
             raise
     assert [proc.returncode for proc in procs] == [0, 0], errors
     assert all(code == "AA" for k in (0, 1) for code, _ in replies[k]), (replies, errors)
