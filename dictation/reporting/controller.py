@@ -325,11 +325,7 @@ class ReportController:
         report = self.report
         version_before = report.version
         seq = (report.utterances[-1].seq + 1) if report.utterances else 1
-        words = [{"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
-                  "probability": round(w.probability, 4)} for w in heard.words]
-        for at, span, other in heard.disputes:  # a second reading heard a critical word otherwise here
-            if at < len(words):
-                words[at].update(other=other, span=span)
+        words = heard.words_json(start)  # with where a second reading heard a critical word otherwise
         command = self.parser.parse(heard.reading or heard.text) if heard.text.strip() else None
         unsure: Command | None = None
         if heard.reading and not heard.reading_sure:

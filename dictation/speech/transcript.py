@@ -48,6 +48,18 @@ class Transcript:
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
 
+    def words_json(self, start: float = 0.0) -> list[dict[str, object]]:
+        """The words as stored and printed: times in the recording (``start``: where the utterance
+        begins in it); a word where a second reading heard a critical word otherwise carries what
+        it heard (``other``) and over how many words (``span``)."""
+        words: list[dict[str, object]] = [
+            {"word": w.word, "start": round(start + w.start, 3), "end": round(start + w.end, 3),
+             "probability": round(w.probability, 4)} for w in self.words]
+        for at, span, other in self.disputes:
+            if at < len(words):
+                words[at].update(other=other, span=span)
+        return words
+
 
 def join_transcripts(parts: list[tuple[float, Transcript]]) -> Transcript:
     """One transcript from pieces of an utterance decoded separately; each piece comes with its

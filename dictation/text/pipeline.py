@@ -44,16 +44,11 @@ class WrittenUtterance:
     corrections: list[Correction] = field(default_factory=list)
 
     def segment_json(self) -> dict[str, Any]:
-        words = [{"word": w.word, "start": round(self.start + w.start, 3), "end": round(self.start + w.end, 3),
-                  "probability": round(w.probability, 4)} for w in self.heard.words]
-        for at, span, other in self.heard.disputes:  # as a stored utterance's words say it
-            if at < len(words):
-                words[at].update(other=other, span=span)
         return {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "text": self.text,
-            "words": words,
+            "words": self.heard.words_json(self.start),  # as a stored utterance's words
             **({"decoder": self.heard.decoder} if self.heard.decoder else {}),
         }
 
@@ -165,8 +160,6 @@ def transcribe_audio(audio: Samples, recognizer: Recognizer, pipeline: TextPipel
                 t = time.perf_counter()
                 heard = second_reading(reader, u.audio, heard, options.beam_size)
                 second += time.perf_counter() - t
-            if background is not None:
-                background.forget()
             written, corrections = pipeline.written(heard, before=text)
             if not written:
                 continue
