@@ -80,7 +80,8 @@ class ReportController:
         self.signer = signer
         self.store = store
         self.parser = parser or CommandParser(template=report.template)
-        self.pipeline = pipeline or TextPipeline(group=report.template.spec.group)
+        # Its language model knows the template's command phrases as well as report text.
+        self.pipeline = (pipeline or TextPipeline(group=report.template.spec.group)).saying(p for p, _ in self.parser.phrases())
         self.route = route
         self.on_handled = on_handled  # called once the utterance is stored
         self.question: Question | None = None  # a near-command waiting for yes or no

@@ -226,7 +226,7 @@ def _fillings(t: Template) -> list[tuple[str, dict[str, str]]]:
 def check_vocabulary(root: Path | None = None, templates: Iterable[Template] = ()) -> list[str]:
     """Every problem in a vocab folder (``root``), or in the vocabulary in use (no root: the
     built-in files with the site's layered over them), one line each with file and line:
-    spoken forms, the term lexicon, corrections, commands and macros (and phrases the matcher
+    spoken forms, the term lexicon, corrections, report sentences, commands and macros (and phrases the matcher
     cannot tell apart), and the clinical checks' files (critical findings, observations,
     context rules, anatomy). With ``templates``, a macro that applies to every template must
     fill only what every one of them has."""
@@ -234,6 +234,7 @@ def check_vocabulary(root: Path | None = None, templates: Iterable[Template] = (
     from dictation.data.resources import vocab_file
     from dictation.reporting.commands import CommandParser, load_commands, load_macros
     from dictation.text.correction import load_corrections, load_term_lexicon
+    from dictation.text.language import load_sentences
     from dictation.text.spoken import load_spoken_rules
 
     def at(name: str) -> Path | None:
@@ -242,7 +243,7 @@ def check_vocabulary(root: Path | None = None, templates: Iterable[Template] = (
     problems: list[str] = []
     loaders: tuple[tuple[str, Callable[[Path | None], object]], ...] = (
         ("spoken.toml", load_spoken_rules), ("lexicon.txt", load_term_lexicon),
-        ("corrections.toml", load_corrections), ("macros.toml", load_macros))
+        ("corrections.toml", load_corrections), ("macros.toml", load_macros), ("sentences.txt", load_sentences))
     for name, loader in loaders:
         try:
             loader(at(name))

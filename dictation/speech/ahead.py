@@ -23,7 +23,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import astuple
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,7 +65,8 @@ def two_cores_free(loadavg: Path = LOADAVG) -> bool:
 
 
 def _key(audio: Samples, options: DecodeOptions) -> Key:
-    return hashlib.blake2b(audio.tobytes(), digest_size=16).digest(), astuple(options)
+    # The options' own values (a language model by identity: astuple would deep-copy it on every call).
+    return hashlib.blake2b(audio.tobytes(), digest_size=16).digest(), tuple(getattr(options, f.name) for f in fields(options))
 
 
 class Background:

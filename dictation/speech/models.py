@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,20 @@ def device_and_compute() -> tuple[str, str]:
     return "cpu", "int8"
 
 
-def short_context_model_class() -> Any:
-    """WhisperModel whose encoder sees the utterance plus a margin, not 30 s of padding.
+@dataclass(frozen=True)
+class _Chosen:
+    """The one reading faster-whisper goes on with, in the shape of CTranslate2's result."""
+
+    sequences_ids: list[list[int]]
+    scores: list[float]
+    no_speech_prob: float
+
+
+@functools.cache
+def model_class(short_context: bool) -> Any:
+    """WhisperModel whose beam search hands its readings to the language model of report text when
+    a decode asks for it (``dictation.speech.rescore``), and, with ``short_context``, whose encoder
+    sees the utterance plus a margin, not 30 s of padding.
 
     faster-whisper pads every window to 30 s; on a 2-core CPU that encoder pass alone costs
     about 0.45 s with tiny.en, whatever the utterance length. CTranslate2 accepts shorter
@@ -113,14 +126,19 @@ def short_context_model_class() -> Any:
     The benchmark compares both on the same audio.
     """
     from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import get_compression_ratio
 
-    class ShortContextWhisper(WhisperModel):  # type: ignore[misc]  # faster-whisper ships no types
+    from dictation.speech.rescore import choose, language_model
+
+    class RadscribeWhisper(WhisperModel):  # type: ignore[misc]  # faster-whisper ships no types
         margin_frames = 100  # 1 s of padding after the speech
         # Below ~5 s of context Whisper starts repeating itself on short utterances; 5 s still
         # encodes in ~0.04 s.
         min_frames = 500
 
         def encode(self, features: Any) -> Any:
+            if not short_context:
+                return super().encode(features)
             f = features if features.ndim == 3 else features[None]
             nonzero = np.flatnonzero(np.abs(f[0]).sum(axis=0))
             n = int(nonzero[-1]) + 1 if len(nonzero) else 0
@@ -128,4 +146,24 @@ def short_context_model_class() -> Any:
             n += n % 2
             return super().encode(np.ascontiguousarray(f[..., :n]))
 
-    return ShortContextWhisper
+        def generate_with_fallback(self, encoder_output: Any, prompt: list[int], tokenizer: Any, options: Any) -> Any:
+            model = language_model()
+            if model is None or options.beam_size < 2 or tuple(options.temperatures) != (0.0,):
+                return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            # faster-whisper's own call at temperature 0 (no fallback: radscribe never samples),
+            # asking for every reading the beam ends with.
+            new = options.max_new_tokens
+            result = self.model.generate(
+                encoder_output, [prompt], beam_size=options.beam_size, patience=options.patience,
+                num_hypotheses=options.beam_size, length_penalty=options.length_penalty,
+                repetition_penalty=options.repetition_penalty, no_repeat_ngram_size=options.no_repeat_ngram_size,
+                max_length=len(prompt) + new if new is not None else self.max_length, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=options.suppress_blank, suppress_tokens=options.suppress_tokens,
+                max_initial_timestamp_index=int(round(options.max_initial_timestamp / self.time_precision)))[0]
+            sums = [score * len(ids) ** options.length_penalty for ids, score in zip(result.sequences_ids, result.scores)]
+            texts = [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
+            k = choose(model, texts, sums)
+            chosen = _Chosen([result.sequences_ids[k]], [result.scores[k]], result.no_speech_prob)
+            return chosen, sums[k] / (len(result.sequences_ids[k]) + 1), 0.0, get_compression_ratio(texts[k])
+
+    return RadscribeWhisper

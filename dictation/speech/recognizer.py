@@ -37,9 +37,10 @@ from dictation.speech.guards import (
 from dictation.speech.models import (
     BUNDLED_LABEL,
     device_and_compute,
+    model_class,
     resolve_model,
-    short_context_model_class,
 )
+from dictation.speech.rescore import ScoresText, choosing
 from dictation.speech.transcript import Partial, Segment, Transcript, Word
 
 
@@ -53,6 +54,9 @@ class DecodeOptions:
     prompt: str | None = None
     hotwords: str | None = None
     word_timestamps: bool = True
+    # The language model of report text that chooses among the beam's readings (rescore.py);
+    # None: the audio alone, as for the second readings that check the first.
+    language_model: ScoresText | None = None
 
 
 TIMESTAMPS_AFTER_S = 10.0  # utterances longer than this are decoded with timestamp tokens
@@ -144,9 +148,7 @@ class Recognizer:
             # (docs/benchmarks.md): any other model gets Whisper's own 30 s window.
             short_context = self.label == BUNDLED_LABEL
         self.short_context = short_context and device == "cpu"
-        from faster_whisper import WhisperModel
-
-        cls = short_context_model_class() if self.short_context else WhisperModel
+        cls = model_class(self.short_context)
         if cpu_threads is None:
             cpu_threads = default_cpu_threads(self.short_context)
         self.cpu_threads = cpu_threads
@@ -263,6 +265,14 @@ class Recognizer:
                                s.avg_logprob, s.no_speech_prob) for s in more]
 
     def _decode(self, audio: Samples, o: DecodeOptions, **extra: Any) -> list[Segment]:
+        with choosing(o.language_model):  # faster-whisper decodes as the segments are read
+            segs = self._segments(audio, o, **extra)
+        if len(audio) <= TIMESTAMPS_AFTER_S * SAMPLE_RATE:  # one window: what follows its reading was read again
+            segs = reread_without_speech(segs, audio)
+        rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
+        return trim_hallucinated_tail([s for s in segs if not is_hallucination(s, rms)])
+
+    def _segments(self, audio: Samples, o: DecodeOptions, **extra: Any) -> list[Segment]:
         segments, info = self.model.transcribe(
             audio,
             beam_size=o.beam_size,
@@ -291,11 +301,7 @@ class Recognizer:
             max_new_tokens=int(16 + 8 * len(audio) / SAMPLE_RATE),
             **extra,
         )
-        rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
-        segs = [self._segment(s) for s in segments]
-        if len(audio) <= TIMESTAMPS_AFTER_S * SAMPLE_RATE:  # one window: what follows its reading was read again
-            segs = reread_without_speech(segs, audio)
-        return trim_hallucinated_tail([s for s in segs if not is_hallucination(s, rms)])
+        return [self._segment(s) for s in segments]
 
     def score(self, audio: Samples, texts: list[str], *, total: bool = False) -> list[float]:
         """How well each text explains the utterance: the mean log-probability of its tokens

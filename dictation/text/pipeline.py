@@ -7,8 +7,10 @@ A recording is cut into utterances by the same segmenter the microphone path use
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
 from dictation.speech.transcript import Transcript
 from dictation.text.correction import Correction, Corrector, TermLexicon, default_corrector, default_term_lexicon
+from dictation.text.language import LanguageModel, report_language_model
 from dictation.text.spoken import Normalizer, join_text
 
 
@@ -31,6 +34,7 @@ class TextStages:
     prompt: bool = True
     normalize: bool = True
     correct: bool = True
+    rescore: bool = True  # the beam's readings weighed by the language model of report text
 
 
 @dataclass
@@ -81,14 +85,27 @@ class TextPipeline:
             known = ", ".join(g for g in self.lexicon.groups if g != "general")
             raise RadscribeError(f"no lexicon group {group!r} (groups: {known})")
         self.group = group
+        self.phrases: tuple[str, ...] = ()  # said besides report text (``saying``)
+        self.language_model  # noqa: B018 - a broken sentences.txt stops here, not at the first utterance
 
     @functools.cached_property
     def _prompt(self) -> str | None:
         """Built and counted once: the lexicon, group and stages of a pipeline never change."""
         return self.lexicon.prompt(self.group, fits=prompt_fits) if self.stages.prompt else None
 
+    @functools.cached_property
+    def language_model(self) -> LanguageModel | None:
+        return report_language_model(self.phrases) if self.stages.rescore else None
+
+    def saying(self, phrases: Iterable[str]) -> TextPipeline:
+        """This pipeline with ``phrases`` (a template's command phrases) in its language model too."""
+        other = copy.copy(self)
+        other.__dict__.pop("language_model", None)
+        other.phrases = tuple(phrases)
+        return other
+
     def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(prompt=self._prompt)
+        return DecodeOptions(prompt=self._prompt, language_model=self.language_model)
 
     @functools.cached_property
     def punctuation_words(self) -> frozenset[str]:

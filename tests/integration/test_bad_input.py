@@ -36,6 +36,9 @@ def world(tmp_path_factory):
     vocab = d / "vocab"
     shutil.copytree(data_dir("vocab"), vocab)
     (vocab / "corrections.toml").write_text('[corrections]\n"hiller" = hilar\n')
+    sentences = d / "vocab-sentences"
+    shutil.copytree(data_dir("vocab"), sentences)
+    (sentences / "sentences.txt").write_text("The lungs are clear.\nSeen on 03/04/2025.\n")
     (d / "broken-config.toml").write_text("[reader\nid = 1\n")
     (d / "missing-ca.toml").write_text('[[export]]\nname = "ris"\nkind = "hl7"\nhost = "127.0.0.1"\nport = 2575\n'
                                        'tls = true\nca_file = "/nonexistent/ca.pem"\n')
@@ -66,6 +69,8 @@ def cases(d: Path) -> list[tuple[str, list[str], dict[str, str], int, str]]:
         ("templates-show", ["templates", "show", "nosuch"], {}, 2, "no template 'nosuch'"),
         ("templates-check-body", ["templates", "check", str(d / "site" / "site-div.j2")], {}, 1, "rendering"),
         ("vocab-corrections", ["vocab", "check", str(d / "vocab")], {}, 1, "corrections.toml:2"),
+        ("dictate-sentences", ["dictate", str(d / "speech.wav"), "--template", "xr-chest"],
+         {"RADSCRIBE_VOCAB_DIR": str(d / "vocab-sentences")}, 2, "sentences.txt:2"),
         ("ui-vocab", ["--audio", str(d / "speech.wav"), "--template", "xr-chest"], vocab, 2, "corrections.toml:2"),
         ("config-broken", ["drafts"], {"RADSCRIBE_CONFIG": str(d / "broken-config.toml")}, 2, "broken-config.toml:1"),
         ("config-missing-ca", ["outbox"], {"RADSCRIBE_CONFIG": str(d / "missing-ca.toml")}, 2, "ca_file '/nonexistent/ca.pem' does not exist"),
