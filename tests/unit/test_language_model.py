@@ -17,7 +17,7 @@ from dictation.reporting.lint import check_vocabulary
 from dictation.reporting.report import Report
 from dictation.reporting.templates import TemplateLibrary
 from dictation.speech.rescore import WEIGHT, choose
-from dictation.text.language import LanguageModel, load_sentences, report_language_model, words
+from dictation.text.language import LanguageModel, load_sentences, report_language_model, spoken_form, words
 from dictation.text.pipeline import TextPipeline, TextStages
 
 SENTENCES = ["No pleural effusion or pneumothorax.", "There is no pleural effusion.", "Small left pleural effusion.",
@@ -99,3 +99,13 @@ def test_a_reports_decodes_weigh_readings_with_report_text_and_the_templates_com
     assert with_commands.logprob("Go to impression.") > report_language_model().logprob("Go to impression.") + 3
     assert controller.decode_options() == controller.decode_options()  # the same model: decodes made ahead match
     assert TextPipeline(TextStages(rescore=False)).decode_options().language_model is None
+
+
+def test_sentences_are_learnt_as_written_and_as_said_with_their_punctuation():
+    said = {".": "period", ",": "comma", ":": "colon"}
+    assert spoken_form("No effusion, no pneumothorax. Heart: normal. L4-L5 2.5 cm.", said) == (
+        "No effusion comma no pneumothorax period Heart colon normal period L4-L5 2.5 cm period")
+    lm = report_language_model()
+    # Dictated punctuation is report text too: the spoken mark is likelier than a near word in its place.
+    assert lm.logprob("the lungs are clear period") > lm.logprob("the lungs are clear area") + 3
+    assert lm.logprob("no pleural effusion comma or pneumothorax") > lm.logprob("no pleural effusion common or pneumothorax")
