@@ -109,3 +109,13 @@ def test_sentences_are_learnt_as_written_and_as_said_with_their_punctuation():
     # Dictated punctuation is report text too: the spoken mark is likelier than a near word in its place.
     assert lm.logprob("the lungs are clear period") > lm.logprob("the lungs are clear area") + 3
     assert lm.logprob("no pleural effusion comma or pneumothorax") > lm.logprob("no pleural effusion common or pneumothorax")
+
+
+def test_readings_are_compared_as_the_guards_leave_them_so_a_fragment_after_the_sentence_never_wins():
+    texts = ["A lesion in the right lobe period. A lesion in the right lobe period.",  # the guards write it once
+             "A lesion in the right lobe period.",
+             "A lesion in the right lobe period, and the right lobe period."]  # a second "right": another meaning
+    fragment_liked = Text({"A lesion in the right lobe period, and the right lobe period.": 0.0})
+    assert choose(fragment_liked, texts, [-8.0, -5.1, -8.4]) != 2
+    sentence_liked = Text({"A lesion in the right lobe period.": -10.0})
+    assert choose(sentence_liked, texts, [-8.0, -5.1, -8.4]) == 1
