@@ -22,7 +22,14 @@ from contextvars import ContextVar
 from typing import Protocol
 
 from dictation.speech.critical import is_critical, token
-from dictation.speech.guards import collapse_repeats, drop_letter_runs, sentence_said_once, undouble, word_said_once
+from dictation.speech.guards import (
+    collapse_repeats,
+    drop_letter_runs,
+    looks_repeated,
+    sentence_said_once,
+    undouble,
+    word_said_once,
+)
 
 # Chosen on the tune part of the unseen-material benchmark (60 chest X-ray sentences, three voices,
 # the 5-best of each prompted decode rescored offline): WER with Piper 0.284 → 0.251 at every
@@ -66,12 +73,17 @@ def choose(model: ScoresText, texts: list[str], audio_scores: list[float]) -> in
     ``audio_scores`` their summed log-probabilities. Readings are compared as the guards will
     leave them: the audio's best is often a sentence written twice, which the guards write once,
     and another reading with the sentence once and a fragment after it ("... lobe, and the right
-    front lobe") is not the same meaning, nor is it better text."""
+    front lobe") is not the same meaning, nor is it better text. A reading that still looks
+    written twice is never chosen, and when the audio's best does, it stands: the guards that
+    follow read such a loop against the audio's timings (on the tune part a loop of three copies
+    of a sentence was chosen over another loop the guards could undo)."""
     if len(texts) < 2:
         return 0
     left = [as_left(t) for t in texts]
+    if looks_repeated(left[0].split()):
+        return 0  # a loop the guards must take apart by the audio's timings: no reading is chosen for it
     meaning = _critical(left[0])
-    candidates = [i for i, t in enumerate(left) if _critical(t) == meaning]
+    candidates = [i for i, t in enumerate(left) if _critical(t) == meaning and (i == 0 or not looks_repeated(t.split()))]
     return max(candidates, key=lambda i: audio_scores[i] + WEIGHT * model.logprob(left[i]))
 
 

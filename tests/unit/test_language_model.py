@@ -16,7 +16,7 @@ from dictation.reporting.controller import ReportController
 from dictation.reporting.lint import check_vocabulary
 from dictation.reporting.report import Report
 from dictation.reporting.templates import TemplateLibrary
-from dictation.speech.rescore import WEIGHT, choose
+from dictation.speech.rescore import WEIGHT, as_left, choose
 from dictation.text.language import LanguageModel, load_sentences, report_language_model, spoken_form, words
 from dictation.text.pipeline import TextPipeline, TextStages
 
@@ -119,3 +119,15 @@ def test_readings_are_compared_as_the_guards_leave_them_so_a_fragment_after_the_
     assert choose(fragment_liked, texts, [-8.0, -5.1, -8.4]) != 2
     sentence_liked = Text({"A lesion in the right lobe period.": -10.0})
     assert choose(sentence_liked, texts, [-8.0, -5.1, -8.4]) == 1
+
+
+def test_a_reading_that_still_looks_written_twice_is_never_chosen_and_a_loop_of_the_audio_stands():
+    phrase = "not that you prefer the unknown amount of it"  # nine words: longer than the guards' word loops
+    loop = f"{phrase} {phrase} {phrase}"
+    texts = [loop, f"{loop} it is", f"{phrase}."]
+    assert as_left(loop) == loop  # the textual guards leave it: the timing guards after the decode take it apart
+    loved = Text({as_left(texts[1]): 0.0, as_left(texts[2]): 0.0})
+    assert choose(loved, texts, [-9.0, -9.5, -9.6]) == 0
+    texts = ["No focal consolidation in", "No focal consolidation in no focal consolidation in", "No focal consolidation."]
+    assert choose(Text({texts[1]: 0.0}), texts, [-5.0, -5.2, -5.3]) == 0
+    assert choose(Text({texts[2]: 0.0}), texts, [-5.0, -5.2, -5.3]) == 2
