@@ -25,7 +25,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +141,7 @@ class Safety:
     words: int = 0
     utterances: int = 0
     read_twice: int = 0
+    chosen_otherwise: int = 0  # utterances whose reading the language model chose otherwise than the audio alone
     audio_seconds: float = 0.0
     decode_seconds: float = 0.0
     second_seconds: float = 0.0
@@ -195,6 +196,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
     table: dict[str, dict[str, dict[str, Counts]]] = {}
     safety: dict[str, dict[str, Safety]] = {}
     options = pipeline.decode_options()
+    audio_alone = replace(options, language_model=None)  # the beam's best reading by the audio alone
     keep = pipeline.keep_words
     started = time.perf_counter()
     typed: Counter[tuple[str, str]] = Counter()  # the tune part's corrections, as a radiologist would type them
@@ -207,7 +209,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                  "corrections typed over at least twice")
         for voice, rate in VOICES:
             name = voice if voice == "piper" else f"espeak{rate}"
-            cells = table[part][name] = {"plain": Counts(), "radscribe": Counts()}
+            cells = table[part][name] = {"plain": Counts(), "radscribe": Counts(), "no LM": Counts()}
             if learned is not None:
                 cells["+learned"] = Counts()
             net = safety.setdefault(part, {})[name] = Safety()
@@ -215,7 +217,7 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 audio = perturbed(_spoken(sentence), f"{part}:{name}:{k}", voice, rate)
                 plain_text = plain.transcribe(audio, plain=True).text
                 cells["plain"].add(sentence, plain_text, medical)
-                heard, flags, flags_without_check = [], 0, 0
+                heard, heard_alone, flags, flags_without_check = [], [], 0, 0
                 for u in split_utterances(audio):
                     t0 = time.perf_counter()
                     first = ours.transcribe(u.audio, options)
@@ -231,9 +233,18 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                     net.read_twice += any(w.probability < SECOND_READING_BELOW for w in first.words)
                     flags += len(read.disputes) + sum(unsure(w.word, w.probability, i) for i, w in enumerate(read.words))
                     heard.append(read)
+                    # The same without the language model choosing among the beam's readings (ablation).
+                    alone = ours.transcribe(u.audio, audio_alone)
+                    if (alone.text, alone.words) == (first.text, first.words):
+                        heard_alone.append(read)
+                    else:
+                        net.chosen_otherwise += 1
+                        heard_alone.append(full_stop_said(ours, u.audio, second_reading(ours, u.audio, alone, options.beam_size),
+                                                          pipeline.full_stop, keep))
                 net.audio_seconds += len(audio) / 16000
                 written = _write(heard, pipeline)[0]
                 cells["radscribe"].add(sentence, written, medical)
+                cells["no LM"].add(sentence, _write(heard_alone, pipeline)[0], medical)
                 net.add(sentence, plain_text, written, flags, flags_without_check)
                 if learned is None:
                     typed.update((h, w) for h, w, _ in typed_over(written, sentence))
@@ -248,7 +259,10 @@ def run(echo: Callable[[str], None], per_part: int = 60, data: str | None = None
                 echo(f"{part:<5} {name:<10} {system:<10} {c.wer:>6.3f} " + " ".join(f"{c.rate(k):>11}" for k in CATEGORIES))
                 out[f"{part}/{name}/{system}"] = {"wer": round(c.wer, 4), "words": c.words,
                                                    **{k: dict(zip(("words", "errors"), v)) for k, v in c.by_category.items()}}
-    echo("  (category cells: errors/reference words; a word inserted counts as an error of its category)")
+    echo("  (category cells: errors/reference words; a word inserted counts as an error of its category; no LM: radscribe "
+         "with the beam's best reading by the audio alone, no language model choosing)")
+    echo("  language model chose another reading than the audio alone: " + ", ".join(
+        f"{part} {name} {n.chosen_otherwise}/{n.utterances}" for part, voices in safety.items() for name, n in voices.items()))
     echo("\ncritical-word safety net (radscribe; critical words: negations, sides, numbers and units, hypo-/hyper-, "
          "normal/abnormal, new)")
     echo(f"{'part':<5} {'voice':<10} {'errors plain':>12} {'radscribe':>9} {'wrong sentences flagged':>24} "
