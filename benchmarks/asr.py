@@ -151,8 +151,10 @@ def run(*, limit: int | None, latency_items: int, data: str | None, as_json: boo
     echo(f"model: {ours.label}, {ours.cpu_threads} thread(s) for radscribe, {plain.cpu_threads} for plain")
     rss_models = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    none, prompt_only = TextStages(False, False, False), TextStages(True, False, False)
-    norm_only, full = TextStages(True, True, False), TextStages(True, True, True)
+    # Each stage added in turn, on one decode with the prompt: the language model that weighs the beam's
+    # readings is in none of these rows (its figures: `benchmarks unseen`, with and without it).
+    none, prompt_only = TextStages(False, False, False, False), TextStages(True, False, False, False)
+    norm_only, full = TextStages(True, True, False, False), TextStages(True, True, True, True)
     rows = {name: Row(name, ErrorCounts(), 0.0, 0.0) for name in
             ("plain faster-whisper", "radscribe decoding", "+ prompting", "+ spoken-to-written", "+ correction (all)")}
     per_item = []

@@ -28,7 +28,7 @@ def transcribe(audio: tuple[str, ...], model: str | None, as_json: bool, group: 
     from dictation.speech.server import make_recognizer
     from dictation.text.pipeline import TextPipeline, TextStages, transcribe_file
 
-    stages = TextStages(False, False, False) if raw else TextStages()
+    stages = TextStages(False, False, False, False) if raw else TextStages()
     pipeline = TextPipeline(stages, group=group)
     recognizer = make_recognizer(model, speech_server(server_url, station().config))
     failed = 0
