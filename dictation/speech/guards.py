@@ -424,6 +424,13 @@ def word_said_once(words: list[str]) -> list[str]:
     return out
 
 
+def said_once(words: list[str]) -> list[str]:
+    """The words of a reading as the textual guards leave them: letter runs dropped, a loop, a
+    sentence or a word written twice, once (the recogniser's reading, and each reading of the beam
+    the language model weighs, go through this one chain)."""
+    return word_said_once(sentence_said_once(undouble(collapse_repeats(drop_letter_runs(words)))))
+
+
 def looks_repeated(words: list[str]) -> bool:
     """The decode may have written something twice: the utterance is a copy of itself, near
     enough ("No intracranial hemorrhage period, no intercranial hemorrhage period,"), or a phrase

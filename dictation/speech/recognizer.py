@@ -23,15 +23,12 @@ from dictation.speech.audio import SAMPLE_RATE, Samples
 from dictation.speech.guards import (
     collapse_repeats,
     copy_without_speech,
-    drop_letter_runs,
     is_hallucination,
     looks_repeated,
     reads_all_that_was_said,
     reread_without_speech,
-    sentence_said_once,
+    said_once,
     trim_hallucinated_tail,
-    undouble,
-    word_said_once,
     written_without_speech,
 )
 from dictation.speech.models import (
@@ -236,8 +233,7 @@ class Recognizer:
         segs, copied = copy_without_speech(segs)
         if decode == self._decode:  # a server's word timings are its own: not second-guessed here
             segs = self._read_rest(audio, o, segs)
-        words = drop_letter_runs(_words_of(segs))
-        words = word_said_once(sentence_said_once(undouble(collapse_repeats(words))))
+        words = said_once(_words_of(segs))
         return Transcript(" ".join(words), tuple(segs), len(audio) / SAMPLE_RATE, time.perf_counter() - t0,
                           disputes=copied, decoder=decoder or self.label, fallback=fallback)
 

@@ -22,14 +22,7 @@ from contextvars import ContextVar
 from typing import Protocol
 
 from dictation.speech.critical import is_critical, token
-from dictation.speech.guards import (
-    collapse_repeats,
-    drop_letter_runs,
-    looks_repeated,
-    sentence_said_once,
-    undouble,
-    word_said_once,
-)
+from dictation.speech.guards import looks_repeated, said_once
 
 # Chosen on the tune part of the unseen-material benchmark (60 chest X-ray sentences, three voices,
 # the 5-best of each prompted decode rescored offline): WER with Piper 0.284 → 0.251 at every
@@ -61,7 +54,7 @@ def language_model() -> ScoresText | None:
 
 def as_left(text: str) -> str:
     """A reading as the recogniser's guards leave it: a loop, a sentence or a word written twice, once."""
-    return " ".join(word_said_once(sentence_said_once(undouble(collapse_repeats(drop_letter_runs(text.split()))))))
+    return " ".join(said_once(text.split()))
 
 
 def _critical(text: str) -> list[str]:
@@ -83,7 +76,7 @@ def choose(model: ScoresText, texts: list[str], audio_scores: list[float]) -> in
     if looks_repeated(left[0].split()):
         return 0  # a loop the guards must take apart by the audio's timings: no reading is chosen for it
     meaning = _critical(left[0])
-    candidates = [i for i, t in enumerate(left) if _critical(t) == meaning and (i == 0 or not looks_repeated(t.split()))]
+    candidates = [i for i, t in enumerate(left) if _critical(t) == meaning and not looks_repeated(t.split())]
     return max(candidates, key=lambda i: audio_scores[i] + WEIGHT * model.logprob(left[i]))
 
 

@@ -44,7 +44,6 @@ class LanguageModel:
             w = [_BEGIN, _BEGIN, *words(sentence), _END]
             trigrams.update(zip(w, w[1:], w[2:]))
         self.trigrams = trigrams
-        self.sentences = sum(n for (a, _, _), n in trigrams.items() if a == _BEGIN)
         # Counts of each context, how many different words follow it, and the continuation counts
         # (how many different words come before a bigram, a word) that stand in for lower orders.
         self._context2: Counter[tuple[str, str]] = Counter()
@@ -63,9 +62,6 @@ class LanguageModel:
             self._unigrams[c] += 1
         self._bigram_types = sum(self._unigrams.values())
         self._vocabulary = len(self._unigrams) + 1
-
-    def __bool__(self) -> bool:
-        return bool(self.trigrams)
 
     def _probability(self, a: str, b: str, c: str) -> float:
         p = (self._unigrams[c] + 0.5) / (self._bigram_types + 0.5 * self._vocabulary)
@@ -107,7 +103,6 @@ def load_sentences(path: Path | None = None) -> list[str]:
     return out
 
 
-
 def spoken_form(sentence: str, said: dict[str, str]) -> str:
     """``sentence`` with its marks as a radiologist says them ("... clear period"): ``said`` maps
     a mark to its spoken word (from the spoken forms' ``[punctuation]``)."""
@@ -115,7 +110,7 @@ def spoken_form(sentence: str, said: dict[str, str]) -> str:
 
 
 @cache
-def _vocabulary_text() -> tuple[str, ...]:
+def vocabulary_text() -> tuple[str, ...]:
     """Each sentence twice, as written and as said with its punctuation (the recogniser writes a
     spoken "period" as the word when punctuation is dictated), and the lexicon's terms."""
     from dictation.text.correction import default_term_lexicon
@@ -136,7 +131,7 @@ def report_language_model(phrases: tuple[str, ...] = ()) -> LanguageModel:
     ``phrases``, what is said to the tool besides report text (the command phrases of a
     template): a reading "Go to impression." must not lose to "Go to impressions." because no
     report sentence says it. Built once per set of phrases (a few milliseconds)."""
-    return LanguageModel(_vocabulary_text() + phrases)
+    return LanguageModel(vocabulary_text() + phrases)
 
 
-__all__ = ["DISCOUNT", "LanguageModel", "load_sentences", "report_language_model", "spoken_form", "words"]
+__all__ = ["DISCOUNT", "LanguageModel", "load_sentences", "report_language_model", "spoken_form", "vocabulary_text", "words"]

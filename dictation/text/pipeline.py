@@ -25,7 +25,7 @@ from dictation.speech.recognizer import DecodeOptions, Recognizer
 from dictation.speech.segmenter import SegmenterOptions, Utterance, split_utterances
 from dictation.speech.transcript import Transcript
 from dictation.text.correction import Correction, Corrector, TermLexicon, default_corrector, default_term_lexicon
-from dictation.text.language import LanguageModel, report_language_model
+from dictation.text.language import LanguageModel, report_language_model, vocabulary_text
 from dictation.text.spoken import Normalizer, join_text
 
 
@@ -86,7 +86,8 @@ class TextPipeline:
             raise RadscribeError(f"no lexicon group {group!r} (groups: {known})")
         self.group = group
         self.phrases: tuple[str, ...] = ()  # said besides report text (``saying``)
-        self.language_model  # noqa: B018 - a broken sentences.txt stops here, not at the first utterance
+        if stages.rescore:
+            vocabulary_text()  # read once and cached: a broken sentences.txt stops here, not at the first utterance
 
     @functools.cached_property
     def _prompt(self) -> str | None:
