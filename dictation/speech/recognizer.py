@@ -307,7 +307,6 @@ class Recognizer:
         are not one, and a negation against the same words without it; one encoder pass for all."""
         if not texts or not len(audio):
             return [float("-inf")] * len(texts)
-        import ctranslate2
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
@@ -316,20 +315,15 @@ class Recognizer:
                               language=self.language)
         features = model.feature_extractor(audio)
         tokens = [tokenizer.encode(" " + t.strip()) or [tokenizer.eot] for t in texts]
-        try:  # the encoder output is copied to the host to repeat it (a GPU build may refuse)
-            encoded = np.asarray(model.encode(pad_or_trim(features)))
-            batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
+        try:
+            encoded = model.encode(pad_or_trim(features))
             frames = min(features.shape[-1], encoded.shape[1] * 2)
-            results = model.model.align(batch, list(tokenizer.sot_sequence), tokens, frames)
+            sums = model.teacher_forced(encoded, list(tokenizer.sot_sequence), tokens, frames)
         except (RuntimeError, ValueError, TypeError) as e:
             # No score means no command from the audio: the words heard stand as they are.
             log.warning("scoring against the audio failed (%s): words taken as heard", type(e).__name__)
             return [float("-inf")] * len(texts)
-        out = []
-        for t, r in zip(tokens, results):
-            probs = np.maximum(np.asarray(r.text_token_probs[: len(t)], dtype=np.float64), 1e-9)
-            out.append(float(np.log(probs).sum() if total else np.log(probs).mean()))
-        return out
+        return sums if total else [s / len(t) for s, t in zip(sums, tokens)]
 
     @staticmethod
     def _segment(s: Any) -> Segment:

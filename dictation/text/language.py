@@ -63,7 +63,17 @@ class LanguageModel:
         self._bigram_types = sum(self._unigrams.values())
         self._vocabulary = len(self._unigrams) + 1
 
-    def _probability(self, a: str, b: str, c: str) -> float:
+    def vocabulary(self) -> list[str]:
+        """The words the model has counted (sentence ends left out)."""
+        return [w for w in self._unigrams if w != _END]
+
+    @property
+    def known(self) -> Counter[str]:
+        """How many different words come before each word the model has counted."""
+        return self._unigrams
+
+    def probability(self, a: str, b: str, c: str) -> float:
+        """P(c | a b), the smoothed trigram probability (``<s>`` before a sentence, ``</s>`` its end)."""
         p = (self._unigrams[c] + 0.5) / (self._bigram_types + 0.5 * self._vocabulary)
         n = self._context1[b]
         if n:
@@ -76,7 +86,7 @@ class LanguageModel:
     def logprob(self, text: str) -> float:
         """Natural log-probability of ``text`` as one sentence (its end included)."""
         w = [_BEGIN, _BEGIN, *words(text), _END]
-        return sum(math.log(self._probability(a, b, c)) for a, b, c in zip(w, w[1:], w[2:]))
+        return sum(math.log(self.probability(a, b, c)) for a, b, c in zip(w, w[1:], w[2:]))
 
 
 # What a report sentence shared with every workstation must not carry: an identifier (six digits

@@ -28,7 +28,7 @@ def test_the_probabilities_after_any_context_add_up_to_at_most_one_with_little_l
     lm = LanguageModel(SENTENCES)
     vocabulary = {w for s in SENTENCES for w in words(s)} | {"</s>"}
     for context in (("<s>", "<s>"), ("no", "pleural"), ("pleural", "effusion"), ("lungs", "are"), ("never", "seen")):
-        total = sum(lm._probability(*context, w) for w in vocabulary)
+        total = sum(lm.probability(*context, w) for w in vocabulary)
         assert 0.9 < total <= 1.0 + 1e-9, (context, total)
 
 
