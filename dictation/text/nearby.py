@@ -23,6 +23,8 @@ from rapidfuzz import fuzz, process
 from dictation.speech.critical import NO_HEARD_AS, is_critical
 from dictation.text.language import LanguageModel, words
 
+# Set once before any measurement and not tuned: how alike a vocabulary word must be to be
+# offered, how many are offered per span, and how wide the walk is. The audio decides among them.
 SPELLED_ALIKE = 72  # rapidfuzz ratio of the spellings (or of their Metaphone codes, below)
 SOUNDS_ALIKE = 84
 PER_SPAN = 4  # vocabulary words considered for one span of heard words
@@ -66,7 +68,8 @@ def _alike(heard: str, model: LanguageModel) -> list[tuple[str, float]]:
 def near_readings(text: str, model: LanguageModel, limit: int = 4) -> list[str]:
     """Up to ``limit`` readings of ``text`` with heard words replaced by report words alike,
     likeliest (language model and likeness) first; never ``text`` itself, never a change to a
-    word that changes the meaning. Punctuation after a replaced span stays; case follows."""
+    word that changes the meaning. Punctuation after a replaced span stays; case follows. A
+    reading of more than 40 words (a fast reader's long utterance) is left as it is."""
     tokens = text.split()
     if not tokens or len(tokens) > 40 or limit < 1:
         return []
