@@ -170,12 +170,13 @@ def model_class(short_context: bool) -> Any:
             near = nearby(model, texts, k)
             if near:  # readings the beam never reached, scored by the audio as the beam scores its own
                 start = prompt[prompt.index(tokenizer.sot):]  # without the prompt: ten times cheaper to score
+                left = as_left(text)  # the chosen reading as the guards will leave it, scored like the near ones
                 try:
-                    heard = self.teacher_forced(encoder_output, start, [tokenizer.encode(" " + t) for t in (as_left(text), *near)])
+                    heard = self.teacher_forced(encoder_output, start, [tokenizer.encode(" " + t) for t in (left, *near)])
                 except (RuntimeError, ValueError, TypeError) as e:  # a GPU build may refuse to copy the encoding
                     log.warning("near readings could not be scored (%s): the beam's reading stands", type(e).__name__)
                     heard = []
-                better = better_nearby(model, as_left(text), heard[0], near, heard[1:]) if heard else None
+                better = better_nearby(model, left, heard[0], near, heard[1:]) if heard else None
                 if better is not None:
                     text, ids = near[better], tokenizer.encode(" " + near[better])
                     total = sums[k] + heard[1 + better] - heard[0]
