@@ -7,7 +7,7 @@ or two or three written where the report has one ("cardi opalman" for "cardiopul
 become a word of the report vocabulary spelled or sounding alike (Metaphone); the language
 model of report text walks those choices and keeps the few likeliest sentences. They are only
 proposals: the audio scores each one (``dictation.speech.rescore``), and a word that changes the
-meaning (no, left, a number, normal...) is never replaced, nor ever proposed.
+meaning (no, left, a number, normal, a negating prefix...) is never replaced, nor ever proposed.
 """
 
 from __future__ import annotations
@@ -38,11 +38,17 @@ UNLIKENESS = 6.0
 _CORE = re.compile(r"^([^\w']*)(.*?)([^\w']*)$")
 
 
+# Words that begin so may be a finding negated ("nonocclusive", "unremarkable", "non-displaced"):
+# one letter more or less than their opposite, so spelled alike.
+NEGATING_PREFIXES = ("non", "un")
+
+
 def _meaning(word: str) -> bool:
-    """A word that changes the meaning (with normality, abnormalities...), or how a reading writes
-    a "no" it heard ("Know acute disease", which the negation check reads): never replaced, never
-    proposed."""
-    return is_critical(word) or word.lower().lstrip("(\"'").startswith(("normal", "abnormal", NO_HEARD_AS))
+    """A word that changes the meaning (with normality, abnormalities, a negating prefix...), or
+    how a reading writes a "no" it heard ("Know acute disease", which the negation check reads):
+    never replaced, never proposed."""
+    bare = word.lower().lstrip("(\"'")
+    return is_critical(word) or bare.startswith(("normal", "abnormal", NO_HEARD_AS, *NEGATING_PREFIXES))
 
 
 @cache

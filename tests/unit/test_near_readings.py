@@ -33,6 +33,17 @@ def test_a_word_that_changes_the_meaning_is_never_replaced_removed_or_proposed(h
         assert meaning(reading) == meaning(heard), reading
 
 
+@pytest.mark.parametrize("heard", ["Nondisplaced fractur of the distal radius.", "Displaced fractur of the distal radius.",
+                                   "Occlusive thrombis in the left popliteal vein.", "The gallbladder is remarkable."])
+def test_a_negating_prefix_is_never_added_or_dropped(heard):
+    # "nondisplaced" and "displaced" are spelled alike and both report words: one is the other negated.
+    negated = [token(w).startswith(("non", "un")) for w in heard.split()]
+    readings = near_readings(heard, report_language_model(), limit=16)
+    assert readings
+    for reading in readings:
+        assert [token(w).startswith(("non", "un")) for w in reading.split()] == negated, reading
+
+
 def test_words_written_as_one_must_each_be_part_of_it_so_a_heard_word_never_just_disappears():
     readings = near_readings("Right face calcified granuloma.", report_language_model(), limit=16)
     assert readings and all(len(r.split()) == 4 for r in readings)
