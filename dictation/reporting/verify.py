@@ -29,7 +29,10 @@ asked as "Go to popliteal vein?").
 
 Two different commands about as probable on the audio ("Go to lines." and "Go to lungs." for
 "Dr learned") are a guess: the better one is obeyed only when some reading heard, spelled alike,
-the words that set it apart (``RIVAL``); otherwise it is asked, never obeyed into the wrong field.
+the words that set it apart (``RIVAL``; an article sets nothing apart); otherwise it is asked,
+never obeyed into the wrong field. A phrase of which the words heard are only the end ("the
+heart," for "go to the heart") is asked too: nothing was heard where the command opens, and a
+field is answered in such words.
 
 Never a command from the audio when what was heard carries a word the phrase does not and
 that makes it dictation: a word that changes a finding (no, left, right, a number...) or
@@ -176,12 +179,31 @@ def _opens_like(reading: str, phrase: str) -> bool:
     return len(own) >= 3 and len(words) >= 3 and words[:2] == own[:2] and words != own
 
 
+ARTICLES = frozenset({"the", "a", "an"})  # "go to the indication" says what "go to indication" says
+
+
 def _heard_apart(phrase: str, rival: str, readings: set[str]) -> bool:
     """Some reading has, spelled alike, each word that sets ``phrase`` apart from ``rival``
-    ("lungs" for "go to lungs" against "go to lines")."""
+    ("lungs" for "go to lungs" against "go to lines"). Articles set nothing apart. When the
+    phrase has no word of its own ("go to findings" against "go to other findings"), no reading
+    may have the rival's own words."""
     heard = {w for r in readings for w in r.split()}
-    apart = set(phrase.split()) - set(rival.split())
-    return all(any(fuzz.ratio(word, w) >= 70 for w in heard) for word in apart)
+
+    def said(word: str) -> bool:
+        return any(fuzz.ratio(word, w) >= 70 for w in heard)
+
+    own, other = set(phrase.split()) - ARTICLES, set(rival.split()) - ARTICLES
+    if not own - other:
+        return not any(said(word) for word in other - own)
+    return all(said(word) for word in own - other)
+
+
+def _ends(said: str, phrase: str) -> bool:
+    """The words heard (normalised) are the last words of the phrase, none of its first two
+    ("the heart" of "go to the heart"; not "to liver" of "go to liver")."""
+    heard = [w for w in said_once(said).split() if w not in ARTICLES]
+    own = [w for w in phrase.split() if w not in ARTICLES]
+    return 0 < len(heard) <= len(own) - 2 and own[-len(heard):] == heard
 
 
 def written_as(phrase: str) -> str:
@@ -268,7 +290,10 @@ def audio_command(parser: CommandParser, scorer: Scorer, audio: Samples, heard: 
     rival = max(rivals, key=lambda k: scores[k], default=None)
     rivalled = (rival is not None and scores[best] - scores[rival] < RIVAL
                 and not _heard_apart(names[listed[best]], names[listed[rival]], readings))
-    sure = (margin >= obey and listed[best] not in ask_only and not rivalled
+    # The words heard are the phrase's end alone ("the heart," for "go to the heart"): nothing was
+    # heard where the command opens, and a field answered in a word or two sounds so: asked.
+    headless = _ends(said, names[listed[best]])
+    sure = (margin >= obey and listed[best] not in ask_only and not rivalled and not headless
             and (meaning.name not in ASK_ONLY or listed[best] in suggested))
     return Verdict(command, phrase, round(margin, 2), sure)
 

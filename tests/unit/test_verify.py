@@ -303,6 +303,34 @@ def test_two_targets_about_as_probable_are_asked_unless_a_reading_heard_the_one(
     assert verdict is not None and verdict.command.arg == "findings.lines_tubes" and verdict.sure
 
 
+def test_an_article_sets_no_command_apart_from_another(parser):
+    # espeak-ng's "go to indication" heard "Got indication": "Go to the indication." is as probable
+    # as the words heard and a little more than "Go to communication."; "indication" was heard, and
+    # "the" is no word of the section's name.
+    scorer = Scorer(-2.5, **{"Go to the indication.": -2.45, "Go to indication.": -2.5, "Go to communication.": -3.2})
+    verdict = audio_command(parser, scorer, AUDIO, "Got indication", ["Go to indication."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "indication" and verdict.sure
+    # "Go to the findings." against "Go to other findings.": the phrase has no word of its own,
+    # so it is obeyed only when no reading heard the other's ("other").
+    scorer = Scorer(-3.6, **{"Go to the findings.": -2.7, "Go to findings.": -2.8, "Go to other findings.": -3.3})
+    verdict = audio_command(parser, scorer, AUDIO, "Dr Eing", ["Go to finding."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "findings.lines_tubes" and verdict.sure
+    verdict = audio_command(parser, scorer, AUDIO, "Dr other fines", ["Go to finding."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "findings.lines_tubes" and not verdict.sure
+
+
+def test_a_phrase_whose_opening_no_reading_heard_anything_for_is_asked(parser):
+    # espeak-ng's "None." heard "the heart,": "Go to the heart." about as probable, but nothing was
+    # heard where the command opens, and a field is answered so: asked, never obeyed.
+    scorer = Scorer(-3.5, **{"Go to the heart.": -3.64, "Go to heart.": -4.8})
+    verdict = audio_command(parser, scorer, AUDIO, "the heart,", ["Go to target."], DICTATION_WORDS)
+    assert verdict is not None and verdict.command.arg == "findings.heart_mediastinum" and not verdict.sure
+    # A word where it opens ("Dr", "to") is the command misheard: obeyed.
+    for heard in ("Dr heart,", "to the heart,"):
+        verdict = audio_command(parser, scorer, AUDIO, heard, ["Go to target."], DICTATION_WORDS)
+        assert verdict is not None and verdict.command.arg == "findings.heart_mediastinum" and verdict.sure, heard
+
+
 def test_dictation_whose_period_was_heard_as_a_word_ends_with_the_full_stop_and_its_record_says_so():
     controller, recognizer = _controller(["go to impression", "Small left pleural effusion aorta.", "Mild cardiomegaly"],
                                          {"Small left pleural effusion period.": -0.4,
