@@ -154,6 +154,11 @@ def test_a_loop_inside_one_word_is_dropped_and_real_words_stay():
     assert drop_letter_runs(heard) == ["6", "mm", "in", "anteroposterior.", "dimensions", "is", "seen"]
     ordinary = ["Hmm,", "100000", "cells;", "the", "skull,", "a", "radiograph,", "Mississippi,", "coccyx,", "aaa"]
     assert drop_letter_runs(ordinary) == ordinary
+    # One piece again and again, joined by hyphens: a loop too; spine levels and ranges are not.
+    heard = ["Have", "C-I-C-C-C-C-C-C-C-C-C-C-C-C", "disc"]
+    assert drop_letter_runs(heard) == ["Have", "disc"]
+    levels = ["C5-C6,", "C5-C6-C7", "L4-L5.", "T2-weighted", "gray-white", "1-2-3", "X-X-X", "follow-up"]
+    assert drop_letter_runs(levels) == levels
 
 
 def test_every_decode_is_told_the_dictation_is_english():
