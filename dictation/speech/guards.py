@@ -50,18 +50,18 @@ def collapse_repeats(words: list[str], min_copies: int = 3) -> list[str]:
 
 
 _LETTER_RUN = re.compile(r"([a-z])\1{3,}", re.IGNORECASE)
-_PIECE_RUN = re.compile(r"(?<![a-z0-9])([a-z0-9]{1,3})(?:-\1){3,}(?![a-z0-9])", re.IGNORECASE)
+_PIECE_RUN = re.compile(r"(?<![a-z0-9])([a-z]{1,3})(?:-\1){3,}(?![a-z0-9])", re.IGNORECASE)
 
 
 def drop_letter_runs(words: list[str]) -> list[str]:
     """Drop a "word" with one letter four or more times in a row ("Bbbbbbbbbbbb…"), or one piece
-    of up to three characters four or more times joined by hyphens ("C-I-C-C-C-C-C-C").
+    of up to three letters four or more times joined by hyphens ("C-I-C-C-C-C-C-C").
 
     A loop inside a single token sequence, seen on a long MSK dictation (`bench asr`, the
     Radiopaedia texts) and on espeak-ng's "at C5 C6" (the robustness benchmark's tune part): no
     English or medical word has such a run, and the compression-ratio check misses it when the
-    rest of a long utterance is sound. Digits are left alone (100000); "L4-L5" and "C5-C6-C7"
-    are no run.
+    rest of a long utterance is sound. Numbers are left alone (100000, "5-5-5-5"): a number is
+    never dropped silently; "L4-L5" and "C5-C6-C7" are no run.
     """
     return [w for w in words if not _LETTER_RUN.search(w) and not _PIECE_RUN.search(w)]
 

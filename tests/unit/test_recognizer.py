@@ -157,7 +157,7 @@ def test_a_loop_inside_one_word_is_dropped_and_real_words_stay():
     # One piece again and again, joined by hyphens: a loop too; spine levels and ranges are not.
     heard = ["Have", "C-I-C-C-C-C-C-C-C-C-C-C-C-C", "disc"]
     assert drop_letter_runs(heard) == ["Have", "disc"]
-    levels = ["C5-C6,", "C5-C6-C7", "L4-L5.", "T2-weighted", "gray-white", "1-2-3", "X-X-X", "follow-up"]
+    levels = ["C5-C6,", "C5-C6-C7", "L4-L5.", "T2-weighted", "gray-white", "1-2-3", "5-5-5-5", "X-X-X", "follow-up"]
     assert drop_letter_runs(levels) == levels
 
 
