@@ -353,7 +353,9 @@ _CONTRAST_WORDS = _NUMBER_WORDS | {
     "small", "large", "acute", "chronic", "increased", "decreased", "stable", "unchanged", "improved",
     "worsened", "positive", "negative", "present", "absent",
 }
-_CONTRAST_PREFIXES = ("hypo", "hyper", "intra", "extra", "infra", "supra", "sub", "pre", "post", "non", "un", "ab")
+# A finding negated ("nonocclusive", "unremarkable"): one prefix more or less than its opposite, so spelled alike.
+NEGATING_PREFIXES = ("non", "un")
+_CONTRAST_PREFIXES = ("hypo", "hyper", "intra", "extra", "infra", "supra", "sub", "pre", "post", *NEGATING_PREFIXES, "ab")
 
 
 def _carries_meaning(word: str) -> bool:

@@ -21,6 +21,7 @@ import jellyfish
 from rapidfuzz import fuzz, process
 
 from dictation.speech.critical import NO_HEARD_AS, is_critical
+from dictation.speech.guards import NEGATING_PREFIXES
 from dictation.text.language import LanguageModel, words
 
 # Set once before any measurement and not tuned: how alike a vocabulary word must be to be
@@ -36,11 +37,6 @@ BEAM = 16
 UNLIKENESS = 6.0
 
 _CORE = re.compile(r"^([^\w']*)(.*?)([^\w']*)$")
-
-
-# Words that begin so may be a finding negated ("nonocclusive", "unremarkable", "non-displaced"):
-# one letter more or less than their opposite, so spelled alike.
-NEGATING_PREFIXES = ("non", "un")
 
 
 def _meaning(word: str) -> bool:
